@@ -1,0 +1,3 @@
+module github.com/kybflow/kybflow
+
+go 1.26

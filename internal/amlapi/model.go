@@ -1,0 +1,298 @@
+package amlapi
+
+// This file is THE ONE PLACE for every wire detail of the BankID AML API that
+// the public material does not confirm (see ../shared/aml-api.md, "Our
+// model"). A user holding the real API reference corrects the client here, in
+// one edit; the sandbox (internal/sandbox) implements exactly what is written
+// here, so both move together.
+//
+// Confirmed facts (paths of the create calls, the OAuth2 flow, scopes, entity
+// statuses NOT_STARTED/IN_PROGRESS/READY, webhook event names, the 2-hour
+// lifetime) are marked "confirmed"; everything else is "model".
+
+import (
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ---- OAuth2 / OIDC (confirmed) ----
+
+// WellKnownPath is appended to the issuer URL to discover the token endpoint.
+const WellKnownPath = "/.well-known/openid-configuration"
+
+// TokenPath is the token endpoint below a Keycloak-style issuer; used by the
+// sandbox, and by the client only as documentation (it discovers the URL).
+const TokenPath = "/protocol/openid-connect/token"
+
+// DefaultTokenLifetime is the lifetime of the documented example token.
+const DefaultTokenLifetime = 300 * time.Second
+
+// Scopes (confirmed).
+const (
+	ScopeBasic            = "aml_organization/basic"
+	ScopeOFAC             = "aml_organization/OFAC"
+	ScopeFinancialsCredit = "aml_organization/financials.credit"
+)
+
+// Discovery is the part of the OpenID configuration document we read.
+type Discovery struct {
+	Issuer        string `json:"issuer"`
+	TokenEndpoint string `json:"token_endpoint"`
+}
+
+// ---- Paths ----
+
+// Country is an organization session country (confirmed: no, se, fi).
+type Country string
+
+// The countries with an organization session API.
+const (
+	NO Country = "NO"
+	SE Country = "SE"
+	FI Country = "FI"
+)
+
+// Valid reports whether c is one of NO, SE, FI.
+func (c Country) Valid() bool { return c == NO || c == SE || c == FI }
+
+// Kind is the kind of a session: organization or beneficial owners.
+type Kind string
+
+// The session kinds.
+const (
+	KindOrganization Kind = "organization"
+	KindBeneficial   Kind = "beneficial"
+)
+
+// CreateOrganizationPath is the create path for an organization session in
+// country c (confirmed): /organization/session/no, /se, /fi.
+func CreateOrganizationPath(c Country) string {
+	return "/organization/session/" + strings.ToLower(string(c))
+}
+
+// CreateBeneficialPath is the create path of a beneficial owners session
+// (confirmed, with its trailing slash).
+const CreateBeneficialPath = "/beneficial/session/"
+
+// SessionPath is the GET session-information path of a session (model).
+func SessionPath(k Kind, sessionID string) string {
+	return "/" + string(k) + "/session/" + url.PathEscape(sessionID)
+}
+
+// JSONLinkPath and ReportLinkPath are where the sandbox's links point (model).
+// The client never builds links: it follows the ones the session gives.
+func JSONLinkPath(k Kind, sessionID string) string {
+	return SessionPath(k, sessionID) + "/json"
+}
+
+// ReportLinkPath: see JSONLinkPath.
+func ReportLinkPath(k Kind, sessionID string, r ReportType) string {
+	return SessionPath(k, sessionID) + "/report/" + url.PathEscape(string(r))
+}
+
+// AccessRightsPath answers whether we have National Registry access (model).
+const AccessRightsPath = "/accessrights"
+
+// ---- Create session (model body; confirmed parameters) ----
+
+// ReportType names a PDF report. Unknown values are tolerated.
+type ReportType string
+
+// Report types (confirmed names).
+const (
+	ReportAML                        ReportType = "aml"
+	ReportCertificateOfIncorporation ReportType = "certificate_of_incorporation"
+)
+
+// ReportExpand is the expand value that also requests report r (confirmed:
+// links.reports.aml, links.reports.certificate_of_incorporation). The model
+// sends reports in CreateSessionRequest.Reports; the sandbox honours both.
+func ReportExpand(r ReportType) string { return "links.reports." + string(r) }
+
+// CreateSessionRequest is the JSON body of a create call (model).
+type CreateSessionRequest struct {
+	Identifier string               `json:"identifier"`
+	Expands    []string             `json:"expands,omitempty"`
+	Reports    []ReportType         `json:"reports,omitempty"`
+	Language   string               `json:"language,omitempty"` // en, no, nb, nn
+	Webhook    *WebhookSubscription `json:"webhook,omitempty"`
+}
+
+// WebhookSubscription chooses where, and for which events, the API calls
+// back for one session (model). No events means all of them.
+type WebhookSubscription struct {
+	URL    string         `json:"url"`
+	Events []WebhookEvent `json:"events,omitempty"`
+}
+
+// Languages accepted in CreateSessionRequest.Language (model).
+var Languages = []string{"en", "no", "nb", "nn"}
+
+// SessionCreated is the 201 answer to a create call (model; also a Location
+// header pointing at SessionPath).
+type SessionCreated struct {
+	SessionID string `json:"sessionId"`
+}
+
+// Organization expands (confirmed block names; model spelling). A parent
+// expand includes its children, except those that need an extra scope.
+var OrganizationExpands = []string{
+	"address",
+	"financials", "financials.accounting", "financials.keyFigures", "financials.auditor", "financials.accountant",
+	"financials.credit",
+	"ownership", "ownership.beneficials", "ownership.subsidiaries", "ownership.shareholders", "ownership.indicators",
+	"authorities", "roles",
+	"sanction", "sanction.ofac",
+	"links.reports.aml", "links.reports.certificate_of_incorporation",
+}
+
+// Beneficial owners expands (confirmed): each needs National Registry access.
+var BeneficialExpands = []string{"citizenship", "birthplace", "ssn"}
+
+// RequiredScope is the scope an expand needs beyond ScopeBasic (model:
+// sanction.ofac needs OFAC, financials.credit needs financials.credit), or
+// "" when ScopeBasic suffices.
+func RequiredScope(expand string) string {
+	switch expand {
+	case "sanction.ofac":
+		return ScopeOFAC
+	case "financials.credit":
+		return ScopeFinancialsCredit
+	}
+	return ""
+}
+
+// ---- Session information (model shape; confirmed statuses) ----
+
+// SessionStatus is the overall status of a session. Unknown values are
+// tolerated: treat them as still in progress.
+type SessionStatus string
+
+// Session statuses (model).
+const (
+	SessionInProgress SessionStatus = "IN_PROGRESS"
+	SessionDone       SessionStatus = "DONE"
+	SessionFailed     SessionStatus = "FAILED"
+)
+
+// EntityStatus is the status of one result entity (the JSON or a report).
+// Unknown values are tolerated: treat them as not ready.
+type EntityStatus string
+
+// Entity statuses: NOT_STARTED, IN_PROGRESS, READY are confirmed; FAILED and
+// EXPIRED are model.
+const (
+	EntityNotStarted EntityStatus = "NOT_STARTED"
+	EntityInProgress EntityStatus = "IN_PROGRESS"
+	EntityReady      EntityStatus = "READY"
+	EntityFailed     EntityStatus = "FAILED"
+	EntityExpired    EntityStatus = "EXPIRED"
+)
+
+// Entity is one downloadable result of a session.
+type Entity struct {
+	Status  EntityStatus `json:"status"`
+	Link    string       `json:"link,omitempty"`    // set when READY
+	Expires *time.Time   `json:"expires,omitempty"` // set when READY: ready time + Lifetime
+}
+
+// Session is the answer to GET SessionPath (model).
+type Session struct {
+	SessionID string                `json:"sessionId"`
+	Status    SessionStatus         `json:"status"`
+	Created   time.Time             `json:"created"`
+	JSONData  Entity                `json:"jsonData"`
+	Reports   map[ReportType]Entity `json:"reports,omitempty"`
+}
+
+// Lifetime is how long a result entity can be downloaded after it becomes
+// available (confirmed: 2 hours).
+const Lifetime = 2 * time.Hour
+
+// Content types of the links (model).
+const (
+	ContentTypeJSON = "application/json"
+	ContentTypePDF  = "application/pdf"
+)
+
+// ---- Webhooks (confirmed event names; model payload and signature) ----
+
+// WebhookEvent names a webhook event (confirmed). Unknown values are tolerated.
+type WebhookEvent string
+
+// The webhook events (confirmed).
+const (
+	EventJSONDataReady WebhookEvent = "JsonDataReady"
+	EventReportReady   WebhookEvent = "ReportReady"
+	EventAllDone       WebhookEvent = "AllDone"
+	EventFailed        WebhookEvent = "Failed"
+)
+
+// AllWebhookEvents lists every event, in the order a session emits them.
+var AllWebhookEvents = []WebhookEvent{EventJSONDataReady, EventReportReady, EventAllDone, EventFailed}
+
+// Webhook is the JSON body the API POSTs to a webhook URL (model).
+type Webhook struct {
+	SessionID string       `json:"sessionId"`
+	Event     WebhookEvent `json:"event"`
+	Report    ReportType   `json:"report,omitempty"` // ReportReady only
+	Timestamp time.Time    `json:"timestamp"`
+}
+
+// Webhook signature headers (model: the Standard Webhooks scheme). See
+// webhook.go for signing and verifying.
+const (
+	HeaderWebhookID        = "webhook-id"
+	HeaderWebhookTimestamp = "webhook-timestamp"
+	HeaderWebhookSignature = "webhook-signature"
+)
+
+// ---- Errors (model) ----
+
+// ErrorBody is the JSON body of every error answer of the AML API (model).
+type ErrorBody struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorMessage string `json:"errorMessage"`
+	TraceID      string `json:"traceId"`
+}
+
+// Error codes in ErrorBody.ErrorCode (model). The client classifies by HTTP
+// status, not by these, so unknown codes are harmless.
+const (
+	CodeInvalidIdentifier = "INVALID_IDENTIFIER"  // 400
+	CodeInvalidExpand     = "INVALID_EXPAND"      // 400
+	CodeInvalidRequest    = "INVALID_REQUEST"     // 400
+	CodeUnauthorized      = "UNAUTHORIZED"        // 401
+	CodeForbidden         = "MISSING_SCOPE"       // 403
+	CodeNotFound          = "SESSION_NOT_FOUND"   // 404
+	CodeGone              = "RESULT_EXPIRED"      // 410
+	CodeRateLimited       = "RATE_LIMITED"        // 429, with Retry-After
+	CodeInternal          = "INTERNAL_ERROR"      // 500
+	CodeUnavailable       = "SERVICE_UNAVAILABLE" // 503
+)
+
+// ---- Access rights (model) ----
+
+// NationalRegistryAccess tells whether the customer has delegated access to
+// the Norwegian National Registry. Unknown values are tolerated.
+type NationalRegistryAccess string
+
+// National Registry access values (model).
+const (
+	AccessGranted NationalRegistryAccess = "GRANTED"
+	AccessPending NationalRegistryAccess = "PENDING"
+	AccessMissing NationalRegistryAccess = "MISSING"
+)
+
+// AccessRights is the answer to GET AccessRightsPath (model).
+type AccessRights struct {
+	NationalRegistry NationalRegistryAccess `json:"nationalRegistry"`
+}
+
+// ---- Identifiers on the wire (model) ----
+
+// The identifier is sent in the canonical form of internal/identifier
+// (Normalize): 9 digits for a Norwegian organization number or a DUNS
+// number, 10 digits without the dash for a Swedish organization number, and
+// NNNNNNN-C for a Finnish business ID.
