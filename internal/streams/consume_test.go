@@ -1,0 +1,256 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/testenv"
+)
+
+func connect(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(testenv.NATS(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// workQueue makes a work-queue stream and a durable consumer on it, as the
+// worker does.
+func workQueue(t *testing.T, js jetstream.JetStream, ackWait time.Duration) jetstream.Consumer {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: "WQ", Subjects: []string{"wq.>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, "WQ", jetstream.ConsumerConfig{
+		Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait, MaxDeliver: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cons
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
+	t.Helper()
+	s, err := js.Stream(context.Background(), "WQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func TestConsumeAcknowledgesByOutcome(t *testing.T) {
+	js := connect(t)
+	cons := workQueue(t, js, 5*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	var mu sync.Mutex
+	deliveries := map[string]int{}
+	actions := map[Action]int{}
+	done := make(chan struct{}, 16)
+
+	h := func(ctx context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		deliveries[msg.Subject()]++
+		n := deliveries[msg.Subject()]
+		mu.Unlock()
+		defer func() { done <- struct{}{} }()
+		switch msg.Subject() {
+		case "wq.ok":
+			return nil
+		case "wq.retry": // transient twice, then fine
+			if n < 3 {
+				return Retry(errors.New("upstream 503"), 50*time.Millisecond)
+			}
+			return nil
+		case "wq.unclassified": // unclassified once: backoff applies
+			if n < 2 {
+				return errors.New("surprise")
+			}
+			return nil
+		case "wq.term":
+			return Term(errors.New("bad input"))
+		case "wq.panic":
+			panic("boom")
+		}
+		return fmt.Errorf("unexpected subject %s", msg.Subject())
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Consume(ctx, cons, h, ConsumeConfig{
+			Name: "t", Concurrency: 2, Backoff: Backoff{Initial: 50 * time.Millisecond, Max: time.Second},
+			Observe: func(a Action, _ time.Duration) { mu.Lock(); actions[a]++; mu.Unlock() },
+		})
+	}()
+	for _, s := range []string{"wq.ok", "wq.retry", "wq.unclassified", "wq.term", "wq.panic"} {
+		if _, err := js.Publish(ctx, s, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// ok 1 + retry 3 + unclassified 2 + term 1 + panic 1 = 8 handler calls.
+	for i := 0; i < 8; i++ {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of 8 deliveries: %v", i, deliveries)
+		}
+	}
+	// Nothing is redelivered after that: wait a little longer than the backoff.
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"wq.ok": 1, "wq.retry": 3, "wq.unclassified": 2, "wq.term": 1, "wq.panic": 1}
+	for s, n := range want {
+		if deliveries[s] != n {
+			t.Errorf("%s delivered %d times, want %d", s, deliveries[s], n)
+		}
+	}
+	if actions[ActAck] != 3 || actions[ActRetry] != 3 || actions[ActTerm] != 2 {
+		t.Errorf("actions = %v, want ack 3, retry 3, term 2", actions)
+	}
+	if n := streamMsgs(t, js); n != 0 {
+		t.Errorf("work queue still holds %d messages; every message should be acked or terminated", n)
+	}
+}
+
+func TestConsumeKeepsLongWorkAlive(t *testing.T) {
+	js := connect(t)
+	cons := workQueue(t, js, 600*time.Millisecond) // handler runs 3 ack waits
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls sync.WaitGroup
+	calls.Add(1)
+	var n int
+	var mu sync.Mutex
+	h := func(ctx context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		n++
+		first := n == 1
+		mu.Unlock()
+		if first {
+			defer calls.Done()
+		}
+		time.Sleep(1800 * time.Millisecond)
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", AckWait: 600 * time.Millisecond}) }()
+	if _, err := js.Publish(ctx, "wq.long", nil); err != nil {
+		t.Fatal(err)
+	}
+	calls.Wait()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	<-errc
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Fatalf("long handler ran %d times; InProgress should have kept the message from redelivery", n)
+	}
+}
+
+func TestConsumeDrainFinishesInFlightAndReleasesTheRest(t *testing.T) {
+	js := connect(t)
+	cons := workQueue(t, js, 30*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+
+	started := make(chan struct{}, 8)
+	finish := make(chan struct{})
+	var mu sync.Mutex
+	handled := 0
+	h := func(ctx context.Context, msg jetstream.Msg) error {
+		started <- struct{}{}
+		<-finish
+		mu.Lock()
+		handled++
+		mu.Unlock()
+		return nil
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := js.Publish(context.Background(), fmt.Sprintf("wq.%d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", Concurrency: 2}) }()
+	<-started
+	<-started
+	cancel() // SIGTERM: take no new work
+	time.Sleep(200 * time.Millisecond)
+	close(finish) // in-flight work finishes
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := handled
+	mu.Unlock()
+	if got != 2 {
+		t.Fatalf("handled %d messages during drain, want the 2 in flight", got)
+	}
+	// The other 3 are back in the stream, ready for another replica at once.
+	info, err := cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 {
+		t.Errorf("ack pending after drain = %d, want 0 (buffered messages released)", info.NumAckPending)
+	}
+	if n := streamMsgs(t, js); n != 3 {
+		t.Errorf("stream holds %d messages after drain, want 3", n)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	bo := Backoff{Initial: time.Second, Max: 8 * time.Second}
+	live := context.Background()
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name  string
+		ctx   context.Context
+		err   error
+		n     uint64
+		act   Action
+		delay time.Duration
+	}{
+		{"nil acks", live, nil, 1, ActAck, 0},
+		{"retry with delay", live, Retry(errors.New("x"), 3*time.Second), 1, ActRetry, 3 * time.Second},
+		{"retry without delay backs off", live, Retry(errors.New("x"), 0), 3, ActRetry, 4 * time.Second},
+		{"wrapped term", live, fmt.Errorf("ctx: %w", Term(errors.New("x"))), 1, ActTerm, 0},
+		{"release", live, Release(errors.New("x")), 1, ActRelease, 0},
+		{"unclassified backs off, capped", live, errors.New("x"), 10, ActRetry, 8 * time.Second},
+		{"unclassified during shutdown releases", ended, errors.New("x"), 1, ActRelease, 0},
+	}
+	for _, tt := range tests {
+		act, d := Decide(tt.ctx, tt.err, tt.n, bo)
+		if act != tt.act || d != tt.delay {
+			t.Errorf("%s: Decide = %s %s, want %s %s", tt.name, act, d, tt.act, tt.delay)
+		}
+	}
+}
