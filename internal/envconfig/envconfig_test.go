@@ -1,0 +1,102 @@
+package envconfig
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+type cfg struct {
+	URL    string
+	Secret string
+	Wait   time.Duration
+	N      int
+	On     bool
+	Rate   float64
+	Scopes []string
+}
+
+func load(t *testing.T, env map[string]string, args ...string) (cfg, error) {
+	t.Helper()
+	var c cfg
+	s := New("test", MapLookup(env), io.Discard)
+	s.String(&c.URL, "NATS_URL", "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
+	s.Secret(&c.Secret, "AML_CLIENT_SECRET", "client-secret", "client secret")
+	s.Duration(&c.Wait, "POLL_INTERVAL", "poll-interval", 5*time.Second, "first poll")
+	s.Int(&c.N, "WORKER_CONCURRENCY", "concurrency", 4, "handlers at once")
+	s.Bool(&c.On, "S3_SECURE", "s3-secure", true, "use TLS")
+	s.Float(&c.Rate, "RATE", "rate", 0.5, "a rate")
+	s.List(&c.Scopes, "AML_SCOPES", "scopes", []string{"a"}, "scopes")
+	err := s.Parse(args)
+	return c, err
+}
+
+func TestPrecedenceFlagEnvDefault(t *testing.T) {
+	c, err := load(t, map[string]string{"NATS_URL": "nats://env:4222", "POLL_INTERVAL": "2s", "AML_SCOPES": "x, y"}, "--poll-interval=3s", "--concurrency", "8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "nats://env:4222" || c.Wait != 3*time.Second || c.N != 8 || !c.On || c.Rate != 0.5 {
+		t.Fatalf("got %+v", c)
+	}
+	if strings.Join(c.Scopes, "|") != "x|y" {
+		t.Fatalf("scopes = %q", c.Scopes)
+	}
+}
+
+func TestErrorsNameEveryBadVariable(t *testing.T) {
+	_, err := load(t, map[string]string{"POLL_INTERVAL": "soon", "WORKER_CONCURRENCY": "many", "S3_SECURE": "maybe"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"POLL_INTERVAL", "WORKER_CONCURRENCY", "S3_SECURE", `"soon"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	_, err = load(t, nil, "--rate=fast")
+	if err == nil || !strings.Contains(err.Error(), "RATE") {
+		t.Errorf("bad flag error %v does not name RATE", err)
+	}
+	if _, err := load(t, nil, "--help"); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: %v", err)
+	}
+}
+
+func TestHelpNamesVariablesAndHidesSecrets(t *testing.T) {
+	var out strings.Builder
+	var secret string
+	s := New("test", MapLookup(map[string]string{"AML_CLIENT_SECRET": "hunter2"}), &out)
+	s.Secret(&secret, "AML_CLIENT_SECRET", "client-secret", "client secret")
+	_ = s.Parse([]string{"--help"})
+	if !strings.Contains(out.String(), "env AML_CLIENT_SECRET") {
+		t.Errorf("help does not name the variable: %s", out.String())
+	}
+	if strings.Contains(out.String(), "hunter2") || strings.Contains(s.Markdown(), "hunter2") {
+		t.Errorf("help shows the secret: %s", out.String())
+	}
+	if secret != "hunter2" {
+		t.Errorf("secret = %q", secret)
+	}
+}
+
+func TestChecker(t *testing.T) {
+	var c Checker
+	c.Require("AML_API_URL", "")
+	c.URL("AML_ISSUER_URL", "not a url", "https", "http")
+	c.URL("NATS_URL", "http://x:1", "nats", "tls")
+	c.URL("S3_ENDPOINT", "", "http")
+	c.Check(false, "S3_BUCKET", "set %s or %s", "S3_BUCKET", "BLOB_DIR")
+	err := c.Err()
+	for _, want := range []string{"AML_API_URL is required", "AML_ISSUER_URL", "NATS_URL", "S3_BUCKET"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "S3_ENDPOINT") {
+		t.Errorf("empty optional URL reported: %v", err)
+	}
+}
