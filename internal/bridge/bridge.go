@@ -1,0 +1,162 @@
+// Package bridge receives BankID's webhooks and republishes them to
+// JetStream: verify, publish, answer. It answers 2xx only after JetStream has
+// stored the webhook, so BankID re-sends whatever we could not keep; and it
+// decides nothing about the lookup, because a webhook is only a hint that the
+// worker confirms with its own status call (docs/design.md).
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+)
+
+// Publisher is what the bridge needs of JetStream.
+type Publisher interface {
+	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+}
+
+// Headers the bridge adds to the republished webhook.
+const (
+	HeaderReceivedAt = "Kybflow-Received-At"
+)
+
+// WebhookPath is the route; the webhook URL of a lookup is
+// <AML_WEBHOOK_URL>/<lookupId>, with AML_WEBHOOK_URL ending in /webhooks.
+const WebhookPath = "POST /webhooks/{lookupId}"
+
+var lookupIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// HandlerConfig configures the webhook handler.
+type HandlerConfig struct {
+	// Secret verifies the webhook signature (Standard Webhooks, see
+	// amlapi.VerifyWebhook). Required: an unsigned webhook is never trusted.
+	Secret string
+	// Tolerance is how far a webhook's timestamp may be from now (default
+	// amlapi.DefaultWebhookTolerance).
+	Tolerance time.Duration
+	// MaxBody is the largest body accepted; larger ones get 413 (default 64 KiB).
+	MaxBody int64
+	// Subject is the JetStream subject for a lookup's webhooks.
+	Subject func(lookupID string) string
+	// PublishTimeout bounds the wait for JetStream's acknowledgement
+	// (default 5s); past it the answer is 503.
+	PublishTimeout time.Duration
+	Publisher      Publisher
+	Logger         *slog.Logger
+	Metrics        *Metrics
+	Now            func() time.Time
+}
+
+// Metrics of the bridge.
+type Metrics struct {
+	Webhooks *prometheus.CounterVec // by outcome
+}
+
+// NewMetrics registers the bridge's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kybflow_bridge_webhooks_total",
+		Help: "Webhooks received, by outcome (published, duplicate, unauthorized, too_large, bad_request, unavailable).",
+	}, []string{"outcome"})}
+	reg.MustRegister(m.Webhooks)
+	return m
+}
+
+// Handler returns the webhook handler.
+func Handler(cfg HandlerConfig) (http.Handler, error) {
+	if cfg.Secret == "" {
+		return nil, errors.New("bridge: a webhook secret is required")
+	}
+	if cfg.Subject == nil || cfg.Publisher == nil {
+		return nil, errors.New("bridge: Subject and Publisher are required")
+	}
+	if cfg.Tolerance <= 0 {
+		cfg.Tolerance = amlapi.DefaultWebhookTolerance
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 64 << 10
+	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(WebhookPath, func(w http.ResponseWriter, r *http.Request) {
+		outcome, status, msg := receive(r, cfg)
+		cfg.Metrics.Webhooks.WithLabelValues(outcome).Inc()
+		if status >= 500 {
+			w.Header().Set("Retry-After", "5")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": outcome, "message": msg})
+	})
+	return mux, nil
+}
+
+// receive handles one webhook and says how it went: the outcome label, the
+// HTTP status and a message for the caller.
+func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, message string) {
+	log := cfg.Logger
+	lookupID := r.PathValue("lookupId")
+	if !lookupIDPattern.MatchString(lookupID) {
+		return "bad_request", http.StatusNotFound, "unknown webhook path"
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, cfg.MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return "too_large", http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", cfg.MaxBody)
+		}
+		return "bad_request", http.StatusBadRequest, "cannot read body"
+	}
+	if err := amlapi.VerifyWebhook(cfg.Secret, r.Header, body, cfg.Now(), cfg.Tolerance); err != nil {
+		log.Warn("webhook rejected", "lookup_id", lookupID, "err", err)
+		return "unauthorized", http.StatusUnauthorized, "invalid or missing webhook signature"
+	}
+	var hint amlapi.Webhook
+	if err := json.Unmarshal(body, &hint); err != nil || hint.SessionID == "" || hint.Event == "" {
+		return "bad_request", http.StatusBadRequest, "body is not a webhook with sessionId and event"
+	}
+
+	msg := &nats.Msg{Subject: cfg.Subject(lookupID), Data: body, Header: nats.Header{}}
+	for _, h := range []string{amlapi.HeaderWebhookID, amlapi.HeaderWebhookTimestamp} {
+		msg.Header.Set(h, r.Header.Get(h))
+	}
+	msg.Header.Set(HeaderReceivedAt, cfg.Now().UTC().Format(time.RFC3339Nano))
+	ctx, cancel := context.WithTimeout(r.Context(), cfg.PublishTimeout)
+	defer cancel()
+	// The webhook id is the same on every re-send of one webhook, so the
+	// stream keeps one copy however often BankID sends it.
+	ack, err := cfg.Publisher.PublishMsg(ctx, msg, jetstream.WithMsgID(r.Header.Get(amlapi.HeaderWebhookID)))
+	if err != nil {
+		log.Error("webhook not published", "lookup_id", lookupID, "session_id", hint.SessionID, "err", err)
+		return "unavailable", http.StatusServiceUnavailable, "cannot store the webhook now; retry"
+	}
+	if ack.Duplicate {
+		return "duplicate", http.StatusOK, "already received"
+	}
+	log.Info("webhook published", "lookup_id", lookupID, "session_id", hint.SessionID, "event", string(hint.Event))
+	return "published", http.StatusOK, "received"
+}

@@ -1,0 +1,173 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/testenv"
+)
+
+const secret = "bridge-test-secret"
+
+type fixture struct {
+	js  jetstream.JetStream
+	srv *httptest.Server
+}
+
+func newFixture(t *testing.T, withStream bool) *fixture {
+	t.Helper()
+	nc, err := nats.Connect(testenv.NATS(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withStream {
+		if _, err := js.CreateOrUpdateStream(context.Background(), jetstream.StreamConfig{
+			Name: "AML_WEBHOOKS", Subjects: []string{"aml.webhooks.>"}, Retention: jetstream.WorkQueuePolicy,
+			Duplicates: time.Hour,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := Handler(HandlerConfig{
+		Secret: secret, MaxBody: 1024, Publisher: js, PublishTimeout: time.Second,
+		Subject: func(id string) string { return "aml.webhooks." + id },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &fixture{js: js, srv: srv}
+}
+
+func webhookBody(t *testing.T, event amlapi.WebhookEvent) []byte {
+	t.Helper()
+	b, err := json.Marshal(amlapi.Webhook{SessionID: "s-1", Event: event, Timestamp: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (f *fixture) post(t *testing.T, path string, body []byte, sign func(h http.Header)) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if sign != nil {
+		sign(req.Header)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func signed(id string, body []byte) func(http.Header) {
+	return func(h http.Header) { amlapi.SetWebhookHeaders(h, secret, id, time.Now(), body) }
+}
+
+func (f *fixture) stored(t *testing.T) []jetstream.RawStreamMsg {
+	t.Helper()
+	s, err := f.js.Stream(context.Background(), "AML_WEBHOOKS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, *m)
+	}
+	return out
+}
+
+func TestBridgePublishesVerifiedWebhooksOnce(t *testing.T) {
+	f := newFixture(t, true)
+	body := webhookBody(t, amlapi.EventAllDone)
+
+	if got := f.post(t, "/webhooks/lookup-1", body, signed("msg_1", body)); got != http.StatusOK {
+		t.Fatalf("valid webhook: status %d, want 200", got)
+	}
+	// BankID re-sends the same webhook (same id): answered 200, stored once.
+	if got := f.post(t, "/webhooks/lookup-1", body, signed("msg_1", body)); got != http.StatusOK {
+		t.Fatalf("re-sent webhook: status %d, want 200", got)
+	}
+	msgs := f.stored(t)
+	if len(msgs) != 1 {
+		t.Fatalf("stream holds %d webhooks, want 1", len(msgs))
+	}
+	m := msgs[0]
+	if m.Subject != "aml.webhooks.lookup-1" || !bytes.Equal(m.Data, body) {
+		t.Errorf("stored %s %s", m.Subject, m.Data)
+	}
+	if m.Header.Get(amlapi.HeaderWebhookID) != "msg_1" || m.Header.Get(HeaderReceivedAt) == "" {
+		t.Errorf("headers not carried: %v", m.Header)
+	}
+}
+
+func TestBridgeRejectsWithoutPublishing(t *testing.T) {
+	f := newFixture(t, true)
+	body := webhookBody(t, amlapi.EventJSONDataReady)
+	forged := func(h http.Header) { amlapi.SetWebhookHeaders(h, "not-the-secret", "msg_2", time.Now(), body) }
+	stale := func(h http.Header) { amlapi.SetWebhookHeaders(h, secret, "msg_3", time.Now().Add(-time.Hour), body) }
+	big := []byte(`{"sessionId":"s","event":"AllDone","pad":"` + strings.Repeat("x", 2048) + `"}`)
+	garbage := []byte(`not json`)
+
+	for _, tt := range []struct {
+		name string
+		path string
+		body []byte
+		sign func(http.Header)
+		want int
+	}{
+		{"unsigned", "/webhooks/l1", body, nil, http.StatusUnauthorized},
+		{"forged", "/webhooks/l1", body, forged, http.StatusUnauthorized},
+		{"replayed an hour later", "/webhooks/l1", body, stale, http.StatusUnauthorized},
+		{"too large", "/webhooks/l1", big, signed("msg_4", big), http.StatusRequestEntityTooLarge},
+		{"signed garbage", "/webhooks/l1", garbage, signed("msg_5", garbage), http.StatusBadRequest},
+		{"bad lookup id", "/webhooks/no.dots", body, signed("msg_6", body), http.StatusNotFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := f.post(t, tt.path, tt.body, tt.sign); got != tt.want {
+				t.Fatalf("status %d, want %d", got, tt.want)
+			}
+		})
+	}
+	if n := len(f.stored(t)); n != 0 {
+		t.Fatalf("rejected webhooks published %d messages", n)
+	}
+}
+
+func TestBridgeAnswers503WhenJetStreamCannotStore(t *testing.T) {
+	f := newFixture(t, false) // no stream: the publish cannot be acknowledged
+	body := webhookBody(t, amlapi.EventAllDone)
+	if got := f.post(t, "/webhooks/l1", body, signed("msg_7", body)); got != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", got)
+	}
+}

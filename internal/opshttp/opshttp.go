@@ -1,0 +1,81 @@
+// Package opshttp serves what operators and Kubernetes read from each
+// binary: /healthz (the process is alive), /readyz (it can do its work:
+// NATS connected, streams present, storage reachable) and /metrics
+// (Prometheus, from a registry injected by the caller). It also runs any
+// http.Server with a clean shutdown tied to a context.
+package opshttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check is one readiness check; nil means ready.
+type Check func(ctx context.Context) error
+
+// Handler serves /healthz, /readyz and /metrics.
+func Handler(reg *prometheus.Registry, checks map[string]Check) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		status, body := http.StatusOK, ""
+		for name, check := range checks {
+			if err := check(ctx); err != nil {
+				status = http.StatusServiceUnavailable
+				body += fmt.Sprintf("%s: %v\n", name, err)
+			} else {
+				body += name + ": ok\n"
+			}
+		}
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// Serve runs srv on ln until ctx ends, then shuts it down, giving in-flight
+// requests up to grace to finish. It returns nil after a clean shutdown.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }() // owned: joined below
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		log.Warn("http shutdown", "addr", ln.Addr().String(), "err", err)
+		return fmt.Errorf("shutdown %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Listen opens a TCP listener, with an error that names the setting.
+func Listen(setting, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen on %q: %w", setting, addr, err)
+	}
+	return ln, nil
+}
