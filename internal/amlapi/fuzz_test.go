@@ -1,0 +1,119 @@
+package amlapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The fuzz tests check, for any input a decoder accepts, that it does not
+// panic, that the re-encoded document is a fixed point (decode, encode,
+// decode, encode gives the same bytes), that presence survives the round
+// trip (a requested block never becomes "not requested", an empty one stays
+// empty), and that logging the document does not panic.
+
+func seed(f *testing.F, pattern string, extra ...string) {
+	f.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", pattern))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seeds for %s: %v", pattern, err)
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range extra {
+		f.Add([]byte(s))
+	}
+}
+
+// roundTrip checks that encode∘decode is idempotent and returns both decodings.
+func roundTrip[T any](t *testing.T, data []byte, decode func(io.Reader) (*T, error)) (first, second *T, ok bool) {
+	t.Helper()
+	first, err := decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, false
+	}
+	enc1, err := json.Marshal(first)
+	if err != nil {
+		t.Fatalf("encode a decoded document: %v", err)
+	}
+	second, err = decode(bytes.NewReader(enc1))
+	if err != nil {
+		t.Fatalf("decode our own encoding %s: %v", enc1, err)
+	}
+	enc2, err := json.Marshal(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(enc1, enc2) {
+		t.Fatalf("encoding is not stable:\n%s\n%s", enc1, enc2)
+	}
+	slog.New(slog.NewJSONHandler(io.Discard, nil)).Info("x", "doc", first)
+	return first, second, true
+}
+
+// samePresence: NotRequested stays NotRequested, Empty stays Empty, and
+// Present stays Present or (when it held only unknown fields) Empty.
+func samePresence(t *testing.T, path string, a, b Presence) {
+	t.Helper()
+	if (a == NotRequested) != (b == NotRequested) || (a == Empty && b != Empty) {
+		t.Fatalf("%s: presence %v became %v", path, a, b)
+	}
+}
+
+func FuzzDecodeOrganization(f *testing.F) {
+	seed(f, "organization_*.json", `{}`, `null`, `{"keyInformation":[],"financials":{"credit":{}}}`, `{"ownership":{"beneficials":[null]}}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d1, d2, ok := roundTrip(t, data, DecodeOrganization)
+		if !ok {
+			return
+		}
+		p1, p2 := d1.Presences(), d2.Presences()
+		for i := range p1 {
+			samePresence(t, p1[i].Path, p1[i].State, p2[i].State)
+		}
+	})
+}
+
+func FuzzDecodeBeneficialOwners(f *testing.F) {
+	seed(f, "beneficial_owners*.json", `{}`, `{"beneficialOwners":[{"citizenship":[],"ssn":""}]}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d1, d2, ok := roundTrip(t, data, DecodeBeneficialOwners)
+		if !ok {
+			return
+		}
+		samePresence(t, "beneficialOwners", d1.BeneficialOwners.State, d2.BeneficialOwners.State)
+		if len(d1.BeneficialOwners.Value) != len(d2.BeneficialOwners.Value) {
+			t.Fatalf("%d owners became %d", len(d1.BeneficialOwners.Value), len(d2.BeneficialOwners.Value))
+		}
+		for i, o1 := range d1.BeneficialOwners.Value {
+			o2 := d2.BeneficialOwners.Value[i]
+			samePresence(t, "citizenship", o1.Citizenship.State, o2.Citizenship.State)
+			samePresence(t, "birthplace", o1.Birthplace.State, o2.Birthplace.State)
+			if (o1.SSN == nil) != (o2.SSN == nil) || (o1.PercentageControl == nil) != (o2.PercentageControl == nil) {
+				t.Fatalf("owner %d: ssn or percentageControl presence changed", i)
+			}
+		}
+	})
+}
+
+func FuzzDecodeSession(f *testing.F) {
+	seed(f, "session_*.json", `{}`, `{"reports":{"":{}}}`, `{"created":"2025-01-01T00:00:00+23:59"}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s1, s2, ok := roundTrip(t, data, DecodeSession)
+		if !ok {
+			return
+		}
+		if s1.Status != s2.Status || s1.JSONData.Status != s2.JSONData.Status || len(s1.Reports) != len(s2.Reports) {
+			t.Fatalf("session changed: %+v, %+v", s1, s2)
+		}
+	})
+}

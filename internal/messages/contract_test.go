@@ -1,0 +1,58 @@
+package messages_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"testing"
+
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+// exampleBlock finds the JSON examples of docs/contract.md, each marked
+// with the schema it follows.
+var exampleBlock = regexp.MustCompile("(?s)<!-- schema: ([a-z-]+) -->\n```json\n(.*?)\n```")
+
+// TestContractExamples validates the examples of docs/contract.md against
+// the schemas and the code: the command parses to the golden command, and
+// each event is one of the golden events, so the document cannot drift.
+func TestContractExamples(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "contract.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := schemas(t)
+	golden := goldenEvents(t)
+	blocks := exampleBlock.FindAllSubmatch(doc, -1)
+	if len(blocks) != 5 {
+		t.Fatalf("%d examples in contract.md, want 5", len(blocks))
+	}
+	for i, m := range blocks {
+		schema, data := string(m[1]), m[2]
+		switch schema {
+		case "lookup-command":
+			if err := validate(set.command, data); err != nil {
+				t.Errorf("example %d: schema: %v", i, err)
+			}
+			c, err := messages.ParseCommand(data)
+			if err != nil {
+				t.Fatalf("example %d: %v", i, err)
+			}
+			assertEqual(t, c, goldenCommand)
+		case "event":
+			if err := validate(set.event, data); err != nil {
+				t.Errorf("example %d: schema: %v", i, err)
+			}
+			e, err := messages.DecodeEvent(data)
+			if err != nil {
+				t.Fatalf("example %d: %v", i, err)
+			}
+			if !reflect.DeepEqual(e, golden[e.Kind()]) {
+				t.Errorf("example %d is not testdata/events/%s.json", i, e.Kind())
+			}
+		default:
+			t.Errorf("example %d: unknown schema %q", i, schema)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package messages_test
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+func ExampleParseCommand() {
+	c, err := messages.ParseCommand([]byte(`{
+		"lookupId": "onb-42",
+		"type": "organization",
+		"country": "SE",
+		"identifier": "556036-0793",
+		"reports": ["aml"],
+		"metadata": {"customer": "c-991"}
+	}`))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(c.LookupID, c.Type, c.Country, c.IdentifierType, c.Identifier, c.Reports, string(c.Metadata))
+
+	// A mistyped check digit: the worker publishes a failed event for the
+	// lookupId, since it could be read.
+	_, err = messages.ParseCommand([]byte(`{"lookupId": "onb-43", "type": "organization", "identifier": "923609017"}`))
+	var ce *messages.CommandError
+	if errors.As(err, &ce) {
+		fmt.Println(ce.Code, ce.LookupID, ce.Reason)
+	}
+	// Output:
+	// onb-42 organization SE organization_number 5560360793 [aml] {"customer":"c-991"}
+	// invalid_identifier onb-43 invalid Norwegian organization number "923609017": check digit is 7, want 6
+}
+
+func ExampleNewEvent() {
+	c, err := messages.ParseCommand([]byte(`{"lookupId": "onb-42", "type": "organization", "identifier": "923609016"}`))
+	if err != nil {
+		panic(err)
+	}
+	var keys messages.ObjectKeys
+	key, err := keys.Key(c.LookupID, messages.ArtifactJSON)
+	if err != nil {
+		panic(err)
+	}
+	data := c.CompletedData("6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11", []messages.Artifact{{
+		Name: messages.ArtifactJSON, Bucket: "kybflow-results", Key: key, Size: 5120,
+		SHA256:      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		ContentType: messages.ArtifactContentType(messages.ArtifactJSON),
+	}})
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	e, err := messages.NewEvent(messages.DefaultSource, messages.KindCompleted, c.LookupID, at, data)
+	if err != nil {
+		panic(err)
+	}
+	var subjects messages.Subjects
+	b, err := messages.EncodeEvent(e)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("subject:", subjects.Event(c.LookupID, messages.KindCompleted))
+	fmt.Println("Nats-Msg-Id:", e.ID)
+	fmt.Println(string(b))
+	// Output:
+	// subject: aml.events.onb-42.completed
+	// Nats-Msg-Id: onb-42.completed
+	// {"specversion":"1.0","id":"onb-42.completed","source":"urn:kybflow:worker","type":"io.kybflow.aml.lookup.completed.v1","subject":"onb-42","time":"2026-03-02T09:30:00Z","datacontenttype":"application/json","dataschema":"https://raw.githubusercontent.com/kybflow/kybflow/main/docs/schemas/completed.data.schema.json","data":{"lookupId":"onb-42","sessionId":"6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11","type":"organization","country":"NO","identifierType":"organization_number","identifier":"923609016","artifacts":[{"name":"json","bucket":"kybflow-results","key":"lookups/onb-42/json.json","size":5120,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","contentType":"application/json"}]}}
+}

@@ -1,0 +1,207 @@
+package messages_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// golden compares got with testdata/<name>, or writes it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (run go test -update and review the diff)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func indent(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// commandGolden is what testdata/commands/<name>.golden records for the
+// command in <name>.json: the parsed command or the error, and whether the
+// schema accepts the input. Files named ok-* must parse, bad-* must not.
+type commandGolden struct {
+	Command *messages.LookupCommand `json:"command,omitempty"`
+	Error   *commandErrorJSON       `json:"error,omitempty"`
+	Schema  string                  `json:"schema"` // "valid" or "invalid"
+}
+
+type commandErrorJSON struct {
+	Code          messages.FailureCode `json:"code"`
+	Field         string               `json:"field,omitempty"`
+	Reason        string               `json:"reason"`
+	LookupID      string               `json:"lookupId,omitempty"`
+	CorrelationID string               `json:"correlationId,omitempty"`
+	Metadata      json.RawMessage      `json:"metadata,omitempty"`
+	Unwraps       string               `json:"unwraps,omitempty"` // "identifier.ErrInvalid" when it does
+}
+
+func TestGoldenCommands(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "commands", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no command files: %v", err)
+	}
+	set := schemas(t)
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g commandGolden
+			g.Schema = "valid"
+			if err := validate(set.command, data); err != nil {
+				g.Schema = "invalid"
+			}
+			c, err := messages.ParseCommand(data)
+			switch {
+			case strings.HasPrefix(name, "ok-"):
+				if err != nil {
+					t.Fatalf("ParseCommand: %v", err)
+				}
+				if g.Schema != "valid" {
+					t.Errorf("the code accepts the command, the schema does not: %v", validate(set.command, data))
+				}
+				g.Command = &c
+			case strings.HasPrefix(name, "bad-"):
+				var ce *messages.CommandError
+				if !errors.As(err, &ce) {
+					t.Fatalf("ParseCommand error = %v, want a *CommandError", err)
+				}
+				g.Error = &commandErrorJSON{
+					Code: ce.Code, Field: ce.Field, Reason: ce.Reason,
+					LookupID: ce.LookupID, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata,
+				}
+				if errors.Is(err, identifierErrInvalid) {
+					g.Error.Unwraps = "identifier.ErrInvalid"
+				}
+			default:
+				t.Fatalf("name a command file ok-* or bad-*")
+			}
+			golden(t, filepath.Join("commands", name+".golden"), indent(t, g))
+		})
+	}
+}
+
+// Fixed inputs for the golden events.
+var (
+	goldenTime    = time.Date(2026, 3, 2, 9, 30, 15, 123000000, time.UTC)
+	goldenCommand = mustParse(`{"lookupId": "onb-2026-000123", "type": "organization", "identifier": "923609016",
+		"expands": ["roles"], "reports": ["aml"], "correlationId": "case-77", "metadata": {"customer": "c-991"}}`)
+	goldenSession = "6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11"
+)
+
+func mustParse(s string) messages.LookupCommand {
+	c, err := messages.ParseCommand([]byte(s))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// goldenArtifacts are the artifacts of goldenCommand, keyed the default way.
+func goldenArtifacts(t testing.TB, c messages.LookupCommand) []messages.Artifact {
+	t.Helper()
+	var keys messages.ObjectKeys
+	var out []messages.Artifact
+	names := []string{messages.ArtifactJSON}
+	for _, r := range c.Reports {
+		names = append(names, messages.ReportArtifactName(r))
+	}
+	for i, n := range names {
+		key, err := keys.Key(c.LookupID, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, messages.Artifact{
+			Name: n, Bucket: "kybflow-results", Key: key, Size: int64(1000 * (i + 1)),
+			SHA256:      strings.Repeat("0123456789abcdef", 4),
+			ContentType: messages.ArtifactContentType(n),
+		})
+	}
+	return out
+}
+
+// goldenEvents is one event of each kind for goldenCommand.
+func goldenEvents(t testing.TB) map[messages.Kind]messages.Event {
+	t.Helper()
+	c := goldenCommand
+	failed := c.FailedData(messages.CodeSessionFailed, "the AML API cancelled the session")
+	failed.SessionID = goldenSession
+	data := map[messages.Kind]any{
+		messages.KindAccepted:      c.AcceptedData(),
+		messages.KindSessionOpened: c.SessionOpenedData(goldenSession),
+		messages.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
+		messages.KindFailed:        failed,
+	}
+	events := map[messages.Kind]messages.Event{}
+	for i, k := range messages.Kinds() {
+		e, err := messages.NewEvent(messages.DefaultSource, k, c.LookupID, goldenTime.Add(time.Duration(i)*time.Second), data[k])
+		if err != nil {
+			t.Fatalf("NewEvent(%s): %v", k, err)
+		}
+		events[k] = e
+	}
+	return events
+}
+
+func TestGoldenEvents(t *testing.T) {
+	set := schemas(t)
+	for k, e := range goldenEvents(t) {
+		t.Run(string(k), func(t *testing.T) {
+			b, err := messages.EncodeEvent(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, b, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+			name := filepath.Join("events", string(k)+".json")
+			golden(t, name, pretty.Bytes())
+
+			// The golden file validates, and decodes to the event.
+			file, err := os.ReadFile(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validate(set.event, file); err != nil {
+				t.Errorf("event schema: %v", err)
+			}
+			got, err := messages.DecodeEvent(file)
+			if err != nil {
+				t.Fatalf("DecodeEvent: %v", err)
+			}
+			assertEqual(t, got, e)
+		})
+	}
+}

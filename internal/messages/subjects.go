@@ -1,0 +1,141 @@
+package messages
+
+import (
+	"fmt"
+	"strings"
+)
+
+// DefaultPrefix is the subject prefix when none is configured.
+const DefaultPrefix = "aml"
+
+// MaxPrefixLength is the longest subject prefix.
+const MaxPrefixLength = 64
+
+// Stream names for the default prefix. With another prefix they change
+// too (see Subjects.CommandsStream), so that two deployments with
+// different prefixes can share a NATS account.
+const (
+	StreamCommands   = "AML_COMMANDS"   // work queue: lookup commands
+	StreamEvents     = "AML_EVENTS"     // limits, max age: CloudEvents
+	StreamWebhooks   = "AML_WEBHOOKS"   // work queue: verified AML webhooks
+	StreamChecks     = "AML_CHECKS"     // work queue: scheduled session checks
+	StreamDeadLetter = "AML_DEADLETTER" // limits: unreadable commands
+)
+
+// Subjects names the NATS subjects and JetStream streams of one
+// deployment. The zero value uses DefaultPrefix.
+//
+// Methods that take a lookupID expect a valid one (ValidLookupID, which
+// ParseCommand guarantees): it is used as one subject token.
+type Subjects struct {
+	// Prefix is one or more dot-separated tokens of A-Z a-z 0-9 _ -,
+	// e.g. "aml" or "acme.aml". Stricter than NATS requires, because
+	// stream names are made from it.
+	Prefix string
+}
+
+// NewSubjects returns the Subjects of prefix ("" for DefaultPrefix), or an
+// error when the prefix is invalid.
+func NewSubjects(prefix string) (Subjects, error) {
+	s := Subjects{Prefix: prefix}
+	return s, s.Validate()
+}
+
+// Validate checks the prefix: at most MaxPrefixLength characters,
+// non-empty dot-separated tokens of A-Z a-z 0-9 _ - (so no spaces, no
+// wildcards * and >). The empty prefix means DefaultPrefix.
+func (s Subjects) Validate() error {
+	p := s.Prefix
+	if p == "" {
+		return nil
+	}
+	if len(p) > MaxPrefixLength {
+		return fmt.Errorf("subject prefix %q: longer than %d characters", p, MaxPrefixLength)
+	}
+	for _, tok := range strings.Split(p, ".") {
+		if tok == "" {
+			return fmt.Errorf("subject prefix %q: empty token", p)
+		}
+		for i := 0; i < len(tok); i++ {
+			if !tokenByte(tok[i]) {
+				return fmt.Errorf("subject prefix %q: character %q not allowed; want dot-separated tokens of A-Z a-z 0-9 _ -", p, tok[i])
+			}
+		}
+	}
+	return nil
+}
+
+func (s Subjects) prefix() string {
+	if s.Prefix == "" {
+		return DefaultPrefix
+	}
+	return s.Prefix
+}
+
+// CommandLookup is where platforms publish lookup commands:
+// <prefix>.commands.lookup.
+func (s Subjects) CommandLookup() string { return s.prefix() + ".commands.lookup" }
+
+// CommandsAll is the subject filter of the commands stream:
+// <prefix>.commands.>.
+func (s Subjects) CommandsAll() string { return s.prefix() + ".commands.>" }
+
+// Event is where the event of kind for a lookup is published:
+// <prefix>.events.<lookupId>.<kind>.
+func (s Subjects) Event(lookupID string, kind Kind) string {
+	return s.prefix() + ".events." + lookupID + "." + string(kind)
+}
+
+// EventsFor matches every event of one lookup: <prefix>.events.<lookupId>.>.
+func (s Subjects) EventsFor(lookupID string) string {
+	return s.prefix() + ".events." + lookupID + ".>"
+}
+
+// EventsAll matches every event, and is the events stream's subject
+// filter: <prefix>.events.>.
+func (s Subjects) EventsAll() string { return s.prefix() + ".events.>" }
+
+// Webhook is where the webhook bridge publishes a verified AML webhook
+// for a lookup: <prefix>.webhooks.<lookupId>. The worker registers each
+// session's webhook URL with the lookupId in it.
+func (s Subjects) Webhook(lookupID string) string { return s.prefix() + ".webhooks." + lookupID }
+
+// WebhooksAll is the webhooks stream's subject filter: <prefix>.webhooks.>.
+func (s Subjects) WebhooksAll() string { return s.prefix() + ".webhooks.>" }
+
+// Check is where the worker schedules the next session check (poll) of a
+// lookup: <prefix>.checks.<lookupId>.
+func (s Subjects) Check(lookupID string) string { return s.prefix() + ".checks." + lookupID }
+
+// ChecksAll is the checks stream's subject filter: <prefix>.checks.>.
+func (s Subjects) ChecksAll() string { return s.prefix() + ".checks.>" }
+
+// DeadLetterCommands is where unreadable commands go, with the headers of
+// deadletter.go: <prefix>.deadletter.commands.
+func (s Subjects) DeadLetterCommands() string { return s.prefix() + ".deadletter.commands" }
+
+// DeadLetterAll is the dead-letter stream's subject filter:
+// <prefix>.deadletter.>.
+func (s Subjects) DeadLetterAll() string { return s.prefix() + ".deadletter.>" }
+
+// CommandsStream is the name of the commands stream: AML_COMMANDS for the
+// default prefix; for another, the prefix in upper case with dots as
+// underscores, e.g. ACME_AML_COMMANDS for "acme.aml".
+func (s Subjects) CommandsStream() string { return s.stream("COMMANDS") }
+
+// EventsStream is the name of the events stream (see CommandsStream).
+func (s Subjects) EventsStream() string { return s.stream("EVENTS") }
+
+// WebhooksStream is the name of the webhooks stream (see CommandsStream).
+func (s Subjects) WebhooksStream() string { return s.stream("WEBHOOKS") }
+
+// ChecksStream is the name of the checks stream (see CommandsStream).
+func (s Subjects) ChecksStream() string { return s.stream("CHECKS") }
+
+// DeadLetterStream is the name of the dead-letter stream (see
+// CommandsStream).
+func (s Subjects) DeadLetterStream() string { return s.stream("DEADLETTER") }
+
+func (s Subjects) stream(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(s.prefix(), ".", "_")) + "_" + name
+}

@@ -1,0 +1,53 @@
+package messages_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+func TestSubjects(t *testing.T) {
+	var s messages.Subjects // the zero value uses the default prefix
+	got := []string{
+		s.CommandLookup(), s.CommandsAll(),
+		s.Event("L-1", messages.KindCompleted), s.EventsFor("L-1"), s.EventsAll(),
+		s.Webhook("L-1"), s.WebhooksAll(),
+		s.Check("L-1"), s.ChecksAll(),
+		s.DeadLetterCommands(), s.DeadLetterAll(),
+		s.CommandsStream(), s.EventsStream(), s.WebhooksStream(), s.ChecksStream(), s.DeadLetterStream(),
+	}
+	want := []string{
+		"aml.commands.lookup", "aml.commands.>",
+		"aml.events.L-1.completed", "aml.events.L-1.>", "aml.events.>",
+		"aml.webhooks.L-1", "aml.webhooks.>",
+		"aml.checks.L-1", "aml.checks.>",
+		"aml.deadletter.commands", "aml.deadletter.>",
+		messages.StreamCommands, messages.StreamEvents, messages.StreamWebhooks, messages.StreamChecks, messages.StreamDeadLetter,
+	}
+	assertEqual(t, got, want)
+
+	s, err := messages.NewSubjects("acme.aml-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Event("L-1", messages.KindFailed); got != "acme.aml-test.events.L-1.failed" {
+		t.Errorf("Event = %s", got)
+	}
+	if got := s.EventsStream(); got != "ACME_AML-TEST_EVENTS" {
+		t.Errorf("EventsStream = %s", got)
+	}
+}
+
+func TestSubjectsValidate(t *testing.T) {
+	for _, p := range []string{"", "aml", "acme.aml", "a_b-c.D9"} {
+		if _, err := messages.NewSubjects(p); err != nil {
+			t.Errorf("NewSubjects(%q): %v", p, err)
+		}
+	}
+	for _, p := range []string{"aml.", ".aml", "a..b", "a b", "aml.*", "aml.>", ">", "a\tb", "$JS", "aml/x", "ø", strings.Repeat("a", 65)} {
+		if _, err := messages.NewSubjects(p); err == nil {
+			t.Errorf("NewSubjects(%q): no error", p)
+		}
+	}
+}
