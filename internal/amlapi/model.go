@@ -266,6 +266,7 @@ const (
 	CodeUnauthorized      = "UNAUTHORIZED"        // 401
 	CodeForbidden         = "MISSING_SCOPE"       // 403
 	CodeNotFound          = "SESSION_NOT_FOUND"   // 404
+	CodeNotReady          = "RESULT_NOT_READY"    // 409: content requested before READY
 	CodeGone              = "RESULT_EXPIRED"      // 410
 	CodeRateLimited       = "RATE_LIMITED"        // 429, with Retry-After
 	CodeInternal          = "INTERNAL_ERROR"      // 500

@@ -1,0 +1,279 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+)
+
+// Defaults of Config. A zero field of Config means its default.
+const (
+	DefaultClientID       = "sandbox"
+	DefaultClientSecret   = "sandbox-secret"
+	DefaultReadyAfter     = 2 * time.Second
+	DefaultRetryAfter     = time.Second
+	DefaultWebhookTimeout = 5 * time.Second
+	DefaultWebhookWorkers = 4
+
+	DefaultWebhookRetryInitial    = time.Second
+	DefaultWebhookRetryMax        = 30 * time.Second
+	DefaultWebhookRetryMultiplier = 2.0
+	DefaultWebhookRetryAttempts   = 6
+)
+
+// IssuerPath is where the sandbox's OIDC issuer lives below its base URL,
+// Keycloak style. The token endpoint is IssuerPath + amlapi.TokenPath.
+const IssuerPath = "/auth/realms/sandbox"
+
+// ErrInvalidConfig is wrapped by every error of New about its Config.
+var ErrInvalidConfig = errors.New("invalid sandbox config")
+
+// Config configures a Sandbox. The zero value is a working sandbox with the
+// defaults documented on each field.
+type Config struct {
+	// ClientID and ClientSecret are the only accepted client credentials
+	// (defaults "sandbox" and "sandbox-secret").
+	ClientID, ClientSecret string
+	// WebhookSecret signs webhooks the Standard Webhooks way when set;
+	// without it webhooks are sent unsigned.
+	WebhookSecret string
+	// BaseURL is the absolute URL of the API root, used in links and in the
+	// issuer. Empty: taken from each request (http://<Host>). Start sets it.
+	BaseURL string
+
+	// ReadyAfter is the time from create until the JSON is READY (default
+	// 2s; use 1ns for "at once").
+	ReadyAfter time.Duration
+	// ReportInterval: each requested report becomes READY this long after
+	// the entity before it (default ReadyAfter/2).
+	ReportInterval time.Duration
+	// Lifetime is how long a READY entity can be downloaded (default
+	// amlapi.Lifetime, 2h). A session is forgotten Lifetime after its last
+	// entity expired, or after it failed.
+	Lifetime time.Duration
+	// TokenLifetime is the lifetime of access tokens (default
+	// amlapi.DefaultTokenLifetime).
+	TokenLifetime time.Duration
+	// AllowedScopes are the scopes the client may request (default all three
+	// of amlapi's scopes).
+	AllowedScopes []string
+	// NationalRegistry is what GET /accessrights answers and whether the
+	// beneficial owners expands citizenship and birthplace are honoured
+	// (default GRANTED).
+	NationalRegistry amlapi.NationalRegistryAccess
+	// SSNAccess: the ssn expand is honoured (with NationalRegistry GRANTED).
+	SSNAccess bool
+	// ReportSize: 0 gives reports their natural size (a few KB); otherwise
+	// each PDF report is padded with filler pages to about this many bytes.
+	// Reports are streamed, never held in memory.
+	ReportSize int64
+
+	// Faults makes the sandbox misbehave on purpose.
+	Faults Faults
+	// Seed seeds the randomness of the fault knobs (0 is a seed like any
+	// other). Synthetic data does not depend on it: it is seeded by the
+	// identifier.
+	Seed int64
+
+	// Logger receives the sandbox's logs (default: discarded). No personal
+	// data is logged.
+	Logger *slog.Logger
+
+	// WebhookTimeout bounds one webhook delivery attempt (default 5s).
+	WebhookTimeout time.Duration
+	// WebhookRetry is the backoff of webhook deliveries answered non-2xx or
+	// timing out.
+	WebhookRetry RetryPolicy
+	// WebhookWorkers is the number of concurrent webhook deliveries
+	// (default 4).
+	WebhookWorkers int
+	// WebhookClient sends webhooks (default: a client of its own that does
+	// not follow redirects).
+	WebhookClient *http.Client
+}
+
+// RetryPolicy is an exponential backoff: attempt n+1 follows a failed
+// attempt n after min(Initial × Multiplier^(n-1), Max).
+type RetryPolicy struct {
+	Initial    time.Duration // default 1s
+	Max        time.Duration // default 30s
+	Multiplier float64       // default 2; at least 1
+	Attempts   int           // attempts in all, the first included (default 6)
+}
+
+// Faults are the fault knobs. Rates are probabilities in [0, 1], drawn from
+// the seeded source of Config.Seed; 1 makes a knob deterministic. Special
+// identifiers (see SpecialIdentifiers) behave the same whatever the rates.
+type Faults struct {
+	// Latency is added to every answer of the API and the token endpoint.
+	Latency time.Duration
+	// ErrorRate: AML API calls answer 500 or 503 (half each), decided before
+	// any state change, so a failed create opens no session. The token
+	// endpoint is exempt.
+	ErrorRate float64
+	// RateLimitRate: AML API calls answer 429 with Retry-After.
+	RateLimitRate float64
+	// RetryAfter is the Retry-After of a 429, rounded up to whole seconds
+	// (default 1s).
+	RetryAfter time.Duration
+	// FailRate: sessions that fail (status FAILED, Failed webhook).
+	FailRate float64
+	// WebhookDropRate: webhooks that are never sent.
+	WebhookDropRate float64
+	// WebhookDuplicateRate: webhooks sent twice, with the same webhook-id.
+	WebhookDuplicateRate float64
+	// WebhookReorderRate: for each pair of consecutive webhooks of a
+	// session, the probability that the first is held back until just after
+	// the second.
+	WebhookReorderRate float64
+	// WebhookDelay is added to the time of every webhook.
+	WebhookDelay time.Duration
+}
+
+// withDefaults returns a copy of c with defaults filled in, or an error
+// naming the first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	bad := func(field string, v any, want string) (Config, error) {
+		return Config{}, fmt.Errorf("%w: %s = %v, want %s", ErrInvalidConfig, field, v, want)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"ReadyAfter", c.ReadyAfter}, {"ReportInterval", c.ReportInterval}, {"Lifetime", c.Lifetime},
+		{"TokenLifetime", c.TokenLifetime}, {"WebhookTimeout", c.WebhookTimeout},
+		{"WebhookRetry.Initial", c.WebhookRetry.Initial}, {"WebhookRetry.Max", c.WebhookRetry.Max},
+		{"Faults.Latency", c.Faults.Latency}, {"Faults.RetryAfter", c.Faults.RetryAfter},
+		{"Faults.WebhookDelay", c.Faults.WebhookDelay},
+	} {
+		if d.v < 0 {
+			return bad(d.name, d.v, "a duration ≥ 0 (0 means the default)")
+		}
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{
+		{"Faults.ErrorRate", c.Faults.ErrorRate}, {"Faults.RateLimitRate", c.Faults.RateLimitRate},
+		{"Faults.FailRate", c.Faults.FailRate}, {"Faults.WebhookDropRate", c.Faults.WebhookDropRate},
+		{"Faults.WebhookDuplicateRate", c.Faults.WebhookDuplicateRate},
+		{"Faults.WebhookReorderRate", c.Faults.WebhookReorderRate},
+	} {
+		if !(r.v >= 0 && r.v <= 1) { // also rejects NaN
+			return bad(r.name, r.v, "a probability in [0, 1]")
+		}
+	}
+	if c.ReportSize < 0 {
+		return bad("ReportSize", c.ReportSize, "a size ≥ 0 bytes (0: natural size)")
+	}
+	if c.WebhookWorkers < 0 {
+		return bad("WebhookWorkers", c.WebhookWorkers, "a count ≥ 0 (0 means the default)")
+	}
+	if c.WebhookRetry.Attempts < 0 {
+		return bad("WebhookRetry.Attempts", c.WebhookRetry.Attempts, "a count ≥ 0 (0 means the default)")
+	}
+	if m := c.WebhookRetry.Multiplier; m != 0 && !(m >= 1 && !math.IsInf(m, 1)) {
+		return bad("WebhookRetry.Multiplier", m, "a finite factor ≥ 1 (0 means the default)")
+	}
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return bad("BaseURL", fmt.Sprintf("%q", c.BaseURL), "an absolute http(s) URL without query")
+		}
+		c.BaseURL = u.Scheme + "://" + u.Host + trimSlash(u.EscapedPath())
+	}
+	known := []string{amlapi.ScopeBasic, amlapi.ScopeOFAC, amlapi.ScopeFinancialsCredit}
+	for _, s := range c.AllowedScopes {
+		if !slices.Contains(known, s) {
+			return bad("AllowedScopes", fmt.Sprintf("%q", c.AllowedScopes), fmt.Sprintf("scopes among %q", known))
+		}
+	}
+	switch c.NationalRegistry {
+	case "":
+		c.NationalRegistry = amlapi.AccessGranted
+	case amlapi.AccessGranted, amlapi.AccessPending, amlapi.AccessMissing:
+	default:
+		return bad("NationalRegistry", fmt.Sprintf("%q", c.NationalRegistry),
+			fmt.Sprintf("%s, %s or %s", amlapi.AccessGranted, amlapi.AccessPending, amlapi.AccessMissing))
+	}
+
+	orDefault := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.ClientID == "" {
+		c.ClientID = DefaultClientID
+	}
+	if c.ClientSecret == "" {
+		c.ClientSecret = DefaultClientSecret
+	}
+	orDefault(&c.ReadyAfter, DefaultReadyAfter)
+	orDefault(&c.ReportInterval, c.ReadyAfter/2)
+	orDefault(&c.ReportInterval, 1) // ReadyAfter of 1ns
+	orDefault(&c.Lifetime, amlapi.Lifetime)
+	orDefault(&c.TokenLifetime, amlapi.DefaultTokenLifetime)
+	orDefault(&c.WebhookTimeout, DefaultWebhookTimeout)
+	orDefault(&c.WebhookRetry.Initial, DefaultWebhookRetryInitial)
+	orDefault(&c.WebhookRetry.Max, DefaultWebhookRetryMax)
+	orDefault(&c.Faults.RetryAfter, DefaultRetryAfter)
+	if c.WebhookRetry.Max < c.WebhookRetry.Initial {
+		c.WebhookRetry.Max = c.WebhookRetry.Initial
+	}
+	if c.WebhookRetry.Multiplier == 0 {
+		c.WebhookRetry.Multiplier = DefaultWebhookRetryMultiplier
+	}
+	if c.WebhookRetry.Attempts == 0 {
+		c.WebhookRetry.Attempts = DefaultWebhookRetryAttempts
+	}
+	if c.WebhookWorkers == 0 {
+		c.WebhookWorkers = DefaultWebhookWorkers
+	}
+	if len(c.AllowedScopes) == 0 {
+		c.AllowedScopes = known
+	} else {
+		c.AllowedScopes = slices.Clone(c.AllowedScopes)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.WebhookClient == nil {
+		c.WebhookClient = &http.Client{
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse // a redirect is a failed delivery
+			},
+		}
+	}
+	return c, nil
+}
+
+// backoff is the wait after failed attempt n (1-based).
+func (p RetryPolicy) backoff(n int) time.Duration {
+	d := float64(p.Initial) * math.Pow(p.Multiplier, float64(n-1))
+	if d > float64(p.Max) {
+		return p.Max
+	}
+	return time.Duration(d)
+}
+
+// retryAfterSeconds is the Retry-After header value: whole seconds, at
+// least 1.
+func (f Faults) retryAfterSeconds() int64 {
+	s := int64((f.RetryAfter + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,13 @@
+package sandbox
+
+import (
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/identifier"
+)
+
+// OrgTypeOf is the organization type code of the synthetic organization of
+// a national identifier (for tests that need, say, a sole proprietorship).
+func OrgTypeOf(c amlapi.Country, id string) string {
+	k, _ := identifier.ForCountry(string(c))
+	return newOrg(c, k, id).typ.code
+}

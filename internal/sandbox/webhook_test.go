@@ -1,0 +1,194 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/sandbox"
+)
+
+func TestWebhooksDeliveredAndSigned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Config{})
+	rc := newReceiver(t, webhookSecret)
+	id := e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{
+		Identifier: "923609016", Reports: []amlapi.ReportType{"aml", "certificate_of_incorporation"},
+		Webhook: &amlapi.WebhookSubscription{URL: rc.URL()},
+	})
+	got := rc.waitFor(t, 4, 3*time.Second)
+	want := []string{"JsonDataReady", "ReportReady:aml", "ReportReady:certificate_of_incorporation", "AllDone"}
+	if ev := events(got); !slices.Equal(ev, want) {
+		t.Errorf("events %v, want %v", ev, want)
+	}
+	ids := map[string]bool{}
+	for _, r := range got {
+		if r.verifyErr != nil {
+			t.Errorf("%s: %v", r.hook.Event, r.verifyErr)
+		}
+		if r.hook.SessionID != id || r.hook.Timestamp.IsZero() {
+			t.Errorf("webhook %+v", r.hook)
+		}
+		ids[r.id] = true
+	}
+	if len(ids) != 4 {
+		t.Errorf("webhook ids not unique per event: %v", ids)
+	}
+	// When a webhook arrives, the session already says so.
+	s := e.session(amlapi.KindOrganization, id)
+	if s.Status != amlapi.SessionDone {
+		t.Errorf("AllDone arrived but the session is %s", s.Status)
+	}
+	in := waitInspect(t, e, func(in sandbox.Inspection) bool { return len(in.Webhooks) == 4 })
+	if len(in.Webhooks) != 4 || !in.Webhooks[0].OK() || in.Webhooks[0].Status != 200 || in.Webhooks[0].Attempt != 1 {
+		t.Errorf("inspection: %+v", in.Webhooks)
+	}
+
+	// Only the chosen events.
+	rc2 := newReceiver(t, webhookSecret)
+	e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{
+		Identifier: "923609016", Reports: []amlapi.ReportType{"aml"},
+		Webhook: &amlapi.WebhookSubscription{URL: rc2.URL(), Events: []amlapi.WebhookEvent{amlapi.EventAllDone}},
+	})
+	got = rc2.waitFor(t, 1, 3*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if ev := events(rc2.received()); !slices.Equal(ev, []string{"AllDone"}) {
+		t.Errorf("events %v, want only AllDone", ev)
+	}
+}
+
+func TestWebhooksUnsignedWithoutSecret(t *testing.T) {
+	t.Parallel()
+	srv, err := sandbox.Start(sandbox.Config{ReadyAfter: 20 * time.Millisecond}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	e := &env{t: t, srv: srv, base: srv.URL()}
+	e.token = e.tokenFor(amlapi.ScopeBasic)
+	rc := newReceiver(t, "any")
+	e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{Identifier: "923609016",
+		Webhook: &amlapi.WebhookSubscription{URL: rc.URL(), Events: []amlapi.WebhookEvent{amlapi.EventJSONDataReady}}})
+	got := rc.waitFor(t, 1, 2*time.Second)
+	if !errors.Is(got[0].verifyErr, amlapi.ErrWebhookUnsigned) || got[0].id == "" {
+		t.Errorf("unsigned webhook: id %q, verify %v", got[0].id, got[0].verifyErr)
+	}
+}
+
+// TestWebhookRetry: 500s and timeouts are retried with backoff, with the
+// same webhook-id, until 2xx or the attempts run out.
+func TestWebhookRetry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Config{
+		ReadyAfter:     20 * time.Millisecond,
+		WebhookTimeout: 200 * time.Millisecond,
+		WebhookRetry:   sandbox.RetryPolicy{Initial: 50 * time.Millisecond, Multiplier: 2, Attempts: 4},
+	})
+	rc := newReceiver(t, webhookSecret)
+	rc.respond = func(call int) int {
+		switch call {
+		case 1, 2:
+			return http.StatusInternalServerError
+		case 3:
+			time.Sleep(400 * time.Millisecond) // beyond WebhookTimeout
+		}
+		return http.StatusOK
+	}
+	e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{Identifier: "923609016",
+		Webhook: &amlapi.WebhookSubscription{URL: rc.URL(), Events: []amlapi.WebhookEvent{amlapi.EventJSONDataReady}}})
+	got := rc.waitFor(t, 4, 5*time.Second)
+	for i, r := range got {
+		if r.id != got[0].id || r.verifyErr != nil {
+			t.Errorf("attempt %d: id %s (first %s), verify %v", i+1, r.id, got[0].id, r.verifyErr)
+		}
+	}
+	// Backoff: 50ms, 100ms, 200ms after each failure.
+	if gap := got[1].at.Sub(got[0].at); gap < 45*time.Millisecond {
+		t.Errorf("second attempt %s after the first, want ≥ 50ms", gap)
+	}
+	if gap := got[2].at.Sub(got[1].at); gap < 95*time.Millisecond {
+		t.Errorf("third attempt %s after the second, want ≥ 100ms", gap)
+	}
+	waitInspect(t, e, func(in sandbox.Inspection) bool { return len(in.Webhooks) == 4 })
+	in := e.srv.Sandbox().Inspect()
+	var attempts []int
+	for _, w := range in.Webhooks {
+		attempts = append(attempts, w.Attempt)
+	}
+	if !slices.Equal(attempts, []int{1, 2, 3, 4}) || in.Webhooks[0].Status != 500 || in.Webhooks[2].Error == "" || !in.Webhooks[3].OK() {
+		t.Errorf("inspection: %+v", in.Webhooks)
+	}
+
+	// Attempts run out.
+	rc2 := newReceiver(t, webhookSecret)
+	rc2.respond = func(int) int { return http.StatusServiceUnavailable }
+	e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{Identifier: "923609016",
+		Webhook: &amlapi.WebhookSubscription{URL: rc2.URL(), Events: []amlapi.WebhookEvent{amlapi.EventAllDone}}})
+	rc2.waitFor(t, 4, 3*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if n := len(rc2.received()); n != 4 {
+		t.Errorf("%d attempts, want 4", n)
+	}
+}
+
+func waitInspect(t *testing.T, e *env, cond func(sandbox.Inspection) bool) sandbox.Inspection {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		in := e.srv.Sandbox().Inspect()
+		if cond(in) {
+			return in
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("inspection condition not met: %+v", in)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRunLifecycle(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- sb.Run(ctx) }()
+	time.Sleep(20 * time.Millisecond)
+	if err := sb.Run(context.Background()); !errors.Is(err, sandbox.ErrRunning) {
+		t.Errorf("second Run = %v, want ErrRunning", err)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("Run = %v, want nil after cancel", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+
+	srv, err := sandbox.Start(sandbox.Config{}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	select {
+	case <-srv.Done():
+	default:
+		t.Error("Done not closed after Close")
+	}
+	if _, err := sandbox.Start(sandbox.Config{Faults: sandbox.Faults{ErrorRate: 2}}, "127.0.0.1:0"); !errors.Is(err, sandbox.ErrInvalidConfig) {
+		t.Errorf("Start with a bad config = %v", err)
+	}
+}
