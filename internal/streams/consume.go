@@ -178,6 +178,7 @@ func handleOne(work, parent context.Context, msg jetstream.Msg, h Handler, cfg C
 	case ActAck:
 		ackErr = msg.Ack()
 	case ActRetry:
+		log.Debug("consume: retry later", "subject", msg.Subject(), "delay", delay, "deliveries", n, "err", err)
 		ackErr = msg.NakWithDelay(delay)
 	case ActTerm:
 		log.Warn("consume: terminated message", "subject", msg.Subject(), "err", err)

@@ -8,12 +8,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Publisher is the part of jetstream.JetStream that publishing needs.
+type Publisher interface {
+	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+}
+
 // Publish publishes data to subject and waits for JetStream to store it.
 // msgID, when set, goes in Nats-Msg-Id so that the stream drops a duplicate
 // published within its duplicate window: every event we publish has an id
 // stable for what it says, so a retry after a crash publishes nothing twice.
 // It reports whether the stream had already stored a message with that id.
-func Publish(ctx context.Context, js jetstream.JetStream, subject string, data []byte, msgID string, header nats.Header) (duplicate bool, err error) {
+func Publish(ctx context.Context, js Publisher, subject string, data []byte, msgID string, header nats.Header) (duplicate bool, err error) {
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	for k, v := range header {
 		msg.Header[k] = v

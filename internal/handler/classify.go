@@ -1,0 +1,51 @@
+package handler
+
+import (
+	"errors"
+	"time"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+// classify is the one place where an error of the AML API becomes a
+// reaction: retry (after delay, 0 meaning the consumer's backoff), or end
+// the lookup with a failure code.
+//
+//	transient (5xx, 429, timeouts, connection errors) → retry; a 429's Retry-After is the delay
+//	expired (404 on a session or its content, 410)     → failed: expired
+//	invalid identifier (ours, or the API's 400)        → failed: invalid_identifier
+//	any other permanent error (4xx)                    → failed: rejected
+func classify(err error) (retry bool, delay time.Duration, code messages.FailureCode) {
+	if errors.Is(err, identifier.ErrInvalid) {
+		return false, 0, messages.CodeInvalidIdentifier
+	}
+	var ae *amlapi.Error
+	isAPI := errors.As(err, &ae)
+	switch amlapi.ClassOf(err) {
+	case amlapi.Transient:
+		if isAPI {
+			delay = ae.RetryAfter
+		}
+		return true, delay, ""
+	case amlapi.Expired:
+		return false, 0, messages.CodeExpired
+	}
+	if isAPI && ae.Code == amlapi.CodeInvalidIdentifier {
+		return false, 0, messages.CodeInvalidIdentifier
+	}
+	return false, 0, messages.CodeRejected
+}
+
+// classifyStore classifies the error of storing one result. Storage
+// trouble is always retried: the result is paid for, and it stays
+// downloadable for two hours, after which the lookup fails as expired.
+// Download errors are the API's, classified as such.
+func classifyStore(err error) (bool, time.Duration, messages.FailureCode) {
+	var se *storeError
+	if errors.As(err, &se) {
+		return true, 0, ""
+	}
+	return classify(err)
+}

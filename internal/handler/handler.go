@@ -1,0 +1,642 @@
+// Package handler is the lookup pipeline's logic: a command opens a session;
+// a check (poll) or a webhook moves a session's results into storage; the
+// end of a lookup is one completed or failed event.
+//
+// Handlers are plain functions over a JetStream message; what they return is
+// turned into the acknowledgement by streams.Decide. Every step reads the
+// lookup's state record first and writes it by compare-and-set, so any
+// replica can take any message, and a redelivered or duplicate message
+// changes nothing that was already done (docs/design.md).
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/internal/streams"
+)
+
+// API is what the handlers need of the AML API client (*amlapi.Client).
+type API interface {
+	CreateOrganizationSession(ctx context.Context, country amlapi.Country, req amlapi.CreateSessionRequest, opts amlapi.CreateOptions) (string, error)
+	CreateBeneficialSession(ctx context.Context, req amlapi.CreateSessionRequest, opts amlapi.CreateOptions) (string, error)
+	Session(ctx context.Context, kind amlapi.Kind, sessionID string) (*amlapi.Session, error)
+	Download(ctx context.Context, link string) (*amlapi.Download, error)
+}
+
+// Blobs is what the handlers need of storage (*blob.S3, *blob.Dir).
+type Blobs interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
+}
+
+// Publisher is what the handlers need of JetStream.
+type Publisher = streams.Publisher
+
+// Poll is the polling policy: the n-th check of a session waits
+// min(Initial·2^(n-1), Max) before the next. With webhooks configured the
+// cap is MaxWithWebhooks: polls are then only the fallback.
+type Poll struct {
+	Initial         time.Duration
+	Max             time.Duration
+	MaxWithWebhooks time.Duration
+}
+
+// Config wires the handlers.
+type Config struct {
+	API       API
+	Blobs     Blobs
+	Lookups   *lookups.Store
+	Publisher Publisher
+	Subjects  messages.Subjects
+	Keys      messages.ObjectKeys
+	// Source is the CloudEvents source of our events.
+	Source string
+	// WebhookURL is the bridge's public base URL (ending in /webhooks); the
+	// URL of a lookup is WebhookURL/<lookupId>. Empty: no webhooks, poll.
+	WebhookURL string
+	// Lease is how long a replica may take to open a session before
+	// another may take over (default 5 minutes; keep it above the API
+	// client's whole retry budget).
+	Lease time.Duration
+	Poll  Poll
+	// MaxWait is how long a lookup may wait for its results after its
+	// session opened before it fails with code expired (default 6h; the
+	// results themselves live 2h after they are ready).
+	MaxWait time.Duration
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
+// Handlers are the pipeline's message handlers.
+type Handlers struct {
+	c   Config
+	log *slog.Logger
+}
+
+// New validates cfg and returns the handlers.
+func New(cfg Config) (*Handlers, error) {
+	if cfg.API == nil || cfg.Blobs == nil || cfg.Lookups == nil || cfg.Publisher == nil {
+		return nil, errors.New("handler: API, Blobs, Lookups and Publisher are required")
+	}
+	if err := cfg.Keys.Validate(); err != nil {
+		return nil, fmt.Errorf("handler: %w", err)
+	}
+	if cfg.Source == "" {
+		cfg.Source = "urn:kybflow:worker"
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.Poll.Initial <= 0 {
+		cfg.Poll.Initial = 2 * time.Second
+	}
+	if cfg.Poll.Max <= 0 {
+		cfg.Poll.Max = 30 * time.Second
+	}
+	if cfg.Poll.MaxWithWebhooks <= 0 {
+		cfg.Poll.MaxWithWebhooks = 2 * time.Minute
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 6 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.WebhookURL = strings.TrimRight(cfg.WebhookURL, "/")
+	return &Handlers{c: cfg, log: cfg.Logger}, nil
+}
+
+// errNotReady is the Retry of a check whose session is not done yet.
+var errNotReady = errors.New("session results not all stored yet")
+
+// ---- Commands ----
+
+// Command handles a lookup command: validate it, record it, open its
+// session, record the session, schedule its first check. It is acked once
+// the session is recorded; a duplicate finds the record and does nothing.
+func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) error {
+	cmd, err := messages.ParseCommand(msg.Data())
+	if err != nil {
+		var ce *messages.CommandError
+		if errors.As(err, &ce) && ce.LookupID != "" {
+			return h.rejectCommand(ctx, ce)
+		}
+		return h.deadLetter(ctx, msg, err)
+	}
+	return h.advance(ctx, cmd)
+}
+
+// rejectCommand ends a lookup whose command is invalid with a failed event,
+// unless its lookupId is already someone's lookup: then that one stands.
+func (h *Handlers) rejectCommand(ctx context.Context, ce *messages.CommandError) error {
+	data, _ := ce.FailedData()
+	rec := lookups.Record{
+		State:      lookups.Failed,
+		Command:    messages.LookupCommand{LookupID: ce.LookupID, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
+		Failure:    &data,
+		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
+	}
+	existing, rev, err := h.c.Lookups.Get(ctx, ce.LookupID)
+	switch {
+	case err == nil:
+		if existing.State == lookups.Failed && existing.Failure != nil && existing.Failure.Code == data.Code && existing.SessionID == "" {
+			// Our own earlier rejection, redelivered: make sure its event is out.
+			return h.finish(ctx, existing, rev, streams.Term(ce))
+		}
+		h.log.Warn("invalid command reuses the lookupId of an existing lookup; ignored", "lookup_id", ce.LookupID, "err", ce)
+		return streams.Term(ce)
+	case !errors.Is(err, lookups.ErrNotFound):
+		return streams.Retry(err, 0)
+	}
+	rev, err = h.c.Lookups.Create(ctx, rec)
+	if err != nil {
+		if errors.Is(err, lookups.ErrExists) {
+			return streams.Retry(err, time.Second) // raced a twin; decide again on its record
+		}
+		return streams.Retry(err, 0)
+	}
+	h.c.Metrics.lookupFailed(data.Code)
+	return h.finish(ctx, rec, rev, streams.Term(ce))
+}
+
+// deadLetter keeps a command that cannot be attributed to any lookup, with
+// the reason, and terminates it.
+func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause error) error {
+	md, err := msg.Metadata()
+	if err != nil {
+		return streams.Retry(fmt.Errorf("dead letter: metadata: %w", err), 0)
+	}
+	hdr := nats.Header{}
+	hdr.Set(messages.HeaderDeadLetterReason, messages.DeadLetterReason(cause))
+	hdr.Set(messages.HeaderDeadLetterSubject, msg.Subject())
+	hdr.Set(messages.HeaderDeadLetterStream, md.Stream)
+	hdr.Set(messages.HeaderDeadLetterSequence, fmt.Sprint(md.Sequence.Stream))
+	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.DeadLetterCommands(), msg.Data(), messages.DeadLetterMsgID(md.Stream, md.Sequence.Stream), hdr); err != nil {
+		return streams.Retry(fmt.Errorf("dead letter: %w", err), 0)
+	}
+	h.c.Metrics.DeadLetters.Inc()
+	h.log.Warn("command dead-lettered", "stream", md.Stream, "seq", md.Sequence.Stream, "reason", messages.DeadLetterReason(cause))
+	return streams.Term(fmt.Errorf("dead-lettered: %w", cause))
+}
+
+// advance takes a valid command as far as it goes: from no record to an
+// opened session with its check scheduled.
+func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand) error {
+	id := cmd.LookupID
+	rec, rev, err := h.c.Lookups.Get(ctx, id)
+	if errors.Is(err, lookups.ErrNotFound) {
+		rec = lookups.Record{State: lookups.Accepted, Command: cmd, AcceptedAt: h.c.Now()}
+		rev, err = h.c.Lookups.Create(ctx, rec)
+		if errors.Is(err, lookups.ErrExists) {
+			rec, rev, err = h.c.Lookups.Get(ctx, id)
+		} else if err == nil {
+			h.c.Metrics.LookupsAccepted.Inc()
+		}
+	}
+	if err != nil {
+		return streams.Retry(err, 0)
+	}
+	if !sameLookup(rec.Command, cmd) {
+		// The first command with a lookupId defines the lookup. Another one
+		// with the same id but other content is a caller's mistake; it must
+		// not open a second session.
+		h.log.Warn("command differs from the lookup recorded under its lookupId; the recorded one stands", "lookup_id", id)
+	}
+
+	for range 10 { // compare-and-set rounds; each conflict means another replica moved
+		switch rec.State {
+		case lookups.Completed, lookups.Failed:
+			return h.finish(ctx, rec, rev, nil)
+
+		case lookups.Opened:
+			return h.announceOpened(ctx, rec, rev)
+
+		case lookups.Opening:
+			if now := h.c.Now(); now.Before(rec.LeaseUntil) {
+				// Another replica is opening the session right now.
+				return streams.Retry(fmt.Errorf("lookup %s: session being opened elsewhere", id), rec.LeaseUntil.Sub(now)+time.Second)
+			}
+			h.log.Warn("taking over a lookup whose opening lease expired; a session may have been opened by the replica that held it", "lookup_id", id)
+			fallthrough
+
+		case lookups.Accepted:
+			if err := h.ensureEvent(ctx, &rec, messages.KindAccepted, rec.Command.AcceptedData()); err != nil {
+				return err
+			}
+			// Claim: one replica opens the session.
+			rec.State, rec.LeaseUntil = lookups.Opening, h.c.Now().Add(h.c.Lease)
+			next, err := h.c.Lookups.Update(ctx, rec, rev)
+			if errors.Is(err, lookups.ErrConflict) {
+				if rec, rev, err = h.c.Lookups.Get(ctx, id); err != nil {
+					return streams.Retry(err, 0)
+				}
+				continue
+			}
+			if err != nil {
+				return streams.Retry(err, 0)
+			}
+			return h.open(ctx, rec, next)
+
+		default:
+			return streams.Term(fmt.Errorf("lookup %s: unknown state %q", id, rec.State))
+		}
+	}
+	return streams.Retry(fmt.Errorf("lookup %s: too many concurrent changes", id), 0)
+}
+
+// sameLookup reports whether two commands ask for the same lookup.
+func sameLookup(a, b messages.LookupCommand) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// open creates the session of a lookup this replica has claimed, and
+// records it.
+func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) error {
+	cmd := rec.Command
+	sessionID, err := h.createSession(ctx, cmd)
+	if err != nil {
+		retry, delay, code := classify(err)
+		if retry {
+			// Give the claim back so the next delivery may try at once.
+			rec.State, rec.LeaseUntil = lookups.Accepted, time.Time{}
+			if _, uerr := h.c.Lookups.Update(ctx, rec, rev); uerr != nil {
+				h.log.Warn("release opening lease", "lookup_id", cmd.LookupID, "err", uerr)
+			}
+			h.c.Metrics.TransientErrors.WithLabelValues("create_session").Inc()
+			return streams.Retry(err, delay)
+		}
+		return h.fail(ctx, rec, rev, code, err.Error())
+	}
+	h.c.Metrics.SessionsOpened.Inc()
+	rec.State, rec.SessionID, rec.LeaseUntil, rec.OpenedAt = lookups.Opened, sessionID, time.Time{}, h.c.Now()
+	next, err := h.c.Lookups.Update(ctx, rec, rev)
+	if err != nil {
+		// We held the lease; losing it means it expired while the API was
+		// slow, and another replica took over: the session just opened is
+		// probably a second one.
+		h.log.Error("session opened but could not be recorded; it may be a duplicate", "lookup_id", cmd.LookupID, "session_id", sessionID, "err", err)
+		return streams.Retry(err, 0)
+	}
+	h.log.Info("session opened", "lookup_id", cmd.LookupID, "session_id", sessionID)
+	return h.announceOpened(ctx, rec, next)
+}
+
+func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand) (string, error) {
+	kind, _ := cmd.IdentifierType.Kind(cmd.Country)
+	req := amlapi.CreateSessionRequest{
+		Identifier: cmd.Identifier, Expands: cmd.Expands, Language: cmd.Language,
+	}
+	for _, r := range cmd.Reports {
+		req.Reports = append(req.Reports, amlapi.ReportType(r))
+	}
+	if h.c.WebhookURL != "" {
+		req.Webhook = &amlapi.WebhookSubscription{URL: h.c.WebhookURL + "/" + cmd.LookupID}
+	}
+	opts := amlapi.CreateOptions{IdentifierKind: kind}
+	if cmd.Type == messages.TypeBeneficialOwners {
+		return h.c.API.CreateBeneficialSession(ctx, req, opts)
+	}
+	return h.c.API.CreateOrganizationSession(ctx, amlapi.Country(cmd.Country), req, opts)
+}
+
+// announceOpened makes sure the session_opened event and the first check
+// are out, then the command is done.
+func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev uint64) error {
+	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) && slices.Contains(rec.Published, string(messages.KindSessionOpened)) {
+		return nil
+	}
+	if err := h.ensureEvent(ctx, &rec, messages.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
+		return err
+	}
+	if !slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
+		body, _ := json.Marshal(checkMessage{LookupID: rec.Command.LookupID})
+		if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.LookupID), body, rec.Command.LookupID+".check", nil); err != nil {
+			return streams.Retry(err, 0)
+		}
+		rec.Published = append(rec.Published, lookups.MarkCheckScheduled)
+	}
+	if _, err := h.c.Lookups.Update(ctx, rec, rev); err != nil && !errors.Is(err, lookups.ErrConflict) {
+		// The marks only save a re-publish, which the stream deduplicates.
+		h.log.Warn("record published marks", "lookup_id", rec.Command.LookupID, "err", err)
+	}
+	return nil
+}
+
+// checkMessage is the body of a check: which lookup to look at.
+type checkMessage struct {
+	LookupID string `json:"lookupId"`
+}
+
+// ---- Checks and webhooks ----
+
+// Check polls one session: it stores whatever results are ready, ends the
+// lookup when all are stored or the session failed, and otherwise asks to
+// be redelivered after the next poll interval.
+func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) error {
+	var cm checkMessage
+	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !messages.ValidLookupID(cm.LookupID) {
+		return streams.Term(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
+	}
+	rec, rev, err := h.c.Lookups.Get(ctx, cm.LookupID)
+	if errors.Is(err, lookups.ErrNotFound) {
+		h.log.Warn("check for an unknown lookup", "lookup_id", cm.LookupID)
+		return nil
+	}
+	if err != nil {
+		return streams.Retry(err, 0)
+	}
+	if rec.State != lookups.Opened {
+		if rec.State.Terminal() {
+			return h.finish(ctx, rec, rev, nil)
+		}
+		return nil // not opened yet: the command handler schedules a new check
+	}
+	done, err := h.progress(ctx, rec, rev)
+	if err != nil || done {
+		return err
+	}
+	var n uint64 = 1
+	if md, err := msg.Metadata(); err == nil {
+		n = md.NumDelivered
+	}
+	return streams.Retry(errNotReady, h.pollDelay(n))
+}
+
+func (h *Handlers) pollDelay(n uint64) time.Duration {
+	limit := h.c.Poll.Max
+	if h.c.WebhookURL != "" {
+		limit = h.c.Poll.MaxWithWebhooks
+	}
+	return streams.Backoff{Initial: h.c.Poll.Initial, Max: limit}.Delay(n)
+}
+
+// Webhook handles a webhook republished by the bridge. It is a hint: the
+// lookup's own record names the session, and progress asks the API for its
+// status with our own token before anything is stored.
+func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
+	subject := msg.Subject()
+	lookupID := subject[strings.LastIndexByte(subject, '.')+1:]
+	var wh amlapi.Webhook
+	if err := json.Unmarshal(msg.Data(), &wh); err != nil {
+		return streams.Term(fmt.Errorf("webhook for %s is not JSON: %w", lookupID, err))
+	}
+	h.c.Metrics.Webhooks.WithLabelValues(string(wh.Event)).Inc()
+	rec, rev, err := h.c.Lookups.Get(ctx, lookupID)
+	if errors.Is(err, lookups.ErrNotFound) {
+		h.log.Warn("webhook for an unknown lookup; ignored", "lookup_id", lookupID, "event", string(wh.Event))
+		return nil
+	}
+	if err != nil {
+		return streams.Retry(err, 0)
+	}
+	switch {
+	case rec.State.Terminal():
+		return nil // late or duplicate: nothing to do
+	case rec.State != lookups.Opened:
+		// BankID can call back before we recorded the session id.
+		return streams.Retry(fmt.Errorf("webhook for %s before its session was recorded", lookupID), time.Second)
+	case wh.SessionID != rec.SessionID:
+		h.log.Warn("webhook names another session than the lookup's; ignored", "lookup_id", lookupID, "event", string(wh.Event))
+		return nil
+	}
+	_, err = h.progress(ctx, rec, rev)
+	return err
+}
+
+// progress asks for the session's status, stores every ready result not
+// stored yet, and ends the lookup when it can. It reports whether the
+// lookup is finished.
+func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64) (bool, error) {
+	cmd := rec.Command
+	kind := amlapi.KindOrganization
+	if cmd.Type == messages.TypeBeneficialOwners {
+		kind = amlapi.KindBeneficial
+	}
+	h.c.Metrics.Polls.Inc()
+	sess, err := h.c.API.Session(ctx, kind, rec.SessionID)
+	if err != nil {
+		retry, delay, code := classify(err)
+		if retry {
+			h.c.Metrics.TransientErrors.WithLabelValues("session_status").Inc()
+			return false, streams.Retry(err, delay)
+		}
+		return true, h.fail(ctx, rec, rev, code, err.Error())
+	}
+	if sess.Status == amlapi.SessionFailed {
+		return true, h.fail(ctx, rec, rev, messages.CodeSessionFailed, fmt.Sprintf("BankID session %s failed", rec.SessionID))
+	}
+
+	pending := 0
+	for _, want := range wanted(cmd) {
+		if _, ok := rec.Artifact(want.name); ok {
+			continue
+		}
+		ent, ok := want.entity(sess)
+		switch {
+		case !ok:
+			if sess.Status == amlapi.SessionDone {
+				return true, h.fail(ctx, rec, rev, messages.CodeSessionFailed, fmt.Sprintf("session %s is done without %s", rec.SessionID, want.name))
+			}
+			pending++
+		case ent.Status == amlapi.EntityReady && ent.Link != "":
+			art, err := h.store(ctx, rec, want.name, ent.Link)
+			if err != nil {
+				retry, delay, code := classifyStore(err)
+				if retry {
+					return false, streams.Retry(err, delay)
+				}
+				return true, h.fail(ctx, rec, rev, code, err.Error())
+			}
+			rec.AddArtifact(art)
+			next, err := h.c.Lookups.Update(ctx, rec, rev)
+			if err != nil {
+				// Another replica moved the record: the object is stored
+				// under its deterministic key either way; decide again later.
+				return false, streams.Retry(err, 100*time.Millisecond)
+			}
+			rev = next
+		case ent.Status == amlapi.EntityExpired:
+			return true, h.fail(ctx, rec, rev, messages.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
+		case ent.Status == amlapi.EntityFailed:
+			return true, h.fail(ctx, rec, rev, messages.CodeSessionFailed, fmt.Sprintf("%s of session %s failed", want.name, rec.SessionID))
+		default:
+			pending++
+		}
+	}
+	if pending > 0 {
+		if h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
+			return true, h.fail(ctx, rec, rev, messages.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
+		}
+		return false, nil
+	}
+	return true, h.complete(ctx, rec, rev)
+}
+
+// wantedEntity is one result a lookup waits for.
+type wantedEntity struct {
+	name   string
+	entity func(*amlapi.Session) (amlapi.Entity, bool)
+}
+
+func wanted(cmd messages.LookupCommand) []wantedEntity {
+	out := []wantedEntity{{messages.ArtifactJSON, func(s *amlapi.Session) (amlapi.Entity, bool) { return s.JSONData, true }}}
+	for _, r := range cmd.Reports {
+		out = append(out, wantedEntity{messages.ReportArtifactName(r), func(s *amlapi.Session) (amlapi.Entity, bool) {
+			e, ok := s.Reports[amlapi.ReportType(r)]
+			return e, ok
+		}})
+	}
+	return out
+}
+
+// store streams one result from the API into storage.
+func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link string) (messages.Artifact, error) {
+	id := rec.Command.LookupID
+	key, err := h.c.Keys.Key(id, name)
+	if err != nil {
+		return messages.Artifact{}, err
+	}
+	dl, err := h.c.API.Download(ctx, link)
+	if err != nil {
+		return messages.Artifact{}, err
+	}
+	defer dl.Body.Close()
+	ct := dl.ContentType
+	if want := messages.ArtifactContentType(name); want != "" && !strings.HasPrefix(ct, want) {
+		ct = want
+	}
+	obj, err := h.c.Blobs.Put(ctx, key, dl.Body, dl.Size, blob.PutOptions{
+		ContentType: ct, Metadata: messages.ObjectMetadata(id, rec.SessionID, name),
+	})
+	if err != nil {
+		return messages.Artifact{}, &storeError{err: fmt.Errorf("store %s of lookup %s: %w", name, id, err)}
+	}
+	h.c.Metrics.ArtifactsStored.Inc()
+	h.c.Metrics.BytesStored.Add(float64(obj.Size))
+	h.log.Info("artifact stored", "lookup_id", id, "artifact", name, "key", obj.Key, "size", obj.Size)
+	return messages.Artifact{
+		Name: name, Bucket: obj.Bucket, Key: obj.Key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType,
+	}, nil
+}
+
+// storeError marks a storage failure (as opposed to a download failure).
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// ---- Endings ----
+
+func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64) error {
+	rec.State, rec.FinishedAt = lookups.Completed, h.c.Now()
+	h.c.Metrics.lookupCompleted(rec)
+	return h.finish(ctx, rec, rev, nil)
+}
+
+// fail ends a lookup with a failed event. It returns the Term the message
+// should get, or a Retry when the ending could not be published yet.
+func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, code messages.FailureCode, reason string) error {
+	data := rec.Command.FailedData(code, reason)
+	data.SessionID = rec.SessionID
+	rec.State, rec.Failure, rec.FinishedAt, rec.LeaseUntil = lookups.Failed, &data, h.c.Now(), time.Time{}
+	h.c.Metrics.lookupFailed(code)
+	h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(code), "reason", reason)
+	return h.finish(ctx, rec, rev, streams.Term(fmt.Errorf("lookup %s failed: %s: %s", rec.Command.LookupID, code, reason)))
+}
+
+// finish publishes the terminal event of a terminal record, then records
+// that it did: the event goes out before the record says so, and its stable
+// id makes a second publish after a crash a no-op. It returns onDone once
+// both hold.
+func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, onDone error) error {
+	var kind messages.Kind
+	var data any
+	switch rec.State {
+	case lookups.Completed:
+		kind, data = messages.KindCompleted, rec.Command.CompletedData(rec.SessionID, rec.Artifacts)
+	case lookups.Failed:
+		kind, data = messages.KindFailed, *rec.Failure
+	default:
+		return streams.Retry(fmt.Errorf("finish lookup %s in state %s", rec.Command.LookupID, rec.State), 0)
+	}
+	if slices.Contains(rec.Published, string(kind)) {
+		return onDone
+	}
+	if err := h.publishEvent(ctx, kind, rec.Command.LookupID, data); err != nil {
+		return streams.Retry(err, 0)
+	}
+	rec.Published = append(rec.Published, string(kind))
+	if _, err := h.c.Lookups.Update(ctx, rec, rev); err != nil {
+		if errors.Is(err, lookups.ErrConflict) {
+			// Another replica got here too; its record wins, and the event
+			// it published has the same id as ours.
+			return onDone
+		}
+		return streams.Retry(err, 0)
+	}
+	return onDone
+}
+
+// ensureEvent publishes a non-terminal event once (marked in rec.Published;
+// the caller writes the record).
+func (h *Handlers) ensureEvent(ctx context.Context, rec *lookups.Record, kind messages.Kind, data any) error {
+	if slices.Contains(rec.Published, string(kind)) {
+		return nil
+	}
+	if err := h.publishEvent(ctx, kind, rec.Command.LookupID, data); err != nil {
+		return streams.Retry(err, 0)
+	}
+	rec.Published = append(rec.Published, string(kind))
+	return nil
+}
+
+func (h *Handlers) publishEvent(ctx context.Context, kind messages.Kind, lookupID string, data any) error {
+	ev, err := messages.NewEvent(h.c.Source, kind, lookupID, h.c.Now(), data)
+	if err != nil {
+		return fmt.Errorf("event %s of %s: %w", kind, lookupID, err)
+	}
+	b, err := messages.EncodeEvent(ev)
+	if err != nil {
+		return err
+	}
+	hdr := nats.Header{}
+	hdr.Set("Content-Type", "application/cloudevents+json")
+	dup, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Event(lookupID, kind), b, ev.ID, hdr)
+	if err != nil {
+		return err
+	}
+	if !dup {
+		h.c.Metrics.Events.WithLabelValues(string(kind)).Inc()
+	}
+	return nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}

@@ -1,0 +1,61 @@
+package handler
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+// Metrics of the pipeline. Register them on an injected registry; a test
+// makes a fresh one.
+type Metrics struct {
+	LookupsAccepted  prometheus.Counter
+	LookupsCompleted prometheus.Counter
+	LookupsFailed    *prometheus.CounterVec // by code
+	SessionsOpened   prometheus.Counter
+	ArtifactsStored  prometheus.Counter
+	BytesStored      prometheus.Counter
+	Polls            prometheus.Counter
+	Webhooks         *prometheus.CounterVec // by event
+	Events           *prometheus.CounterVec // by kind, first publish only
+	TransientErrors  *prometheus.CounterVec // by operation
+	DeadLetters      prometheus.Counter
+	LookupDuration   prometheus.Histogram
+}
+
+// NewMetrics makes the metrics and registers them on reg (nil: not
+// registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		LookupsAccepted:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_lookups_accepted_total", Help: "Valid lookup commands recorded."}),
+		LookupsCompleted: prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_lookups_completed_total", Help: "Lookups completed with every artifact stored."}),
+		LookupsFailed:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_lookups_failed_total", Help: "Lookups failed, by failure code."}, []string{"code"}),
+		SessionsOpened:   prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_sessions_opened_total", Help: "BankID AML sessions opened (each costs money)."}),
+		ArtifactsStored:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_artifacts_stored_total", Help: "Results (JSON, reports) stored."}),
+		BytesStored:      prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_artifact_bytes_stored_total", Help: "Bytes of results stored."}),
+		Polls:            prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_session_status_calls_total", Help: "Session status calls (polls and webhook confirmations)."}),
+		Webhooks:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_webhooks_handled_total", Help: "Webhooks handled by the worker, by event."}, []string{"event"}),
+		Events:           prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_events_published_total", Help: "Events published, by kind."}, []string{"kind"}),
+		TransientErrors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_transient_errors_total", Help: "Transient errors that will be retried, by operation."}, []string{"operation"}),
+		DeadLetters:      prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_dead_letters_total", Help: "Commands dead-lettered."}),
+		LookupDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kybflow_lookup_duration_seconds", Help: "Time from accepted to completed.",
+			Buckets: prometheus.ExponentialBuckets(0.25, 2, 16),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.LookupsAccepted, m.LookupsCompleted, m.LookupsFailed, m.SessionsOpened, m.ArtifactsStored,
+			m.BytesStored, m.Polls, m.Webhooks, m.Events, m.TransientErrors, m.DeadLetters, m.LookupDuration)
+	}
+	return m
+}
+
+func (m *Metrics) lookupFailed(code messages.FailureCode) { m.LookupsFailed.WithLabelValues(string(code)).Inc() }
+
+func (m *Metrics) lookupCompleted(rec lookups.Record) {
+	m.LookupsCompleted.Inc()
+	if !rec.AcceptedAt.IsZero() {
+		m.LookupDuration.Observe(rec.FinishedAt.Sub(rec.AcceptedAt).Seconds())
+	}
+}

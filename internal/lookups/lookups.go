@@ -1,0 +1,157 @@
+// Package lookups keeps the state record of each lookup in a JetStream
+// key-value bucket, keyed by lookupId, changed only by compare-and-set on the
+// entry's revision. The record, not any process's memory, says how far a
+// lookup got, so any replica can continue any lookup (docs/design.md).
+package lookups
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+// State is where a lookup is in its life.
+type State string
+
+// The states, in order. Completed and Failed are terminal.
+const (
+	Accepted  State = "accepted"  // valid, ours, no session yet
+	Opening   State = "opening"   // a replica holds the lease and is creating the session
+	Opened    State = "opened"    // session recorded; results being waited for and stored
+	Completed State = "completed" // every artifact stored, completed event published
+	Failed    State = "failed"    // failed event published
+)
+
+// MarkCheckScheduled in Record.Published: the first check is published.
+const MarkCheckScheduled = "check"
+
+// Terminal reports whether nothing more happens to a lookup in state s.
+func (s State) Terminal() bool { return s == Completed || s == Failed }
+
+// Record is the state of one lookup.
+type Record struct {
+	State   State                  `json:"state"`
+	Command messages.LookupCommand `json:"command"`
+	// SessionID is BankID's session, once opened.
+	SessionID string `json:"sessionId,omitempty"`
+	// LeaseUntil is when an Opening lease ends: before it, another replica
+	// leaves the lookup alone; after it, it may take over.
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+	// Artifacts stored so far, in the order they were stored.
+	Artifacts []messages.Artifact `json:"artifacts,omitempty"`
+	// Failure is the failed event's data, once failed.
+	Failure *messages.FailedData `json:"failure,omitempty"`
+	// Published lists what has been published for this lookup: event
+	// kinds, and MarkCheckScheduled. A step publishes first and records
+	// here after, so a crash in between re-publishes with the same
+	// Nats-Msg-Id (dropped by the stream), and a duplicate command much
+	// later publishes nothing at all.
+	Published []string `json:"published,omitempty"`
+
+	AcceptedAt time.Time `json:"acceptedAt,omitzero"`
+	OpenedAt   time.Time `json:"openedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// Artifact returns the stored artifact with name, if any.
+func (r *Record) Artifact(name string) (messages.Artifact, bool) {
+	i := slices.IndexFunc(r.Artifacts, func(a messages.Artifact) bool { return a.Name == name })
+	if i < 0 {
+		return messages.Artifact{}, false
+	}
+	return r.Artifacts[i], true
+}
+
+// AddArtifact records a (replaces a same-named) stored artifact.
+func (r *Record) AddArtifact(a messages.Artifact) {
+	if i := slices.IndexFunc(r.Artifacts, func(x messages.Artifact) bool { return x.Name == a.Name }); i >= 0 {
+		r.Artifacts[i] = a
+		return
+	}
+	r.Artifacts = append(r.Artifacts, a)
+}
+
+// LogValue logs the state, not the command's personal fields.
+func (r Record) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("lookup_id", r.Command.LookupID),
+		slog.String("state", string(r.State)),
+		slog.String("session_id", r.SessionID),
+		slog.Int("artifacts", len(r.Artifacts)),
+	)
+}
+
+// Errors of the store. Each is returned wrapped; test with errors.Is.
+var (
+	// ErrNotFound: no record for that lookupId.
+	ErrNotFound = errors.New("lookup not found")
+	// ErrExists: Create found a record already (a duplicate command).
+	ErrExists = errors.New("lookup exists")
+	// ErrConflict: Update lost a race; re-read and decide again.
+	ErrConflict = errors.New("lookup changed concurrently")
+)
+
+// Store reads and writes records.
+type Store struct {
+	kv jetstream.KeyValue
+}
+
+// NewStore returns a store on a bucket made by streams.Ensure.
+func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+
+// Get returns the record of lookupID and its revision.
+func (s *Store) Get(ctx context.Context, lookupID string) (Record, uint64, error) {
+	e, err := s.kv.Get(ctx, lookupID)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return Record{}, 0, fmt.Errorf("get lookup %s: %w", lookupID, ErrNotFound)
+		}
+		return Record{}, 0, fmt.Errorf("get lookup %s: %w", lookupID, err)
+	}
+	var r Record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return Record{}, 0, fmt.Errorf("decode lookup %s (revision %d): %w", lookupID, e.Revision(), err)
+	}
+	return r, e.Revision(), nil
+}
+
+// Create stores a new record; ErrExists when there is one.
+func (s *Store) Create(ctx context.Context, r Record) (uint64, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, fmt.Errorf("encode lookup %s: %w", r.Command.LookupID, err)
+	}
+	rev, err := s.kv.Create(ctx, r.Command.LookupID, b)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, fmt.Errorf("create lookup %s: %w", r.Command.LookupID, ErrExists)
+		}
+		return 0, fmt.Errorf("create lookup %s: %w", r.Command.LookupID, err)
+	}
+	return rev, nil
+}
+
+// Update replaces the record at revision rev; ErrConflict when it changed
+// since.
+func (s *Store) Update(ctx context.Context, r Record, rev uint64) (uint64, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, fmt.Errorf("encode lookup %s: %w", r.Command.LookupID, err)
+	}
+	next, err := s.kv.Update(ctx, r.Command.LookupID, b, rev)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, fmt.Errorf("update lookup %s at revision %d: %w", r.Command.LookupID, rev, ErrConflict)
+		}
+		return 0, fmt.Errorf("update lookup %s: %w", r.Command.LookupID, err)
+	}
+	return next, nil
+}
