@@ -239,3 +239,15 @@ func (c *Checker) URL(env, value string, schemes ...string) {
 
 // Err returns every problem, joined, or nil.
 func (c *Checker) Err() error { return errors.Join(c.errs...) }
+
+// RedactURLs hides the password of every URL in a comma-separated list
+// (NATS_URL may carry user:password), for error messages and logs.
+func RedactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}

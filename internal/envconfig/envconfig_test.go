@@ -100,3 +100,10 @@ func TestChecker(t *testing.T) {
 		t.Errorf("empty optional URL reported: %v", err)
 	}
 }
+
+func TestRedactURLs(t *testing.T) {
+	got := RedactURLs("nats://alice:s3cret@a:4222, nats://b:4222")
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "alice") || !strings.Contains(got, "nats://b:4222") {
+		t.Fatalf("RedactURLs = %q", got)
+	}
+}

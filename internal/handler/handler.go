@@ -73,9 +73,12 @@ type Config struct {
 	// client's whole retry budget).
 	Lease time.Duration
 	Poll  Poll
-	// MaxWait is how long a lookup may wait for its results after its
-	// session opened before it fails with code expired (default 6h; the
-	// results themselves live 2h after they are ready).
+	// MaxWait bounds how long a lookup may wait (default 6h; results
+	// themselves live 2h after they are ready): a session not opened
+	// within MaxWait of the command because the API stayed unavailable
+	// fails with code unavailable; results not all ready within MaxWait of
+	// the session's opening fail with code expired, or unavailable when
+	// the status calls themselves kept failing.
 	MaxWait time.Duration
 	Logger  *slog.Logger
 	Metrics *Metrics
@@ -176,7 +179,6 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *messages.CommandError)
 		}
 		return streams.Retry(err, 0)
 	}
-	h.c.Metrics.lookupFailed(data.Code)
 	return h.finish(ctx, rec, rev, streams.Term(ce))
 }
 
@@ -279,6 +281,10 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 	sessionID, err := h.createSession(ctx, cmd)
 	if err != nil {
 		retry, delay, code := classify(err)
+		if retry && h.c.Now().Sub(rec.AcceptedAt) > h.c.MaxWait {
+			retry, code = false, messages.CodeUnavailable
+			err = fmt.Errorf("could not open a session within %s: %w", h.c.MaxWait, err)
+		}
 		if retry {
 			// Give the claim back so the next delivery may try at once.
 			rec.State, rec.LeaseUntil = lookups.Accepted, time.Time{}
@@ -439,6 +445,10 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 	sess, err := h.c.API.Session(ctx, kind, rec.SessionID)
 	if err != nil {
 		retry, delay, code := classify(err)
+		if retry && h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
+			retry, code = false, messages.CodeUnavailable
+			err = fmt.Errorf("no session status within %s: %w", h.c.MaxWait, err)
+		}
 		if retry {
 			h.c.Metrics.TransientErrors.WithLabelValues("session_status").Inc()
 			return false, streams.Retry(err, delay)
@@ -552,7 +562,6 @@ func (e *storeError) Unwrap() error { return e.err }
 
 func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64) error {
 	rec.State, rec.FinishedAt = lookups.Completed, h.c.Now()
-	h.c.Metrics.lookupCompleted(rec)
 	return h.finish(ctx, rec, rev, nil)
 }
 
@@ -562,7 +571,6 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 	data := rec.Command.FailedData(code, reason)
 	data.SessionID = rec.SessionID
 	rec.State, rec.Failure, rec.FinishedAt, rec.LeaseUntil = lookups.Failed, &data, h.c.Now(), time.Time{}
-	h.c.Metrics.lookupFailed(code)
 	h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(code), "reason", reason)
 	return h.finish(ctx, rec, rev, streams.Term(fmt.Errorf("lookup %s failed: %s: %s", rec.Command.LookupID, code, reason)))
 }
@@ -585,8 +593,16 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, o
 	if slices.Contains(rec.Published, string(kind)) {
 		return onDone
 	}
-	if err := h.publishEvent(ctx, kind, rec.Command.LookupID, data); err != nil {
+	first, err := h.publishEvent(ctx, kind, rec.Command.LookupID, data)
+	if err != nil {
 		return streams.Retry(err, 0)
+	}
+	if first { // a poll and a webhook may both get here; the stream kept one event
+		if kind == messages.KindCompleted {
+			h.c.Metrics.lookupCompleted(rec)
+		} else {
+			h.c.Metrics.lookupFailed(rec.Failure.Code)
+		}
 	}
 	rec.Published = append(rec.Published, string(kind))
 	if _, err := h.c.Lookups.Update(ctx, rec, rev); err != nil {
@@ -606,32 +622,35 @@ func (h *Handlers) ensureEvent(ctx context.Context, rec *lookups.Record, kind me
 	if slices.Contains(rec.Published, string(kind)) {
 		return nil
 	}
-	if err := h.publishEvent(ctx, kind, rec.Command.LookupID, data); err != nil {
+	if _, err := h.publishEvent(ctx, kind, rec.Command.LookupID, data); err != nil {
 		return streams.Retry(err, 0)
 	}
 	rec.Published = append(rec.Published, string(kind))
 	return nil
 }
 
-func (h *Handlers) publishEvent(ctx context.Context, kind messages.Kind, lookupID string, data any) error {
+// publishEvent publishes an event with its stable id as Nats-Msg-Id. It
+// reports whether this was the first publish of that id (the stream drops
+// the others within its duplicate window).
+func (h *Handlers) publishEvent(ctx context.Context, kind messages.Kind, lookupID string, data any) (first bool, err error) {
 	ev, err := messages.NewEvent(h.c.Source, kind, lookupID, h.c.Now(), data)
 	if err != nil {
-		return fmt.Errorf("event %s of %s: %w", kind, lookupID, err)
+		return false, fmt.Errorf("event %s of %s: %w", kind, lookupID, err)
 	}
 	b, err := messages.EncodeEvent(ev)
 	if err != nil {
-		return err
+		return false, err
 	}
 	hdr := nats.Header{}
 	hdr.Set("Content-Type", "application/cloudevents+json")
 	dup, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Event(lookupID, kind), b, ev.ID, hdr)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !dup {
 		h.c.Metrics.Events.WithLabelValues(string(kind)).Inc()
 	}
-	return nil
+	return !dup, nil
 }
 
 func truncate(b []byte, n int) string {

@@ -51,7 +51,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) lookupFailed(code messages.FailureCode) { m.LookupsFailed.WithLabelValues(string(code)).Inc() }
+func (m *Metrics) lookupFailed(code messages.FailureCode) {
+	m.LookupsFailed.WithLabelValues(string(code)).Inc()
+}
 
 func (m *Metrics) lookupCompleted(rec lookups.Record) {
 	m.LookupsCompleted.Inc()

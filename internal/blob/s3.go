@@ -1,0 +1,303 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
+)
+
+// Part sizes for S3 multipart uploads.
+const (
+	DefaultPartSize = 16 << 20 // S3Config.PartSize when zero
+	MinPartSize     = 5 << 20  // the S3 minimum for all parts but the last
+	MaxPartSize     = 5 << 30  // the S3 maximum
+)
+
+// S3Config configures an S3 store. The zero value is not valid: Endpoint and
+// Bucket are required.
+type S3Config struct {
+	Endpoint  string // host[:port], no scheme, e.g. "s3.eu-north-1.amazonaws.com" or "127.0.0.1:9000"
+	Bucket    string
+	AccessKey string
+	SecretKey string // never logged (see LogValue)
+	Region    string // optional; "" lets the client discover it
+	Secure    bool   // HTTPS; false only for a local MinIO
+
+	// PartSize is the multipart part size in bytes and the memory one Put
+	// may buffer (see the package doc): 0 means DefaultPartSize; otherwise
+	// between MinPartSize and MaxPartSize.
+	PartSize int64
+
+	// SSE requests server-side encryption with server-managed keys (SSE-S3)
+	// for every object. The server must support it (MinIO needs a KMS); see
+	// the package doc. Default off.
+	SSE bool
+
+	// CreateBucket makes NewS3 create the bucket if it does not exist.
+	// Creating an existing bucket is not an error.
+	CreateBucket bool
+}
+
+// validate returns an error naming the first invalid field.
+func (c S3Config) validate() error {
+	switch {
+	case c.Endpoint == "":
+		return errors.New("S3Config.Endpoint is empty")
+	case strings.Contains(c.Endpoint, "://") || strings.Contains(c.Endpoint, "/"):
+		return fmt.Errorf("S3Config.Endpoint %q must be host[:port] without scheme or path (set Secure for HTTPS)", c.Endpoint)
+	case c.Bucket == "":
+		return errors.New("S3Config.Bucket is empty")
+	case c.PartSize != 0 && (c.PartSize < MinPartSize || c.PartSize > MaxPartSize):
+		return fmt.Errorf("S3Config.PartSize %d is outside [%d, %d] (0 means %d)", c.PartSize, MinPartSize, MaxPartSize, DefaultPartSize)
+	}
+	return nil
+}
+
+// LogValue logs the configuration without the secret key.
+func (c S3Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("endpoint", c.Endpoint),
+		slog.String("bucket", c.Bucket),
+		slog.String("region", c.Region),
+		slog.Bool("secure", c.Secure),
+		slog.Int64("part_size", c.PartSize),
+		slog.Bool("sse", c.SSE),
+		slog.Bool("create_bucket", c.CreateBucket),
+		slog.Bool("access_key_set", c.AccessKey != ""),
+		slog.Bool("secret_key_set", c.SecretKey != ""),
+	)
+}
+
+// String formats the configuration without the secret key, so that a %v
+// in an error or log line cannot leak it.
+func (c S3Config) String() string {
+	return fmt.Sprintf("S3Config{Endpoint:%s Bucket:%s Region:%s Secure:%t PartSize:%d SSE:%t CreateBucket:%t SecretKey:[redacted]}",
+		c.Endpoint, c.Bucket, c.Region, c.Secure, c.PartSize, c.SSE, c.CreateBucket)
+}
+
+// S3 stores objects in one bucket of an S3-compatible server. It is safe for
+// concurrent use.
+type S3 struct {
+	client   *minio.Client
+	bucket   string
+	partSize uint64
+	sse      encrypt.ServerSide // nil when off
+}
+
+// NewS3 returns a store for cfg.Bucket. It contacts the server only when
+// cfg.CreateBucket is set (to create the bucket if missing); use Ping to
+// check that the bucket is reachable.
+func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("blob: %w", err)
+	}
+	client, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.Secure,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blob: s3 client for %s: %w", cfg.Endpoint, err)
+	}
+	s := &S3{client: client, bucket: cfg.Bucket, partSize: DefaultPartSize}
+	if cfg.PartSize != 0 {
+		s.partSize = uint64(cfg.PartSize)
+	}
+	if cfg.SSE {
+		s.sse = encrypt.NewSSE()
+	}
+	if cfg.CreateBucket {
+		if err := s.createBucket(ctx, cfg.Region); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *S3) createBucket(ctx context.Context, region string) error {
+	exists, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("blob: check bucket %s: %w", s.bucket, err)
+	}
+	if exists {
+		return nil
+	}
+	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region})
+	if code := minio.ToErrorResponse(err).Code; code == minio.BucketAlreadyOwnedByYou {
+		err = nil // created concurrently by another instance
+	}
+	if err != nil {
+		return fmt.Errorf("blob: create bucket %s: %w", s.bucket, err)
+	}
+	return nil
+}
+
+// Location returns the bucket name.
+func (s *S3) Location() string { return s.bucket }
+
+// Bucket is the Bucket of every Object that Put returns.
+func (s *S3) Bucket() string { return s.bucket }
+
+// Ping checks that the bucket exists and the credentials can reach it. The
+// client retries network errors for several seconds; give ctx a deadline.
+func (s *S3) Ping(ctx context.Context) error {
+	exists, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("ping bucket %s: %w", s.bucket, err)
+	}
+	if !exists {
+		return fmt.Errorf("ping bucket %s: %w", s.bucket, minio.ErrorResponse{
+			Code: minio.NoSuchBucket, Message: "The specified bucket does not exist", StatusCode: 404, BucketName: s.bucket,
+		})
+	}
+	return nil
+}
+
+// Put streams r to key and returns the stored object's description. size is
+// the length of r, or -1 if unknown; if it is given and r yields a different
+// number of bytes, Put fails with ErrSizeMismatch and stores nothing. An
+// existing object under key is replaced. See the package doc for how the
+// SHA-256 reaches the object's metadata and for the memory used.
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Object, error) {
+	if err := s.checkPut(key, size, opts); err != nil {
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	contentType := opts.contentType()
+	src := newHashingReader(ctx, r, size)
+	if err := src.failure(); err != nil { // size 0 and a non-empty stream
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	up, err := s.client.PutObject(ctx, s.bucket, key, src, size, minio.PutObjectOptions{
+		ContentType:          contentType,
+		UserMetadata:         opts.Metadata,
+		ServerSideEncryption: s.sse,
+		PartSize:             s.partSize,
+		// One part buffer per Put: minio-go uses NumThreads only for
+		// io.ReaderAt sources and ConcurrentStreamParts, neither of which
+		// applies; it is set so that this stays true if that changes.
+		NumThreads: 1,
+	})
+	if err != nil {
+		if ferr := src.failure(); ferr != nil {
+			// The reader failed the upload (source error, size mismatch,
+			// cancellation); report that rather than how the HTTP layer
+			// relayed it, which may not wrap it.
+			err = ferr
+		}
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	sum, err := src.done()
+	if err == nil && up.Size != src.n {
+		err = fmt.Errorf("server stored %d bytes, sent %d", up.Size, src.n)
+	}
+	if err != nil {
+		// Not expected (the reader fails the upload first); never leave
+		// a wrong object behind a failed Put.
+		_ = s.client.RemoveObject(context.WithoutCancel(ctx), s.bucket, key, minio.RemoveObjectOptions{})
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+
+	md := make(map[string]string, len(opts.Metadata)+1)
+	maps.Copy(md, opts.Metadata)
+	md[metaSHA256] = sum
+	_, err = s.client.CopyObject(ctx, minio.CopyDestOptions{
+		Bucket:          s.bucket,
+		Object:          key,
+		ReplaceMetadata: true,
+		UserMetadata:    md,
+		ContentType:     contentType,
+		Encryption:      s.sse,
+	}, minio.CopySrcOptions{
+		Bucket:    s.bucket,
+		Object:    key,
+		MatchETag: up.ETag,
+	})
+	if err != nil {
+		return Object{}, fmt.Errorf("put %s: set sha256 metadata (object uploaded without it; retry the put): %w", key, err)
+	}
+	return Object{Bucket: s.bucket, Key: key, Size: src.n, SHA256: sum, ContentType: contentType}, nil
+}
+
+func (s *S3) checkPut(key string, size int64, opts PutOptions) error {
+	if err := validateKey(key); err != nil {
+		return err
+	}
+	if size < -1 {
+		return fmt.Errorf("%w: size %d (want -1 for unknown, or >= 0)", ErrSizeMismatch, size)
+	}
+	return validateMetadata(opts.Metadata)
+}
+
+// Get opens the object under key. The caller must close the reader; ctx
+// governs the whole read. A missing object is ErrNotFound.
+func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Info, error) {
+	if err := validateKey(key); err != nil {
+		return nil, Info{}, fmt.Errorf("get %s: %w", key, err)
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("get %s: %w", key, notFound(err))
+	}
+	oi, err := obj.Stat() // sends the GET and reads the headers
+	if err != nil {
+		obj.Close()
+		return nil, Info{}, fmt.Errorf("get %s: %w", key, notFound(err))
+	}
+	return obj, infoFromS3(oi), nil
+}
+
+// Stat returns the attributes of the object under key. A missing object is
+// ErrNotFound.
+func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
+	if err := validateKey(key); err != nil {
+		return Info{}, fmt.Errorf("stat %s: %w", key, err)
+	}
+	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return Info{}, fmt.Errorf("stat %s: %w", key, notFound(err))
+	}
+	return infoFromS3(oi), nil
+}
+
+// Delete removes the object under key. Deleting a missing object succeeds.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := validateKey(key); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			return nil
+		}
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// notFound adds ErrNotFound to a missing-object error.
+func notFound(err error) error {
+	if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+func infoFromS3(oi minio.ObjectInfo) Info {
+	info := Info{Size: oi.Size, ContentType: oi.ContentType, Metadata: make(map[string]string, len(oi.UserMetadata))}
+	for k, v := range oi.UserMetadata {
+		k = strings.ToLower(strings.TrimPrefix(k, "X-Amz-Meta-"))
+		if k == metaSHA256 {
+			info.SHA256 = v
+			continue
+		}
+		info.Metadata[k] = v
+	}
+	return info
+}

@@ -1,0 +1,178 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/logging"
+	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/internal/opshttp"
+)
+
+// Config is the webhook bridge's configuration.
+type Config struct {
+	NATSURL       string
+	ListenAddr    string
+	HTTPAddr      string
+	WebhookSecret string
+	SubjectPrefix string
+	MaxBody       int
+	LogFormat     string
+	LogLevel      string
+}
+
+// Settings registers the bridge's settings on s, with their variables,
+// flags and defaults.
+func (c *Config) Settings(s *envconfig.Set) {
+	s.String(&c.NATSURL, "NATS_URL", "nats-url", nats.DefaultURL, "NATS server URL(s), comma-separated")
+	s.String(&c.ListenAddr, "LISTEN_ADDR", "listen", ":8080", "address BankID's webhooks are received on (POST /webhooks/{lookupId})")
+	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9091", "address of /healthz, /readyz and /metrics")
+	s.Secret(&c.WebhookSecret, "WEBHOOK_SECRET", "webhook-secret", "secret that verifies webhook signatures (required)")
+	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", messages.DefaultPrefix, "prefix of every NATS subject and stream name")
+	s.Int(&c.MaxBody, "WEBHOOK_MAX_BODY", "max-body", 64<<10, "largest webhook body in bytes; larger ones get 413")
+	s.String(&c.LogFormat, "LOG_FORMAT", "log-format", "json", "log format: json or text")
+	s.String(&c.LogLevel, "LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// Validate checks the configuration; every problem names its variable.
+func (c *Config) Validate() error {
+	var ck envconfig.Checker
+	ck.Require("NATS_URL", c.NATSURL)
+	ck.Require("LISTEN_ADDR", c.ListenAddr)
+	ck.Require("HTTP_ADDR", c.HTTPAddr)
+	ck.Require("WEBHOOK_SECRET", c.WebhookSecret)
+	ck.Check(c.MaxBody > 0, "WEBHOOK_MAX_BODY", "must be positive, got %d", c.MaxBody)
+	if _, err := messages.NewSubjects(c.SubjectPrefix); err != nil {
+		ck.Check(false, "AML_SUBJECT_PREFIX", "%v", err)
+	}
+	return ck.Err()
+}
+
+// App is a running webhook bridge: a program value that a test can boot.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	ln, ops  net.Listener
+	handler  http.Handler
+	registry *prometheus.Registry
+	subjects messages.Subjects
+}
+
+// Start validates cfg, connects to NATS and opens both listeners, so that
+// every startup problem is reported before Run.
+func Start(cfg Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	subjects, _ := messages.NewSubjects(cfg.SubjectPrefix)
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("kybflow-webhook-bridge"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("NATS_URL: connect to %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := Handler(HandlerConfig{
+		Secret: cfg.WebhookSecret, MaxBody: int64(cfg.MaxBody), Subject: subjects.Webhook,
+		Publisher: js, Logger: log, Metrics: NewMetrics(reg),
+	})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	ln, err := opshttp.Listen("LISTEN_ADDR", cfg.ListenAddr)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	ops, err := opshttp.Listen("HTTP_ADDR", cfg.HTTPAddr)
+	if err != nil {
+		ln.Close()
+		nc.Close()
+		return nil, err
+	}
+	return &App{cfg: cfg, log: log, nc: nc, js: js, ln: ln, ops: ops, handler: h, registry: reg, subjects: subjects}, nil
+}
+
+// Addr is the address webhooks are received on.
+func (a *App) Addr() net.Addr { return a.ln.Addr() }
+
+// OpsAddr is the address of /healthz, /readyz and /metrics.
+func (a *App) OpsAddr() net.Addr { return a.ops.Addr() }
+
+// Run serves until ctx ends, then shuts down: it stops accepting webhooks,
+// lets in-flight ones finish (their publishes included), and closes NATS.
+func (a *App) Run(ctx context.Context) error {
+	defer a.nc.Close()
+	ready := map[string]opshttp.Check{
+		"nats": func(context.Context) error {
+			if !a.nc.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		},
+		"webhooks stream": func(ctx context.Context) error {
+			name := a.subjects.WebhooksStream()
+			if _, err := a.js.Stream(ctx, name); err != nil {
+				return fmt.Errorf("stream %s: %w (has the worker started?)", name, err)
+			}
+			return nil
+		},
+	}
+	public := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	opsSrv := &http.Server{Handler: opshttp.Handler(a.registry, ready), ReadHeaderTimeout: 10 * time.Second}
+
+	a.log.Info("webhook bridge listening", "addr", a.ln.Addr().String(), "ops_addr", a.ops.Addr().String(), "nats", a.nc.ConnectedUrlRedacted())
+	errc := make(chan error, 2)
+	go func() { errc <- opshttp.Serve(ctx, public, a.ln, 15*time.Second, a.log) }() // owned: joined below
+	go func() { errc <- opshttp.Serve(ctx, opsSrv, a.ops, 5*time.Second, a.log) }() // owned: joined below
+	err := <-errc
+	if err != nil {
+		// One server failed on its own: the app is not whole, stop the other.
+		a.ln.Close()
+		a.ops.Close()
+	}
+	return errors.Join(err, <-errc)
+}
+
+// Main is the whole bridge program, as cmd/webhook-bridge runs it: parse the
+// configuration, build the logger, start, run until ctx ends.
+func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, stderr io.Writer) error {
+	var cfg Config
+	set := envconfig.New("webhook-bridge", lookup, stderr)
+	cfg.Settings(set)
+	set.FlagSet().Usage = func() {
+		fmt.Fprintf(stderr, "Usage: webhook-bridge [flags]\n\nReceives BankID AML webhooks, verifies their signature, and republishes them to\nJetStream (stream AML_WEBHOOKS). Answers 200 only after JetStream stored the webhook.\n\nEvery flag can also be set by the environment variable named with it.\n\n")
+		set.FlagSet().PrintDefaults()
+	}
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	log, err := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	app, err := Start(cfg, log)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx)
+}

@@ -1,0 +1,246 @@
+// Package worker is the worker program as a value: it loads its
+// configuration, connects to NATS, makes sure of its streams, and runs the
+// pipeline's consumers (internal/handler) until told to stop, then drains.
+// cmd/worker's main only calls Main; tests boot the same App.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/handler"
+	"github.com/kybflow/kybflow/internal/logging"
+	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/internal/opshttp"
+	"github.com/kybflow/kybflow/internal/streams"
+)
+
+// blobStore is what the worker needs of storage beyond the handlers.
+type blobStore interface {
+	handler.Blobs
+	Ping(ctx context.Context) error
+	Location() string
+}
+
+// App is a started worker.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	nc       *nats.Conn
+	res      *streams.Resources
+	handlers *handler.Handlers
+	store    blobStore
+	api      *amlapi.Client
+	ops      net.Listener
+	registry *prometheus.Registry
+	consume  prometheus.ObserverVec
+}
+
+// Options are the parts of the environment a caller may supply instead of
+// the defaults (development mode and tests).
+type Options struct {
+	// HTTPClient for the AML API (default: amlapi.NewHTTPClient()).
+	HTTPClient *http.Client
+}
+
+// Start validates cfg, connects, ensures the topology and builds the
+// pipeline, so that every startup problem is reported before Run.
+func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	subjects, _ := messages.NewSubjects(cfg.SubjectPrefix)
+
+	auth := amlapi.ClientSecretBasic
+	if cfg.ClientAuth == "post" {
+		auth = amlapi.ClientSecretPost
+	}
+	api, err := amlapi.New(amlapi.Config{
+		BaseURL: cfg.APIURL, IssuerURL: cfg.IssuerURL, TokenURL: cfg.TokenURL,
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, ClientAuth: auth, Scopes: cfg.Scopes,
+		RateLimit: rate.Limit(cfg.RateLimit), Retry: amlapi.RetryPolicy{MaxElapsedTime: cfg.RetryBudget}, HTTPClient: opts.HTTPClient, Logger: log.With("component", "amlapi"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("AML client: %w", err)
+	}
+
+	var store blobStore
+	if cfg.BlobDir != "" {
+		d, err := blob.NewDir(cfg.BlobDir)
+		if err != nil {
+			return nil, fmt.Errorf("BLOB_DIR: %w", err)
+		}
+		store = d
+	} else {
+		s3, err := blob.NewS3(ctx, blob.S3Config{
+			Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+			Region: cfg.S3Region, Secure: cfg.S3Secure, SSE: cfg.S3SSE, PartSize: int64(cfg.S3PartSize), CreateBucket: true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("S3_ENDPOINT %s, S3_BUCKET %s: %w", cfg.S3Endpoint, cfg.S3Bucket, err)
+		}
+		store = s3
+	}
+
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("kybflow-worker"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("NATS_URL: connect to %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	res, err := streams.Ensure(ctx, js, streams.Topology{
+		Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
+	})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("NATS_URL %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	consume := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "kybflow_messages_handled_seconds", Help: "Messages handled, by consumer and acknowledgement, and how long each took.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 4, 10),
+	}, []string{"consumer", "ack"})
+	reg.MustRegister(consume)
+
+	h, err := handler.New(handler.Config{
+		API: api, Blobs: store, Lookups: lookups.NewStore(res.Lookups), Publisher: js,
+		Subjects: subjects, Keys: messages.ObjectKeys{Prefix: cfg.KeyPrefix}, Source: cfg.EventSource,
+		WebhookURL: cfg.WebhookURL, Lease: cfg.OpenLease, MaxWait: cfg.MaxWait,
+		Poll:   handler.Poll{Initial: cfg.PollInitial, Max: cfg.PollMax, MaxWithWebhooks: cfg.PollMaxWebhook},
+		Logger: log, Metrics: handler.NewMetrics(reg),
+	})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	ops, err := opshttp.Listen("HTTP_ADDR", cfg.HTTPAddr)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &App{cfg: cfg, log: log, nc: nc, res: res, handlers: h, store: store, api: api, ops: ops, registry: reg, consume: consume}, nil
+}
+
+// OpsAddr is the address of /healthz, /readyz and /metrics.
+func (a *App) OpsAddr() net.Addr { return a.ops.Addr() }
+
+// Run runs the consumers of the configured roles and the ops server until
+// ctx ends or one of them fails; then every consumer drains (no new work,
+// in-flight work finishes or is released within DRAIN_TIMEOUT) before Run
+// returns.
+func (a *App) Run(ctx context.Context) error {
+	defer a.nc.Close()
+	a.reportAccessRights(ctx)
+
+	g, gctx := errgroup.WithContext(ctx)
+	consume := func(role string, cons jetstream.Consumer, h streams.Handler) {
+		if !a.cfg.hasRole(role) {
+			return
+		}
+		g.Go(func() error {
+			return streams.Consume(gctx, cons, h, streams.ConsumeConfig{
+				Name: role, Concurrency: a.cfg.Concurrency, AckWait: time.Minute,
+				Backoff: streams.Backoff{Initial: time.Second, Max: time.Minute}, DrainTimeout: a.cfg.DrainTimeout,
+				Logger: a.log,
+				Observe: func(act streams.Action, d time.Duration) {
+					a.consume.WithLabelValues(role, act.String()).Observe(d.Seconds())
+				},
+			})
+		})
+	}
+	consume(RoleCommands, a.res.Commands, a.handlers.Command)
+	consume(RoleChecks, a.res.Checks, a.handlers.Check)
+	consume(RoleWebhooks, a.res.Webhooks, a.handlers.Webhook)
+
+	ready := map[string]opshttp.Check{
+		"nats": func(context.Context) error {
+			if !a.nc.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		},
+		"storage": a.store.Ping,
+	}
+	srv := &http.Server{Handler: opshttp.Handler(a.registry, ready), ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func() error { return opshttp.Serve(gctx, srv, a.ops, 5*time.Second, a.log) })
+
+	a.log.Info("worker running", "roles", a.cfg.Roles, "store", a.store.Location(), "webhooks", a.cfg.WebhookURL != "",
+		"ops_addr", a.ops.Addr().String(), "nats", a.nc.ConnectedUrlRedacted())
+	err := g.Wait()
+	a.log.Info("worker stopped", "err", err)
+	return err
+}
+
+// reportAccessRights logs whether National Registry expands (citizenship,
+// birthplace, ssn) will be honoured. It never stops the worker.
+func (a *App) reportAccessRights(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ar, err := a.api.AccessRights(ctx)
+	if err != nil {
+		a.log.Warn("could not read access rights", "err", err)
+		return
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kybflow_national_registry_access", Help: "1 for the National Registry access the AML API reports (GRANTED, PENDING, MISSING).",
+	}, []string{"access"})
+	if a.registry.Register(g) == nil {
+		g.WithLabelValues(string(ar.NationalRegistry)).Set(1)
+	}
+	a.log.Info("access rights", "national_registry", string(ar.NationalRegistry))
+}
+
+// Main is the whole worker program as cmd/worker runs it.
+func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, stderr io.Writer) error {
+	var cfg Config
+	set := envconfig.New("worker", lookup, stderr)
+	cfg.Settings(set)
+	set.FlagSet().Usage = func() {
+		fmt.Fprint(stderr, usage)
+		set.FlagSet().PrintDefaults()
+	}
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	log, err := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	app, err := Start(ctx, cfg, log, Options{})
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx)
+}
+
+const usage = `Usage: worker [flags]
+
+Consumes lookup commands from JetStream (stream AML_COMMANDS), opens BankID AML
+sessions, stores the JSON result and PDF reports in S3 (or BLOB_DIR), and
+publishes CloudEvents to AML_EVENTS. Run any number of replicas.
+
+Every flag can also be set by the environment variable named with it.
+
+`

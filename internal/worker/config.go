@@ -1,0 +1,184 @@
+package worker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+// Roles a worker can take; all of them by default. Splitting them lets an
+// operator scale session opening and result handling apart.
+const (
+	RoleCommands = "commands"
+	RoleChecks   = "checks"
+	RoleWebhooks = "webhooks"
+)
+
+// Config is the worker's configuration: one struct, loaded from the
+// environment and flags, validated at start.
+type Config struct {
+	NATSURL       string
+	SubjectPrefix string
+
+	APIURL       string
+	IssuerURL    string
+	TokenURL     string
+	ClientID     string
+	ClientSecret string
+	Scopes       []string
+	ClientAuth   string
+	RateLimit    float64
+	RetryBudget  time.Duration
+
+	WebhookURL string
+
+	S3Endpoint  string
+	S3Bucket    string
+	S3AccessKey string
+	S3SecretKey string
+	S3Region    string
+	S3Secure    bool
+	S3SSE       bool
+	S3PartSize  int
+	BlobDir     string
+	KeyPrefix   string
+
+	HTTPAddr string
+
+	Roles          []string
+	Concurrency    int
+	PollInitial    time.Duration
+	PollMax        time.Duration
+	PollMaxWebhook time.Duration
+	MaxWait        time.Duration
+	OpenLease      time.Duration
+	DrainTimeout   time.Duration
+
+	StreamReplicas int
+	EventsMaxAge   time.Duration
+	Duplicates     time.Duration
+	EventSource    string
+
+	LogFormat string
+	LogLevel  string
+}
+
+// Settings registers every setting with its variable, flag and default.
+func (c *Config) Settings(s *envconfig.Set) {
+	s.String(&c.NATSURL, "NATS_URL", "nats-url", nats.DefaultURL, "NATS server URL(s), comma-separated")
+	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", messages.DefaultPrefix, "prefix of every NATS subject and stream name")
+
+	s.String(&c.APIURL, "AML_API_URL", "api-url", "", "BankID AML API base URL, e.g. https://aml-current.bankidapis.no (required)")
+	s.String(&c.IssuerURL, "AML_ISSUER_URL", "issuer-url", "", "OpenID issuer; the token endpoint is discovered from it (this or AML_TOKEN_URL is required)")
+	s.String(&c.TokenURL, "AML_TOKEN_URL", "token-url", "", "OAuth2 token endpoint; wins over AML_ISSUER_URL")
+	s.String(&c.ClientID, "AML_CLIENT_ID", "client-id", "", "OAuth2 client id (required)")
+	s.Secret(&c.ClientSecret, "AML_CLIENT_SECRET", "client-secret", "OAuth2 client secret (required)")
+	s.List(&c.Scopes, "AML_SCOPES", "scopes", []string{amlapi.ScopeBasic}, "OAuth2 scopes, comma- or space-separated (add aml_organization/OFAC for sanction.ofac)")
+	s.String(&c.ClientAuth, "AML_CLIENT_AUTH", "client-auth", "basic", "how the client authenticates at the token endpoint: basic or post")
+	s.Duration(&c.RetryBudget, "AML_RETRY_MAX_ELAPSED", "retry-max-elapsed", time.Minute, "how long one AML API call retries transient errors before the message is retried later")
+	s.Float(&c.RateLimit, "AML_RATE_LIMIT", "rate-limit", float64(amlapi.DefaultRateLimit), "cap on our requests per second to the AML API, per worker")
+
+	s.String(&c.WebhookURL, "AML_WEBHOOK_URL", "webhook-url", "", "public base URL of the webhook bridge, ending in /webhooks; empty: no webhooks, poll only")
+
+	s.String(&c.S3Endpoint, "S3_ENDPOINT", "s3-endpoint", "", "S3 endpoint host[:port], e.g. s3.eu-north-1.amazonaws.com or 127.0.0.1:9000")
+	s.String(&c.S3Bucket, "S3_BUCKET", "s3-bucket", "", "S3 bucket for results (created if missing)")
+	s.String(&c.S3AccessKey, "S3_ACCESS_KEY", "s3-access-key", "", "S3 access key")
+	s.Secret(&c.S3SecretKey, "S3_SECRET_KEY", "s3-secret-key", "S3 secret key")
+	s.String(&c.S3Region, "S3_REGION", "s3-region", "", "S3 region (empty: discovered)")
+	s.Bool(&c.S3Secure, "S3_SECURE", "s3-secure", true, "use HTTPS to S3")
+	s.Bool(&c.S3SSE, "S3_SSE", "s3-sse", false, "ask S3 for server-side encryption (SSE-S3) of every object")
+	s.Int(&c.S3PartSize, "S3_PART_SIZE", "s3-part-size", 16<<20, "multipart part size in bytes: the memory one upload may buffer")
+	s.String(&c.BlobDir, "BLOB_DIR", "blob-dir", "", "store results in this local directory instead of S3")
+	s.String(&c.KeyPrefix, "BLOB_KEY_PREFIX", "blob-key-prefix", messages.DefaultKeyPrefix, "prefix of every object key")
+
+	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9090", "address of /healthz, /readyz and /metrics")
+
+	s.List(&c.Roles, "WORKER_ROLES", "roles", []string{RoleCommands, RoleChecks, RoleWebhooks}, "which consumers this process runs: commands, checks, webhooks")
+	s.Int(&c.Concurrency, "WORKER_CONCURRENCY", "concurrency", 8, "messages handled at once, per role")
+	s.Duration(&c.PollInitial, "POLL_INITIAL", "poll-initial", 2*time.Second, "first wait between session status polls; doubles each poll")
+	s.Duration(&c.PollMax, "POLL_MAX", "poll-max", 30*time.Second, "longest wait between polls without webhooks")
+	s.Duration(&c.PollMaxWebhook, "POLL_MAX_WITH_WEBHOOKS", "poll-max-with-webhooks", 2*time.Minute, "longest wait between polls when webhooks are configured")
+	s.Duration(&c.MaxWait, "LOOKUP_MAX_WAIT", "lookup-max-wait", 6*time.Hour, "how long a lookup may wait for its results before it fails as expired")
+	s.Duration(&c.OpenLease, "OPEN_LEASE", "open-lease", 5*time.Minute, "how long a replica may take to open a session before another takes over")
+	s.Duration(&c.DrainTimeout, "DRAIN_TIMEOUT", "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight work may run before it is released")
+
+	s.Int(&c.StreamReplicas, "STREAM_REPLICAS", "stream-replicas", 1, "replicas of every stream and bucket (3 on a production cluster)")
+	s.Duration(&c.EventsMaxAge, "EVENTS_MAX_AGE", "events-max-age", 7*24*time.Hour, "how long events are kept in the events stream")
+	s.Duration(&c.Duplicates, "DUPLICATE_WINDOW", "duplicate-window", 2*time.Hour, "how long a Nats-Msg-Id is remembered for deduplication")
+	s.String(&c.EventSource, "EVENT_SOURCE", "event-source", "urn:kybflow:worker", "CloudEvents source of published events")
+
+	s.String(&c.LogFormat, "LOG_FORMAT", "log-format", "json", "log format: json or text")
+	s.String(&c.LogLevel, "LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// Validate reports every problem, each naming its variable.
+func (c *Config) Validate() error {
+	var ck envconfig.Checker
+	ck.Require("NATS_URL", c.NATSURL)
+	if _, err := messages.NewSubjects(c.SubjectPrefix); err != nil {
+		ck.Check(false, "AML_SUBJECT_PREFIX", "%v", err)
+	}
+	ck.Require("AML_API_URL", c.APIURL)
+	ck.URL("AML_API_URL", c.APIURL, "https", "http")
+	ck.Check(c.IssuerURL != "" || c.TokenURL != "", "AML_ISSUER_URL", "set AML_ISSUER_URL or AML_TOKEN_URL")
+	ck.URL("AML_ISSUER_URL", c.IssuerURL, "https", "http")
+	ck.URL("AML_TOKEN_URL", c.TokenURL, "https", "http")
+	ck.Require("AML_CLIENT_ID", c.ClientID)
+	ck.Require("AML_CLIENT_SECRET", c.ClientSecret)
+	ck.Check(len(c.Scopes) > 0, "AML_SCOPES", "at least one scope is needed")
+	ck.Check(c.ClientAuth == "basic" || c.ClientAuth == "post", "AML_CLIENT_AUTH", "%q is not basic or post", c.ClientAuth)
+	ck.Check(c.RetryBudget > 0 && c.RetryBudget < c.OpenLease, "AML_RETRY_MAX_ELAPSED", "must be positive and shorter than OPEN_LEASE (%s), got %s", c.OpenLease, c.RetryBudget)
+	ck.Check(c.RateLimit > 0, "AML_RATE_LIMIT", "must be positive, got %g", c.RateLimit)
+	ck.URL("AML_WEBHOOK_URL", c.WebhookURL, "https", "http")
+
+	if c.BlobDir != "" {
+		ck.Check(c.S3Endpoint == "" && c.S3Bucket == "", "BLOB_DIR", "set BLOB_DIR or the S3_* variables, not both")
+	} else {
+		ck.Check(c.S3Endpoint != "", "S3_ENDPOINT", "S3_ENDPOINT is required (or set BLOB_DIR to store in a local directory)")
+		ck.Require("S3_BUCKET", c.S3Bucket)
+		ck.Require("S3_ACCESS_KEY", c.S3AccessKey)
+		ck.Require("S3_SECRET_KEY", c.S3SecretKey)
+		ck.Check(!strings.Contains(c.S3Endpoint, "://"), "S3_ENDPOINT", "%q must be host[:port] without scheme (set S3_SECURE for HTTPS)", c.S3Endpoint)
+	}
+	if err := (messages.ObjectKeys{Prefix: c.KeyPrefix}).Validate(); err != nil {
+		ck.Check(false, "BLOB_KEY_PREFIX", "%v", err)
+	}
+	ck.Require("HTTP_ADDR", c.HTTPAddr)
+
+	ck.Check(len(c.Roles) > 0, "WORKER_ROLES", "at least one role is needed")
+	for _, r := range c.Roles {
+		ck.Check(slices.Contains([]string{RoleCommands, RoleChecks, RoleWebhooks}, r), "WORKER_ROLES", "unknown role %q; want commands, checks or webhooks", r)
+	}
+	ck.Check(c.Concurrency > 0, "WORKER_CONCURRENCY", "must be positive, got %d", c.Concurrency)
+	ck.Check(c.PollInitial > 0, "POLL_INITIAL", "must be positive")
+	ck.Check(c.PollMax >= c.PollInitial, "POLL_MAX", "must be at least POLL_INITIAL (%s)", c.PollInitial)
+	ck.Check(c.PollMaxWebhook >= c.PollInitial, "POLL_MAX_WITH_WEBHOOKS", "must be at least POLL_INITIAL (%s)", c.PollInitial)
+	ck.Check(c.MaxWait > 0, "LOOKUP_MAX_WAIT", "must be positive")
+	ck.Check(c.OpenLease >= 10*time.Second, "OPEN_LEASE", "must be at least 10s (it must outlast one create-session call with its retries), got %s", c.OpenLease)
+	ck.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT", "must be positive")
+	ck.Check(c.StreamReplicas == 1 || c.StreamReplicas == 3 || c.StreamReplicas == 5, "STREAM_REPLICAS", "must be 1, 3 or 5, got %d", c.StreamReplicas)
+	ck.Check(c.EventsMaxAge > 0, "EVENTS_MAX_AGE", "must be positive")
+	ck.Check(c.Duplicates > 0 && c.Duplicates <= c.EventsMaxAge, "DUPLICATE_WINDOW", "must be positive and at most EVENTS_MAX_AGE")
+	ck.Require("EVENT_SOURCE", c.EventSource)
+	return ck.Err()
+}
+
+func (c *Config) hasRole(r string) bool { return slices.Contains(c.Roles, r) }
+
+func (c *Config) String() string {
+	return fmt.Sprintf("worker(roles=%s api=%s webhooks=%t store=%s)", strings.Join(c.Roles, ","), c.APIURL, c.WebhookURL != "", c.storeName())
+}
+
+func (c *Config) storeName() string {
+	if c.BlobDir != "" {
+		return "dir:" + c.BlobDir
+	}
+	return "s3:" + c.S3Bucket
+}

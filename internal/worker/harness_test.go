@@ -1,0 +1,413 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/bridge"
+	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
+)
+
+const testWebhookSecret = "pipeline-test-secret"
+
+// env is one pipeline under test: a real NATS server, the sandbox, the
+// webhook bridge and any number of workers, all in this process.
+type env struct {
+	t        *testing.T
+	natsURL  string
+	sb       *sandbox.Server
+	bridge   *bridge.App
+	js       jetstream.JetStream
+	subjects messages.Subjects
+	blobDir  string
+	s3       *testenv.MinIOServer
+	bucket   string
+
+	mu     sync.Mutex
+	events map[string][]messages.Event // by lookupId, in stream order
+}
+
+type envOptions struct {
+	sandbox  sandbox.Config
+	webhooks bool // run the bridge and give the worker AML_WEBHOOK_URL
+	s3       bool // store in a real MinIO instead of a directory
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	e := &env{t: t, natsURL: testenv.NATS(t), events: map[string][]messages.Event{}}
+	sc := o.sandbox
+	sc.WebhookSecret = testWebhookSecret
+	if sc.ReadyAfter == 0 {
+		sc.ReadyAfter = 150 * time.Millisecond
+	}
+	if sc.ReportInterval == 0 {
+		sc.ReportInterval = 50 * time.Millisecond
+	}
+	if sc.WebhookRetry.Initial == 0 {
+		sc.WebhookRetry = sandbox.RetryPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Attempts: 8}
+	}
+	sb, err := sandbox.Start(sc, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	e.sb = sb
+
+	if o.s3 {
+		srv := testenv.MinIO(t)
+		e.s3 = &srv
+		e.bucket = "results"
+	} else {
+		e.blobDir = t.TempDir()
+	}
+
+	nc, err := nats.Connect(e.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if e.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first worker makes the streams; the bridge needs them.
+	return e
+}
+
+// config is a worker configuration for this env, as a user would set it.
+func (e *env) config(webhooks bool) Config {
+	c := Config{
+		NATSURL: e.natsURL, SubjectPrefix: "aml",
+		APIURL: e.sb.URL(), IssuerURL: e.sb.IssuerURL(), ClientID: "sandbox", ClientSecret: "sandbox-secret",
+		Scopes: []string{"aml_organization/basic"}, ClientAuth: "basic", RateLimit: 200, RetryBudget: 10 * time.Second,
+		KeyPrefix: "lookups", HTTPAddr: "127.0.0.1:0",
+		Roles: []string{RoleCommands, RoleChecks, RoleWebhooks}, Concurrency: 4,
+		PollInitial: 100 * time.Millisecond, PollMax: 400 * time.Millisecond, PollMaxWebhook: 2 * time.Second,
+		MaxWait: time.Hour, OpenLease: 30 * time.Second, DrainTimeout: 5 * time.Second,
+		StreamReplicas: 1, EventsMaxAge: time.Hour, Duplicates: time.Hour, EventSource: "urn:test",
+		LogFormat: "text", LogLevel: "warn",
+	}
+	if e.s3 != nil {
+		c.S3Endpoint, c.S3Bucket, c.S3AccessKey, c.S3SecretKey, c.S3Secure = e.s3.Endpoint, e.bucket, e.s3.AccessKey, e.s3.SecretKey, false
+	} else {
+		c.BlobDir = e.blobDir
+	}
+	if webhooks && e.bridge != nil {
+		c.WebhookURL = "http://" + e.bridge.Addr().String() + "/webhooks"
+	}
+	return c
+}
+
+// startWorker boots a worker with cfg and stops it when the test ends. It
+// returns a function that stops it earlier (SIGTERM) and waits.
+func (e *env) startWorker(cfg Config) (stop func() error) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := Start(ctx, cfg, testLogger(e.t), Options{})
+	if err != nil {
+		cancel()
+		e.t.Fatalf("start worker: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	e.t.Cleanup(func() {
+		if err := stop(); err != nil {
+			e.t.Errorf("worker run: %v", err)
+		}
+	})
+	return stop
+}
+
+// startBridge boots the webhook bridge (after a worker made the streams).
+func (e *env) startBridge() {
+	e.t.Helper()
+	app, err := bridge.Start(bridge.Config{
+		NATSURL: e.natsURL, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: testWebhookSecret,
+		SubjectPrefix: "aml", MaxBody: 64 << 10,
+	}, testLogger(e.t))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			e.t.Errorf("bridge run: %v", err)
+		}
+	})
+	e.bridge = app
+}
+
+// start makes the streams (as any worker does at start), then boots a
+// bridge (when webhooks) and n workers, and starts watching events.
+func (e *env) start(webhooks bool, n int) {
+	e.t.Helper()
+	app, err := Start(context.Background(), e.config(false), testLogger(e.t), Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	app.nc.Close()
+	app.ops.Close()
+	if webhooks {
+		e.startBridge()
+	}
+	for range n {
+		e.startWorker(e.config(webhooks))
+	}
+	e.watchEvents()
+}
+
+// watchEvents collects every event of AML_EVENTS, as a downstream service
+// would, with an ordered consumer.
+func (e *env) watchEvents() {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.t.Cleanup(cancel)
+	cons, err := e.js.OrderedConsumer(ctx, "AML_EVENTS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"aml.events.>"}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		ev, err := messages.DecodeEvent(m.Data())
+		if err != nil {
+			e.t.Errorf("undecodable event on %s: %v", m.Subject(), err)
+			return
+		}
+		e.mu.Lock()
+		e.events[ev.Subject] = append(e.events[ev.Subject], ev)
+		e.mu.Unlock()
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(cc.Stop)
+}
+
+// publish sends a command as a platform would. msgID "" leaves Nats-Msg-Id
+// out, so that deduplication is the worker's own.
+func (e *env) publish(cmd any, msgID string) {
+	e.t.Helper()
+	var data []byte
+	switch c := cmd.(type) {
+	case []byte:
+		data = c
+	case string:
+		data = []byte(c)
+	default:
+		b, err := json.Marshal(c)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		data = b
+	}
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if _, err := e.js.Publish(context.Background(), "aml.commands.lookup", data, opts...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// terminal waits for the terminal event of lookupID and returns it.
+func (e *env) terminal(lookupID string, timeout time.Duration) messages.Event {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		e.mu.Lock()
+		for _, ev := range e.events[lookupID] {
+			if k, _ := messages.KindOfEventType(ev.Type); k.Terminal() {
+				e.mu.Unlock()
+				return ev
+			}
+		}
+		e.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.t.Fatalf("no terminal event for %s within %s; events: %v", lookupID, timeout, kinds(e.events[lookupID]))
+	return messages.Event{}
+}
+
+// eventsOf returns the kinds of lookupID's events so far.
+func (e *env) eventsOf(lookupID string) []messages.Kind {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return kinds(e.events[lookupID])
+}
+
+func kinds(evs []messages.Event) []messages.Kind {
+	var out []messages.Kind
+	for _, ev := range evs {
+		k, _ := messages.KindOfEventType(ev.Type)
+		out = append(out, k)
+	}
+	return out
+}
+
+// settle waits a little and checks that lookupID has exactly one terminal
+// event and no event twice.
+func (e *env) assertExactlyOnce(lookupID string) {
+	e.t.Helper()
+	seen := map[messages.Kind]int{}
+	terminal := 0
+	for _, k := range e.eventsOf(lookupID) {
+		seen[k]++
+		if k.Terminal() {
+			terminal++
+		}
+	}
+	for k, n := range seen {
+		if n > 1 {
+			e.t.Errorf("%s: event %s published %d times", lookupID, k, n)
+		}
+	}
+	if terminal != 1 {
+		e.t.Errorf("%s: %d terminal events, want exactly 1 (%v)", lookupID, terminal, e.eventsOf(lookupID))
+	}
+}
+
+func completedData(t *testing.T, ev messages.Event) messages.CompletedData {
+	t.Helper()
+	d, ok := ev.Data.(messages.CompletedData)
+	if !ok {
+		t.Fatalf("event %s is %s with data %T, want completed: %+v", ev.ID, ev.Type, ev.Data, ev.Data)
+	}
+	return d
+}
+
+func failedData(t *testing.T, ev messages.Event) messages.FailedData {
+	t.Helper()
+	d, ok := ev.Data.(messages.FailedData)
+	if !ok {
+		t.Fatalf("event %s is %s with data %T, want failed: %+v", ev.ID, ev.Type, ev.Data, ev.Data)
+	}
+	return d
+}
+
+// verifyArtifacts reads every artifact back from the store, as a downstream
+// service would, and checks size, sha256 and content type.
+func (e *env) verifyArtifacts(d messages.CompletedData, wantNames ...string) {
+	e.t.Helper()
+	ctx := context.Background()
+	got := map[string]bool{}
+	for _, a := range d.Artifacts {
+		got[a.Name] = true
+		var rc io.ReadCloser
+		var err error
+		if e.s3 != nil {
+			st, serr := blob.NewS3(ctx, blob.S3Config{Endpoint: e.s3.Endpoint, Bucket: a.Bucket, AccessKey: e.s3.AccessKey, SecretKey: e.s3.SecretKey})
+			if serr != nil {
+				e.t.Fatal(serr)
+			}
+			rc, _, err = st.Get(ctx, a.Key)
+		} else {
+			st, derr := blob.NewDir(e.blobDir)
+			if derr != nil {
+				e.t.Fatal(derr)
+			}
+			rc, _, err = st.Get(ctx, a.Key)
+		}
+		if err != nil {
+			e.t.Fatalf("artifact %s at %s: %v", a.Name, a.Key, err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n != a.Size || hex.EncodeToString(h.Sum(nil)) != a.SHA256 {
+			e.t.Errorf("artifact %s: stored %d bytes sha256 %x; event says %d bytes sha256 %s", a.Name, n, h.Sum(nil), a.Size, a.SHA256)
+		}
+		if n == 0 {
+			e.t.Errorf("artifact %s is empty", a.Name)
+		}
+		wantCT := messages.ArtifactContentType(a.Name)
+		if !strings.HasPrefix(a.ContentType, wantCT) {
+			e.t.Errorf("artifact %s content type %q, want %q", a.Name, a.ContentType, wantCT)
+		}
+	}
+	for _, n := range wantNames {
+		if !got[n] {
+			e.t.Errorf("artifact %s missing from %v", n, d.Artifacts)
+		}
+	}
+	if len(d.Artifacts) != len(wantNames) {
+		e.t.Errorf("%d artifacts, want %d (%v)", len(d.Artifacts), len(wantNames), wantNames)
+	}
+}
+
+// sessions is how many sessions the sandbox opened for an identifier.
+func (e *env) sessions(kind, country, identifier string) int {
+	ins := e.sb.Sandbox().Inspect()
+	if kind == "beneficial" {
+		return ins.SessionsPerIdentifier["beneficial/"+identifier] + ins.SessionsPerIdentifier["beneficial/NO/"+identifier]
+	}
+	return ins.SessionsPerIdentifier[fmt.Sprintf("organization/%s/%s", country, identifier)]
+}
+
+func (e *env) totalSessions() int { return len(e.sb.Sandbox().Inspect().Sessions) }
+
+// testLogger logs to the test at warn level; set KYBFLOW_TEST_LOG=debug
+// for everything.
+func testLogger(t *testing.T) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("KYBFLOW_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// postWebhook sends a webhook to the bridge as an attacker or BankID would.
+func (e *env) postWebhook(lookupID string, body []byte, header http.Header) int {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+e.bridge.Addr().String()+"/webhooks/"+lookupID, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -1,0 +1,243 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/internal/sandbox"
+)
+
+// cmd is a lookup command as a platform writes it.
+type cmd struct {
+	LookupID       string          `json:"lookupId,omitempty"`
+	Type           string          `json:"type,omitempty"`
+	Country        string          `json:"country,omitempty"`
+	IdentifierType string          `json:"identifierType,omitempty"`
+	Identifier     string          `json:"identifier,omitempty"`
+	Expands        []string        `json:"expands,omitempty"`
+	Reports        []string        `json:"reports,omitempty"`
+	Language       string          `json:"language,omitempty"`
+	CorrelationID  string          `json:"correlationId,omitempty"`
+	Metadata       json.RawMessage `json:"metadata,omitempty"`
+}
+
+// lookupCase is one lookup of every type and country.
+type lookupCase struct {
+	c         cmd
+	artifacts []string
+}
+
+func everyKindOfLookup(prefix string) []lookupCase {
+	return []lookupCase{
+		{cmd{LookupID: prefix + "-no", Type: "organization", Country: "NO", Identifier: "923609016",
+			Expands: []string{"roles", "ownership", "sanction"}, Reports: []string{"aml", "certificate_of_incorporation"},
+			CorrelationID: "crm-1", Metadata: json.RawMessage(`{"customer":{"tier":"gold"}}`)},
+			[]string{"json", "report:aml", "report:certificate_of_incorporation"}},
+		{cmd{LookupID: prefix + "-se", Type: "organization", Country: "SE", Identifier: "556036-0793", Reports: []string{"aml"}},
+			[]string{"json", "report:aml"}},
+		{cmd{LookupID: prefix + "-fi", Type: "organization", Country: "FI", Identifier: "2077474-0", Expands: []string{"address"}},
+			[]string{"json"}},
+		{cmd{LookupID: prefix + "-bo", Type: "beneficial_owners", Identifier: "974760673", Expands: []string{"citizenship"}, Reports: []string{"aml"}},
+			[]string{"json", "report:aml"}},
+	}
+}
+
+func runEveryKindOfLookup(t *testing.T, e *env, prefix string) {
+	t.Helper()
+	cases := everyKindOfLookup(prefix)
+	for _, c := range cases {
+		e.publish(c.c, c.c.LookupID)
+	}
+	for _, c := range cases {
+		ev := e.terminal(c.c.LookupID, 30*time.Second)
+		d := completedData(t, ev)
+		e.verifyArtifacts(d, c.artifacts...)
+		if d.LookupID != c.c.LookupID || d.SessionID == "" {
+			t.Errorf("%s: completed data %+v", c.c.LookupID, d)
+		}
+		if c.c.Metadata != nil && string(d.Metadata) != string(c.c.Metadata) {
+			t.Errorf("%s: metadata %s, want it echoed untouched: %s", c.c.LookupID, d.Metadata, c.c.Metadata)
+		}
+		if c.c.CorrelationID != d.CorrelationID {
+			t.Errorf("%s: correlationId %q, want %q", c.c.LookupID, d.CorrelationID, c.c.CorrelationID)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // late duplicates would show up now
+	for _, c := range cases {
+		e.assertExactlyOnce(c.c.LookupID)
+		want := []messages.Kind{messages.KindAccepted, messages.KindSessionOpened, messages.KindCompleted}
+		if got := e.eventsOf(c.c.LookupID); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: events %v, want %v", c.c.LookupID, got, want)
+		}
+	}
+	for _, c := range cases {
+		kind, country := "organization", c.c.Country
+		if c.c.Type == "beneficial_owners" {
+			kind, country = "beneficial", "NO"
+		}
+		canonical := map[string]string{"556036-0793": "5560360793"}[c.c.Identifier]
+		if canonical == "" {
+			canonical = c.c.Identifier
+		}
+		if n := e.sessions(kind, country, canonical); n != 1 {
+			t.Errorf("%s: sandbox opened %d sessions for %s, want 1", c.c.LookupID, n, canonical)
+		}
+	}
+}
+
+func TestEveryLookupWithWebhooksIntoS3(t *testing.T) {
+	e := newEnv(t, envOptions{s3: true})
+	e.start(true, 1)
+	runEveryKindOfLookup(t, e, "wh")
+	// The webhooks really arrived through the bridge (not only polls).
+	delivered := 0
+	for _, d := range e.sb.Sandbox().Inspect().Webhooks {
+		if d.Status == http.StatusOK {
+			delivered++
+		}
+	}
+	if delivered == 0 {
+		t.Error("no webhook was delivered to the bridge")
+	}
+}
+
+func TestEveryLookupPollingOnlyIntoDirectory(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.start(false, 1)
+	runEveryKindOfLookup(t, e, "poll")
+	if n := len(e.sb.Sandbox().Inspect().Webhooks); n != 0 {
+		t.Errorf("%d webhooks sent with AML_WEBHOOK_URL empty", n)
+	}
+}
+
+func TestEveryWebhookDroppedStillCompletesByPolling(t *testing.T) {
+	e := newEnv(t, envOptions{sandbox: sandbox.Config{Faults: sandbox.Faults{WebhookDropRate: 1}}})
+	e.start(true, 1)
+	runEveryKindOfLookup(t, e, "drop")
+}
+
+func TestDuplicateAndReorderedWebhooksChangeNothing(t *testing.T) {
+	e := newEnv(t, envOptions{sandbox: sandbox.Config{Faults: sandbox.Faults{WebhookDuplicateRate: 1, WebhookReorderRate: 1}}})
+	e.start(true, 2)
+	runEveryKindOfLookup(t, e, "dup")
+}
+
+func TestDuplicateCommandsOpenOneSession(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.start(false, 2)
+	c := cmd{LookupID: "twice", Type: "organization", Country: "NO", Identifier: "988077917", Reports: []string{"aml"}}
+	// Re-published without Nats-Msg-Id, so the stream cannot drop them:
+	// the worker's own record must.
+	for range 5 {
+		e.publish(c, "")
+	}
+	e.terminal("twice", 30*time.Second)
+	// And once more after it completed.
+	e.publish(c, "")
+	time.Sleep(time.Second)
+	e.assertExactlyOnce("twice")
+	if n := e.sessions("organization", "NO", "988077917"); n != 1 {
+		t.Fatalf("%d sessions opened for 5+1 copies of one command, want 1", n)
+	}
+}
+
+func TestForgedWebhooksAreRejectedOrIgnored(t *testing.T) {
+	e := newEnv(t, envOptions{sandbox: sandbox.Config{ReadyAfter: 500 * time.Millisecond}})
+	e.start(true, 1)
+	c := cmd{LookupID: "forged", Type: "organization", Country: "NO", Identifier: "923609016"}
+	e.publish(c, "")
+
+	body, _ := json.Marshal(amlapi.Webhook{SessionID: "not-the-session", Event: amlapi.EventAllDone, Timestamp: time.Now()})
+	// No signature, a wrong secret: 401, nothing published.
+	if got := e.postWebhook("forged", body, http.Header{}); got != http.StatusUnauthorized {
+		t.Errorf("unsigned webhook: %d, want 401", got)
+	}
+	h := http.Header{}
+	amlapi.SetWebhookHeaders(h, "guessed-secret", "msg_forged", time.Now(), body)
+	if got := e.postWebhook("forged", body, h); got != http.StatusUnauthorized {
+		t.Errorf("forged webhook: %d, want 401", got)
+	}
+	// Validly signed (a leaked secret) but naming another session, before the
+	// results are ready: the worker confirms with a status call and ignores it.
+	h = http.Header{}
+	amlapi.SetWebhookHeaders(h, testWebhookSecret, "msg_leaked", time.Now(), body)
+	if got := e.postWebhook("forged", body, h); got != http.StatusOK {
+		t.Errorf("signed webhook: %d, want 200", got)
+	}
+	ev := e.terminal("forged", 30*time.Second)
+	e.verifyArtifacts(completedData(t, ev), "json")
+	e.assertExactlyOnce("forged")
+}
+
+func TestInvalidIdentifierFailsWithoutASession(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.start(false, 1)
+	e.publish(cmd{LookupID: "bad-digit", Type: "organization", Country: "NO", Identifier: "923609017", CorrelationID: "c-9"}, "")
+	ev := e.terminal("bad-digit", 10*time.Second)
+	d := failedData(t, ev)
+	if d.Code != messages.CodeInvalidIdentifier || d.Retryable || d.CorrelationID != "c-9" {
+		t.Errorf("failed data %+v, want invalid_identifier, not retryable, correlationId echoed", d)
+	}
+	if want := "923609017"; !strings.Contains(d.Reason, want) {
+		t.Errorf("reason %q does not name the identifier %s", d.Reason, want)
+	}
+	if n := e.totalSessions(); n != 0 {
+		t.Errorf("%d sessions opened for an invalid identifier", n)
+	}
+	e.assertExactlyOnce("bad-digit")
+}
+
+func TestMalformedCommandsNeverStickTheConsumer(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.start(false, 1)
+	e.publish("this is not json", "")
+	e.publish(`{"lookupId": "no-type", "identifier": "923609016"}`, "")
+	e.publish(`{"lookupId": "bad type", "type": "organization"}`, "")
+	e.publish(`{"lookupId": "wrong-country", "type": "organization", "country": "DK", "identifier": "923609016"}`, "")
+	e.publish(cmd{LookupID: "after-garbage", Type: "organization", Identifier: "923609016"}, "")
+
+	for id, field := range map[string]string{"no-type": "type", "wrong-country": "country"} {
+		d := failedData(t, e.terminal(id, 10*time.Second))
+		if d.Code != messages.CodeInvalidCommand || !strings.Contains(d.Reason, field) {
+			t.Errorf("%s: failed %+v, want invalid_command naming %q", id, d, field)
+		}
+	}
+	// The valid command behind the garbage completes.
+	completedData(t, e.terminal("after-garbage", 30*time.Second))
+
+	// Unattributable commands are dead letters with their reason.
+	s, err := e.js.Stream(t.Context(), "AML_DEADLETTER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 2 {
+		t.Fatalf("%d dead letters, want 2 (not JSON; lookupId with a space)", info.State.Msgs)
+	}
+	// Commands are handled concurrently, so the dead letters come in any order.
+	found := false
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(t.Context(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Header.Get(messages.HeaderDeadLetterReason) == "" {
+			t.Errorf("dead letter %q has no reason: %v", m.Data, m.Header)
+		}
+		if string(m.Data) == "this is not json" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the command that is not JSON was not dead-lettered as it was")
+	}
+}
