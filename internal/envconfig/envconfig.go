@@ -179,6 +179,15 @@ func (s *Set) Parse(args []string) error {
 // Args are the arguments left after the flags.
 func (s *Set) Args() []string { return s.fs.Args() }
 
+// Vars lists the environment variables of the settings, in order.
+func (s *Set) Vars() []string {
+	out := make([]string, len(s.entries))
+	for i, e := range s.entries {
+		out[i] = e.env
+	}
+	return out
+}
+
 // Markdown renders the settings as a Markdown table, for the README.
 func (s *Set) Markdown() string {
 	var b strings.Builder

@@ -143,8 +143,9 @@ func (e *env) startWorker(cfg Config) (stop func() error) {
 	return stop
 }
 
-// startBridge boots the webhook bridge (after a worker made the streams).
-func (e *env) startBridge() {
+// startBridge boots a webhook bridge (after a worker made the streams); the
+// first one is the one config(true) points workers at.
+func (e *env) startBridge() *bridge.App {
 	e.t.Helper()
 	app, err := bridge.Start(bridge.Config{
 		NATSURL: e.natsURL, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: testWebhookSecret,
@@ -162,7 +163,10 @@ func (e *env) startBridge() {
 			e.t.Errorf("bridge run: %v", err)
 		}
 	})
-	e.bridge = app
+	if e.bridge == nil {
+		e.bridge = app
+	}
+	return app
 }
 
 // start makes the streams (as any worker does at start), then boots a

@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -53,6 +55,26 @@ func TestResultsThatExpireBeforeTheyAreFetchedEndExpired(t *testing.T) {
 	e.assertExactlyOnce("too-late")
 }
 
+func TestStorageDownOnlyDelaysResults(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.start(false, 1)
+	// Break the store: a file where the results' directory must go.
+	blocker := filepath.Join(e.blobDir, "lookups")
+	if err := os.WriteFile(blocker, []byte("in the way"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(cmd{LookupID: "store-down", Type: "organization", Identifier: "923609016", Reports: []string{"aml"}}, "")
+	time.Sleep(2 * time.Second) // results are ready and every attempt to store them fails
+	if got := e.eventsOf("store-down"); len(got) != 2 {
+		t.Fatalf("events while storage is down: %v, want accepted and session_opened only", got)
+	}
+	if err := os.Remove(blocker); err != nil { // storage is back
+		t.Fatal(err)
+	}
+	e.verifyArtifacts(completedData(t, e.terminal("store-down", 60*time.Second)), "json", "report:aml")
+	e.assertExactlyOnce("store-down")
+}
+
 func TestAPIDownPastMaxWaitEndsUnavailable(t *testing.T) {
 	e := newEnv(t, envOptions{sandbox: sandbox.Config{Faults: sandbox.Faults{ErrorRate: 1}}})
 	e.start(false, 0)
@@ -73,7 +95,9 @@ func TestAPIDownPastMaxWaitEndsUnavailable(t *testing.T) {
 func TestTwoWorkersShareTheWork(t *testing.T) {
 	e := newEnv(t, envOptions{sandbox: sandbox.Config{Faults: sandbox.Faults{Latency: 10 * time.Millisecond}}})
 	e.start(true, 0)
+	second := e.startBridge() // two bridges as well: each worker gives BankID another one
 	a, b := e.config(true), e.config(true)
+	b.WebhookURL = "http://" + second.Addr().String() + "/webhooks"
 	var apps [2]*App
 	for i, cfg := range []Config{a, b} {
 		ctx, cancel := context.WithCancel(context.Background())
