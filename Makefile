@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 12m
 
-.PHONY: test tools vet fmt-check build fuzz sandbox
+.PHONY: test tools vet fmt-check build fuzz sandbox bench
 
 test: vet fmt-check
 	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" REQUIRE_PDF_TOOLS=1 REQUIRE_MINIO=1 \
@@ -33,3 +33,8 @@ fuzz:
 
 sandbox:
 	$(GO) run ./cmd/aml-sandbox
+
+# Benchmark programs: numbers are reported, never enforced by tests.
+bench: tools
+	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x \
+		./internal/worker ./internal/blob ./internal/sandbox

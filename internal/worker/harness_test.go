@@ -31,7 +31,7 @@ const testWebhookSecret = "pipeline-test-secret"
 // env is one pipeline under test: a real NATS server, the sandbox, the
 // webhook bridge and any number of workers, all in this process.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	natsURL  string
 	sb       *sandbox.Server
 	bridge   *bridge.App
@@ -51,7 +51,7 @@ type envOptions struct {
 	s3       bool // store in a real MinIO instead of a directory
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, natsURL: testenv.NATS(t), events: map[string][]messages.Event{}}
 	sc := o.sandbox
@@ -383,7 +383,7 @@ func (e *env) totalSessions() int { return len(e.sb.Sandbox().Inspect().Sessions
 
 // testLogger logs to the test at warn level; set KYBFLOW_TEST_LOG=debug
 // for everything.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
 	if os.Getenv("KYBFLOW_TEST_LOG") == "debug" {
 		level = slog.LevelDebug
@@ -391,7 +391,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
