@@ -1,5 +1,6 @@
 // Command worker runs the lookup pipeline. See `worker --help` and
-// docs/design.md.
+// docs/design.md. `worker dev` runs everything in one process for a first
+// run (see `worker dev --help`).
 package main
 
 import (
@@ -11,12 +12,18 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/kybflow/kybflow/internal/devmode"
 	"github.com/kybflow/kybflow/internal/worker"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := worker.Main(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	run := worker.Main
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "dev" {
+		run, args = devmode.Main, args[1:]
+	}
+	err := run(ctx, args, os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):

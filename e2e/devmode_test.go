@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDevModeRunsASampleLookup runs the README's run command (`worker dev`)
+// as a user would, with free ports: it must complete a sample lookup,
+// leave a JSON file and PDFs that pdfinfo accepts, print how to submit
+// more, keep running, and stop cleanly on Ctrl-C.
+func TestDevModeRunsASampleLookup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the worker binary")
+	}
+	bin := build(t)
+	data := t.TempDir()
+	p := start(t, "worker dev", filepath.Join(bin, "worker"), []string{"SANDBOX_READY_AFTER=300ms"},
+		"dev", "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
+		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
+
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(p.out.String(), "Press Ctrl-C to stop.") {
+		select {
+		case err := <-p.done:
+			t.Fatalf("dev mode exited: %v\n%s", err, p.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dev mode did not finish its sample lookup:\n%s", p.out.String())
+		}
+	}
+	out := p.out.String()
+	for _, want := range []string{"completed", "amlctl lookup --wait", "NATS_URL=nats://127.0.0.1:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+
+	results := filepath.Join(data, "results")
+	var jsons, pdfs []string
+	filepath.WalkDir(results, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+			switch filepath.Ext(path) {
+			case ".json":
+				jsons = append(jsons, path)
+			case ".pdf":
+				pdfs = append(pdfs, path)
+			}
+		}
+		return nil
+	})
+	if len(jsons) != 1 || len(pdfs) != 2 {
+		t.Fatalf("results: %d JSON files and %d PDFs under %s, want 1 and 2", len(jsons), len(pdfs), results)
+	}
+	b, err := os.ReadFile(jsons[0])
+	if err != nil || !json.Valid(b) {
+		t.Errorf("%s is not JSON: %v", jsons[0], err)
+	}
+	for _, pdf := range pdfs {
+		if !strings.Contains(out, pdf) {
+			t.Errorf("the output does not say where %s landed", pdf)
+		}
+		if path, err := exec.LookPath("pdfinfo"); err == nil {
+			info, err := exec.Command(path, pdf).CombinedOutput()
+			if err != nil || !bytes.Contains(info, []byte("Pages:")) {
+				t.Errorf("pdfinfo %s: %v\n%s", pdf, err, info)
+			}
+		} else if os.Getenv("REQUIRE_PDF_TOOLS") == "1" {
+			t.Error("pdfinfo is not installed")
+		}
+	}
+
+	// Ctrl-C: a clean stop, exit status 0.
+	p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Errorf("dev mode exited with %v after Ctrl-C\n%s", err, p.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev mode did not stop within 30s of Ctrl-C")
+	}
+}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+// connectTimeout bounds the connection to each NATS server, so that a wrong
+// NATS_URL fails in seconds.
+const connectTimeout = 3 * time.Second
+
+// natsSettings are the variables every command reads: where NATS is and
+// which subjects and streams the worker uses.
+type natsSettings struct {
+	url, prefix string
+}
+
+func (n *natsSettings) register(f *flags) {
+	f.EnvString(&n.url, "NATS_URL", "nats-url", nats.DefaultURL,
+		"NATS server URL(s), comma-separated; a user:password in it is never printed")
+	f.EnvString(&n.prefix, "AML_SUBJECT_PREFIX", "subject-prefix", messages.DefaultPrefix,
+		"prefix of the subjects and stream names: the worker's AML_SUBJECT_PREFIX")
+}
+
+// subjects checks the prefix.
+func (n *natsSettings) subjects() (messages.Subjects, error) {
+	s, err := messages.NewSubjects(n.prefix)
+	if err != nil {
+		return s, usagef("AML_SUBJECT_PREFIX: %v", err)
+	}
+	return s, nil
+}
+
+// connect connects to NATS. The caller closes the connection.
+func (n *natsSettings) connect() (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(n.url, nats.Name("amlctl"), nats.Timeout(connectTimeout))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot reach NATS at %s (set NATS_URL): %w", envconfig.RedactURLs(n.url), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("JetStream at %s: %w", envconfig.RedactURLs(n.url), err)
+	}
+	return nc, js, nil
+}
+
+// streamError explains an error of an operation on stream: a missing
+// stream (or a publish nobody answered) means that no worker has created
+// the topology yet, or that it uses another prefix.
+func streamError(s messages.Subjects, stream string, err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, nats.ErrNoResponders):
+		msg := fmt.Sprintf("stream %s not found: the worker has not started (it creates the streams at start)", stream)
+		if s.Prefix != "" && s.Prefix != messages.DefaultPrefix {
+			msg += fmt.Sprintf(", or it does not use AML_SUBJECT_PREFIX %q", s.Prefix)
+		}
+		return errors.New(msg)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return fmt.Errorf("stream %s: JetStream is not enabled on this NATS server or account; kybflow needs it: %w", stream, err)
+	}
+	return fmt.Errorf("stream %s: %w", stream, err)
+}

@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+// consumerInactive is how long the server keeps a reader's ephemeral
+// consumer after the reader went away (it is busy while we read).
+const consumerInactive = 30 * time.Second
+
+// Follow prints the progress of one lookup's events to out until its terminal event arrives or ctx ends, and returns the terminal event.
+//
+// It reads the events stream from its start, filtered to the lookup, so
+// that events published before it subscribed are not missed. Each event is
+// one line: the time since Follow started, the kind and a summary (the
+// session id; the artifact count; the failure code, reason and whether it is
+// retryable). A failed lookup is not an error: the returned event says so.
+// When ctx ends first, the error wraps ctx.Err().
+func Follow(ctx context.Context, js jetstream.JetStream, subjects messages.Subjects, lookupID string, out io.Writer) (messages.Event, error) {
+	ev, _, err := follow(ctx, js, subjects, lookupID, out)
+	return ev, err
+}
+
+// follow is Follow that also returns the terminal event as published.
+func follow(ctx context.Context, js jetstream.JetStream, subjects messages.Subjects, lookupID string, out io.Writer) (messages.Event, []byte, error) {
+	if !messages.ValidLookupID(lookupID) {
+		return messages.Event{}, nil, fmt.Errorf("invalid lookupId %q: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
+	}
+	start := time.Now()
+	stream := subjects.EventsStream()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{subjects.EventsFor(lookupID)},
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: consumerInactive,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return messages.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
+		}
+		return messages.Event{}, nil, streamError(subjects, stream, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return messages.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, err)
+	}
+	defer it.Stop()
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return messages.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
+			}
+			return messages.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, err)
+		}
+		elapsed := time.Since(start).Seconds()
+		ev, err := messages.DecodeEvent(msg.Data())
+		if err != nil {
+			fmt.Fprintf(out, "%6.1fs  %-15s %v\n", elapsed, "?", err)
+			continue
+		}
+		fmt.Fprintf(out, "%6.1fs  %-15s %s\n", elapsed, kindLabel(ev), summary(ev))
+		if ev.Kind().Terminal() {
+			return ev, msg.Data(), nil
+		}
+	}
+}
+
+// kindLabel is the kind of ev for people.
+func kindLabel(ev messages.Event) string {
+	switch k := ev.Kind(); k {
+	case messages.KindSessionOpened:
+		return "session opened"
+	case "":
+		return ev.Type
+	default:
+		return string(k)
+	}
+}
+
+// summary is the gist of an event in one line.
+func summary(ev messages.Event) string {
+	switch d := ev.Data.(type) {
+	case messages.AcceptedData:
+		if d.IdentifierType != "" && d.IdentifierType != messages.IdentifierOrganizationNumber {
+			return fmt.Sprintf("%s %s %s %s", d.Type, d.Country, d.IdentifierType, d.Identifier)
+		}
+		return fmt.Sprintf("%s %s %s", d.Type, d.Country, d.Identifier)
+	case messages.SessionOpenedData:
+		return "session " + d.SessionID
+	case messages.CompletedData:
+		n := len(d.Artifacts)
+		if n == 1 {
+			return "1 artifact"
+		}
+		return fmt.Sprintf("%d artifacts", n)
+	case messages.FailedData:
+		return fmt.Sprintf("%s: %s (%s)", d.Code, oneLine(d.Reason), retryableText(d.Retryable))
+	}
+	return ""
+}
+
+func retryableText(retryable bool) string {
+	if retryable {
+		return "retryable: send it again with a new lookupId"
+	}
+	return "not retryable"
+}
+
+// PrintArtifacts prints a completed event's artifacts; when blobDir is not empty, with each artifact's local file path (blobDir joined with the key).
+//
+// One line per artifact: name, size, the first 12 hex digits of its
+// SHA-256, and bucket/key.
+func PrintArtifacts(out io.Writer, d messages.CompletedData, blobDir string) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if blobDir != "" {
+		fmt.Fprintln(tw, "ARTIFACT\tSIZE\tSHA256\tOBJECT\tFILE")
+	} else {
+		fmt.Fprintln(tw, "ARTIFACT\tSIZE\tSHA256\tOBJECT")
+	}
+	for _, a := range d.Artifacts {
+		sum := a.SHA256
+		if len(sum) > 12 {
+			sum = sum[:12]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s", a.Name, humanSize(a.Size), sum, a.Bucket, a.Key)
+		if blobDir != "" {
+			fmt.Fprintf(tw, "\t%s", filepath.Join(blobDir, filepath.FromSlash(a.Key)))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+// humanSize is n bytes in B, KiB, MiB or GiB.
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 2 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, [...]string{"KiB", "MiB", "GiB"}[i])
+}

@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/messages"
+)
+
+const getAbout = `
+Reads the lookup's completed event from the events stream, downloads each of
+its artifacts (the JSON result, the PDF reports) from the worker's storage
+into DIR/<lookupId>/, named after the object key (json.json, report-aml.pdf,
+...), and prints each file's path. Each file is checked against the size and
+SHA-256 in the event before it appears under its name; files are mode 0600,
+since results hold personal data. An existing file of the same name is
+replaced.
+
+The storage is BLOB_DIR when the worker stores results in a local directory,
+else S3 (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY). The bucket and the key of
+each artifact come from the event, so S3_BUCKET and BLOB_KEY_PREFIX are not
+needed.
+
+Exit status: 0 every artifact downloaded and checked; 1 the lookup failed, has
+not finished, is unknown (events are kept for the worker's EVENTS_MAX_AGE), or
+an artifact could not be downloaded or does not match the event.`
+
+func (a *app) runGet(ctx context.Context, args []string) error {
+	var (
+		conn    natsSettings
+		storage storageSettings
+		dir     string
+	)
+	f := a.newFlags("get", "amlctl get [flags] LOOKUP_ID", getAbout)
+	f.String(&dir, "dir", ".", "download into `DIR`/<lookupId>/ (created, mode 0700)")
+	conn.register(f)
+	storage.register(f)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one LOOKUP_ID, got %d arguments", len(pos))
+	}
+	lookupID := pos[0]
+	if !messages.ValidLookupID(lookupID) {
+		return usagef("%q is not a lookupId: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
+	}
+	if dir == "" {
+		return usagef("--dir is empty")
+	}
+	subjects, err := conn.subjects()
+	if err != nil {
+		return err
+	}
+	nc, js, err := conn.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	name := subjects.EventsStream()
+	stream, err := js.Stream(ctx, name)
+	if err != nil {
+		return streamError(subjects, name, err)
+	}
+	d, err := completedData(ctx, stream, subjects, lookupID)
+	if err != nil {
+		return err
+	}
+	if len(d.Artifacts) == 0 {
+		return fmt.Errorf("lookup %s completed without artifacts", lookupID)
+	}
+
+	// Only now: a failed or unknown lookup needs no storage.
+	if err := storage.check(); err != nil {
+		return err
+	}
+	stores, err := storage.open()
+	if err != nil {
+		return err
+	}
+	dest := filepath.Join(dir, lookupID)
+	if err := os.MkdirAll(dest, 0o700); err != nil {
+		return fmt.Errorf("--dir: %w", err)
+	}
+	for _, art := range d.Artifacts {
+		st, err := stores.forBucket(ctx, art.Bucket)
+		if err != nil {
+			return err
+		}
+		p, err := download(ctx, st, art, dest)
+		if err != nil {
+			return fmt.Errorf("artifact %s (%s/%s in %s): %w", art.Name, art.Bucket, art.Key, stores.where(art.Bucket), err)
+		}
+		fmt.Fprintln(a.stdout, p)
+	}
+	return nil
+}
+
+// completedData is the data of the lookup's completed event, or an error
+// that says why there is none: the lookup failed, has not finished, or is
+// unknown.
+func completedData(ctx context.Context, stream jetstream.Stream, subjects messages.Subjects, lookupID string) (messages.CompletedData, error) {
+	last := func(kind messages.Kind) (messages.Event, bool, error) {
+		m, err := stream.GetLastMsgForSubject(ctx, subjects.Event(lookupID, kind))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return messages.Event{}, false, nil
+		}
+		if err != nil {
+			return messages.Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, lookupID, err)
+		}
+		ev, err := messages.DecodeEvent(m.Data)
+		if err != nil {
+			return messages.Event{}, false, fmt.Errorf("the %s event of %s (sequence %d): %w", kind, lookupID, m.Sequence, err)
+		}
+		return ev, true, nil
+	}
+	ev, ok, err := last(messages.KindCompleted)
+	if err != nil {
+		return messages.CompletedData{}, err
+	}
+	if ok {
+		d, isCompleted := ev.Data.(messages.CompletedData)
+		if !isCompleted {
+			return messages.CompletedData{}, fmt.Errorf("the completed event of %s has type %s", lookupID, ev.Type)
+		}
+		return d, nil
+	}
+	ev, ok, err = last(messages.KindFailed)
+	if err != nil {
+		return messages.CompletedData{}, err
+	}
+	if ok {
+		msg := fmt.Sprintf("lookup %s failed, so it has no results", lookupID)
+		if _, isFailed := ev.Data.(messages.FailedData); isFailed {
+			msg = fmt.Sprintf("lookup %s failed, so it has no results: %s", lookupID, summary(ev))
+		}
+		return messages.CompletedData{}, &exitError{code: exitFailure, msg: msg}
+	}
+	for _, k := range []messages.Kind{messages.KindSessionOpened, messages.KindAccepted} {
+		ev, ok, err := last(k)
+		if err != nil {
+			return messages.CompletedData{}, err
+		}
+		if ok {
+			return messages.CompletedData{}, &exitError{code: exitFailure, msg: fmt.Sprintf(
+				"lookup %s has not finished (its last event: %s at %s); wait for it with: amlctl events --lookup %s --all",
+				lookupID, k, ev.Time.UTC().Format("2006-01-02T15:04:05Z"), lookupID)}
+		}
+	}
+	return messages.CompletedData{}, &exitError{code: exitFailure, msg: fmt.Sprintf(
+		"no lookup %s: stream %s has no events for it (check the lookupId; events are kept for the worker's EVENTS_MAX_AGE)",
+		lookupID, stream.CachedInfo().Config.Name)}
+}
+
+// objectGetter is what get needs of a store.
+type objectGetter interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, error)
+}
+
+// download copies one artifact into dir, under the base name of its key,
+// through a temporary file that is renamed only when the size and SHA-256
+// match the event. It returns the file's path.
+func download(ctx context.Context, st objectGetter, art messages.Artifact, dir string) (string, error) {
+	name := path.Base(art.Key)
+	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
+		return "", fmt.Errorf("key %q does not end in a usable file name", art.Key)
+	}
+	rc, _, err := st.Get(ctx, art.Key)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(dir, "."+name+".*.part") // mode 0600
+	if err != nil {
+		return "", err
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	// One byte more than the event says, to notice a longer object.
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(rc, art.Size+1))
+	if err != nil {
+		return "", fmt.Errorf("download: %w", err)
+	}
+	if n != art.Size {
+		return "", fmt.Errorf("downloaded %d bytes, the event says %d; nothing written", n, art.Size)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != art.SHA256 {
+		return "", fmt.Errorf("downloaded sha256 %s, the event says %s; nothing written", sum, art.SHA256)
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	final := filepath.Join(dir, name)
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return "", err
+	}
+	done = true
+	return final, nil
+}

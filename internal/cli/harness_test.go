@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
+	"github.com/kybflow/kybflow/internal/worker"
+)
+
+// pipeline is a running system for amlctl to poke at: a real NATS server,
+// the AML sandbox and a worker, all in this process (as in
+// internal/worker/harness_test.go).
+type pipeline struct {
+	natsURL string
+	blobDir string               // the worker's BLOB_DIR, or "" with S3
+	env     map[string]string    // what a user of this system would export
+	s3      *testenv.MinIOServer // nil with BLOB_DIR
+}
+
+// startPipeline boots NATS, the sandbox and one worker, storing in a
+// directory, or in a real MinIO when s3 is set; everything stops when the
+// test ends.
+func startPipeline(t *testing.T, s3 bool) *pipeline {
+	t.Helper()
+	p := &pipeline{natsURL: testenv.NATS(t)}
+	sb, err := sandbox.Start(sandbox.Config{ReadyAfter: 150 * time.Millisecond, ReportInterval: 50 * time.Millisecond}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+
+	cfg := worker.Config{
+		NATSURL: p.natsURL, SubjectPrefix: "aml",
+		APIURL: sb.URL(), IssuerURL: sb.IssuerURL(), ClientID: "sandbox", ClientSecret: "sandbox-secret",
+		Scopes: []string{"aml_organization/basic"}, ClientAuth: "basic", RateLimit: 200, RetryBudget: 10 * time.Second,
+		KeyPrefix: "lookups", HTTPAddr: "127.0.0.1:0",
+		Roles: []string{worker.RoleCommands, worker.RoleChecks, worker.RoleWebhooks}, Concurrency: 4,
+		PollInitial: 100 * time.Millisecond, PollMax: 400 * time.Millisecond, PollMaxWebhook: 2 * time.Second,
+		MaxWait: time.Hour, OpenLease: 30 * time.Second, DrainTimeout: 5 * time.Second,
+		StreamReplicas: 1, EventsMaxAge: time.Hour, Duplicates: time.Hour, EventSource: "urn:test",
+		LogFormat: "text", LogLevel: "warn",
+	}
+	p.env = map[string]string{"NATS_URL": p.natsURL}
+	if s3 {
+		srv := testenv.MinIO(t)
+		p.s3 = &srv
+		cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Secure = srv.Endpoint, "results", srv.AccessKey, srv.SecretKey, false
+		p.env["S3_ENDPOINT"], p.env["S3_ACCESS_KEY"], p.env["S3_SECRET_KEY"], p.env["S3_SECURE"] = srv.Endpoint, srv.AccessKey, srv.SecretKey, "false"
+	} else {
+		p.blobDir = t.TempDir()
+		cfg.BlobDir = p.blobDir
+		p.env["BLOB_DIR"] = p.blobDir
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := worker.Start(ctx, cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), worker.Options{})
+	if err != nil {
+		cancel()
+		t.Fatalf("start worker: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker run: %v", err)
+		}
+	})
+	return p
+}
+
+// with returns the pipeline's environment plus more.
+func (p *pipeline) with(kv ...string) map[string]string {
+	env := map[string]string{}
+	for k, v := range p.env {
+		env[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		env[kv[i]] = kv[i+1]
+	}
+	return env
+}
+
+// result is what one run of amlctl did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return "exit " + strconv.Itoa(r.code) + "\n--- stdout:\n" + r.stdout + "--- stderr:\n" + r.stderr
+}
+
+// amlctl runs the program with args in env, as a user would, and returns
+// when it exits.
+func amlctl(ctx context.Context, env map[string]string, args ...string) result {
+	var stdout, stderr bytes.Buffer
+	code := Main(ctx, args, envconfig.MapLookup(env), &stdout, &stderr)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// syncBuffer is an io.Writer the program writes to while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}

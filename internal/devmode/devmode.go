@@ -1,0 +1,299 @@
+// Package devmode runs the whole system in one process for a first run on a
+// laptop with nothing but Go: an embedded NATS server with JetStream (data
+// in a local folder), the AML API sandbox, the webhook bridge and the
+// worker, results in a local folder (or in S3 when the S3_* variables are
+// set). It runs a sample lookup end to end, shows where its results landed,
+// and keeps running until interrupted.
+//
+// It wires the production components (natsembed, sandbox.Start,
+// bridge.Start, worker.Start) with the production configuration checks:
+// nothing here is a shortcut that production lacks.
+package devmode
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kybflow/kybflow/internal/bridge"
+	"github.com/kybflow/kybflow/internal/cli"
+	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/logging"
+	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/internal/natsembed"
+	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/worker"
+)
+
+// Config of development mode.
+type Config struct {
+	DataDir       string
+	NATSPort      int
+	SandboxListen string
+	BridgeListen  string
+	WorkerHTTP    string
+	BridgeHTTP    string
+	ReadyAfter    time.Duration
+	Sample        bool
+	LogLevel      string
+
+	// S3 settings, as the worker reads them; when S3_ENDPOINT is set,
+	// results go to S3 instead of DataDir/results.
+	S3Endpoint, S3Bucket, S3AccessKey, S3SecretKey, S3Region string
+	S3Secure                                                 bool
+}
+
+// Settings registers development mode's settings.
+func (c *Config) Settings(s *envconfig.Set) {
+	s.String(&c.DataDir, "DEV_DATA_DIR", "data-dir", ".kybflow-dev", "folder for NATS data and results")
+	s.Int(&c.NATSPort, "DEV_NATS_PORT", "nats-port", 4222, "port of the embedded NATS server (0: any free port)")
+	s.String(&c.SandboxListen, "DEV_SANDBOX_LISTEN", "sandbox-listen", "127.0.0.1:8480", "address of the AML API sandbox (port 0: any free port)")
+	s.String(&c.BridgeListen, "DEV_BRIDGE_LISTEN", "bridge-listen", "127.0.0.1:8080", "address of the webhook bridge (port 0: any free port)")
+	s.String(&c.WorkerHTTP, "DEV_WORKER_HTTP_ADDR", "worker-http-addr", "127.0.0.1:9090", "worker's /healthz, /readyz and /metrics")
+	s.String(&c.BridgeHTTP, "DEV_BRIDGE_HTTP_ADDR", "bridge-http-addr", "127.0.0.1:9091", "bridge's /healthz, /readyz and /metrics")
+	s.Duration(&c.ReadyAfter, "SANDBOX_READY_AFTER", "ready-after", 2*time.Second, "how long the sandbox takes to make a result ready")
+	s.Bool(&c.Sample, "DEV_SAMPLE", "sample", true, "run a sample lookup at start")
+	s.String(&c.LogLevel, "LOG_LEVEL", "log-level", "warn", "log level of the components: debug, info, warn or error")
+	s.String(&c.S3Endpoint, "S3_ENDPOINT", "s3-endpoint", "", "store results in S3 at this host[:port] instead of the data folder")
+	s.String(&c.S3Bucket, "S3_BUCKET", "s3-bucket", "kybflow-dev", "S3 bucket (created if missing)")
+	s.String(&c.S3AccessKey, "S3_ACCESS_KEY", "s3-access-key", "", "S3 access key")
+	s.Secret(&c.S3SecretKey, "S3_SECRET_KEY", "s3-secret-key", "S3 secret key")
+	s.String(&c.S3Region, "S3_REGION", "s3-region", "", "S3 region")
+	s.Bool(&c.S3Secure, "S3_SECURE", "s3-secure", false, "use HTTPS to S3")
+}
+
+// Main runs development mode until ctx ends.
+func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, stderr io.Writer) error {
+	var cfg Config
+	set := envconfig.New("worker dev", lookup, stderr)
+	cfg.Settings(set)
+	set.FlagSet().Usage = func() {
+		fmt.Fprint(stderr, usage)
+		set.FlagSet().PrintDefaults()
+	}
+	if err := set.Parse(args); err != nil {
+		return err
+	}
+	log, err := logging.New(stderr, "text", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, cfg, stdout, log)
+}
+
+const usage = `Usage: go run ./cmd/worker dev [flags]
+
+Runs everything in one process, for a first run and for development: an
+embedded NATS server with JetStream, the BankID AML API sandbox, the webhook
+bridge and the worker. Results go to the data folder, or to S3 when
+S3_ENDPOINT is set. A sample lookup runs at start. Stop with Ctrl-C.
+
+It uses the same components and configuration checks as production.
+
+`
+
+// Run runs development mode.
+func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error {
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("DEV_DATA_DIR: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("DEV_DATA_DIR: %w", err)
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+
+	// NATS, with its data in the folder: lookups survive a restart.
+	port := cfg.NATSPort
+	if port != 0 && !free("127.0.0.1:"+strconv.Itoa(port)) {
+		say("port %d is busy; the embedded NATS server takes a free one", port)
+		port = 0
+	}
+	if port == 0 {
+		port = -1
+	}
+	ns, err := natsembed.Start(natsembed.Config{StoreDir: filepath.Join(dataDir, "nats"), Port: port, ServerName: "kybflow-dev"})
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	natsURL := ns.ClientURL()
+
+	secret := randomHex(16)
+	sbAddr := freeOr(cfg.SandboxListen, say, "sandbox")
+	sb, err := sandbox.Start(sandbox.Config{WebhookSecret: secret, ReadyAfter: cfg.ReadyAfter, Logger: log.With("component", "sandbox")}, sbAddr)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	defer sb.Close()
+
+	// The bridge's address must be known before the worker is configured.
+	bridgeAddr := freeOr(cfg.BridgeListen, say, "webhook bridge")
+	wcfg := worker.Config{
+		NATSURL: natsURL, SubjectPrefix: messages.DefaultPrefix,
+		APIURL: sb.URL(), IssuerURL: sb.IssuerURL(), ClientID: "sandbox", ClientSecret: "sandbox-secret",
+		Scopes: []string{"aml_organization/basic", "aml_organization/OFAC"}, ClientAuth: "basic", RateLimit: 20, RetryBudget: time.Minute,
+		WebhookURL: "http://" + bridgeAddr + "/webhooks",
+		KeyPrefix:  messages.DefaultKeyPrefix, HTTPAddr: freeOr(cfg.WorkerHTTP, say, "worker /metrics"),
+		Roles:       []string{worker.RoleCommands, worker.RoleChecks, worker.RoleWebhooks},
+		Concurrency: 8, PollInitial: time.Second, PollMax: 10 * time.Second, PollMaxWebhook: 30 * time.Second,
+		MaxWait: 6 * time.Hour, OpenLease: 5 * time.Minute, DrainTimeout: 10 * time.Second,
+		StreamReplicas: 1, EventsMaxAge: 7 * 24 * time.Hour, Duplicates: 2 * time.Hour, EventSource: "urn:kybflow:dev",
+		LogFormat: "text", LogLevel: cfg.LogLevel,
+	}
+	blobDir := ""
+	if cfg.S3Endpoint != "" {
+		wcfg.S3Endpoint, wcfg.S3Bucket, wcfg.S3AccessKey, wcfg.S3SecretKey = cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey
+		wcfg.S3Region, wcfg.S3Secure, wcfg.S3PartSize = cfg.S3Region, cfg.S3Secure, 16<<20
+	} else {
+		blobDir = filepath.Join(dataDir, "results")
+		wcfg.BlobDir = blobDir
+	}
+	w, err := worker.Start(ctx, wcfg, log.With("component", "worker"), worker.Options{})
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	br, err := bridge.Start(bridge.Config{
+		NATSURL: natsURL, ListenAddr: bridgeAddr, HTTPAddr: freeOr(cfg.BridgeHTTP, say, "bridge /metrics"),
+		WebhookSecret: secret, SubjectPrefix: messages.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,
+	}, log.With("component", "bridge"))
+	if err != nil {
+		return fmt.Errorf("webhook bridge: %w", err)
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return w.Run(gctx) })
+	g.Go(func() error { return br.Run(gctx) })
+	g.Go(func() error {
+		defer func() { say("\nStopping: the worker drains, then everything stops. Data stays in %s.", dataDir) }()
+		say("kybflow development mode: NATS, the AML API sandbox, the webhook bridge and the worker in one process.")
+		say("")
+		say("  NATS             %s   (JetStream data in %s)", natsURL, filepath.Join(dataDir, "nats"))
+		say("  AML API sandbox  %s   (inspect: %s/_sandbox/inspect)", sb.URL(), sb.URL())
+		say("  webhook bridge   http://%s/webhooks", br.Addr())
+		say("  worker metrics   http://%s/metrics", w.OpsAddr())
+		if blobDir != "" {
+			say("  results          %s", blobDir)
+		} else {
+			say("  results          S3 %s, bucket %s", cfg.S3Endpoint, cfg.S3Bucket)
+		}
+		say("")
+		if cfg.Sample {
+			if err := sample(gctx, natsURL, out, blobDir); err != nil {
+				if gctx.Err() != nil {
+					return nil
+				}
+				say("sample lookup: %v", err)
+			}
+		}
+		env := "NATS_URL=" + natsURL
+		if blobDir != "" {
+			env += " BLOB_DIR=" + blobDir
+		}
+		say("")
+		say("Submit more lookups from another terminal:")
+		say("  %s go run ./cmd/amlctl lookup --wait --country SE --report aml 556036-0793", env)
+		say("  %s go run ./cmd/amlctl lookup --wait --country FI 2077474-0", env)
+		say("  %s go run ./cmd/amlctl lookup --wait --type beneficial_owners --report aml 974760673", env)
+		say("  %s go run ./cmd/amlctl events --all", env)
+		say("Special identifiers that always fail, hit sanctions, are slow or expire: docs/sandbox.md.")
+		say("Press Ctrl-C to stop.")
+		<-gctx.Done()
+		return nil
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// sample runs one Norwegian organization lookup with both reports and shows
+// its progress, as a platform would see it.
+func sample(ctx context.Context, natsURL string, out io.Writer, blobDir string) error {
+	nc, err := nats.Connect(natsURL, nats.Name("kybflow-dev-sample"))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	subjects := messages.Subjects{}
+	id := "dev-sample-" + time.Now().UTC().Format("20060102T150405")
+	cmd := messages.LookupCommand{
+		LookupID: id, Type: messages.TypeOrganization, Country: messages.CountryNO, Identifier: "923609016",
+		Expands: []string{"roles", "ownership", "authorities", "sanction"},
+		Reports: []messages.ReportType{"aml", "certificate_of_incorporation"},
+	}
+	body, err := messages.EncodeCommand(cmd)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Sample lookup %s: organization 923609016 (NO), with the AML report and the certificate of incorporation\n", id)
+	if _, err := js.Publish(ctx, subjects.CommandLookup(), body, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	ev, err := cli.Follow(ctx, js, subjects, id, out)
+	if err != nil {
+		return err
+	}
+	if d, ok := ev.Data.(messages.CompletedData); ok {
+		fmt.Fprintln(out, "Results:")
+		cli.PrintArtifacts(out, d, blobDir)
+	}
+	return nil
+}
+
+// free reports whether addr can be listened on.
+func free(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// freeOr returns addr as a concrete host:port that can be listened on: addr
+// itself when it is free (port 0 resolved to a free port), else a free port
+// on the same host. Other components must know the address before the
+// component listens (the worker gives BankID the bridge's URL).
+func freeOr(addr string, say func(string, ...any), what string) string {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		host, _, serr := net.SplitHostPort(addr)
+		if serr != nil {
+			host = "127.0.0.1"
+		}
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return addr // let the component report it
+		}
+		say("%s: %s is busy, using %s", what, addr, ln.Addr())
+	}
+	got := ln.Addr().String()
+	ln.Close()
+	return got
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
