@@ -80,15 +80,9 @@ func (s *Set) register(env, flagName, def, usage string, secret bool, parse func
 			s.errs = append(s.errs, fmt.Errorf("%s (--%s): default %q: %w", env, flagName, def, err))
 		}
 	}
-	shown := def
-	if secret && shown != "" {
-		shown = "(set)"
-	}
-	help := fmt.Sprintf("%s (env %s", usage, env)
-	if shown != "" {
-		help += ", default " + shown
-	}
-	help += ")"
+	// The flag package prints the default itself (the variable's value when
+	// it is set; never a secret's: see value.String).
+	help := fmt.Sprintf("%s (env %s)", usage, env)
 	s.fs.Var(&value{text: text, secret: secret, parse: func(x string) error {
 		if err := parse(x); err != nil {
 			return fmt.Errorf("%s: %w", env, err)

@@ -1,0 +1,79 @@
+package opshttp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestHandlerHealthReadinessMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_test_total", Help: "t"})
+	reg.MustRegister(c)
+	c.Inc()
+	storageUp := false
+	srv := httptest.NewServer(Handler(reg, map[string]Check{
+		"nats": func(context.Context) error { return nil },
+		"storage": func(context.Context) error {
+			if !storageUp {
+				return errors.New("bucket unreachable")
+			}
+			return nil
+		},
+	}))
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "storage: bucket unreachable") || !strings.Contains(body, "nats: ok") {
+		t.Errorf("/readyz with storage down = %d %q", code, body)
+	}
+	storageUp = true
+	if code, _ := get("/readyz"); code != 200 {
+		t.Errorf("/readyz all up = %d", code)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "kybflow_test_total 1") {
+		t.Errorf("/metrics = %d %q", code, body)
+	}
+}
+
+func TestServeShutsDownWhenContextEnds(t *testing.T) {
+	ln, err := Listen("HTTP_ADDR", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, &http.Server{Handler: http.NotFoundHandler()}, ln, time.Second, slog.New(slog.DiscardHandler))
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the context ended")
+	}
+	if _, err := Listen("HTTP_ADDR", "256.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "HTTP_ADDR") {
+		t.Errorf("Listen error %v does not name the setting", err)
+	}
+}
