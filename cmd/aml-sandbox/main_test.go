@@ -19,33 +19,16 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox/pdf/pdftest"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
-
-// syncBuffer is an io.Writer the program writes to while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // boot runs the program on a free port and returns its base URL; the
 // program stops when the test ends.
-func boot(t *testing.T, args []string, vars map[string]string) (base string, out *syncBuffer) {
+func boot(t *testing.T, args []string, vars map[string]string) (base string, out *testenv.Buffer) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), env(vars), out) }()

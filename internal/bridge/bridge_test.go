@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
@@ -26,15 +25,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, withStream bool) *fixture {
 	t.Helper()
-	nc, err := nats.Connect(testenv.NATS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testenv.JetStream(t)
 	if withStream {
 		if _, err := js.CreateOrUpdateStream(context.Background(), jetstream.StreamConfig{
 			Name: "AML_WEBHOOKS", Subjects: []string{"aml.webhooks.>"}, Retention: jetstream.WorkQueuePolicy,

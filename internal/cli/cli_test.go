@@ -154,7 +154,7 @@ func TestAgainstPipeline(t *testing.T) {
 			t.Parallel()
 			fctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			out, errOut := &syncBuffer{}, &syncBuffer{}
+			out, errOut := &testenv.Buffer{}, &testenv.Buffer{}
 			done := make(chan int, 1)
 			go func() {
 				done <- Main(fctx, []string{"events", "--lookup", "t-follow", "--all"}, envconfig.MapLookup(p.env), out, errOut)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,24 +104,6 @@ func amlctl(ctx context.Context, env map[string]string, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	code := Main(ctx, args, envconfig.MapLookup(env), &stdout, &stderr)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
-
-// syncBuffer is an io.Writer the program writes to while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 type testWriter struct{ t *testing.T }

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/kybflow/kybflow/internal/messages"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
@@ -19,15 +16,7 @@ import (
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	nc, err := nats.Connect(testenv.NATS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testenv.JetStream(t)
 	ctx := context.Background()
 	topo := streams.Topology{}
 	if _, err := streams.Ensure(ctx, js, topo); err != nil {

@@ -8,25 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow/internal/testenv"
 )
-
-func connect(t *testing.T) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(testenv.NATS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
 
 // workQueue makes a work-queue stream and a durable consumer on it, as the
 // worker does.
@@ -61,7 +46,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 }
 
 func TestConsumeAcknowledgesByOutcome(t *testing.T) {
-	js := connect(t)
+	js := testenv.JetStream(t)
 	cons := workQueue(t, js, 5*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -140,7 +125,7 @@ func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 }
 
 func TestConsumeKeepsLongWorkAlive(t *testing.T) {
-	js := connect(t)
+	js := testenv.JetStream(t)
 	cons := workQueue(t, js, 600*time.Millisecond) // handler runs 3 ack waits
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -176,7 +161,7 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 }
 
 func TestConsumeDrainFinishesInFlightAndAnotherConsumerTheRest(t *testing.T) {
-	js := connect(t)
+	js := testenv.JetStream(t)
 	cons := workQueue(t, js, 2*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 

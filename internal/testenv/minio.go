@@ -7,7 +7,6 @@
 package testenv
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -20,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -177,7 +175,7 @@ func startMinIO(t testing.TB, bin string, cfg minioConfig) (MinIOServer, error) 
 		}
 	}
 
-	out := new(syncBuffer)
+	out := new(Buffer)
 	cmd := exec.Command(bin, "server",
 		"--address", addr,
 		"--certs-dir", t.TempDir(),
@@ -272,23 +270,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return hex.EncodeToString(b)
-}
-
-// syncBuffer is a bytes.Buffer safe for the two copy goroutines of os/exec
-// and the test reading it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,6 +1,9 @@
 package testenv
 
 import (
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"testing"
 
 	"github.com/kybflow/kybflow/internal/natsembed"
@@ -17,4 +20,20 @@ func NATS(t testing.TB) string {
 	}
 	t.Cleanup(srv.Shutdown)
 	return srv.ClientURL()
+}
+
+// JetStream starts a NATS server (see NATS) and returns a JetStream
+// context on a connection that is closed when the test ends.
+func JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(NATS(t))
+	if err != nil {
+		t.Fatalf("testenv: connect NATS: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("testenv: jetstream: %v", err)
+	}
+	return js
 }
