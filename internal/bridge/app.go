@@ -159,10 +159,7 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	var cfg Config
 	set := envconfig.New("webhook-bridge", lookup, stderr)
 	cfg.Settings(set)
-	set.FlagSet().Usage = func() {
-		fmt.Fprintf(stderr, "Usage: webhook-bridge [flags]\n\nReceives BankID AML webhooks, verifies their signature, and republishes them to\nJetStream (stream AML_WEBHOOKS). Answers 200 only after JetStream stored the webhook.\n\nEvery flag can also be set by the environment variable named with it.\n\n")
-		set.FlagSet().PrintDefaults()
-	}
+	set.SetUsage(usage)
 	if err := set.Parse(args); err != nil {
 		return err
 	}
@@ -176,3 +173,14 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	}
 	return app.Run(ctx)
 }
+
+const usage = `Usage: webhook-bridge [flags]
+
+Receives BankID AML webhooks (POST /webhooks/{lookupId}), verifies their
+signature, and republishes them to JetStream (stream AML_WEBHOOKS). Answers
+200 only after JetStream stored the webhook, 401 without a valid signature,
+413 over the size limit, 503 when JetStream cannot store it.
+
+Every flag can also be set by the environment variable named with it.
+
+`

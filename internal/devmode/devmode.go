@@ -80,10 +80,7 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	var cfg Config
 	set := envconfig.New("worker dev", lookup, stderr)
 	cfg.Settings(set)
-	set.FlagSet().Usage = func() {
-		fmt.Fprint(stderr, usage)
-		set.FlagSet().PrintDefaults()
-	}
+	set.SetUsage(usage)
 	if err := set.Parse(args); err != nil {
 		return err
 	}

@@ -50,6 +50,14 @@ func New(name string, lookup Lookup, out io.Writer) *Set {
 // FlagSet is the underlying flag set, for a custom Usage.
 func (s *Set) FlagSet() *flag.FlagSet { return s.fs }
 
+// SetUsage makes --help print intro, then every flag with its variable.
+func (s *Set) SetUsage(intro string) {
+	s.fs.Usage = func() {
+		fmt.Fprint(s.fs.Output(), intro)
+		s.fs.PrintDefaults()
+	}
+}
+
 // value is a flag.Value that parses with parse and records which variable it
 // came from, so its error names both.
 type value struct {
