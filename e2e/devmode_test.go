@@ -10,6 +10,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // TestDevModeRunsASampleLookup runs the README's run command (`worker dev`)
@@ -88,5 +93,49 @@ func TestDevModeRunsASampleLookup(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("dev mode did not stop within 30s of Ctrl-C")
+	}
+}
+
+// TestDevModeStoresInS3WhenConfigured: with the S3_* variables set, dev
+// mode puts the sample's results in the bucket instead of the folder.
+func TestDevModeStoresInS3WhenConfigured(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the worker binary")
+	}
+	bin := build(t)
+	s3 := testenv.MinIO(t)
+	data := t.TempDir()
+	p := start(t, "worker dev", filepath.Join(bin, "worker"), []string{
+		"SANDBOX_READY_AFTER=300ms", "S3_ENDPOINT=" + s3.Endpoint, "S3_ACCESS_KEY=" + s3.AccessKey,
+		"S3_SECRET_KEY=" + s3.SecretKey, "S3_BUCKET=dev-results", "S3_REGION=us-east-1",
+	}, "dev", "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
+		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(p.out.String(), "Press Ctrl-C to stop.") {
+		if time.Now().After(deadline) {
+			t.Fatalf("dev mode did not finish its sample lookup:\n%s", p.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := p.out.String()
+	if !strings.Contains(out, "bucket dev-results") || !strings.Contains(out, "dev-results/lookups/") {
+		t.Errorf("output does not point at the bucket:\n%s", out)
+	}
+	mc, err := minio.New(s3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s3.AccessKey, s3.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for obj := range mc.ListObjects(t.Context(), "dev-results", minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Errorf("%d objects in the bucket, want the sample's JSON and 2 PDFs", n)
+	}
+	if _, err := os.Stat(filepath.Join(data, "results")); err == nil {
+		t.Error("results were also written to the data folder")
 	}
 }
