@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
 # One Dockerfile, one image per binary. A single builder stage compiles all
-# three commands (one module download, one build cache); each runtime stage
+# four commands (one module download, one build cache); each runtime stage
 # carries only its own static binary on distroless/static, so the worker image
 # holds no webhook code and the bridge image no AML client or S3 credentials
 # path, and each image's ENTRYPOINT is its binary.
@@ -9,6 +9,7 @@
 #   docker build --target worker         -t ghcr.io/kybflow/kybflow-worker:dev .
 #   docker build --target webhook-bridge -t ghcr.io/kybflow/kybflow-webhook-bridge:dev .
 #   docker build --target aml-sandbox    -t ghcr.io/kybflow/kybflow-aml-sandbox:dev .
+#   docker build --target amlctl         -t ghcr.io/kybflow/amlctl:dev .
 #
 # Multi-arch: docker buildx build --platform linux/amd64,linux/arm64 --target worker ...
 # (the builder runs natively and cross-compiles; CGO is off).
@@ -34,7 +35,16 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/ \
-        ./cmd/worker ./cmd/webhook-bridge ./cmd/aml-sandbox
+        ./cmd/worker ./cmd/webhook-bridge ./cmd/aml-sandbox ./cmd/amlctl
+
+# ---- amlctl: submit, follow and fetch lookups (e.g. kubectl run -it --rm ... amlctl events) ----
+FROM ${RUNTIME_IMAGE} AS amlctl
+LABEL org.opencontainers.image.source="https://github.com/kybflow/kybflow" \
+      org.opencontainers.image.title="amlctl" \
+      org.opencontainers.image.description="Command-line client of kybflow: submit lookups, follow events, download results"
+COPY --from=build /out/amlctl /usr/local/bin/amlctl
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/amlctl"]
 
 # ---- aml-sandbox: the BankID AML API emulator (development and tests only) ----
 FROM ${RUNTIME_IMAGE} AS aml-sandbox
