@@ -110,6 +110,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}
 	res, err := streams.Ensure(ctx, js, streams.Topology{
 		Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
+		LookupsMaxAge: cfg.LookupsMaxAge,
 	})
 	if err != nil {
 		nc.Close()

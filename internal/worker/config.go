@@ -63,6 +63,7 @@ type Config struct {
 
 	StreamReplicas int
 	EventsMaxAge   time.Duration
+	LookupsMaxAge  time.Duration
 	Duplicates     time.Duration
 	EventSource    string
 
@@ -111,6 +112,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 
 	s.Int(&c.StreamReplicas, "STREAM_REPLICAS", "stream-replicas", 1, "replicas of every stream and bucket (3 on a production cluster)")
 	s.Duration(&c.EventsMaxAge, "EVENTS_MAX_AGE", "events-max-age", 7*24*time.Hour, "how long events are kept in the events stream")
+	s.Duration(&c.LookupsMaxAge, "LOOKUP_RETENTION", "lookup-retention", 30*24*time.Hour, "how long a lookup's state is kept after its last change: a command reusing its lookupId within it opens nothing")
 	s.Duration(&c.Duplicates, "DUPLICATE_WINDOW", "duplicate-window", 2*time.Hour, "how long a Nats-Msg-Id is remembered for deduplication")
 	s.String(&c.EventSource, "EVENT_SOURCE", "event-source", "urn:kybflow:worker", "CloudEvents source of published events")
 
@@ -165,6 +167,7 @@ func (c *Config) Validate() error {
 	ck.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT", "must be positive")
 	ck.Check(c.StreamReplicas == 1 || c.StreamReplicas == 3 || c.StreamReplicas == 5, "STREAM_REPLICAS", "must be 1, 3 or 5, got %d", c.StreamReplicas)
 	ck.Check(c.EventsMaxAge > 0, "EVENTS_MAX_AGE", "must be positive")
+	ck.Check(c.LookupsMaxAge >= c.MaxWait, "LOOKUP_RETENTION", "must be at least LOOKUP_MAX_WAIT (%s), got %s", c.MaxWait, c.LookupsMaxAge)
 	ck.Check(c.Duplicates > 0 && c.Duplicates <= c.EventsMaxAge, "DUPLICATE_WINDOW", "must be positive and at most EVENTS_MAX_AGE")
 	ck.Require("EVENT_SOURCE", c.EventSource)
 	return ck.Err()

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"flag"
 	"io"
 	"os"
 	"strings"
@@ -61,10 +62,13 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite the README's configuration tables")
+
 // TestREADMEListsEverySetting keeps the README's configuration tables in
-// step with the code.
+// step with the code; -update rewrites them.
 func TestREADMEListsEverySetting(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	const path = "../../README.md"
+	readme, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +78,28 @@ func TestREADMEListsEverySetting(t *testing.T) {
 	var b bridge.Config
 	bs := envconfig.New("bridge", envconfig.MapLookup(nil), io.Discard)
 	b.Settings(bs)
-	for _, v := range append(ws.Vars(), bs.Vars()...) {
-		if !strings.Contains(string(readme), "`"+v+"`") {
-			t.Errorf("README.md does not document %s", v)
+	text := string(readme)
+	for _, tbl := range []struct {
+		name string
+		set  *envconfig.Set
+	}{{"worker", ws}, {"bridge", bs}} {
+		start := "<!-- " + tbl.name + "-settings:start (go test ./internal/worker -run README -update) -->\n"
+		end := "<!-- " + tbl.name + "-settings:end -->"
+		i, j := strings.Index(text, start), strings.Index(text, end)
+		if i < 0 || j < i {
+			t.Fatalf("README.md has no %s settings markers", tbl.name)
+		}
+		want := tbl.set.Markdown()
+		if got := text[i+len(start) : j]; got != want {
+			if !*update {
+				t.Errorf("README.md's %s settings table is out of date; run go test ./internal/worker -run README -update", tbl.name)
+			}
+			text = text[:i+len(start)] + want + text[j:]
+		}
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -103,7 +103,7 @@ func (e *env) config(webhooks bool) Config {
 		Roles: []string{RoleCommands, RoleChecks, RoleWebhooks}, Concurrency: 4,
 		PollInitial: 100 * time.Millisecond, PollMax: 400 * time.Millisecond, PollMaxWebhook: 2 * time.Second,
 		MaxWait: time.Hour, OpenLease: 30 * time.Second, DrainTimeout: 5 * time.Second,
-		StreamReplicas: 1, EventsMaxAge: time.Hour, Duplicates: time.Hour, EventSource: "urn:test",
+		StreamReplicas: 1, EventsMaxAge: time.Hour, LookupsMaxAge: time.Hour, Duplicates: time.Hour, EventSource: "urn:test",
 		LogFormat: "text", LogLevel: "warn",
 	}
 	if e.s3 != nil {
