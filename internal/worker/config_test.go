@@ -103,3 +103,25 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestKubernetesManifestsSetEverySetting keeps deploy/k8s in step: every
+// worker setting is in its ConfigMap, its Deployment (from the Secret), or
+// named in a comment saying why it is left unset.
+func TestKubernetesManifestsSetEverySetting(t *testing.T) {
+	var text strings.Builder
+	for _, f := range []string{"worker-configmap.yaml", "worker-deployment.yaml"} {
+		b, err := os.ReadFile("../../deploy/k8s/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text.Write(b)
+	}
+	var w Config
+	ws := envconfig.New("worker", envconfig.MapLookup(nil), io.Discard)
+	w.Settings(ws)
+	for _, v := range ws.Vars() {
+		if !strings.Contains(text.String(), v) {
+			t.Errorf("deploy/k8s does not set or mention %s", v)
+		}
+	}
+}
