@@ -147,7 +147,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		KeyPrefix:  messages.DefaultKeyPrefix, HTTPAddr: freeOr(cfg.WorkerHTTP, say, "worker /metrics"),
 		Roles:       []string{worker.RoleCommands, worker.RoleChecks, worker.RoleWebhooks},
 		Concurrency: 8, PollInitial: time.Second, PollMax: 10 * time.Second, PollMaxWebhook: 30 * time.Second,
-		MaxWait: 6 * time.Hour, OpenLease: 5 * time.Minute, DrainTimeout: 10 * time.Second,
+		MaxWait: 6 * time.Hour, OpenLease: 5 * time.Minute, DrainTimeout: 10 * time.Second, AckWait: time.Minute,
 		StreamReplicas: 1, EventsMaxAge: 7 * 24 * time.Hour, LookupsMaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour, EventSource: "urn:kybflow:dev",
 		LogFormat: "text", LogLevel: cfg.LogLevel,
 	}

@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}
 	res, err := streams.Ensure(ctx, js, streams.Topology{
 		Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
-		LookupsMaxAge: cfg.LookupsMaxAge,
+		LookupsMaxAge: cfg.LookupsMaxAge, AckWait: cfg.AckWait,
 	})
 	if err != nil {
 		nc.Close()
@@ -162,7 +162,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		g.Go(func() error {
 			return streams.Consume(gctx, cons, h, streams.ConsumeConfig{
-				Name: role, Concurrency: a.cfg.Concurrency, AckWait: time.Minute,
+				Name: role, Concurrency: a.cfg.Concurrency, AckWait: a.cfg.AckWait,
 				Backoff: streams.Backoff{Initial: time.Second, Max: time.Minute}, DrainTimeout: a.cfg.DrainTimeout,
 				Logger: a.log,
 				Observe: func(act streams.Action, d time.Duration) {

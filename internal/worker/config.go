@@ -60,6 +60,7 @@ type Config struct {
 	MaxWait        time.Duration
 	OpenLease      time.Duration
 	DrainTimeout   time.Duration
+	AckWait        time.Duration
 
 	StreamReplicas int
 	EventsMaxAge   time.Duration
@@ -108,6 +109,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Duration(&c.PollMaxWebhook, "POLL_MAX_WITH_WEBHOOKS", "poll-max-with-webhooks", 2*time.Minute, "longest wait between polls when webhooks are configured")
 	s.Duration(&c.MaxWait, "LOOKUP_MAX_WAIT", "lookup-max-wait", 6*time.Hour, "how long a lookup may wait for its results before it fails as expired")
 	s.Duration(&c.OpenLease, "OPEN_LEASE", "open-lease", 5*time.Minute, "how long a replica may take to open a session before another takes over")
+	s.Duration(&c.AckWait, "ACK_WAIT", "ack-wait", time.Minute, "how long a message taken by a worker that died stays invisible before another worker gets it")
 	s.Duration(&c.DrainTimeout, "DRAIN_TIMEOUT", "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight work may run before it is released")
 
 	s.Int(&c.StreamReplicas, "STREAM_REPLICAS", "stream-replicas", 1, "replicas of every stream and bucket (3 on a production cluster)")
@@ -165,6 +167,7 @@ func (c *Config) Validate() error {
 	ck.Check(c.MaxWait > 0, "LOOKUP_MAX_WAIT", "must be positive")
 	ck.Check(c.OpenLease >= 10*time.Second, "OPEN_LEASE", "must be at least 10s (it must outlast one create-session call with its retries), got %s", c.OpenLease)
 	ck.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT", "must be positive")
+	ck.Check(c.AckWait >= 3*time.Second, "ACK_WAIT", "must be at least 3s (handlers send a keep-alive every third of it), got %s", c.AckWait)
 	ck.Check(c.StreamReplicas == 1 || c.StreamReplicas == 3 || c.StreamReplicas == 5, "STREAM_REPLICAS", "must be 1, 3 or 5, got %d", c.StreamReplicas)
 	ck.Check(c.EventsMaxAge > 0, "EVENTS_MAX_AGE", "must be positive")
 	ck.Check(c.LookupsMaxAge >= c.MaxWait, "LOOKUP_RETENTION", "must be at least LOOKUP_MAX_WAIT (%s), got %s", c.MaxWait, c.LookupsMaxAge)

@@ -102,7 +102,7 @@ func (e *env) config(webhooks bool) Config {
 		KeyPrefix: "lookups", HTTPAddr: "127.0.0.1:0",
 		Roles: []string{RoleCommands, RoleChecks, RoleWebhooks}, Concurrency: 4,
 		PollInitial: 100 * time.Millisecond, PollMax: 400 * time.Millisecond, PollMaxWebhook: 2 * time.Second,
-		MaxWait: time.Hour, OpenLease: 30 * time.Second, DrainTimeout: 5 * time.Second,
+		MaxWait: time.Hour, OpenLease: 30 * time.Second, DrainTimeout: 5 * time.Second, AckWait: time.Minute,
 		StreamReplicas: 1, EventsMaxAge: time.Hour, LookupsMaxAge: time.Hour, Duplicates: time.Hour, EventSource: "urn:test",
 		LogFormat: "text", LogLevel: "warn",
 	}
