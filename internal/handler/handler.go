@@ -420,7 +420,7 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
 	}
 	switch {
 	case rec.State.Terminal():
-		return nil // late or duplicate: nothing to do
+		return h.finish(ctx, rec, rev, nil) // late or duplicate: at most re-publish the ending
 	case rec.State != lookups.Opened:
 		// BankID can call back before we recorded the session id.
 		return streams.Retry(fmt.Errorf("webhook for %s before its session was recorded", lookupID), time.Second)
@@ -562,7 +562,7 @@ func (e *storeError) Unwrap() error { return e.err }
 
 func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64) error {
 	rec.State, rec.FinishedAt = lookups.Completed, h.c.Now()
-	return h.finish(ctx, rec, rev, nil)
+	return h.end(ctx, rec, rev, nil)
 }
 
 // fail ends a lookup with a failed event. It returns the Term the message
@@ -572,13 +572,38 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 	data.SessionID = rec.SessionID
 	rec.State, rec.Failure, rec.FinishedAt, rec.LeaseUntil = lookups.Failed, &data, h.c.Now(), time.Time{}
 	h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(code), "reason", reason)
-	return h.finish(ctx, rec, rev, streams.Term(fmt.Errorf("lookup %s failed: %s: %s", rec.Command.LookupID, code, reason)))
+	return h.end(ctx, rec, rev, streams.Term(fmt.Errorf("lookup %s failed: %s: %s", rec.Command.LookupID, code, reason)))
 }
 
-// finish publishes the terminal event of a terminal record, then records
-// that it did: the event goes out before the record says so, and its stable
-// id makes a second publish after a crash a no-op. It returns onDone once
-// both hold.
+// end makes a lookup terminal: it first claims the ending by compare-and-set
+// on the record, so that of two replicas ending one lookup (a poll and a
+// webhook; one seeing it complete, the other a result just expired) only one
+// ending exists, then publishes it. The loser publishes the winner's ending
+// if that is not out yet. A crash between the claim and the publish leaves a
+// terminal record whose event is not marked published: any later delivery
+// for the lookup publishes it (finish).
+func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64, onDone error) error {
+	next, err := h.c.Lookups.Update(ctx, rec, rev)
+	if errors.Is(err, lookups.ErrConflict) {
+		cur, curRev, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
+		if gerr != nil {
+			return streams.Retry(gerr, 0)
+		}
+		if cur.State.Terminal() {
+			return h.finish(ctx, cur, curRev, onDone)
+		}
+		// Another replica moved it (stored an artifact): decide again.
+		return streams.Retry(err, 100*time.Millisecond)
+	}
+	if err != nil {
+		return streams.Retry(err, 0)
+	}
+	return h.finish(ctx, rec, next, onDone)
+}
+
+// finish publishes the terminal event of a record that is terminal in the
+// store, then marks it published: a crash before the mark re-publishes with
+// the same id, which the stream drops. It returns onDone once both hold.
 func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, onDone error) error {
 	var kind messages.Kind
 	var data any
@@ -607,8 +632,8 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, o
 	rec.Published = append(rec.Published, string(kind))
 	if _, err := h.c.Lookups.Update(ctx, rec, rev); err != nil {
 		if errors.Is(err, lookups.ErrConflict) {
-			// Another replica got here too; its record wins, and the event
-			// it published has the same id as ours.
+			// Another replica marked it too: the record is terminal either
+			// way, and the event it published has the same id as ours.
 			return onDone
 		}
 		return streams.Retry(err, 0)

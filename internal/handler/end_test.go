@@ -1,0 +1,125 @@
+package handler
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/testenv"
+)
+
+// newHandlers wires handlers on real NATS, the sandbox and a directory.
+func newHandlers(t *testing.T) (*Handlers, *lookups.Store, jetstream.JetStream) {
+	t.Helper()
+	js := testenv.JetStream(t)
+	res, err := streams.Ensure(context.Background(), js, streams.Topology{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.Start(sandbox.Config{}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	api, err := amlapi.New(amlapi.Config{BaseURL: sb.URL(), IssuerURL: sb.IssuerURL(), ClientID: "sandbox", ClientSecret: "sandbox-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := lookups.NewStore(res.Lookups)
+	h, err := New(Config{API: api, Blobs: dir, Lookups: store, Publisher: js, Keys: messages.ObjectKeys{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, store, js
+}
+
+func terminalEvents(t *testing.T, js jetstream.JetStream, lookupID string) []string {
+	t.Helper()
+	s, err := js.Stream(context.Background(), "AML_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, k := range []messages.Kind{messages.KindCompleted, messages.KindFailed} {
+		if _, err := s.GetLastMsgForSubject(context.Background(), "aml.events."+lookupID+"."+string(k)); err == nil {
+			kinds = append(kinds, string(k))
+		}
+	}
+	return kinds
+}
+
+// TestTwoEndingsOfOneLookupPublishOne: a poll completes a lookup while a
+// webhook-triggered check, holding the same (now stale) revision, fails it.
+// Exactly one ending may exist, the first.
+func TestTwoEndingsOfOneLookupPublishOne(t *testing.T) {
+	h, store, js := newHandlers(t)
+	ctx := context.Background()
+	rec := lookups.Record{
+		State: lookups.Opened, SessionID: "s-1", OpenedAt: time.Now(),
+		Command: messages.LookupCommand{LookupID: "raced", Type: messages.TypeOrganization, Country: messages.CountryNO, IdentifierType: messages.IdentifierOrganizationNumber, Identifier: "923609016"},
+		Artifacts: []messages.Artifact{{Name: "json", Bucket: "b", Key: "lookups/raced/json.json", Size: 2,
+			SHA256: strings.Repeat("ab", 32), ContentType: "application/json"}},
+	}
+	rev, err := store.Create(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.complete(ctx, rec, rev); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	err = h.fail(ctx, rec, rev, messages.CodeExpired, "json expired") // the stale twin
+	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act == streams.ActRetry {
+		t.Fatalf("the losing ending asks to be retried: %v", err)
+	}
+	if got := terminalEvents(t, js, "raced"); len(got) != 1 || got[0] != "completed" {
+		t.Fatalf("terminal events %v, want only completed", got)
+	}
+	final, _, err := store.Get(ctx, "raced")
+	if err != nil || final.State != lookups.Completed {
+		t.Fatalf("record %+v, %v", final, err)
+	}
+}
+
+// TestEndingSurvivesACrashBeforeItsEvent: a record made terminal whose
+// event never went out (the process died in between) gets its event on the
+// next delivery, once.
+func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
+	h, store, js := newHandlers(t)
+	ctx := context.Background()
+	data := messages.FailedData{LookupID: "crashed", Code: messages.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
+	rec := lookups.Record{
+		State: lookups.Failed, Failure: &data, SessionID: "s-2",
+		Command: messages.LookupCommand{LookupID: "crashed", Type: messages.TypeOrganization, Identifier: "923609016"},
+	}
+	rev, err := store.Create(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a redelivered command, then a late webhook
+		if err := h.finish(ctx, rec, rev, nil); err != nil {
+			t.Fatal(err)
+		}
+		rec, rev, _ = store.Get(ctx, "crashed")
+	}
+	if got := terminalEvents(t, js, "crashed"); len(got) != 1 || got[0] != "failed" {
+		t.Fatalf("terminal events %v, want failed", got)
+	}
+	s, _ := js.Stream(ctx, "AML_EVENTS")
+	info, _ := s.Info(ctx)
+	if info.State.Msgs != 1 {
+		t.Fatalf("%d events, want 1", info.State.Msgs)
+	}
+}
