@@ -274,11 +274,12 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("amlapi config: BaseURL: %w", err)
 	}
+	hc := withoutCrossOriginAuth(cfg.HTTPClient)
 	return &Client{
 		base:    base,
 		baseURL: strings.TrimSuffix(cfg.BaseURL, "/"),
-		hc:      cfg.HTTPClient,
-		tokens:  newTokenSource(&cfg, cfg.HTTPClient, cfg.Logger),
+		hc:      hc,
+		tokens:  newTokenSource(&cfg, hc, cfg.Logger),
 		limiter: rate.NewLimiter(cfg.RateLimit, cfg.RateBurst),
 		retry:   cfg.Retry,
 		timeout: cfg.RequestTimeout,
@@ -337,7 +338,10 @@ func (c *Client) create(ctx context.Context, op, path string, req CreateSessionR
 	if err != nil {
 		return "", &Error{Op: op, Class: Permanent, Err: err}
 	}
-	req.Identifier = id // req is our copy
+	req.Identifier, req.IdentifierType = id, "" // req is our copy
+	if kind == identifier.DUNS {
+		req.IdentifierType = IdentifierTypeDUNS
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return "", &Error{Op: op, Class: Permanent, Err: fmt.Errorf("encode request: %w", err)}
@@ -451,6 +455,29 @@ func (c *Client) resolveLink(link string) (*url.URL, error) {
 }
 
 // sameOrigin reports whether a and b have the same scheme, host and port.
+// withoutCrossOriginAuth returns a copy of hc whose redirects never carry
+// the Authorization header (our bearer token, or the client credentials)
+// to another origin. Go's own rule keeps it for the same host on another
+// port or scheme, and for subdomains; an https to http downgrade or a
+// redirect to another port must not get the token.
+func withoutCrossOriginAuth(hc *http.Client) *http.Client {
+	c := *hc
+	next := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && !sameOrigin(req.URL, via[0].URL) {
+			req.Header.Del("Authorization")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
+}
+
 func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) &&
 		strings.EqualFold(a.Hostname(), b.Hostname()) &&
@@ -578,7 +605,7 @@ func (c *Client) roundTrip(ctx context.Context, cl *call) (*http.Response, *oaut
 		if timedOut() {
 			return &Error{Op: op, Class: Transient, Err: timeout}
 		}
-		return &Error{Op: op, Class: ClassOf(err), Err: err}
+		return &Error{Op: op, Class: transportClass(err), Err: err}
 	}
 
 	tok, terr := c.tokens.token(actx)

@@ -191,6 +191,30 @@ func ClassOf(err error) Class {
 	return Permanent
 }
 
+// transportClass classifies an error of the HTTP exchange itself (sending
+// the request, or reading the answer): Transient, since connections break
+// in more ways than any list names (HTTP/2 stream resets and GOAWAYs
+// among them), except for what no retry can fix: certificate errors, an
+// unknown host, a URL the transport cannot use.
+func transportClass(err error) Class {
+	var (
+		certErr      *tls.CertificateVerificationError
+		authorityErr x509.UnknownAuthorityError
+		hostnameErr  x509.HostnameError
+		invalidErr   x509.CertificateInvalidError
+		dnsErr       *net.DNSError
+	)
+	switch {
+	case errors.As(err, &certErr), errors.As(err, &authorityErr), errors.As(err, &hostnameErr), errors.As(err, &invalidErr):
+		return Permanent
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound && !dnsErr.IsTemporary && !dnsErr.IsTimeout:
+		return Permanent
+	case strings.Contains(err.Error(), "unsupported protocol scheme"), errors.Is(err, ErrForeignLink):
+		return Permanent
+	}
+	return Transient
+}
+
 // statusClass classifies an HTTP status that is not a success. notFound is
 // the class of a 404: Expired for a session or its content, Permanent
 // elsewhere. A 401 is Permanent here: the one refresh-and-retry it earns
@@ -202,6 +226,9 @@ func statusClass(status int, notFound Class) Class {
 	case status == http.StatusGone:
 		return Expired
 	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500 && status <= 599:
+		return Transient
+	case status == http.StatusConflict, status == http.StatusTooEarly:
+		// Content asked for before it is ready: waiting fixes it.
 		return Transient
 	}
 	return Permanent

@@ -113,7 +113,7 @@ const httpTimeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 func TestStatusClass(t *testing.T) {
 	for status, want := range map[int]Class{
-		400: Permanent, 401: Permanent, 403: Permanent, 409: Permanent, 422: Permanent,
+		400: Permanent, 401: Permanent, 403: Permanent, 409: Transient, 425: Transient, 422: Permanent,
 		408: Transient, 429: Transient, 500: Transient, 502: Transient, 503: Transient, 504: Transient,
 		410: Expired, 302: Permanent,
 	} {

@@ -29,8 +29,8 @@ func fakeAML() *httptest.Server {
 		case r.Method == http.MethodPost && r.URL.Path == amlapi.CreateOrganizationPath(amlapi.NO):
 			reply(http.StatusCreated, amlapi.SessionCreated{SessionID: id})
 		case r.URL.Path == amlapi.SessionPath(amlapi.KindOrganization, id):
-			expires := time.Now().Add(amlapi.Lifetime)
-			reply(http.StatusOK, amlapi.Session{SessionID: id, Status: amlapi.SessionDone, Created: time.Now(),
+			expires := amlapi.NewTime(time.Now().Add(amlapi.Lifetime))
+			reply(http.StatusOK, amlapi.Session{SessionID: id, Status: amlapi.SessionDone, Created: amlapi.NewTime(time.Now()),
 				JSONData: amlapi.Entity{Status: amlapi.EntityReady, Link: amlapi.JSONLinkPath(amlapi.KindOrganization, id), Expires: &expires}})
 		case r.URL.Path == amlapi.JSONLinkPath(amlapi.KindOrganization, id):
 			w.Header().Set("Content-Type", amlapi.ContentTypeJSON)

@@ -11,7 +11,10 @@ package amlapi
 // lifetime) are marked "confirmed"; everything else is "model".
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -112,12 +115,22 @@ func ReportExpand(r ReportType) string { return "links.reports." + string(r) }
 
 // CreateSessionRequest is the JSON body of a create call (model).
 type CreateSessionRequest struct {
-	Identifier string               `json:"identifier"`
-	Expands    []string             `json:"expands,omitempty"`
-	Reports    []ReportType         `json:"reports,omitempty"`
-	Language   string               `json:"language,omitempty"` // en, no, nb, nn
-	Webhook    *WebhookSubscription `json:"webhook,omitempty"`
+	Identifier string `json:"identifier"`
+	// IdentifierType says the identifier is a DUNS number
+	// (IdentifierTypeDUNS); absent means the organization number of the
+	// endpoint's country. The API takes either (confirmed), and 9 digits
+	// cannot tell them apart; how it is told is our model. The client sets
+	// it from CreateOptions.IdentifierKind.
+	IdentifierType string               `json:"identifierType,omitempty"`
+	Expands        []string             `json:"expands,omitempty"`
+	Reports        []ReportType         `json:"reports,omitempty"`
+	Language       string               `json:"language,omitempty"` // en, no, nb, nn
+	Webhook        *WebhookSubscription `json:"webhook,omitempty"`
 }
+
+// IdentifierTypeDUNS is CreateSessionRequest.IdentifierType for a DUNS
+// number (model).
+const IdentifierTypeDUNS = "DUNS"
 
 // WebhookSubscription chooses where, and for which events, the API calls
 // back for one session (model). No events means all of them.
@@ -194,14 +207,14 @@ const (
 type Entity struct {
 	Status  EntityStatus `json:"status"`
 	Link    string       `json:"link,omitempty"`    // set when READY
-	Expires *time.Time   `json:"expires,omitempty"` // set when READY: ready time + Lifetime
+	Expires *Time        `json:"expires,omitempty"` // set when READY: ready time + Lifetime
 }
 
 // Session is the answer to GET SessionPath (model).
 type Session struct {
 	SessionID string                `json:"sessionId"`
 	Status    SessionStatus         `json:"status"`
-	Created   time.Time             `json:"created"`
+	Created   Time                  `json:"created"`
 	JSONData  Entity                `json:"jsonData"`
 	Reports   map[ReportType]Entity `json:"reports,omitempty"`
 }
@@ -237,7 +250,7 @@ type Webhook struct {
 	SessionID string       `json:"sessionId"`
 	Event     WebhookEvent `json:"event"`
 	Report    ReportType   `json:"report,omitempty"` // ReportReady only
-	Timestamp time.Time    `json:"timestamp"`
+	Timestamp Time         `json:"timestamp"`
 }
 
 // Webhook signature headers (model: the Standard Webhooks scheme). See
@@ -297,3 +310,82 @@ type AccessRights struct {
 // (Normalize): 9 digits for a Norwegian organization number or a DUNS
 // number, 10 digits without the dash for a Swedish organization number, and
 // NNNNNNN-C for a Finnish business ID.
+
+// ---- Timestamps (model) ----
+
+// Time is a timestamp of the API. Its wire format is not confirmed, so it
+// reads RFC 3339 (also without a zone, taken as UTC, and with a space for
+// the T) and Unix seconds or milliseconds, and it never fails: a value it
+// cannot read is kept in Raw with a zero Time. An unexpected format thus
+// degrades to "time unknown", never to an undecodable session or webhook.
+// It is written as RFC 3339.
+type Time struct {
+	time.Time
+	Raw string // the value as received, when it could not be read
+}
+
+// NewTime wraps t.
+func NewTime(t time.Time) Time { return Time{Time: t} }
+
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+}
+
+// UnmarshalJSON reads a string or a number; it returns an error only for
+// JSON that is neither (an object, an array), and even then keeps Raw.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	*t = Time{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Raw = string(b)
+			return nil
+		}
+		for _, layout := range timeLayouts {
+			if v, err := time.Parse(layout, s); err == nil {
+				t.Time = v
+				return nil
+			}
+		}
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			t.Time = unixTime(n)
+			return nil
+		}
+		t.Raw = s
+		return nil
+	}
+	if n, err := strconv.ParseFloat(string(b), 64); err == nil {
+		t.Time = unixTime(int64(n))
+		return nil
+	}
+	t.Raw = string(b)
+	return nil
+}
+
+// unixTime reads n as Unix seconds, or milliseconds when it is too large
+// to be seconds of this era.
+func unixTime(n int64) time.Time {
+	if n > 1e11 || n < -1e11 {
+		return time.UnixMilli(n).UTC()
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+// MarshalJSON writes RFC 3339, the raw value when the time was unreadable,
+// or null when there is neither.
+func (t Time) MarshalJSON() ([]byte, error) {
+	switch {
+	case !t.Time.IsZero():
+		return json.Marshal(t.Time.Format(time.RFC3339Nano))
+	case t.Raw != "":
+		return json.Marshal(t.Raw)
+	}
+	return []byte("null"), nil
+}

@@ -160,12 +160,24 @@ func TestClientAgainstSandboxErrors(t *testing.T) {
 		}
 	})
 
-	t.Run("the API's own 400 for a DUNS number on NO", func(t *testing.T) {
+	t.Run("a DUNS number on NO is sent as one and accepted", func(t *testing.T) {
 		srv := startSandbox(t, sandbox.Config{})
 		c := client(t, srv, nil)
-		_, err := c.CreateOrganizationSession(ctx, amlapi.NO, amlapi.CreateSessionRequest{Identifier: "150483782"}, amlapi.CreateOptions{IdentifierKind: identifier.DUNS})
+		// 150483782 fails the Norwegian check digit: only its type makes it valid.
+		if _, err := c.CreateOrganizationSession(ctx, amlapi.NO, amlapi.CreateSessionRequest{Identifier: "15-048-3782"}, amlapi.CreateOptions{IdentifierKind: identifier.DUNS}); err != nil {
+			t.Fatalf("DUNS on NO: %v", err)
+		}
+		if n := srv.Sandbox().Inspect().SessionsPerIdentifier["organization/NO/150483782"]; n != 1 {
+			t.Errorf("sessions for the DUNS number: %d", n)
+		}
+	})
+
+	t.Run("the API's own 400 is permanent", func(t *testing.T) {
+		srv := startSandbox(t, sandbox.Config{})
+		c := client(t, srv, nil)
+		_, err := c.CreateOrganizationSession(ctx, amlapi.NO, amlapi.CreateSessionRequest{Identifier: "923609016", Expands: []string{"horoscope"}}, amlapi.CreateOptions{})
 		var ae *amlapi.Error
-		if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest || ae.Code != amlapi.CodeInvalidIdentifier || ae.Class != amlapi.Permanent {
+		if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest || ae.Code != amlapi.CodeInvalidExpand || ae.Class != amlapi.Permanent {
 			t.Fatalf("err %v", err)
 		}
 	})

@@ -82,6 +82,11 @@ func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, *Error) {
 	start := time.Now()
 	tok, err := s.conf.Token(context.WithValue(ctx, oauth2.HTTPClient, s.hc))
 	if err != nil {
+		if s.tok != nil && time.Now().Before(s.tok.Expiry) {
+			// An early refresh failed; the token we have is still good.
+			s.log.Warn("token refresh failed; using the current token until it expires", "expiry", s.tok.Expiry, "err", err)
+			return s.tok, nil
+		}
 		return nil, tokenError(err)
 	}
 	s.tok, s.refreshAt = tok, refreshTime(start, tok.Expiry, s.margin)
@@ -127,12 +132,12 @@ func (s *tokenSource) discover(ctx context.Context) (string, *Error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.hc.Do(req)
 	if err != nil {
-		return "", &Error{Op: op, Class: ClassOf(err), Err: err}
+		return "", &Error{Op: op, Class: transportClass(err), Err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDiscoverySize))
 	if err != nil {
-		return "", &Error{Op: op, Class: ClassOf(err), Err: fmt.Errorf("read %s: %w", wellKnown, err)}
+		return "", &Error{Op: op, Class: transportClass(err), Err: fmt.Errorf("read %s: %w", wellKnown, err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return "", responseError(op, resp, body, Permanent)
@@ -154,7 +159,7 @@ func tokenError(err error) *Error {
 	const op = "fetch token"
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
-		return &Error{Op: op, Class: ClassOf(err), Err: err}
+		return &Error{Op: op, Class: transportClass(err), Err: err}
 	}
 	e := &Error{Op: op, Class: Permanent, Code: re.ErrorCode, Message: re.ErrorDescription}
 	if re.Response != nil {

@@ -48,7 +48,7 @@ func newFixture(t *testing.T, withStream bool) *fixture {
 
 func webhookBody(t *testing.T, event amlapi.WebhookEvent) []byte {
 	t.Helper()
-	b, err := json.Marshal(amlapi.Webhook{SessionID: "s-1", Event: event, Timestamp: time.Now().UTC()})
+	b, err := json.Marshal(amlapi.Webhook{SessionID: "s-1", Event: event, Timestamp: amlapi.NewTime(time.Now().UTC())})
 	if err != nil {
 		t.Fatal(err)
 	}

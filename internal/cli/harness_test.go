@@ -36,17 +36,13 @@ func startPipeline(t *testing.T, s3 bool) *pipeline {
 	}
 	t.Cleanup(func() { sb.Close() })
 
-	cfg := worker.Config{
-		NATSURL: p.natsURL, SubjectPrefix: "aml",
-		APIURL: sb.URL(), IssuerURL: sb.IssuerURL(), ClientID: "sandbox", ClientSecret: "sandbox-secret",
-		Scopes: []string{"aml_organization/basic"}, ClientAuth: "basic", RateLimit: 200, RetryBudget: 10 * time.Second,
-		KeyPrefix: "lookups", HTTPAddr: "127.0.0.1:0",
-		Roles: []string{worker.RoleCommands, worker.RoleChecks, worker.RoleWebhooks}, Concurrency: 4,
-		PollInitial: 100 * time.Millisecond, PollMax: 400 * time.Millisecond, PollMaxWebhook: 2 * time.Second,
-		MaxWait: time.Hour, OpenLease: 30 * time.Second, DrainTimeout: 5 * time.Second,
-		StreamReplicas: 1, EventsMaxAge: time.Hour, Duplicates: time.Hour, EventSource: "urn:test",
-		LogFormat: "text", LogLevel: "warn",
-	}
+	cfg := worker.Defaults()
+	cfg.NATSURL, cfg.APIURL, cfg.IssuerURL = p.natsURL, sb.URL(), sb.IssuerURL()
+	cfg.ClientID, cfg.ClientSecret = "sandbox", "sandbox-secret"
+	cfg.RateLimit, cfg.RetryBudget, cfg.HTTPAddr, cfg.Concurrency = 200, 10*time.Second, "127.0.0.1:0", 4
+	cfg.PollInitial, cfg.PollMax, cfg.PollMaxWebhook = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second
+	cfg.MaxWait, cfg.DrainTimeout, cfg.EventsMaxAge, cfg.Duplicates, cfg.LookupsMaxAge = time.Hour, 5*time.Second, time.Hour, time.Hour, 24*time.Hour
+	cfg.EventSource, cfg.LogFormat, cfg.LogLevel = "urn:test", "text", "warn"
 	p.env = map[string]string{"NATS_URL": p.natsURL}
 	if s3 {
 		srv := testenv.MinIO(t)

@@ -139,18 +139,15 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 
 	// The bridge's address must be known before the worker is configured.
 	bridgeAddr := freeOr(cfg.BridgeListen, say, "webhook bridge")
-	wcfg := worker.Config{
-		NATSURL: natsURL, SubjectPrefix: messages.DefaultPrefix,
-		APIURL: sb.URL(), IssuerURL: sb.IssuerURL(), ClientID: "sandbox", ClientSecret: "sandbox-secret",
-		Scopes: []string{"aml_organization/basic", "aml_organization/OFAC"}, ClientAuth: "basic", RateLimit: 20, RetryBudget: time.Minute,
-		WebhookURL: "http://" + bridgeAddr + "/webhooks",
-		KeyPrefix:  messages.DefaultKeyPrefix, HTTPAddr: freeOr(cfg.WorkerHTTP, say, "worker /metrics"),
-		Roles:       []string{worker.RoleCommands, worker.RoleChecks, worker.RoleWebhooks},
-		Concurrency: 8, PollInitial: time.Second, PollMax: 10 * time.Second, PollMaxWebhook: 30 * time.Second,
-		MaxWait: 6 * time.Hour, OpenLease: 5 * time.Minute, DrainTimeout: 10 * time.Second, AckWait: time.Minute,
-		StreamReplicas: 1, EventsMaxAge: 7 * 24 * time.Hour, LookupsMaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour, EventSource: "urn:kybflow:dev",
-		LogFormat: "text", LogLevel: cfg.LogLevel,
-	}
+	wcfg := worker.Defaults()
+	wcfg.NATSURL, wcfg.APIURL, wcfg.IssuerURL = natsURL, sb.URL(), sb.IssuerURL()
+	wcfg.ClientID, wcfg.ClientSecret = "sandbox", "sandbox-secret"
+	wcfg.Scopes = []string{"aml_organization/basic", "aml_organization/OFAC"}
+	wcfg.WebhookURL = "http://" + bridgeAddr + "/webhooks"
+	wcfg.HTTPAddr = freeOr(cfg.WorkerHTTP, say, "worker /metrics")
+	wcfg.PollInitial, wcfg.PollMax, wcfg.PollMaxWebhook = time.Second, 10*time.Second, 30*time.Second
+	wcfg.DrainTimeout, wcfg.EventSource = 10*time.Second, "urn:kybflow:dev"
+	wcfg.LogFormat, wcfg.LogLevel = "text", cfg.LogLevel
 	blobDir := ""
 	if cfg.S3Endpoint != "" {
 		wcfg.S3Endpoint, wcfg.S3Bucket, wcfg.S3AccessKey, wcfg.S3SecretKey = cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey

@@ -191,7 +191,9 @@ func TestCreateValidation(t *testing.T) {
 		{"SE bad check digit", se, `{"identifier":"556036-0794"}`, 400, amlapi.CodeInvalidIdentifier, []string{"556036-0794", "check digit is 4, want 3"}},
 		{"FI bad check digit", fi, `{"identifier":"2077474-1"}`, 400, amlapi.CodeInvalidIdentifier, []string{"2077474-1", "check digit is 1, want 0"}},
 		{"beneficial bad check digit", bo, `{"identifier":"974760674"}`, 400, amlapi.CodeInvalidIdentifier, []string{"974760674", "check digit"}},
-		{"NO takes no DUNS", no, `{"identifier":"150483782"}`, 400, amlapi.CodeInvalidIdentifier, []string{"150483782", "not as a DUNS number"}},
+		{"NO takes a 9-digit value as an org number", no, `{"identifier":"150483782"}`, 400, amlapi.CodeInvalidIdentifier, []string{"150483782", "identifierType DUNS"}},
+		{"NO takes a DUNS number when typed", no, `{"identifier":"150483782","identifierType":"DUNS"}`, 201, "", nil},
+		{"unknown identifierType", no, `{"identifier":"923609016","identifierType":"LEI"}`, 400, amlapi.CodeInvalidRequest, []string{"identifierType"}},
 		{"beneficial takes no Swedish number", bo, `{"identifier":"5560360793"}`, 400, amlapi.CodeInvalidIdentifier, []string{"want 9 digits"}},
 		{"no identifier", no, `{}`, 400, amlapi.CodeInvalidIdentifier, []string{"required"}},
 		{"unknown expand", no, `{"identifier":"923609016","expands":["address","owners"]}`, 400, amlapi.CodeInvalidExpand, []string{`"owners"`}},
@@ -329,12 +331,12 @@ func TestStatusProgression(t *testing.T) {
 		if want := e.base + amlapi.ReportLinkPath(amlapi.KindOrganization, id, r); en.Link != want {
 			t.Errorf("%s link %s, want %s", r, en.Link, want)
 		}
-		if en.Expires == nil || en.Expires.Sub(last.Created) < amlapi.Lifetime || en.Expires.Sub(last.Created) > amlapi.Lifetime+time.Second {
+		if en.Expires == nil || en.Expires.Sub(last.Created.Time) < amlapi.Lifetime || en.Expires.Sub(last.Created.Time) > amlapi.Lifetime+time.Second {
 			t.Errorf("%s expires %v (created %v)", r, en.Expires, last.Created)
 		}
 	}
 	// The aml report (requested first) is ready before the certificate.
-	if !last.Reports[amlapi.ReportAML].Expires.Before(*last.Reports[amlapi.ReportCertificateOfIncorporation].Expires) {
+	if !last.Reports[amlapi.ReportAML].Expires.Before(last.Reports[amlapi.ReportCertificateOfIncorporation].Expires.Time) {
 		t.Error("reports did not become READY one by one")
 	}
 	// The JSON's links block points at the same report links.

@@ -55,7 +55,7 @@ func parseCreate(k amlapi.Kind, c amlapi.Country, body []byte, scopes []string) 
 	}
 	var out createRequest
 	var bad *apiError
-	if out.identifier, out.idKind, bad = validateIdentifier(k, c, req.Identifier); bad != nil {
+	if out.identifier, out.idKind, bad = validateIdentifier(k, c, req.Identifier, req.IdentifierType); bad != nil {
 		return createRequest{}, bad
 	}
 
@@ -131,13 +131,27 @@ func parseCreate(k amlapi.Kind, c amlapi.Country, body []byte, scopes []string) 
 	return out, nil
 }
 
-// validateIdentifier checks an identifier with internal/identifier. On the
-// NO and beneficial endpoints a value is a Norwegian organization number
-// (a DUNS number is not accepted there: sandbox rule, see docs); on SE and
-// FI it is the country's organization number or else a 9-digit DUNS number.
-func validateIdentifier(k amlapi.Kind, c amlapi.Country, raw string) (string, identifier.Kind, *apiError) {
+// validateIdentifier checks an identifier with internal/identifier. With
+// identifierType DUNS it is a 9-digit DUNS number, on every endpoint (the
+// API takes an organization number or a DUNS number). Otherwise it is the
+// endpoint's organization number; on SE and FI, where a 9-digit value
+// cannot be an organization number, a DUNS number is also recognised
+// without the type. On NO and beneficial endpoints a 9-digit value without
+// the type is always an organization number: never guessed.
+func validateIdentifier(k amlapi.Kind, c amlapi.Country, raw, typ string) (string, identifier.Kind, *apiError) {
 	if strings.TrimSpace(raw) == "" {
 		return "", "", badRequest(amlapi.CodeInvalidIdentifier, "identifier is required")
+	}
+	switch typ {
+	case "":
+	case amlapi.IdentifierTypeDUNS:
+		d, err := identifier.Normalize(identifier.DUNS, raw)
+		if err != nil {
+			return "", "", badRequest(amlapi.CodeInvalidIdentifier, "%v", err)
+		}
+		return d, identifier.DUNS, nil
+	default:
+		return "", "", badRequest(amlapi.CodeInvalidRequest, "unknown identifierType %q; want %s or none", typ, amlapi.IdentifierTypeDUNS)
 	}
 	national, _ := identifier.ForCountry(string(c))
 	canon, err := identifier.Normalize(national, raw)
@@ -152,7 +166,7 @@ func validateIdentifier(k amlapi.Kind, c amlapi.Country, raw string) (string, id
 	}
 	msg := err.Error()
 	if d, derr := identifier.Normalize(identifier.DUNS, raw); derr == nil && d != "" {
-		msg += "; this endpoint takes a 9-digit value as a Norwegian organization number, not as a DUNS number"
+		msg += fmt.Sprintf("; for a DUNS number send identifierType %s", amlapi.IdentifierTypeDUNS)
 	}
 	return "", "", badRequest(amlapi.CodeInvalidIdentifier, "%s", msg)
 }

@@ -156,7 +156,7 @@ func TestFaultWebhookDelay(t *testing.T) {
 	if d := got[0].at.Sub(start); d < 50*time.Millisecond+delay {
 		t.Errorf("webhook after %s, want ≥ %s", d, 50*time.Millisecond+delay)
 	}
-	if d := got[0].at.Sub(got[0].hook.Timestamp); d < delay-10*time.Millisecond {
+	if d := got[0].at.Sub(got[0].hook.Timestamp.Time); d < delay-10*time.Millisecond {
 		t.Errorf("webhook sent %s after its event, want ≥ %s", d, delay)
 	}
 }

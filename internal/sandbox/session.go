@@ -109,7 +109,7 @@ func (s *session) view(now time.Time, base string) amlapi.Session {
 		e := amlapi.Entity{Status: st}
 		if st == amlapi.EntityReady {
 			e.Link = base + link
-			exp := expires.UTC()
+			exp := amlapi.NewTime(expires.UTC())
 			e.Expires = &exp
 		}
 		return e
@@ -117,7 +117,7 @@ func (s *session) view(now time.Time, base string) amlapi.Session {
 	v := amlapi.Session{
 		SessionID: s.id,
 		Status:    s.tl.status(now),
-		Created:   s.tl.created.UTC(),
+		Created:   amlapi.NewTime(s.tl.created.UTC()),
 		JSONData:  entity(0, amlapi.JSONLinkPath(s.kind, s.id)),
 	}
 	if len(s.reports) > 0 {

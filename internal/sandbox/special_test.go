@@ -87,7 +87,7 @@ func TestSpecialIdentifiers(t *testing.T) {
 				t.Errorf("slow: %+v", s)
 			}
 			s := e.wait(org, expires, 2*time.Second, func(s amlapi.Session) bool { return s.JSONData.Status == amlapi.EntityReady })
-			if d := s.JSONData.Expires.Sub(s.Created); d > 2*time.Second {
+			if d := s.JSONData.Expires.Sub(s.Created.Time); d > 2*time.Second {
 				t.Errorf("expires: lifetime %s", d)
 			}
 			s = e.wait(org, expires, 3*time.Second, func(s amlapi.Session) bool { return s.JSONData.Status == amlapi.EntityExpired })
@@ -98,7 +98,7 @@ func TestSpecialIdentifiers(t *testing.T) {
 				t.Errorf("expires: session %s, want still DONE", s.Status)
 			}
 			s = e.wait(org, slow, 3*time.Second, done)
-			if s.Status != amlapi.SessionDone || s.JSONData.Expires.Sub(s.Created) < amlapi.Lifetime+sandbox.SlowFactor*100*time.Millisecond {
+			if s.Status != amlapi.SessionDone || s.JSONData.Expires.Sub(s.Created.Time) < amlapi.Lifetime+sandbox.SlowFactor*100*time.Millisecond {
 				t.Errorf("slow: %+v", s)
 			}
 		})

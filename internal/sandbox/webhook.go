@@ -156,7 +156,7 @@ func (s *Sandbox) scheduleWebhooks(sess *session) {
 	}
 	var items []*delivery
 	for _, e := range evs {
-		body, err := json.Marshal(amlapi.Webhook{SessionID: sess.id, Event: e.event, Report: e.report, Timestamp: e.at.UTC()})
+		body, err := json.Marshal(amlapi.Webhook{SessionID: sess.id, Event: e.event, Report: e.report, Timestamp: amlapi.NewTime(e.at.UTC())})
 		if err != nil {
 			s.log.Error("sandbox: encode webhook", "session", sess.id, "error", err)
 			continue

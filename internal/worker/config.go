@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -120,6 +121,19 @@ func (c *Config) Settings(s *envconfig.Set) {
 
 	s.String(&c.LogFormat, "LOG_FORMAT", "log-format", "json", "log format: json or text")
 	s.String(&c.LogLevel, "LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// Defaults is the configuration with every setting at its default, for
+// programs that build one in code (development mode, tests) and set only
+// what differs.
+func Defaults() Config {
+	var c Config
+	s := envconfig.New("worker", envconfig.MapLookup(nil), io.Discard)
+	c.Settings(s)
+	if err := s.Parse(nil); err != nil {
+		panic("worker: the defaults do not parse: " + err.Error()) // a programming error
+	}
+	return c
 }
 
 // Validate reports every problem, each naming its variable.

@@ -95,17 +95,13 @@ func newEnv(t testing.TB, o envOptions) *env {
 
 // config is a worker configuration for this env, as a user would set it.
 func (e *env) config(webhooks bool) Config {
-	c := Config{
-		NATSURL: e.natsURL, SubjectPrefix: "aml",
-		APIURL: e.sb.URL(), IssuerURL: e.sb.IssuerURL(), ClientID: "sandbox", ClientSecret: "sandbox-secret",
-		Scopes: []string{"aml_organization/basic"}, ClientAuth: "basic", RateLimit: 200, RetryBudget: 10 * time.Second,
-		KeyPrefix: "lookups", HTTPAddr: "127.0.0.1:0",
-		Roles: []string{RoleCommands, RoleChecks, RoleWebhooks}, Concurrency: 4,
-		PollInitial: 100 * time.Millisecond, PollMax: 400 * time.Millisecond, PollMaxWebhook: 2 * time.Second,
-		MaxWait: time.Hour, OpenLease: 30 * time.Second, DrainTimeout: 5 * time.Second, AckWait: time.Minute,
-		StreamReplicas: 1, EventsMaxAge: time.Hour, LookupsMaxAge: time.Hour, Duplicates: time.Hour, EventSource: "urn:test",
-		LogFormat: "text", LogLevel: "warn",
-	}
+	c := Defaults()
+	c.NATSURL, c.APIURL, c.IssuerURL = e.natsURL, e.sb.URL(), e.sb.IssuerURL()
+	c.ClientID, c.ClientSecret = "sandbox", "sandbox-secret"
+	c.RateLimit, c.RetryBudget, c.HTTPAddr, c.Concurrency = 200, 10*time.Second, "127.0.0.1:0", 4
+	c.PollInitial, c.PollMax, c.PollMaxWebhook = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second
+	c.MaxWait, c.DrainTimeout, c.EventsMaxAge, c.Duplicates, c.LookupsMaxAge = time.Hour, 5*time.Second, time.Hour, time.Hour, 24*time.Hour
+	c.EventSource, c.LogFormat, c.LogLevel = "urn:test", "text", "warn"
 	if e.s3 != nil {
 		c.S3Endpoint, c.S3Bucket, c.S3AccessKey, c.S3SecretKey, c.S3Secure = e.s3.Endpoint, e.bucket, e.s3.AccessKey, e.s3.SecretKey, false
 	} else {

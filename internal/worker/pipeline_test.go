@@ -153,7 +153,7 @@ func TestForgedWebhooksAreRejectedOrIgnored(t *testing.T) {
 	c := cmd{LookupID: "forged", Type: "organization", Country: "NO", Identifier: "923609016"}
 	e.publish(c, "")
 
-	body, _ := json.Marshal(amlapi.Webhook{SessionID: "not-the-session", Event: amlapi.EventAllDone, Timestamp: time.Now()})
+	body, _ := json.Marshal(amlapi.Webhook{SessionID: "not-the-session", Event: amlapi.EventAllDone, Timestamp: amlapi.NewTime(time.Now())})
 	// No signature, a wrong secret: 401, nothing published.
 	if got := e.postWebhook("forged", body, http.Header{}); got != http.StatusUnauthorized {
 		t.Errorf("unsigned webhook: %d, want 401", got)

@@ -1,0 +1,108 @@
+package amlapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestTimeReadsWhatItCanAndNeverFails(t *testing.T) {
+	want := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	for in, exp := range map[string]time.Time{
+		`"2026-01-02T10:00:00Z"`:      want,
+		`"2026-01-02T11:00:00+01:00"`: want,
+		`"2026-01-02T10:00:00"`:       want,
+		`"2026-01-02 10:00:00"`:       want,
+		`"2026-01-02 10:00:00Z"`:      want,
+		`1767348000`:                  want,
+		`1767348000000`:               want,
+		`"1767348000"`:                want,
+		`null`:                        {},
+	} {
+		var tm Time
+		if err := json.Unmarshal([]byte(in), &tm); err != nil || !tm.Equal(exp) {
+			t.Errorf("%s: %v, %v; want %v", in, tm.Time, err, exp)
+		}
+	}
+	for _, in := range []string{`"soon"`, `true`, `{"a":1}`} {
+		var tm Time
+		if err := json.Unmarshal([]byte(in), &tm); err != nil || !tm.IsZero() || tm.Raw == "" {
+			t.Errorf("%s: %+v, %v; want zero with Raw kept", in, tm, err)
+		}
+		b, _ := json.Marshal(tm)
+		if string(b) == "null" {
+			t.Errorf("%s re-encoded as null, losing the raw value", in)
+		}
+	}
+}
+
+// TestHTTP2StreamResetIsTransient: a load balancer resetting an HTTP/2
+// stream must be retried, not end a lookup as rejected.
+func TestHTTP2StreamResetIsTransient(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, WellKnownPath):
+			json.NewEncoder(w).Encode(Discovery{TokenEndpoint: "https://" + r.Host + "/token"})
+		case r.URL.Path == "/token":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"access_token":"t","token_type":"Bearer","expires_in":300}`))
+		default:
+			if calls.Add(1) == 1 {
+				panic(http.ErrAbortHandler) // resets the HTTP/2 stream
+			}
+			json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessGranted})
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL, IssuerURL: srv.URL, ClientID: "c", ClientSecret: "s", HTTPClient: srv.Client(),
+		Retry: RetryPolicy{InitialInterval: 10 * time.Millisecond, MaxAttempts: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar, err := c.AccessRights(context.Background())
+	if err != nil || ar.NationalRegistry != AccessGranted {
+		t.Fatalf("after a stream reset: %+v, %v (class %v)", ar, err, ClassOf(err))
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("%d calls, want a retry after the reset", calls.Load())
+	}
+}
+
+// TestRedirectNeverCarriesTheTokenToAnotherOrigin: Go keeps Authorization
+// on a redirect to the same host on another port; we must not.
+func TestRedirectNeverCarriesTheTokenToAnotherOrigin(t *testing.T) {
+	var leaked atomic.Value
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("Authorization"))
+		json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessMissing})
+	}))
+	defer other.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/token":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"access_token":"SECRET-TOKEN","token_type":"Bearer","expires_in":300}`))
+		default:
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+		}
+	}))
+	defer api.Close()
+	c, err := New(Config{BaseURL: api.URL, TokenURL: api.URL + "/token", ClientID: "c", ClientSecret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AccessRights(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := leaked.Load().(string); got != "" {
+		t.Fatalf("the other origin received Authorization %q", got)
+	}
+}
