@@ -112,6 +112,13 @@ func Start(cfg Config, log *slog.Logger) (*App, error) {
 	return &App{cfg: cfg, log: log, nc: nc, js: js, ln: ln, ops: ops, handler: h, registry: reg, subjects: subjects}, nil
 }
 
+// Close releases what Start opened, for a caller that will not Run the app.
+func (a *App) Close() {
+	a.ln.Close()
+	a.ops.Close()
+	a.nc.Close()
+}
+
 // Addr is the address webhooks are received on.
 func (a *App) Addr() net.Addr { return a.ln.Addr() }
 
@@ -137,7 +144,13 @@ func (a *App) Run(ctx context.Context) error {
 			return nil
 		},
 	}
-	public := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	// Bodies are small and read before the signature can be checked: bound
+	// how long an unauthenticated client may hold a connection.
+	public := &http.Server{
+		Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
 	opsSrv := &http.Server{Handler: opshttp.Handler(a.registry, ready), ReadHeaderTimeout: 10 * time.Second}
 
 	a.log.Info("webhook bridge listening", "addr", a.ln.Addr().String(), "ops_addr", a.ops.Addr().String(), "nats", a.nc.ConnectedUrlRedacted())

@@ -165,6 +165,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		WebhookSecret: secret, SubjectPrefix: messages.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,
 	}, log.With("component", "bridge"))
 	if err != nil {
+		w.Close()
 		return fmt.Errorf("webhook bridge: %w", err)
 	}
 

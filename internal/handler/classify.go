@@ -9,6 +9,11 @@ import (
 	"github.com/kybflow/kybflow/internal/messages"
 )
 
+// maxRetryAfter caps the wait an API's Retry-After may impose on one
+// message: a longer one is honoured by asking again later, not by holding
+// the message for hours.
+const maxRetryAfter = 5 * time.Minute
+
 // classify is the one place where an error of the AML API becomes a
 // reaction: retry (after delay, 0 meaning the consumer's backoff), or end
 // the lookup with a failure code.
@@ -26,7 +31,7 @@ func classify(err error) (retry bool, delay time.Duration, code messages.Failure
 	switch amlapi.ClassOf(err) {
 	case amlapi.Transient:
 		if isAPI {
-			delay = ae.RetryAfter
+			delay = min(ae.RetryAfter, maxRetryAfter)
 		}
 		return true, delay, ""
 	case amlapi.Expired:

@@ -19,6 +19,10 @@ import (
 
 // newHandlers wires handlers on real NATS, the sandbox and a directory.
 func newHandlers(t *testing.T) (*Handlers, *lookups.Store, jetstream.JetStream) {
+	return newHandlersWith(t, nil)
+}
+
+func newHandlersWith(t *testing.T, wrap func(API) API) (*Handlers, *lookups.Store, jetstream.JetStream) {
 	t.Helper()
 	js := testenv.JetStream(t)
 	res, err := streams.Ensure(context.Background(), js, streams.Topology{})
@@ -39,7 +43,11 @@ func newHandlers(t *testing.T) (*Handlers, *lookups.Store, jetstream.JetStream) 
 		t.Fatal(err)
 	}
 	store := lookups.NewStore(res.Lookups)
-	h, err := New(Config{API: api, Blobs: dir, Lookups: store, Publisher: js, Keys: messages.ObjectKeys{}})
+	var a API = api
+	if wrap != nil {
+		a = wrap(api)
+	}
+	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Keys: messages.ObjectKeys{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,5 +129,41 @@ func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
 	info, _ := s.Info(ctx)
 	if info.State.Msgs != 1 {
 		t.Fatalf("%d events, want 1", info.State.Msgs)
+	}
+}
+
+// cancelAfterCreate is the real client, with the caller's context cancelled
+// the moment a session has been created: a drain racing the API's answer.
+type cancelAfterCreate struct {
+	API
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterCreate) CreateOrganizationSession(ctx context.Context, country amlapi.Country, req amlapi.CreateSessionRequest, opts amlapi.CreateOptions) (string, error) {
+	id, err := c.API.CreateOrganizationSession(ctx, country, req, opts)
+	c.cancel()
+	return id, err
+}
+
+// TestOpenedSessionIsRecordedEvenWhenTheContextEnds: a session that exists
+// upstream costs money; losing its id to a cancelled context would open a
+// second one later.
+func TestOpenedSessionIsRecordedEvenWhenTheContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	h, store, _ := newHandlersWith(t, func(a API) API { return cancelAfterCreate{API: a, cancel: cancel} })
+	cmd := messages.LookupCommand{LookupID: "drained", Type: messages.TypeOrganization, Country: messages.CountryNO,
+		IdentifierType: messages.IdentifierOrganizationNumber, Identifier: "923609016"}
+	rec := lookups.Record{State: lookups.Opening, Command: cmd, LeaseUntil: time.Now().Add(time.Minute), AcceptedAt: time.Now()}
+	rev, err := store.Create(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = h.open(ctx, rec, rev)
+	got, _, err := store.Get(context.Background(), "drained")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != lookups.Opened || got.SessionID == "" {
+		t.Fatalf("record after a create whose context ended: state %s, session %q; want opened with the session", got.State, got.SessionID)
 	}
 }

@@ -130,6 +130,16 @@ func New(cfg Config) (*Handlers, error) {
 	return &Handlers{c: cfg, log: cfg.Logger}, nil
 }
 
+// readError is the outcome of a failed read of a record: a record that
+// cannot be decoded will not decode on a retry either.
+func (h *Handlers) readError(err error) error {
+	if errors.Is(err, lookups.ErrCorrupt) {
+		h.log.Error("lookup record cannot be decoded; its message is dropped", "err", err)
+		return streams.Term(err)
+	}
+	return streams.Retry(err, 0)
+}
+
 // errNotReady is the Retry of a check whose session is not done yet.
 var errNotReady = errors.New("session results not all stored yet")
 
@@ -217,7 +227,7 @@ func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand) erro
 		}
 	}
 	if err != nil {
-		return streams.Retry(err, 0)
+		return h.readError(err)
 	}
 	if !sameLookup(rec.Command, cmd) {
 		// The first command with a lookupId defines the lookup. Another one
@@ -278,7 +288,11 @@ func sameLookup(a, b messages.LookupCommand) bool {
 // records it.
 func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) error {
 	cmd := rec.Command
-	sessionID, err := h.createSession(ctx, cmd)
+	// The create call must end inside the lease, or another replica could
+	// take over while the API is still answering, and open a second session.
+	cctx, cancel := context.WithDeadline(ctx, rec.LeaseUntil.Add(-h.leaseMargin()))
+	sessionID, err := h.createSession(cctx, cmd)
+	cancel()
 	if err != nil {
 		retry, delay, code := classify(err)
 		if retry && h.c.Now().Sub(rec.AcceptedAt) > h.c.MaxWait {
@@ -286,29 +300,56 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 			err = fmt.Errorf("could not open a session within %s: %w", h.c.MaxWait, err)
 		}
 		if retry {
-			// Give the claim back so the next delivery may try at once.
+			// Give the claim back so the next delivery may try at once; also
+			// when our own context is ending (a drain), hence WithoutCancel.
 			rec.State, rec.LeaseUntil = lookups.Accepted, time.Time{}
-			if _, uerr := h.c.Lookups.Update(ctx, rec, rev); uerr != nil {
+			uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if _, uerr := h.c.Lookups.Update(uctx, rec, rev); uerr != nil {
 				h.log.Warn("release opening lease", "lookup_id", cmd.LookupID, "err", uerr)
 			}
+			ucancel()
 			h.c.Metrics.TransientErrors.WithLabelValues("create_session").Inc()
 			return streams.Retry(err, delay)
 		}
 		return h.fail(ctx, rec, rev, code, err.Error())
 	}
 	h.c.Metrics.SessionsOpened.Inc()
+	leaseUntil := rec.LeaseUntil
 	rec.State, rec.SessionID, rec.LeaseUntil, rec.OpenedAt = lookups.Opened, sessionID, time.Time{}, h.c.Now()
-	next, err := h.c.Lookups.Update(ctx, rec, rev)
+	next, err := h.recordSession(ctx, rec, rev, leaseUntil)
 	if err != nil {
-		// We held the lease; losing it means it expired while the API was
-		// slow, and another replica took over: the session just opened is
-		// probably a second one.
-		h.log.Error("session opened but could not be recorded; it may be a duplicate", "lookup_id", cmd.LookupID, "session_id", sessionID, "err", err)
+		// Not recorded within the lease: another replica may take over and,
+		// not knowing this session, open another one.
+		h.log.Error("session opened but not recorded; a second session may be opened for this lookup", "lookup_id", cmd.LookupID, "session_id", sessionID, "err", err)
 		return streams.Retry(err, 0)
 	}
 	h.log.Info("session opened", "lookup_id", cmd.LookupID, "session_id", sessionID)
 	return h.announceOpened(ctx, rec, next)
 }
+
+// recordSession writes the record of a just-opened session. The session
+// exists upstream and cost money, so this write is worth more than our
+// context: it goes on when the context ends (a drain) and retries passing
+// failures (a NATS leader election), until the lease runs out.
+func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, leaseUntil time.Time) (uint64, error) {
+	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leaseUntil)
+	defer cancel()
+	for {
+		next, err := h.c.Lookups.Update(rctx, rec, rev)
+		if err == nil || errors.Is(err, lookups.ErrConflict) {
+			return next, err
+		}
+		select {
+		case <-rctx.Done():
+			return 0, fmt.Errorf("%w (last: %w)", rctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// leaseMargin is how long before its lease ends a create call must have
+// ended: time to record the session.
+func (h *Handlers) leaseMargin() time.Duration { return min(h.c.Lease/4, 30*time.Second) }
 
 func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand) (string, error) {
 	kind, _ := cmd.IdentifierType.Kind(cmd.Country)
@@ -366,27 +407,34 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) error {
 	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !messages.ValidLookupID(cm.LookupID) {
 		return streams.Term(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
 	}
+	var n uint64 = 1
+	if md, err := msg.Metadata(); err == nil {
+		n = md.NumDelivered
+	}
+	// A check exists only once its lookup is opened. A read that says
+	// otherwise may come from a key-value replica that lags behind (reads
+	// are served by followers on a cluster): never drop the lookup's only
+	// check on it. A lookup that stays unknown was removed (retention).
 	rec, rev, err := h.c.Lookups.Get(ctx, cm.LookupID)
 	if errors.Is(err, lookups.ErrNotFound) {
-		h.log.Warn("check for an unknown lookup", "lookup_id", cm.LookupID)
+		if n < 10 {
+			return streams.Retry(err, time.Second)
+		}
+		h.log.Warn("check for a lookup that does not exist; dropped", "lookup_id", cm.LookupID)
 		return nil
 	}
 	if err != nil {
-		return streams.Retry(err, 0)
+		return h.readError(err)
 	}
-	if rec.State != lookups.Opened {
-		if rec.State.Terminal() {
-			return h.finish(ctx, rec, rev, nil)
-		}
-		return nil // not opened yet: the command handler schedules a new check
+	switch {
+	case rec.State.Terminal():
+		return h.finish(ctx, rec, rev, nil)
+	case rec.State != lookups.Opened:
+		return streams.Retry(fmt.Errorf("check for lookup %s in state %s: a lagging read", cm.LookupID, rec.State), time.Second)
 	}
 	done, err := h.progress(ctx, rec, rev)
 	if err != nil || done {
 		return err
-	}
-	var n uint64 = 1
-	if md, err := msg.Metadata(); err == nil {
-		n = md.NumDelivered
 	}
 	return streams.Retry(errNotReady, h.pollDelay(n))
 }
@@ -416,7 +464,7 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
 		return nil
 	}
 	if err != nil {
-		return streams.Retry(err, 0)
+		return h.readError(err)
 	}
 	switch {
 	case rec.State.Terminal():
@@ -571,7 +619,6 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 	data := rec.Command.FailedData(code, reason)
 	data.SessionID = rec.SessionID
 	rec.State, rec.Failure, rec.FinishedAt, rec.LeaseUntil = lookups.Failed, &data, h.c.Now(), time.Time{}
-	h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(code), "reason", reason)
 	return h.end(ctx, rec, rev, streams.Term(fmt.Errorf("lookup %s failed: %s: %s", rec.Command.LookupID, code, reason)))
 }
 
@@ -597,6 +644,9 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64, onDo
 	}
 	if err != nil {
 		return streams.Retry(err, 0)
+	}
+	if rec.State == lookups.Failed {
+		h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(rec.Failure.Code), "reason", rec.Failure.Reason)
 	}
 	return h.finish(ctx, rec, next, onDone)
 }

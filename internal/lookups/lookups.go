@@ -97,6 +97,8 @@ var (
 	ErrExists = errors.New("lookup exists")
 	// ErrConflict: Update lost a race; re-read and decide again.
 	ErrConflict = errors.New("lookup changed concurrently")
+	// ErrCorrupt: the stored record cannot be decoded.
+	ErrCorrupt = errors.New("lookup record is corrupt")
 )
 
 // Store reads and writes records.
@@ -118,7 +120,7 @@ func (s *Store) Get(ctx context.Context, lookupID string) (Record, uint64, error
 	}
 	var r Record
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return Record{}, 0, fmt.Errorf("decode lookup %s (revision %d): %w", lookupID, e.Revision(), err)
+		return Record{}, 0, fmt.Errorf("decode lookup %s (revision %d): %w: %w", lookupID, e.Revision(), ErrCorrupt, err)
 	}
 	return r, e.Revision(), nil
 }

@@ -12,7 +12,9 @@
 //	Release(err)           → Nak: hand it to another replica now (shutdown)
 //	any other error        → NakWithDelay(backoff by delivery count)
 //
-// Long work is kept alive with InProgress by the consume loop itself.
+// Long work is kept alive with InProgress by the consume loop itself, up to
+// a handler deadline; a panic is logged and the message retried after
+// PanicDelay.
 package streams
 
 import (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type ConsumeConfig struct {
 	AckWait time.Duration
 	// Backoff is the redelivery delay for unclassified and Retry errors.
 	Backoff Backoff
+	// HandlerTimeout bounds one handler run (0: no bound). A handler stuck
+	// on a peer that stays connected and sends nothing would otherwise
+	// keep its message alive with InProgress, and its slot busy, forever.
+	HandlerTimeout time.Duration
 	// DrainTimeout bounds how long in-flight handlers may run after the
 	// context ends; then their contexts are cancelled and the messages
 	// released (default 20s).
@@ -86,20 +91,40 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, cfg.Concurrency)
 
+	loopDone := make(chan struct{})
 	stopped := make(chan struct{})
-	go func() { // owned: ends when ctx ends; joined through stopped
+	go func() { // owned: ends when ctx ends or the loop does; joined through stopped
 		defer close(stopped)
-		<-ctx.Done()
-		iter.Drain()
+		select {
+		case <-ctx.Done():
+			iter.Drain()
+		case <-loopDone:
+			iter.Stop()
+		}
 	}()
 
+	var loopErr error
 	for {
+		// Take a slot before pulling: a message is taken only when it can
+		// start at once, so none waits in our hands without keep-alives.
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		msg, err := iter.Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			<-slots
+			if ctx.Err() != nil {
 				break
 			}
-			if ctx.Err() != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				// Not our doing: the consumer or its stream is gone. Say so,
+				// so that the process restarts and makes them again, rather
+				// than idling with a green readiness check.
+				loopErr = fmt.Errorf("consume %s: the consumer stopped delivering (deleted, or its stream): %w", cfg.Name, err)
 				break
 			}
 			// Missed heartbeats and the like: the iterator recovers by itself.
@@ -107,13 +132,10 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 			continue
 		}
 		if ctx.Err() != nil {
-			// Buffered before the drain: not started, so give it back now.
-			if err := msg.Nak(); err != nil {
-				log.Warn("consume: release buffered message", "err", err)
-			}
-			continue
+			<-slots
+			release(msg, log)
+			break
 		}
-		slots <- struct{}{}
 		wg.Add(1)
 		go func() { // owned: joined by wg below
 			defer wg.Done()
@@ -121,7 +143,16 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 			handleOne(work, ctx, msg, h, cfg, log)
 		}()
 	}
+	close(loopDone)
 	<-stopped
+	// Whatever the drain still hands over was never started: give it back.
+	for {
+		msg, err := iter.Next()
+		if err != nil {
+			break
+		}
+		release(msg, log)
+	}
 
 	// Drain: let in-flight handlers finish, then cut them short.
 	done := make(chan struct{})
@@ -133,13 +164,23 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 		cancelWork()
 		<-done
 	}
-	return nil
+	return loopErr
+}
+
+// release gives a message that was not started back at once.
+func release(msg jetstream.Msg, log *slog.Logger) {
+	if err := msg.Nak(); err != nil {
+		log.Warn("consume: release message", "err", err)
+	}
 }
 
 // handleOne runs h for one message, keeps it alive while it runs, and
 // acknowledges it according to Decide.
 func handleOne(work, parent context.Context, msg jetstream.Msg, h Handler, cfg ConsumeConfig, log *slog.Logger) {
 	hctx, cancel := context.WithCancel(work)
+	if cfg.HandlerTimeout > 0 {
+		hctx, cancel = context.WithTimeout(work, cfg.HandlerTimeout)
+	}
 	defer cancel()
 
 	keepAlive := make(chan struct{})
@@ -159,7 +200,7 @@ func handleOne(work, parent context.Context, msg jetstream.Msg, h Handler, cfg C
 	}()
 
 	start := time.Now()
-	err := safeCall(hctx, msg, h)
+	err := safeCall(hctx, msg, h, log)
 	close(keepAlive)
 
 	var n uint64 = 1
@@ -178,11 +219,11 @@ func handleOne(work, parent context.Context, msg jetstream.Msg, h Handler, cfg C
 	case ActAck:
 		ackErr = msg.Ack()
 	case ActRetry:
-		log.Debug("consume: retry later", "subject", msg.Subject(), "delay", delay, "deliveries", n, "err", err)
+		log.Debug("consume: retry later", "subject", msg.Subject(), "delay", delay, "deliveries", n, "err", loggable(err))
 		ackErr = msg.NakWithDelay(delay)
 	case ActTerm:
-		log.Warn("consume: terminated message", "subject", msg.Subject(), "err", err)
-		ackErr = msg.TermWithReason(truncate(err.Error(), 256))
+		log.Warn("consume: terminated message", "subject", msg.Subject(), "err", loggable(err))
+		ackErr = msg.TermWithReason(termReason(err))
 	case ActRelease:
 		ackErr = msg.Nak()
 	}
@@ -194,15 +235,41 @@ func handleOne(work, parent context.Context, msg jetstream.Msg, h Handler, cfg C
 	}
 }
 
-// safeCall runs h and turns a panic into a permanent error: a message that
-// panics the handler would panic it again on every redelivery.
-func safeCall(ctx context.Context, msg jetstream.Msg, h Handler) (err error) {
+// PanicDelay is how long a message whose handler panicked waits before it
+// is tried again. Terminating it would strand the lookup it drives; trying
+// it at once would spin. The panic is logged with its stack, for a fix.
+const PanicDelay = 5 * time.Minute
+
+// safeCall runs h and turns a panic into a long-delayed retry.
+func safeCall(ctx context.Context, msg jetstream.Msg, h Handler, log *slog.Logger) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = Term(fmt.Errorf("handler panic: %v", r))
+			log.Error("consume: handler panic; the message is retried later", "subject", msg.Subject(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = Retry(fmt.Errorf("handler panic: %v", r), PanicDelay)
 		}
 	}()
 	return h(ctx, msg)
+}
+
+// loggable is err for a log: its redacting LogValue when something in its
+// chain has one (a command error may quote what the caller sent, which can
+// be personal), else its text.
+func loggable(err error) any {
+	var lv slog.LogValuer
+	if errors.As(err, &lv) {
+		return lv
+	}
+	return err.Error()
+}
+
+// termReason is what the server keeps as a terminated message's reason: the
+// error's text, unless it carries redacted detail.
+func termReason(err error) string {
+	var lv slog.LogValuer
+	if errors.As(err, &lv) {
+		return "permanent error; see the lookup's failed event"
+	}
+	return truncate(err.Error(), 256)
 }
 
 func truncate(s string, n int) string {

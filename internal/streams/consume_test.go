@@ -116,11 +116,13 @@ func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 			t.Errorf("%s delivered %d times, want %d", s, deliveries[s], n)
 		}
 	}
-	if actions[ActAck] != 3 || actions[ActRetry] != 3 || actions[ActTerm] != 2 {
-		t.Errorf("actions = %v, want ack 3, retry 3, term 2", actions)
+	// The panic is retried after PanicDelay, not terminated: its lookup
+	// would be stranded.
+	if actions[ActAck] != 3 || actions[ActRetry] != 4 || actions[ActTerm] != 1 {
+		t.Errorf("actions = %v, want ack 3, retry 4 (one the panic), term 1", actions)
 	}
-	if n := streamMsgs(t, js); n != 0 {
-		t.Errorf("work queue still holds %d messages; every message should be acked or terminated", n)
+	if n := streamMsgs(t, js); n != 1 {
+		t.Errorf("work queue holds %d messages; want only the one that panicked, waiting", n)
 	}
 }
 
@@ -263,4 +265,61 @@ func TestDecide(t *testing.T) {
 			t.Errorf("%s: Decide = %s %s, want %s %s", tt.name, act, d, tt.act, tt.delay)
 		}
 	}
+}
+
+func TestConsumeReturnsWhenItsConsumerIsDeleted(t *testing.T) {
+	js := testenv.JetStream(t)
+	cons := workQueue(t, js, 5*time.Second)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Consume(context.Background(), cons, func(context.Context, jetstream.Msg) error { return nil }, ConsumeConfig{Name: "t"})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if err := js.DeleteConsumer(context.Background(), "WQ", "w"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("Consume returned nil after its consumer was deleted")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Consume kept idling after its consumer was deleted")
+	}
+}
+
+func TestConsumeHandlerTimeoutRetriesTheMessage(t *testing.T) {
+	js := testenv.JetStream(t)
+	cons := workQueue(t, js, 5*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	calls := 0
+	done := make(chan struct{})
+	h := func(ctx context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first {
+			<-ctx.Done() // a download that never moves again
+			return ctx.Err()
+		}
+		close(done)
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", HandlerTimeout: 300 * time.Millisecond, Backoff: Backoff{Initial: 50 * time.Millisecond}})
+	}()
+	if _, err := js.Publish(ctx, "wq.stuck", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a handler stuck past its timeout was not retried")
+	}
+	cancel()
+	<-errc
 }

@@ -147,6 +147,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 // OpsAddr is the address of /healthz, /readyz and /metrics.
 func (a *App) OpsAddr() net.Addr { return a.ops.Addr() }
 
+// Close releases what Start opened, for a caller that will not Run the app
+// (Run closes them itself).
+func (a *App) Close() {
+	a.ops.Close()
+	a.nc.Close()
+}
+
 // Run runs the consumers of the configured roles and the ops server until
 // ctx ends or one of them fails; then every consumer drains (no new work,
 // in-flight work finishes or is released within DRAIN_TIMEOUT) before Run
@@ -162,7 +169,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		g.Go(func() error {
 			return streams.Consume(gctx, cons, h, streams.ConsumeConfig{
-				Name: role, Concurrency: a.cfg.Concurrency, AckWait: a.cfg.AckWait,
+				Name: role, Concurrency: a.cfg.Concurrency, AckWait: a.cfg.AckWait, HandlerTimeout: a.cfg.HandlerTimeout,
 				Backoff: streams.Backoff{Initial: time.Second, Max: time.Minute}, DrainTimeout: a.cfg.DrainTimeout,
 				Logger: a.log,
 				Observe: func(act streams.Action, d time.Duration) {

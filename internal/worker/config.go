@@ -3,6 +3,7 @@ package worker
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -62,6 +63,7 @@ type Config struct {
 	OpenLease      time.Duration
 	DrainTimeout   time.Duration
 	AckWait        time.Duration
+	HandlerTimeout time.Duration
 
 	StreamReplicas int
 	EventsMaxAge   time.Duration
@@ -111,6 +113,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Duration(&c.MaxWait, "LOOKUP_MAX_WAIT", "lookup-max-wait", 6*time.Hour, "how long a lookup may wait for its results before it fails as expired")
 	s.Duration(&c.OpenLease, "OPEN_LEASE", "open-lease", 5*time.Minute, "how long a replica may take to open a session before another takes over")
 	s.Duration(&c.AckWait, "ACK_WAIT", "ack-wait", time.Minute, "how long a message taken by a worker that died stays invisible before another worker gets it")
+	s.Duration(&c.HandlerTimeout, "HANDLER_TIMEOUT", "handler-timeout", 15*time.Minute, "longest a worker spends on one message (storing a large report included) before it gives it up and retries it")
 	s.Duration(&c.DrainTimeout, "DRAIN_TIMEOUT", "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight work may run before it is released")
 
 	s.Int(&c.StreamReplicas, "STREAM_REPLICAS", "stream-replicas", 1, "replicas of every stream and bucket (3 on a production cluster)")
@@ -155,6 +158,9 @@ func (c *Config) Validate() error {
 	ck.Check(c.RetryBudget > 0 && c.RetryBudget < c.OpenLease, "AML_RETRY_MAX_ELAPSED", "must be positive and shorter than OPEN_LEASE (%s), got %s", c.OpenLease, c.RetryBudget)
 	ck.Check(c.RateLimit > 0, "AML_RATE_LIMIT", "must be positive, got %g", c.RateLimit)
 	ck.URL("AML_WEBHOOK_URL", c.WebhookURL, "https", "http")
+	if u, err := url.Parse(c.WebhookURL); c.WebhookURL != "" && err == nil {
+		ck.Check(u.RawQuery == "" && u.Fragment == "", "AML_WEBHOOK_URL", "%q must have no query or fragment: the lookupId is appended as a path segment", c.WebhookURL)
+	}
 
 	if c.BlobDir != "" {
 		ck.Check(c.S3Endpoint == "" && c.S3Bucket == "", "BLOB_DIR", "set BLOB_DIR or the S3_* variables, not both")
@@ -181,10 +187,15 @@ func (c *Config) Validate() error {
 	ck.Check(c.MaxWait > 0, "LOOKUP_MAX_WAIT", "must be positive")
 	ck.Check(c.OpenLease >= 10*time.Second, "OPEN_LEASE", "must be at least 10s (it must outlast one create-session call with its retries), got %s", c.OpenLease)
 	ck.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT", "must be positive")
+	ck.Check(c.HandlerTimeout >= 10*time.Second, "HANDLER_TIMEOUT", "must be at least 10s, got %s", c.HandlerTimeout)
 	ck.Check(c.AckWait >= 3*time.Second, "ACK_WAIT", "must be at least 3s (handlers send a keep-alive every third of it), got %s", c.AckWait)
 	ck.Check(c.StreamReplicas == 1 || c.StreamReplicas == 3 || c.StreamReplicas == 5, "STREAM_REPLICAS", "must be 1, 3 or 5, got %d", c.StreamReplicas)
 	ck.Check(c.EventsMaxAge > 0, "EVENTS_MAX_AGE", "must be positive")
-	ck.Check(c.LookupsMaxAge >= c.MaxWait, "LOOKUP_RETENTION", "must be at least LOOKUP_MAX_WAIT (%s), got %s", c.MaxWait, c.LookupsMaxAge)
+	// A record must outlive the wait for its results (nothing rewrites it
+	// while waiting) and the duplicate window (or a reused lookupId would be
+	// a new lookup whose check and events the stream drops as duplicates).
+	ck.Check(c.LookupsMaxAge >= c.MaxWait+time.Hour && c.LookupsMaxAge >= c.Duplicates, "LOOKUP_RETENTION",
+		"must be at least LOOKUP_MAX_WAIT + 1h (%s) and DUPLICATE_WINDOW (%s), got %s", c.MaxWait+time.Hour, c.Duplicates, c.LookupsMaxAge)
 	ck.Check(c.Duplicates > 0 && c.Duplicates <= c.EventsMaxAge, "DUPLICATE_WINDOW", "must be positive and at most EVENTS_MAX_AGE")
 	ck.Require("EVENT_SOURCE", c.EventSource)
 	return ck.Err()

@@ -173,8 +173,7 @@ func (e *env) start(webhooks bool, n int) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	app.nc.Close()
-	app.ops.Close()
+	app.Close()
 	if webhooks {
 		e.startBridge()
 	}
