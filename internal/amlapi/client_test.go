@@ -145,6 +145,9 @@ func TestCreateOrganizationSession(t *testing.T) {
 			}
 			want := req
 			want.Identifier = tt.wire
+			if tt.kind == identifier.DUNS {
+				want.IdentifierType = IdentifierTypeDUNS // 9 digits alone cannot say
+			}
 			if got, _ := json.Marshal(sent); string(got) != string(must(json.Marshal(want))) {
 				t.Errorf("body = %s, want %s", got, must(json.Marshal(want)))
 			}
