@@ -245,6 +245,7 @@ type KeyInformation struct {
 	Status             OrganizationStatus `json:"status,omitzero"`
 	Sectors            []Code             `json:"sectors,omitzero"`
 	Purpose            string             `json:"purpose,omitzero"`
+	Sources            []Source           `json:"sources,omitzero"` // the registries the facts come from (confirmed)
 	Metadata           Metadata           `json:"metadata,omitzero"`
 }
 

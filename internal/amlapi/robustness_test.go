@@ -106,3 +106,18 @@ func TestRedirectNeverCarriesTheTokenToAnotherOrigin(t *testing.T) {
 		t.Fatalf("the other origin received Authorization %q", got)
 	}
 }
+
+func TestDiscoveryMustNameTheConfiguredIssuer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(Discovery{Issuer: "https://evil.example/realms/x", TokenEndpoint: "http://" + r.Host + "/token"})
+	}))
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL, IssuerURL: srv.URL + "/realms/x", ClientID: "c", ClientSecret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.AccessRights(context.Background())
+	if err == nil || ClassOf(err) != Permanent || !strings.Contains(err.Error(), "evil.example") {
+		t.Fatalf("a discovery document naming another issuer: %v", err)
+	}
+}

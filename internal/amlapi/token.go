@@ -149,6 +149,18 @@ func (s *tokenSource) discover(ctx context.Context) (string, *Error) {
 	if err := checkHTTPURL(d.TokenEndpoint); err != nil {
 		return "", &Error{Op: op, StatusCode: resp.StatusCode, Class: Permanent, Err: fmt.Errorf("%s: token_endpoint: %w", wellKnown, err)}
 	}
+	// OpenID Connect Discovery 1.0, 4.3: the document must name the issuer
+	// we asked for, or our client secret could follow a document we did not
+	// mean to trust (a redirect, a tampered answer). And an https issuer
+	// must not send the secret to a plain http token endpoint.
+	if d.Issuer != "" && strings.TrimSuffix(d.Issuer, "/") != strings.TrimSuffix(s.issuer, "/") {
+		return "", &Error{Op: op, StatusCode: resp.StatusCode, Class: Permanent,
+			Err: fmt.Errorf("%s names the issuer %q, not %q: configure that issuer if it is the right one", wellKnown, d.Issuer, s.issuer)}
+	}
+	if strings.HasPrefix(s.issuer, "https:") && !strings.HasPrefix(d.TokenEndpoint, "https:") {
+		return "", &Error{Op: op, StatusCode: resp.StatusCode, Class: Permanent,
+			Err: fmt.Errorf("%s: token_endpoint %q is not https although the issuer is", wellKnown, d.TokenEndpoint)}
+	}
 	return d.TokenEndpoint, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Kind is the kind of an identifier.
@@ -87,7 +88,7 @@ func ForCountry(country string) (Kind, bool) {
 // canonical form: digits only for Norwegian and Swedish organization numbers
 // and DUNS numbers, NNNNNNN-C for Finnish business IDs.
 //
-// Spaces are ignored everywhere. The dash of a Swedish number and of a
+// White space of any kind is ignored everywhere. The dash of a Swedish number and of a
 // Finnish business ID is optional; a DUNS number may be written with dashes
 // (NN-NNN-NNNN). A Swedish number may carry the century prefix "16" that
 // organizations get in 12-digit form.
@@ -95,7 +96,14 @@ func Normalize(k Kind, value string) (string, error) {
 	invalid := func(format string, args ...any) (string, error) {
 		return "", &Error{Kind: k, Value: value, Reason: fmt.Sprintf(format, args...)}
 	}
-	s := strings.ReplaceAll(value, " ", "")
+	// Spaces of any kind are ignored: numbers are pasted from documents
+	// that group digits with no-break or thin spaces, or end in a newline.
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, value)
 	if s == "" {
 		return invalid("empty")
 	}

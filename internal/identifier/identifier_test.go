@@ -19,6 +19,8 @@ func TestNormalize(t *testing.T) {
 		{NorwegianOrgNumber, "974760673", "974760673", ""},
 		{NorwegianOrgNumber, "988077917", "988077917", ""},
 		{NorwegianOrgNumber, "923 609 016", "923609016", ""},
+		{NorwegianOrgNumber, "923\u00a0609\u202f016\n", "923609016", ""}, // no-break, narrow no-break, newline
+		{SwedishOrgNumber, "\t556036-0793 ", "5560360793", ""},
 		{SwedishOrgNumber, "5560360793", "5560360793", ""},
 		{SwedishOrgNumber, "556036-0793", "5560360793", ""},
 		{SwedishOrgNumber, "165560360793", "5560360793", ""},

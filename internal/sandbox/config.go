@@ -220,6 +220,11 @@ func (c Config) withDefaults() (Config, error) {
 	orDefault(&c.ReportInterval, 1) // ReadyAfter of 1ns
 	orDefault(&c.Lifetime, amlapi.Lifetime)
 	orDefault(&c.TokenLifetime, amlapi.DefaultTokenLifetime)
+	if c.TokenLifetime < time.Second {
+		// expires_in is whole seconds: a shorter lifetime would say 0,
+		// which OAuth2 clients read as "no expiry".
+		return bad("TokenLifetime", c.TokenLifetime, "at least 1s")
+	}
 	orDefault(&c.WebhookTimeout, DefaultWebhookTimeout)
 	orDefault(&c.WebhookRetry.Initial, DefaultWebhookRetryInitial)
 	orDefault(&c.WebhookRetry.Max, DefaultWebhookRetryMax)
