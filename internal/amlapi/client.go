@@ -628,10 +628,10 @@ func (c *Client) roundTrip(ctx context.Context, cl *call) (*http.Response, *oaut
 	}
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	if cl.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ContentTypeJSON)
 	}
 	if !cl.stream {
-		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Accept", ContentTypeJSON)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -362,7 +362,7 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 	kind, _ := c.IdentifierType.Kind(c.Country) // both valid here
 	if n := utf8.RuneCountInString(s); n > MaxIdentifierLength {
 		e := fieldError("identifier", fmt.Sprintf("invalid %s: %d characters; the limit is %d", kind.Description(), n, MaxIdentifierLength))
-		e.Code = CodeInvalidIdentifier
+		e.Code, e.err = CodeInvalidIdentifier, fmt.Errorf("%w: %d characters", identifier.ErrInvalid, n)
 		return fail(e)
 	}
 	norm, err := identifier.Normalize(kind, s)
