@@ -454,17 +454,20 @@ func (c *Client) resolveLink(link string) (*url.URL, error) {
 	return u, nil
 }
 
-// sameOrigin reports whether a and b have the same scheme, host and port.
 // withoutCrossOriginAuth returns a copy of hc whose redirects never carry
-// the Authorization header (our bearer token, or the client credentials)
-// to another origin. Go's own rule keeps it for the same host on another
-// port or scheme, and for subdomains; an https to http downgrade or a
-// redirect to another port must not get the token.
+// credentials to another origin: the Authorization header (our bearer
+// token, or Basic client credentials) is dropped, and a request with a
+// body (a token request may carry client_secret in its form) is not
+// redirected across origins at all. Go's own rule keeps Authorization for
+// the same host on another port or scheme, and for subdomains.
 func withoutCrossOriginAuth(hc *http.Client) *http.Client {
 	c := *hc
 	next := hc.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) > 0 && !sameOrigin(req.URL, via[0].URL) {
+			if via[0].Method != http.MethodGet && via[0].Method != http.MethodHead {
+				return fmt.Errorf("refusing a redirect of %s %s to another origin, %s", via[0].Method, via[0].URL.Redacted(), req.URL.Redacted())
+			}
 			req.Header.Del("Authorization")
 		}
 		if next != nil {
@@ -478,6 +481,7 @@ func withoutCrossOriginAuth(hc *http.Client) *http.Client {
 	return &c
 }
 
+// sameOrigin reports whether a and b have the same scheme, host and port.
 func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) &&
 		strings.EqualFold(a.Hostname(), b.Hostname()) &&

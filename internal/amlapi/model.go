@@ -334,8 +334,8 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.999999999",
 }
 
-// UnmarshalJSON reads a string or a number; it returns an error only for
-// JSON that is neither (an object, an array), and even then keeps Raw.
+// UnmarshalJSON reads a string or a number. It never returns an error:
+// anything else (an object, an array, an unknown format) is kept in Raw.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	*t = Time{}
 	b = bytes.TrimSpace(b)

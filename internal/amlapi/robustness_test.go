@@ -121,3 +121,41 @@ func TestDiscoveryMustNameTheConfiguredIssuer(t *testing.T) {
 		t.Fatalf("a discovery document naming another issuer: %v", err)
 	}
 }
+
+// TestFailedEarlyRefreshKeepsTheTokenAndBacksOff: while the current token
+// is valid, a failing token endpoint neither fails calls nor is asked on
+// every call.
+func TestFailedEarlyRefreshKeepsTheTokenAndBacksOff(t *testing.T) {
+	var tokenCalls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			if tokenCalls.Add(1) > 1 {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"access_token":"t","token_type":"Bearer","expires_in":4}`))
+			return
+		}
+		json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessGranted})
+	}))
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL, TokenURL: srv.URL + "/token", ClientID: "c", ClientSecret: "s",
+		Retry: RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.AccessRights(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // past the refresh point (half of 4 s), token still valid
+	for range 20 {
+		if _, err := c.AccessRights(ctx); err != nil {
+			t.Fatalf("a call with a valid token failed because the refresh did: %v", err)
+		}
+	}
+	if n := tokenCalls.Load(); n != 2 {
+		t.Fatalf("token endpoint asked %d times; want 1 fetch and 1 failed refresh, then a pause", n)
+	}
+}

@@ -80,11 +80,25 @@ func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, *Error) {
 		s.log.Debug("discovered token endpoint", "issuer", s.issuer, "token_endpoint", tokenURL)
 	}
 	start := time.Now()
-	tok, err := s.conf.Token(context.WithValue(ctx, oauth2.HTTPClient, s.hc))
+	fctx := ctx
+	stillValid := s.tok != nil && time.Now().Before(s.tok.Expiry)
+	if stillValid {
+		// An early refresh: bound it, so that a hanging token endpoint does
+		// not use up the time of the call that still has a good token.
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(ctx, earlyRefreshTimeout)
+		defer cancel()
+	}
+	tok, err := s.conf.Token(context.WithValue(fctx, oauth2.HTTPClient, s.hc))
 	if err != nil {
-		if s.tok != nil && time.Now().Before(s.tok.Expiry) {
-			// An early refresh failed; the token we have is still good.
+		if stillValid && ctx.Err() == nil {
+			// The token we have is still good: use it, and try the endpoint
+			// again a little later rather than on every call.
 			s.log.Warn("token refresh failed; using the current token until it expires", "expiry", s.tok.Expiry, "err", err)
+			s.refreshAt = time.Now().Add(earlyRefreshBackoff)
+			if s.refreshAt.After(s.tok.Expiry) {
+				s.refreshAt = s.tok.Expiry
+			}
 			return s.tok, nil
 		}
 		return nil, tokenError(err)
@@ -93,6 +107,13 @@ func (s *tokenSource) token(ctx context.Context) (*oauth2.Token, *Error) {
 	s.log.Debug("fetched access token", "expiry", tok.Expiry, "refresh_at", s.refreshAt)
 	return tok, nil
 }
+
+// How an early refresh (the token still valid) is bounded and, when it
+// fails, spaced.
+const (
+	earlyRefreshTimeout = 5 * time.Second
+	earlyRefreshBackoff = 5 * time.Second
+)
 
 // invalidate forgets tok if it is still the cached token, so that the next
 // call fetches a new one. A token fetched meanwhile by someone else is kept.

@@ -21,6 +21,7 @@ const maxRetryAfter = 5 * time.Minute
 //	transient (5xx, 429, timeouts, connection errors) → retry; a 429's Retry-After is the delay
 //	expired (404 on a session or its content, 410)     → failed: expired
 //	invalid identifier (ours, or the API's 400)        → failed: invalid_identifier
+//	permanent without an HTTP status (TLS, DNS, config) → retry in a minute, until LOOKUP_MAX_WAIT
 //	any other permanent error (4xx)                    → failed: rejected
 func classify(err error) (retry bool, delay time.Duration, code messages.FailureCode) {
 	if errors.Is(err, identifier.ErrInvalid) {
@@ -39,6 +40,13 @@ func classify(err error) (retry bool, delay time.Duration, code messages.Failure
 	}
 	if isAPI && ae.Code == amlapi.CodeInvalidIdentifier {
 		return false, 0, messages.CodeInvalidIdentifier
+	}
+	if isAPI && ae.StatusCode == 0 {
+		// Permanent, but not the API's verdict on this lookup: our side of
+		// the connection (a certificate, DNS, a redirect). It fails every
+		// lookup alike and is fixed by an operator, so wait for the fix;
+		// LOOKUP_MAX_WAIT bounds the wait (then: unavailable).
+		return true, time.Minute, ""
 	}
 	return false, 0, messages.CodeRejected
 }

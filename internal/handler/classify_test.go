@@ -29,6 +29,7 @@ func TestClassify(t *testing.T) {
 		{"timeout", context.DeadlineExceeded, true, 0, ""},
 		{"gone", &amlapi.Error{StatusCode: 410, Class: amlapi.Expired}, false, 0, messages.CodeExpired},
 		{"unknown", errors.New("?"), false, 0, messages.CodeRejected},
+		{"certificate or DNS: ours, not the lookup's", &amlapi.Error{Class: amlapi.Permanent, Err: errors.New("x509: certificate has expired")}, true, time.Minute, ""},
 	}
 	for _, tt := range tests {
 		retry, delay, code := classify(tt.err)

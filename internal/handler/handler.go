@@ -130,12 +130,14 @@ func New(cfg Config) (*Handlers, error) {
 	return &Handlers{c: cfg, log: cfg.Logger}, nil
 }
 
-// readError is the outcome of a failed read of a record: a record that
-// cannot be decoded will not decode on a retry either.
+// readError is the outcome of a failed read of a record. A record that
+// cannot be decoded is retried late, not dropped: it may be written by a
+// newer version during a rolling upgrade, and dropping its message would
+// strand the lookup. It is logged as an error, for an operator.
 func (h *Handlers) readError(err error) error {
 	if errors.Is(err, lookups.ErrCorrupt) {
-		h.log.Error("lookup record cannot be decoded; its message is dropped", "err", err)
-		return streams.Term(err)
+		h.log.Error("lookup record cannot be decoded; retried later", "err", err)
+		return streams.Retry(err, streams.PanicDelay)
 	}
 	return streams.Retry(err, 0)
 }
@@ -334,8 +336,14 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, leaseUntil time.Time) (uint64, error) {
 	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leaseUntil)
 	defer cancel()
-	for {
+	for attempt := 0; ; attempt++ {
 		next, err := h.c.Lookups.Update(rctx, rec, rev)
+		if errors.Is(err, lookups.ErrConflict) && attempt > 0 {
+			// An earlier attempt may have been applied without our hearing.
+			if cur, curRev, gerr := h.c.Lookups.Get(rctx, rec.Command.LookupID); gerr == nil && cur.SessionID == rec.SessionID {
+				return curRev, nil
+			}
+		}
 		if err == nil || errors.Is(err, lookups.ErrConflict) {
 			return next, err
 		}
@@ -408,19 +416,21 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) error {
 		return streams.Term(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
 	}
 	var n uint64 = 1
+	published := h.c.Now()
 	if md, err := msg.Metadata(); err == nil {
-		n = md.NumDelivered
+		n, published = md.NumDelivered, md.Timestamp
 	}
 	// A check exists only once its lookup is opened. A read that says
 	// otherwise may come from a key-value replica that lags behind (reads
 	// are served by followers on a cluster): never drop the lookup's only
-	// check on it. A lookup that stays unknown was removed (retention).
+	// check on it. A check older than any lookup can wait belongs to a
+	// record that retention removed (or a hand deleted): that one goes.
 	rec, rev, err := h.c.Lookups.Get(ctx, cm.LookupID)
 	if errors.Is(err, lookups.ErrNotFound) {
-		if n < 10 {
+		if h.c.Now().Sub(published) < h.c.MaxWait+time.Hour {
 			return streams.Retry(err, time.Second)
 		}
-		h.log.Warn("check for a lookup that does not exist; dropped", "lookup_id", cm.LookupID)
+		h.log.Warn("check for a lookup that no longer exists; dropped", "lookup_id", cm.LookupID)
 		return nil
 	}
 	if err != nil {
@@ -634,7 +644,7 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64, onDo
 	if errors.Is(err, lookups.ErrConflict) {
 		cur, curRev, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
 		if gerr != nil {
-			return streams.Retry(gerr, 0)
+			return h.readError(gerr)
 		}
 		if cur.State.Terminal() {
 			return h.finish(ctx, cur, curRev, onDone)

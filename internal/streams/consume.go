@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -69,19 +70,21 @@ func (c *ConsumeConfig) defaults() {
 }
 
 // Consume runs h over the messages of cons until ctx ends, then drains: it
-// takes no new message, gives buffered ones back at once (Nak), lets
-// in-flight handlers finish within DrainTimeout, and returns when all of
-// them have. Every message gets exactly one acknowledgement, from Decide.
+// takes no new message, lets in-flight handlers finish within DrainTimeout,
+// and returns when all of them have. Every message gets exactly one
+// acknowledgement, from Decide.
+//
+// It pulls one message per free slot (Consumer.Next) and buffers none: a
+// message is taken only when a handler can start on it at once, so none
+// waits in our hands without keep-alives, and what we cannot start stays
+// on the server for another replica. It returns an error if the consumer
+// disappears (deleted by hand), so that the process restarts and makes it
+// again rather than idling with a green readiness check.
 //
 // All goroutines it starts are owned by this call: none outlive it.
 func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg ConsumeConfig) error {
 	cfg.defaults()
 	log := cfg.Logger.With("consumer", cfg.Name)
-
-	iter, err := cons.Messages(jetstream.PullMaxMessages(cfg.Concurrency))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", cfg.Name, err)
-	}
 
 	// Handlers run under their own context: it outlives ctx by DrainTimeout
 	// so that in-flight work can finish during a drain.
@@ -90,23 +93,9 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, cfg.Concurrency)
-
-	loopDone := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() { // owned: ends when ctx ends or the loop does; joined through stopped
-		defer close(stopped)
-		select {
-		case <-ctx.Done():
-			iter.Drain()
-		case <-loopDone:
-			iter.Stop()
-		}
-	}()
-
 	var loopErr error
+	gone := 0 // consecutive answers saying the consumer does not exist
 	for {
-		// Take a slot before pulling: a message is taken only when it can
-		// start at once, so none waits in our hands without keep-alives.
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -114,26 +103,40 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 		if ctx.Err() != nil {
 			break
 		}
-		msg, err := iter.Next()
+		fctx, cancel := context.WithTimeout(ctx, pullWait)
+		msg, err := cons.Next(jetstream.FetchContext(fctx))
+		cancel()
 		if err != nil {
 			<-slots
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				// Not our doing: the consumer or its stream is gone. Say so,
-				// so that the process restarts and makes them again, rather
-				// than idling with a green readiness check.
-				loopErr = fmt.Errorf("consume %s: the consumer stopped delivering (deleted, or its stream): %w", cfg.Name, err)
-				break
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+				errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
+				if gone++; gone >= 3 {
+					loopErr = fmt.Errorf("consume %s: the consumer is gone (deleted, or its stream): %w", cfg.Name, err)
+					break
+				}
+			} else {
+				gone = 0
 			}
-			// Missed heartbeats and the like: the iterator recovers by itself.
+			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+				continue // no message within pullWait
+			}
 			log.Warn("consume: next message", "err", err)
+			select { // a server restarting, a connection down: do not spin
+			case <-time.After(500 * time.Millisecond):
+			case <-ctx.Done():
+			}
 			continue
 		}
+		gone = 0
 		if ctx.Err() != nil {
+			// It arrived as we stopped: never started, so give it back now.
 			<-slots
-			release(msg, log)
+			if err := msg.Nak(); err != nil {
+				log.Warn("consume: release message", "err", err)
+			}
 			break
 		}
 		wg.Add(1)
@@ -142,16 +145,6 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 			defer func() { <-slots }()
 			handleOne(work, ctx, msg, h, cfg, log)
 		}()
-	}
-	close(loopDone)
-	<-stopped
-	// Whatever the drain still hands over was never started: give it back.
-	for {
-		msg, err := iter.Next()
-		if err != nil {
-			break
-		}
-		release(msg, log)
 	}
 
 	// Drain: let in-flight handlers finish, then cut them short.
@@ -167,12 +160,8 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 	return loopErr
 }
 
-// release gives a message that was not started back at once.
-func release(msg jetstream.Msg, log *slog.Logger) {
-	if err := msg.Nak(); err != nil {
-		log.Warn("consume: release message", "err", err)
-	}
-}
+// pullWait is how long one pull waits for a message before it asks again.
+const pullWait = 5 * time.Second
 
 // handleOne runs h for one message, keeps it alive while it runs, and
 // acknowledges it according to Decide.

@@ -323,3 +323,50 @@ func TestConsumeHandlerTimeoutRetriesTheMessage(t *testing.T) {
 	cancel()
 	<-errc
 }
+
+// TestConsumeTakesOnlyWhatItCanStart: with handlers that outlast the ack
+// wait and more messages than slots, no message waits in our hands without
+// keep-alives, so none is redelivered and handled twice.
+func TestConsumeTakesOnlyWhatItCanStart(t *testing.T) {
+	js := testenv.JetStream(t)
+	cons := workQueue(t, js, 1500*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	total := make(chan struct{}, 16)
+	h := func(ctx context.Context, msg jetstream.Msg) error {
+		mu.Lock()
+		seen[msg.Subject()]++
+		mu.Unlock()
+		time.Sleep(2 * time.Second) // longer than the ack wait; kept alive by InProgress
+		total <- struct{}{}
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", Concurrency: 2, AckWait: 1500 * time.Millisecond})
+	}()
+	for i := 0; i < 4; i++ {
+		if _, err := js.Publish(ctx, fmt.Sprintf("wq.long%d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		select {
+		case <-total:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d of 4 handled", i)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	<-errc
+	mu.Lock()
+	defer mu.Unlock()
+	for s, n := range seen {
+		if n != 1 {
+			t.Errorf("%s handled %d times: it waited in a buffer past its ack wait", s, n)
+		}
+	}
+}

@@ -187,7 +187,7 @@ func (c *Config) Validate() error {
 	ck.Check(c.MaxWait > 0, "LOOKUP_MAX_WAIT", "must be positive")
 	ck.Check(c.OpenLease >= 10*time.Second, "OPEN_LEASE", "must be at least 10s (it must outlast one create-session call with its retries), got %s", c.OpenLease)
 	ck.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT", "must be positive")
-	ck.Check(c.HandlerTimeout >= 10*time.Second, "HANDLER_TIMEOUT", "must be at least 10s, got %s", c.HandlerTimeout)
+	ck.Check(c.HandlerTimeout > c.OpenLease, "HANDLER_TIMEOUT", "must be longer than OPEN_LEASE (%s): a create-session call is bounded by its lease, and cutting it shorter could open a second session; got %s", c.OpenLease, c.HandlerTimeout)
 	ck.Check(c.AckWait >= 3*time.Second, "ACK_WAIT", "must be at least 3s (handlers send a keep-alive every third of it), got %s", c.AckWait)
 	ck.Check(c.StreamReplicas == 1 || c.StreamReplicas == 3 || c.StreamReplicas == 5, "STREAM_REPLICAS", "must be 1, 3 or 5, got %d", c.StreamReplicas)
 	ck.Check(c.EventsMaxAge > 0, "EVENTS_MAX_AGE", "must be positive")
