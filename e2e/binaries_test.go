@@ -18,14 +18,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow/internal/testenv"
@@ -161,17 +159,10 @@ func TestBinariesEndToEnd(t *testing.T) {
 	waitHTTP(t, "http://"+bridgeOps+"/readyz", bridge)
 
 	// The independent client: publish commands, read AML_EVENTS.
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connect(t, natsURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	watch := watchTerminal(t, ctx, js)
 
 	commands := map[string]string{
 		"e2e-no":  `{"lookupId":"e2e-no","type":"organization","country":"NO","identifier":"923609016","expands":["roles","sanction"],"reports":["aml","certificate_of_incorporation"],"metadata":{"case":17}}`,
@@ -189,57 +180,12 @@ func TestBinariesEndToEnd(t *testing.T) {
 		}
 	}
 
-	type event struct {
-		ID   string          `json:"id"`
-		Type string          `json:"type"`
-		Data json.RawMessage `json:"data"`
-	}
-	var mu sync.Mutex
-	terminal := map[string][]event{}
-	cons, err := js.OrderedConsumer(ctx, "AML_EVENTS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"aml.events.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		var ev event
-		if err := json.Unmarshal(m.Data(), &ev); err != nil {
-			t.Errorf("event on %s is not JSON: %v", m.Subject(), err)
-			return
-		}
-		parts := strings.Split(m.Subject(), ".")
-		kind := parts[len(parts)-1]
-		if kind == "completed" || kind == "failed" {
-			mu.Lock()
-			terminal[parts[2]] = append(terminal[parts[2]], ev)
-			mu.Unlock()
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Stop()
-
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		mu.Lock()
-		n := len(terminal)
-		mu.Unlock()
-		if n == len(commands) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("terminal events for %d of %d lookups: %v", n, len(commands), terminal)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(time.Second) // would-be duplicates arrive now
+	terminal := waitTerminal(t, watch, len(commands), 90*time.Second)
 
 	mc, err := minio.New(s3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s3.AccessKey, s3.SecretKey, ""), Secure: false})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	for id := range commands {
 		evs := terminal[id]
 		if len(evs) != 1 {

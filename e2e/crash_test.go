@@ -7,13 +7,10 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -52,15 +49,7 @@ func TestWorkerKilledMidWorkLosesNothing(t *testing.T) {
 	a := start(t, "worker A", filepath.Join(bin, "worker"), workerEnv(opsA))
 	waitHTTP(t, "http://"+opsA+"/readyz", a)
 
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := connect(t, natsURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	terminal := watchTerminal(t, ctx, js)
@@ -89,16 +78,9 @@ func TestWorkerKilledMidWorkLosesNothing(t *testing.T) {
 	b := start(t, "worker B", filepath.Join(bin, "worker"), workerEnv(opsB))
 	waitHTTP(t, "http://"+opsB+"/readyz", b)
 
-	for deadline := time.Now().Add(2 * time.Minute); len(terminal()) < n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d lookups finished after the crash", len(terminal()), n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second) // late duplicates would arrive now
-	for id, kinds := range terminal() {
-		if len(kinds) != 1 || kinds[0] != "completed" {
-			t.Errorf("%s: terminal events %v, want exactly one completed", id, kinds)
+	for id, evs := range waitTerminal(t, terminal, n, 2*time.Minute) {
+		if len(evs) != 1 || evs[0].Kind != "completed" {
+			t.Errorf("%s: %d terminal events (first %s), want exactly one completed", id, len(evs), evs[0].Kind)
 		}
 	}
 	dups := sessions(t, sandboxAddr) - n
@@ -123,44 +105,4 @@ func sessions(t *testing.T, sandboxAddr string) int {
 		t.Fatal(err)
 	}
 	return len(ins.Sessions)
-}
-
-// watchTerminal collects the terminal event kinds of every lookup from
-// AML_EVENTS, as a downstream service would.
-func watchTerminal(t *testing.T, ctx context.Context, js jetstream.JetStream) func() map[string][]string {
-	t.Helper()
-	var mu sync.Mutex
-	got := map[string][]string{}
-	var cons jetstream.Consumer
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		cons, err = js.OrderedConsumer(ctx, "AML_EVENTS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"aml.events.>"}})
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		parts := strings.Split(m.Subject(), ".")
-		if kind := parts[len(parts)-1]; kind == "completed" || kind == "failed" {
-			mu.Lock()
-			got[parts[2]] = append(got[parts[2]], kind)
-			mu.Unlock()
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cc.Stop)
-	return func() map[string][]string {
-		mu.Lock()
-		defer mu.Unlock()
-		out := make(map[string][]string, len(got))
-		for k, v := range got {
-			out[k] = append([]string(nil), v...)
-		}
-		return out
-	}
 }
