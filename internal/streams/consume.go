@@ -103,9 +103,12 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 		if ctx.Err() != nil {
 			break
 		}
-		fctx, cancel := context.WithTimeout(ctx, pullWait)
-		msg, err := cons.Next(jetstream.FetchContext(fctx))
-		cancel()
+		// The pull is never cancelled: a cancelled pull stays open on the
+		// server until it expires, and what the server sends it meanwhile
+		// (a check coming off its delay) reaches nobody and waits out the
+		// ack wait. Letting each pull end by itself (pullWait) and giving
+		// back what it brings after a stop leaves no pull open.
+		msg, err := cons.Next(jetstream.FetchMaxWait(pullWait))
 		if err != nil {
 			<-slots
 			if ctx.Err() != nil {
@@ -160,8 +163,9 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 	return loopErr
 }
 
-// pullWait is how long one pull waits for a message before it asks again.
-const pullWait = 5 * time.Second
+// pullWait is how long one pull waits for a message before it asks again;
+// a stop waits for the pull in flight, so it also bounds that wait.
+const pullWait = 2 * time.Second
 
 // handleOne runs h for one message, keeps it alive while it runs, and
 // acknowledges it according to Decide.
