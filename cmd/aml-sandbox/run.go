@@ -125,6 +125,8 @@ func options() []option {
 			apply: func(s *settings, v string) (err error) { s.cfg.ReportSize, err = parseSize(v); return err }},
 		{flag: "latency", env: "SANDBOX_LATENCY", def: "0s", usage: "fault: added to every API and token answer",
 			apply: dur(func(s *settings) *time.Duration { return &s.cfg.Faults.Latency })},
+		{flag: "create-latency", env: "SANDBOX_CREATE_LATENCY", def: "0s", usage: "fault: added to every create-session answer, before the session exists",
+			apply: dur(func(s *settings) *time.Duration { return &s.cfg.Faults.CreateLatency })},
 		{flag: "error-rate", env: "SANDBOX_ERROR_RATE", def: "0", usage: "fault: share of API calls answered 500 or 503",
 			apply: rate(func(s *settings) *float64 { return &s.cfg.Faults.ErrorRate })},
 		{flag: "rate-limit-rate", env: "SANDBOX_RATE_LIMIT_RATE", def: "0", usage: "fault: share of API calls answered 429",

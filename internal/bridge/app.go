@@ -14,11 +14,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/messages"
 	"github.com/kybflow/kybflow/internal/opshttp"
+	"github.com/kybflow/kybflow/internal/streams"
 )
 
 // Config is the webhook bridge's configuration.
@@ -79,9 +81,12 @@ func Start(cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	subjects, _ := messages.NewSubjects(cfg.SubjectPrefix)
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("kybflow-webhook-bridge"), nats.MaxReconnects(-1))
+	// NATS may not answer yet (a server restarting, a cluster forming): the
+	// bridge starts anyway, answers 503 until JetStream stores webhooks, and
+	// readiness says why.
+	nc, err := streams.Connect(cfg.NATSURL, "kybflow-webhook-bridge", log)
 	if err != nil {
-		return nil, fmt.Errorf("NATS_URL: connect to %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
+		return nil, fmt.Errorf("NATS_URL %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -153,17 +158,13 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	opsSrv := &http.Server{Handler: opshttp.Handler(a.registry, ready), ReadHeaderTimeout: 10 * time.Second}
 
-	a.log.Info("webhook bridge listening", "addr", a.ln.Addr().String(), "ops_addr", a.ops.Addr().String(), "nats", a.nc.ConnectedUrlRedacted())
-	errc := make(chan error, 2)
-	go func() { errc <- opshttp.Serve(ctx, public, a.ln, 15*time.Second, a.log) }() // owned: joined below
-	go func() { errc <- opshttp.Serve(ctx, opsSrv, a.ops, 5*time.Second, a.log) }() // owned: joined below
-	err := <-errc
-	if err != nil {
-		// One server failed on its own: the app is not whole, stop the other.
-		a.ln.Close()
-		a.ops.Close()
-	}
-	return errors.Join(err, <-errc)
+	a.log.Info("webhook bridge listening", "addr", a.ln.Addr().String(), "ops_addr", a.ops.Addr().String(), "nats", envconfig.RedactURLs(a.cfg.NATSURL))
+	// One server failing on its own ends the group's context, which stops
+	// the other: the app is not whole without both.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return opshttp.Serve(gctx, public, a.ln, 15*time.Second, a.log) })
+	g.Go(func() error { return opshttp.Serve(gctx, opsSrv, a.ops, 5*time.Second, a.log) })
+	return g.Wait()
 }
 
 // Main is the whole bridge program, as cmd/webhook-bridge runs it: parse the

@@ -61,6 +61,10 @@ func startPipeline(t *testing.T, s3 bool) *pipeline {
 		cancel()
 		t.Fatalf("start worker: %v", err)
 	}
+	if err := app.EnsureTopology(ctx); err != nil {
+		cancel()
+		t.Fatalf("worker topology: %v", err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
 	t.Cleanup(func() {

@@ -160,6 +160,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	if err := w.EnsureTopology(ctx); err != nil { // the sample lookup needs the streams
+		w.Close()
+		return fmt.Errorf("worker: %w", err)
+	}
 	br, err := bridge.Start(bridge.Config{
 		NATSURL: natsURL, ListenAddr: bridgeAddr, HTTPAddr: freeOr(cfg.BridgeHTTP, say, "bridge /metrics"),
 		WebhookSecret: secret, SubjectPrefix: messages.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,

@@ -68,9 +68,9 @@ type Config struct {
 	// WebhookURL is the bridge's public base URL (ending in /webhooks); the
 	// URL of a lookup is WebhookURL/<lookupId>. Empty: no webhooks, poll.
 	WebhookURL string
-	// Lease is how long a replica may take to open a session before
-	// another may take over (default 5 minutes; keep it above the API
-	// client's whole retry budget).
+	// Lease is the opening lease (default 15s): renewed every third of it
+	// while its holder lives, it lets another replica take over within
+	// about one lease of the holder's death (lease.go).
 	Lease time.Duration
 	Poll  Poll
 	// MaxWait bounds how long a lookup may wait (default 6h; results
@@ -103,7 +103,7 @@ func New(cfg Config) (*Handlers, error) {
 		cfg.Source = "urn:kybflow:worker"
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 5 * time.Minute
+		cfg.Lease = 15 * time.Second
 	}
 	if cfg.Poll.Initial <= 0 {
 		cfg.Poll.Initial = 2 * time.Second
@@ -159,7 +159,11 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) error {
 		}
 		return h.deadLetter(ctx, msg, err)
 	}
-	return h.advance(ctx, cmd)
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	return h.advance(ctx, cmd, seq)
 }
 
 // rejectCommand ends a lookup whose command is invalid with a failed event,
@@ -214,9 +218,9 @@ func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause erro
 	return streams.Term(fmt.Errorf("dead-lettered: %w", cause))
 }
 
-// advance takes a valid command as far as it goes: from no record to an
-// opened session with its check scheduled.
-func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand) error {
+// advance takes a valid command (stream sequence seq) as far as it goes:
+// from no record to an opened session with its check scheduled.
+func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand, seq uint64) error {
 	id := cmd.LookupID
 	rec, rev, err := h.c.Lookups.Get(ctx, id)
 	if errors.Is(err, lookups.ErrNotFound) {
@@ -247,9 +251,19 @@ func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand) erro
 			return h.announceOpened(ctx, rec, rev)
 
 		case lookups.Opening:
-			if now := h.c.Now(); now.Before(rec.LeaseUntil) {
-				// Another replica is opening the session right now.
-				return streams.Retry(fmt.Errorf("lookup %s: session being opened elsewhere", id), rec.LeaseUntil.Sub(now)+time.Second)
+			now := h.c.Now()
+			if end := rec.LeaseUntil.Add(leaseSkew); now.Before(end) {
+				if rec.LeaseSeq != 0 && seq != 0 && rec.LeaseSeq != seq {
+					// A duplicate: the lease holder's own command carries the
+					// lookup (it stays unacknowledged until the session is
+					// recorded, and comes back if its holder dies), so this
+					// one is done, and the pending count stays work not
+					// started yet.
+					h.log.Info("duplicate command while its lookup is being opened; acknowledged", "lookup_id", id)
+					return nil
+				}
+				// Our own command, redelivered while its lease is held.
+				return streams.Retry(fmt.Errorf("lookup %s: session being opened elsewhere", id), end.Sub(now))
 			}
 			h.log.Warn("taking over a lookup whose opening lease expired; a session may have been opened by the replica that held it", "lookup_id", id)
 			fallthrough
@@ -259,7 +273,7 @@ func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand) erro
 				return err
 			}
 			// Claim: one replica opens the session.
-			rec.State, rec.LeaseUntil = lookups.Opening, h.c.Now().Add(h.c.Lease)
+			rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Opening, h.c.Now().Add(h.c.Lease), newLeaseHolder(), seq
 			next, err := h.c.Lookups.Update(ctx, rec, rev)
 			if errors.Is(err, lookups.ErrConflict) {
 				if rec, rev, err = h.c.Lookups.Get(ctx, id); err != nil {
@@ -287,15 +301,17 @@ func sameLookup(a, b messages.LookupCommand) bool {
 }
 
 // open creates the session of a lookup this replica has claimed, and
-// records it.
+// records it. The lease is renewed while the create call runs; the call is
+// cancelled if the lease cannot be counted on any more (lease.go).
 func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) error {
 	cmd := rec.Command
-	// The create call must end inside the lease, or another replica could
-	// take over while the API is still answering, and open a second session.
-	cctx, cancel := context.WithDeadline(ctx, rec.LeaseUntil.Add(-h.leaseMargin()))
-	sessionID, err := h.createSession(cctx, cmd)
-	cancel()
+	l := h.holdLease(ctx, rec, rev)
+	sessionID, err := h.createSession(l.ctx, cmd)
+	rec, rev, lost := l.release()
 	if err != nil {
+		if errors.Is(lost, errLeaseTaken) {
+			return streams.Retry(fmt.Errorf("create session: %w (%w)", lost, err), 0)
+		}
 		retry, delay, code := classify(err)
 		if retry && h.c.Now().Sub(rec.AcceptedAt) > h.c.MaxWait {
 			retry, code = false, messages.CodeUnavailable
@@ -304,8 +320,8 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 		if retry {
 			// Give the claim back so the next delivery may try at once; also
 			// when our own context is ending (a drain), hence WithoutCancel.
-			rec.State, rec.LeaseUntil = lookups.Accepted, time.Time{}
-			uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Accepted, time.Time{}, "", 0
+			uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 			if _, uerr := h.c.Lookups.Update(uctx, rec, rev); uerr != nil {
 				h.log.Warn("release opening lease", "lookup_id", cmd.LookupID, "err", uerr)
 			}
@@ -316,12 +332,13 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 		return h.fail(ctx, rec, rev, code, err.Error())
 	}
 	h.c.Metrics.SessionsOpened.Inc()
-	leaseUntil := rec.LeaseUntil
-	rec.State, rec.SessionID, rec.LeaseUntil, rec.OpenedAt = lookups.Opened, sessionID, time.Time{}, h.c.Now()
-	next, err := h.recordSession(ctx, rec, rev, leaseUntil)
+	holder := rec.LeaseHolder
+	rec.State, rec.SessionID, rec.OpenedAt = lookups.Opened, sessionID, h.c.Now()
+	rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = time.Time{}, "", 0
+	next, err := h.recordSession(ctx, rec, rev, holder)
 	if err != nil {
-		// Not recorded within the lease: another replica may take over and,
-		// not knowing this session, open another one.
+		// Not recorded: a replica that takes over will not know this
+		// session, and will open another one.
 		h.log.Error("session opened but not recorded; a second session may be opened for this lookup", "lookup_id", cmd.LookupID, "session_id", sessionID, "err", err)
 		return streams.Retry(err, 0)
 	}
@@ -329,35 +346,54 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 	return h.announceOpened(ctx, rec, next)
 }
 
+// releaseTimeout bounds giving an opening claim back.
+const releaseTimeout = 5 * time.Second
+
+// recordPatience is how long recording a just-opened session keeps trying
+// through NATS trouble (a leader election, a server restart). The write is
+// a compare-and-set on the claimed revision, so it can only land while no
+// other replica has taken the lookup over, however late it is: trying long
+// only narrows the window for a second session.
+const recordPatience = 2 * time.Minute
+
+// recordRetry is the wait between attempts to record a session.
+const recordRetry = 200 * time.Millisecond
+
 // recordSession writes the record of a just-opened session. The session
 // exists upstream and cost money, so this write is worth more than our
 // context: it goes on when the context ends (a drain) and retries passing
-// failures (a NATS leader election), until the lease runs out.
-func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, leaseUntil time.Time) (uint64, error) {
-	rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), leaseUntil)
+// failures, for recordPatience.
+func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, holder string) (uint64, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordPatience)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
+	for {
 		next, err := h.c.Lookups.Update(rctx, rec, rev)
-		if errors.Is(err, lookups.ErrConflict) && attempt > 0 {
-			// An earlier attempt may have been applied without our hearing.
-			if cur, curRev, gerr := h.c.Lookups.Get(rctx, rec.Command.LookupID); gerr == nil && cur.SessionID == rec.SessionID {
+		if errors.Is(err, lookups.ErrConflict) {
+			// An earlier attempt, or a renewal of our lease, may have been
+			// applied without our hearing: decide on what is there.
+			cur, curRev, gerr := h.c.Lookups.Get(rctx, rec.Command.LookupID)
+			switch {
+			case gerr != nil:
+				err = gerr
+			case cur.State == lookups.Opened && cur.SessionID == rec.SessionID:
 				return curRev, nil
+			case cur.State == lookups.Opening && cur.LeaseHolder == holder:
+				rev = curRev // still our claim: write over our own renewal
+				err = fmt.Errorf("record session: our claim moved to revision %d", curRev)
+			default:
+				return 0, fmt.Errorf("the lookup was taken over (state %s): %w", cur.State, err)
 			}
 		}
-		if err == nil || errors.Is(err, lookups.ErrConflict) {
-			return next, err
+		if err == nil {
+			return next, nil
 		}
 		select {
 		case <-rctx.Done():
 			return 0, fmt.Errorf("%w (last: %w)", rctx.Err(), err)
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(recordRetry):
 		}
 	}
 }
-
-// leaseMargin is how long before its lease ends a create call must have
-// ended: time to record the session.
-func (h *Handlers) leaseMargin() time.Duration { return min(h.c.Lease/4, 30*time.Second) }
 
 func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand) (string, error) {
 	kind, _ := cmd.IdentifierType.Kind(cmd.Country)

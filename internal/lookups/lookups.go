@@ -45,6 +45,13 @@ type Record struct {
 	// LeaseUntil is when an Opening lease ends: before it, another replica
 	// leaves the lookup alone; after it, it may take over.
 	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+	// LeaseHolder is a token of the claim that holds the lease, so that its
+	// holder knows its own renewals (one applied unheard) from a take-over.
+	LeaseHolder string `json:"leaseHolder,omitempty"`
+	// LeaseSeq is the stream sequence of the command that holds the lease:
+	// another command for the lookup (a duplicate) is acknowledged while
+	// the lease is held, since the holder's own command carries the lookup.
+	LeaseSeq uint64 `json:"leaseSeq,omitempty"`
 	// Artifacts stored so far, in the order they were stored.
 	Artifacts []messages.Artifact `json:"artifacts,omitempty"`
 	// Failure is the failed event's data, once failed.

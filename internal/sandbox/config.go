@@ -114,6 +114,9 @@ type RetryPolicy struct {
 type Faults struct {
 	// Latency is added to every answer of the API and the token endpoint.
 	Latency time.Duration
+	// CreateLatency is added to every create-session answer, before the
+	// session exists (a caller that goes away meanwhile opens nothing).
+	CreateLatency time.Duration
 	// ErrorRate: AML API calls answer 500 or 503 (half each), decided before
 	// any state change, so a failed create opens no session. The token
 	// endpoint is exempt.
@@ -150,7 +153,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"ReadyAfter", c.ReadyAfter}, {"ReportInterval", c.ReportInterval}, {"Lifetime", c.Lifetime},
 		{"TokenLifetime", c.TokenLifetime}, {"WebhookTimeout", c.WebhookTimeout},
 		{"WebhookRetry.Initial", c.WebhookRetry.Initial}, {"WebhookRetry.Max", c.WebhookRetry.Max},
-		{"Faults.Latency", c.Faults.Latency}, {"Faults.RetryAfter", c.Faults.RetryAfter},
+		{"Faults.Latency", c.Faults.Latency}, {"Faults.CreateLatency", c.Faults.CreateLatency}, {"Faults.RetryAfter", c.Faults.RetryAfter},
 		{"Faults.WebhookDelay", c.Faults.WebhookDelay},
 	} {
 		if d.v < 0 {

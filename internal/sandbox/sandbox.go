@@ -15,10 +15,12 @@
 package sandbox
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
@@ -96,9 +98,9 @@ func (s *Sandbox) routes() {
 	handle("POST "+IssuerPath+amlapi.TokenPath, s.latent(s.handleToken))
 
 	for _, c := range []amlapi.Country{amlapi.NO, amlapi.SE, amlapi.FI} {
-		handle("POST "+amlapi.CreateOrganizationPath(c), s.api(s.handleCreate(amlapi.KindOrganization, c)))
+		handle("POST "+amlapi.CreateOrganizationPath(c), s.api(s.slowCreate(s.handleCreate(amlapi.KindOrganization, c))))
 	}
-	handle("POST "+amlapi.CreateBeneficialPath+"{$}", s.api(s.handleCreate(amlapi.KindBeneficial, amlapi.NO)))
+	handle("POST "+amlapi.CreateBeneficialPath+"{$}", s.api(s.slowCreate(s.handleCreate(amlapi.KindBeneficial, amlapi.NO))))
 	for _, k := range []amlapi.Kind{amlapi.KindOrganization, amlapi.KindBeneficial} {
 		handle("GET "+pattern(amlapi.SessionPath(k, idMark)), s.api(s.handleSession(k)))
 		handle("GET "+pattern(amlapi.JSONLinkPath(k, idMark)), s.api(s.handleJSON(k)))
@@ -160,6 +162,31 @@ func (s *Sandbox) latent(h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		h(w, r)
+	}
+}
+
+// slowCreate adds Faults.CreateLatency to a create call, before the session
+// exists: a caller that goes away meanwhile (a worker killed mid-create)
+// opens nothing.
+func (s *Sandbox) slowCreate(h apiHandler) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, tok token) {
+		if d := s.cfg.Faults.CreateLatency; d > 0 {
+			// Read the body first: only then does the server watch the
+			// connection, and end r's context when the caller goes away.
+			body, err := io.ReadAll(io.LimitReader(r.Body, maxCreateBody+1)) // the handler refuses more
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		h(w, r, tok)
 	}
 }
 

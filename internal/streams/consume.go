@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -17,26 +16,12 @@ import (
 // (see Decide); it must not acknowledge the message itself.
 type Handler func(ctx context.Context, msg jetstream.Msg) error
 
-// Middleware wraps a handler with a cross-cutting concern.
-type Middleware func(Handler) Handler
-
-// Chain applies middleware so that the first one listed is the outermost.
-func Chain(h Handler, mw ...Middleware) Handler {
-	for i := len(mw) - 1; i >= 0; i-- {
-		h = mw[i](h)
-	}
-	return h
-}
-
 // ConsumeConfig configures one consume loop.
 type ConsumeConfig struct {
 	// Name names the loop in logs and metrics (e.g. "commands").
 	Name string
-	// Concurrency is how many messages are handled at once (default 4).
+	// Concurrency is how many messages are handled at once (at least 1).
 	Concurrency int
-	// AckWait is the consumer's ack wait; the loop sends InProgress every
-	// third of it while a handler runs (default 30s).
-	AckWait time.Duration
 	// Backoff is the redelivery delay for unclassified and Retry errors.
 	Backoff Backoff
 	// HandlerTimeout bounds one handler run (0: no bound). A handler stuck
@@ -47,25 +32,35 @@ type ConsumeConfig struct {
 	// context ends; then their contexts are cancelled and the messages
 	// released (default 20s).
 	DrainTimeout time.Duration
+	// Recreate, when set, makes the consumer again (and its stream) when
+	// the server confirms it is gone, and returns the new handle.
+	Recreate func(ctx context.Context) (jetstream.Consumer, error)
+	// Health, when set, records whether the loop can pull.
+	Health *Health
 	// Logger receives acknowledgement failures (default: discard).
 	Logger *slog.Logger
 	// Observe, when set, is called after each message with its action and
 	// how long the handler ran (for metrics).
 	Observe func(action Action, elapsed time.Duration)
+
+	// ackWait is the consumer's ack wait, read from the consumer: the loop
+	// sends InProgress every third of it while a handler runs.
+	ackWait time.Duration
 }
 
-func (c *ConsumeConfig) defaults() {
-	if c.Concurrency <= 0 {
-		c.Concurrency = 4
-	}
-	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
-	}
+// defaults fills in what the loop reads from the consumer, and what it needs
+// to run at all when a caller leaves it out.
+func (c *ConsumeConfig) defaults(cons jetstream.Consumer) {
+	c.Concurrency = max(c.Concurrency, 1)
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 20 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.ackWait = 30 * time.Second // the server's default
+	if info := cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		c.ackWait = info.Config.AckWait
 	}
 }
 
@@ -77,13 +72,17 @@ func (c *ConsumeConfig) defaults() {
 // It pulls one message per free slot (Consumer.Next) and buffers none: a
 // message is taken only when a handler can start on it at once, so none
 // waits in our hands without keep-alives, and what we cannot start stays
-// on the server for another replica. It returns an error if the consumer
-// disappears (deleted by hand), so that the process restarts and makes it
-// again rather than idling with a green readiness check.
+// on the server for another replica.
+//
+// Trouble with JetStream never ends it: no responders, missing heartbeats,
+// a leader election, a reconnect, a consumer or stream unavailable for a
+// while. It waits with backoff and pulls again, and Health says it cannot
+// pull meanwhile. A consumer that the server confirms gone (deleted by
+// hand, or its stream) is made again with Recreate.
 //
 // All goroutines it starts are owned by this call: none outlive it.
 func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg ConsumeConfig) error {
-	cfg.defaults()
+	cfg.defaults(cons)
 	log := cfg.Logger.With("consumer", cfg.Name)
 
 	// Handlers run under their own context: it outlives ctx by DrainTimeout
@@ -93,8 +92,7 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, cfg.Concurrency)
-	var loopErr error
-	gone := 0 // consecutive answers saying the consumer does not exist
+	p := puller{cons: cons, cfg: &cfg, log: log}
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -103,37 +101,14 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 		if ctx.Err() != nil {
 			break
 		}
-		// The pull is never cancelled: a cancelled pull stays open on the
-		// server until it expires, and what the server sends it meanwhile
-		// (a check coming off its delay) reaches nobody and waits out the
-		// ack wait. Letting each pull end by itself (pullWait) and giving
-		// back what it brings after a stop leaves no pull open.
-		msg, err := cons.Next(jetstream.FetchMaxWait(pullWait))
-		if err != nil {
+		msg, ok := p.next(ctx)
+		if !ok {
 			<-slots
 			if ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
-				errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrNoResponders) {
-				if gone++; gone >= 3 {
-					loopErr = fmt.Errorf("consume %s: the consumer is gone (deleted, or its stream): %w", cfg.Name, err)
-					break
-				}
-			} else {
-				gone = 0
-			}
-			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-				continue // no message within pullWait
-			}
-			log.Warn("consume: next message", "err", err)
-			select { // a server restarting, a connection down: do not spin
-			case <-time.After(500 * time.Millisecond):
-			case <-ctx.Done():
-			}
 			continue
 		}
-		gone = 0
 		if ctx.Err() != nil {
 			// It arrived as we stopped: never started, so give it back now.
 			<-slots
@@ -160,12 +135,8 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 		cancelWork()
 		<-done
 	}
-	return loopErr
+	return nil
 }
-
-// pullWait is how long one pull waits for a message before it asks again;
-// a stop waits for the pull in flight, so it also bounds that wait.
-const pullWait = 2 * time.Second
 
 // handleOne runs h for one message, keeps it alive while it runs, and
 // acknowledges it according to Decide.
@@ -178,7 +149,7 @@ func handleOne(work, parent context.Context, msg jetstream.Msg, h Handler, cfg C
 
 	keepAlive := make(chan struct{})
 	go func() { // owned: ends when the handler returns (keepAlive closed)
-		t := time.NewTicker(cfg.AckWait / 3)
+		t := time.NewTicker(cfg.ackWait / 3)
 		defer t.Stop()
 		for {
 			select {

@@ -2,7 +2,10 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,6 +46,8 @@ type Topology struct {
 	// WebhookMaxDeliver bounds retries of one webhook (default 10): polling
 	// is the fallback, so a webhook that cannot be handled is dropped.
 	WebhookMaxDeliver int
+	// Logger receives the retries of Ensure (default: discard).
+	Logger *slog.Logger
 }
 
 func (t *Topology) defaults() {
@@ -67,6 +72,9 @@ func (t *Topology) defaults() {
 	if t.WebhookMaxDeliver <= 0 {
 		t.WebhookMaxDeliver = 10
 	}
+	if t.Logger == nil {
+		t.Logger = slog.New(slog.DiscardHandler)
+	}
 	// A duplicate window cannot be longer than what the stream keeps.
 	if t.Duplicates > t.EventsMaxAge {
 		t.Duplicates = t.EventsMaxAge
@@ -85,11 +93,80 @@ type Resources struct {
 	Lookups                    jetstream.KeyValue
 }
 
-// Ensure creates or updates every stream, consumer and bucket of t.
+// Ensure creates or updates every stream, bucket and consumer of t.
+//
+// It is made for many replicas starting at once against a cluster that may
+// still be forming: each step is retried with backoff while JetStream
+// cannot do it yet (no meta leader, no suitable peers for placement, a
+// timeout, a stream made meanwhile by another replica), until ctx ends, so
+// give ctx the start-up deadline. An identical configuration made by
+// another replica is success. What retrying cannot mend (a configuration
+// the server refuses) ends it at once.
 func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources, error) {
 	t.defaults()
+	for _, cfg := range t.streams() {
+		if err := retry(ctx, t.Logger, "ensure stream "+cfg.Name, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	res := &Resources{}
+	bucket := t.bucket()
+	if err := retry(ctx, t.Logger, "ensure bucket "+bucket.Bucket, func(ctx context.Context) (err error) {
+		res.Lookups, err = js.CreateOrUpdateKeyValue(ctx, bucket)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks} {
+		cons, err := t.ensureConsumer(ctx, js, name)
+		if err != nil {
+			return nil, err
+		}
+		*c = cons
+	}
+	return res, nil
+}
+
+// EnsureConsumer makes the named consumer again, and its stream if that is
+// gone too: what a consume loop calls when the server confirms its
+// consumer is gone. It retries like Ensure until ctx ends.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, t Topology, name string) (jetstream.Consumer, error) {
+	t.defaults()
+	stream, _, ok := t.consumer(name)
+	if !ok {
+		return nil, fmt.Errorf("ensure consumer %s: no such consumer in the topology", name)
+	}
+	for _, cfg := range t.streams() {
+		if cfg.Name != stream {
+			continue
+		}
+		if err := retry(ctx, t.Logger, "ensure stream "+cfg.Name, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return t.ensureConsumer(ctx, js, name)
+}
+
+func (t Topology) ensureConsumer(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Consumer, error) {
+	stream, cfg, _ := t.consumer(name)
+	var cons jetstream.Consumer
+	err := retry(ctx, t.Logger, fmt.Sprintf("ensure consumer %s on %s", name, stream), func(ctx context.Context) (err error) {
+		cons, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		return err
+	})
+	return cons, err
+}
+
+// streams are the stream configurations of t.
+func (t Topology) streams() []jetstream.StreamConfig {
 	s := t.Subjects
-	streams := []jetstream.StreamConfig{
+	return []jetstream.StreamConfig{
 		{
 			Name: s.CommandsStream(), Description: "Lookup commands from platforms (work queue).",
 			Subjects: []string{s.CommandsAll()}, Retention: jetstream.WorkQueuePolicy,
@@ -119,50 +196,97 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources
 			MaxAge: t.DeadLetterMaxAge,
 		},
 	}
-	for _, cfg := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
-		}
-	}
+}
 
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: LookupsBucket(s), Description: "Lookup state records, by lookupId.",
+func (t Topology) bucket() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket: LookupsBucket(t.Subjects), Description: "Lookup state records, by lookupId.",
 		History: 1, TTL: t.LookupsMaxAge, Storage: jetstream.FileStorage, Replicas: t.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ensure bucket %s: %w", LookupsBucket(s), err)
 	}
+}
 
-	consumer := func(stream, name string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-		cfg.Durable = name
-		cfg.AckPolicy = jetstream.AckExplicitPolicy
-		cfg.AckWait = t.AckWait
-		c, err := js.CreateOrUpdateConsumer(ctx, stream, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("ensure consumer %s on %s: %w", name, stream, err)
+// consumer is the stream and configuration of the named durable consumer.
+func (t Topology) consumer(name string) (stream string, cfg jetstream.ConsumerConfig, ok bool) {
+	s := t.Subjects
+	switch name {
+	case ConsumerCommands:
+		// Never give up on a command (MaxDeliver unlimited); the handler
+		// terminates what cannot succeed, after publishing why.
+		stream, cfg = s.CommandsStream(), jetstream.ConsumerConfig{Description: "Opens a session per lookup command.", MaxDeliver: -1}
+	case ConsumerChecks:
+		// A session being waited on is one message held by a delayed Nak,
+		// and such a message stays in the pending set, so the pending set
+		// is unbounded (MaxAckPending -1): thousands of sessions may wait.
+		stream, cfg = s.ChecksStream(), jetstream.ConsumerConfig{Description: "Polls open sessions and stores their results.", MaxDeliver: -1, MaxAckPending: -1}
+	case ConsumerWebhooks:
+		stream, cfg = s.WebhooksStream(), jetstream.ConsumerConfig{Description: "Confirms webhooks with a status call.", MaxDeliver: t.WebhookMaxDeliver}
+	default:
+		return "", cfg, false
+	}
+	cfg.Durable = name
+	cfg.AckPolicy = jetstream.AckExplicitPolicy
+	cfg.AckWait = t.AckWait
+	return stream, cfg, true
+}
+
+// Start-up retry timing: short first waits (a cluster that is forming
+// answers within seconds), capped so that a long outage is asked about
+// every few seconds, not hammered. ensureAttempt bounds one request.
+const (
+	ensureRetryMin = 250 * time.Millisecond
+	ensureRetryMax = 5 * time.Second
+	ensureAttempt  = 10 * time.Second
+)
+
+// retry runs f until it succeeds, fails in a way retrying cannot mend, or
+// ctx ends; then it returns the last error, named by what.
+func retry(ctx context.Context, log *slog.Logger, what string, f func(ctx context.Context) error) error {
+	wait := ensureRetryMin
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, ensureAttempt)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				log.Info(what+": done", "attempts", attempt)
+			}
+			return nil
 		}
-		return c, nil
+		if permanent(err) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn(what+": JetStream cannot do it yet; retrying", "err", err, "attempt", attempt)
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s: gave up after %d attempts: %w (last error: %w)", what, attempt, ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, ensureRetryMax)
 	}
-	res := &Resources{Lookups: kv}
-	// Commands: never give up on one (MaxDeliver unlimited); the handler
-	// terminates what cannot succeed, after publishing why.
-	if res.Commands, err = consumer(s.CommandsStream(), ConsumerCommands, jetstream.ConsumerConfig{
-		Description: "Opens a session per lookup command.", MaxDeliver: -1,
-	}); err != nil {
-		return nil, err
+}
+
+// permanent reports whether JetStream refused a topology request for a
+// reason that retrying cannot mend: the configuration itself (subjects
+// overlapping another stream's, replicas on a single server, an invalid
+// setting) or JetStream not enabled. Everything else (timeouts, no
+// responders, no leader, no suitable peers, a name taken by a concurrent
+// create) can pass.
+func permanent(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
 	}
-	// Checks: a session being waited on is one message held by a delayed
-	// Nak, and such a message stays in the pending set, so the pending set
-	// is unbounded (MaxAckPending -1): thousands of sessions may wait.
-	if res.Checks, err = consumer(s.ChecksStream(), ConsumerChecks, jetstream.ConsumerConfig{
-		Description: "Polls open sessions and stores their results.", MaxDeliver: -1, MaxAckPending: -1,
-	}); err != nil {
-		return nil, err
+	switch api.ErrorCode {
+	case 10065, // stream subjects overlap with an existing stream
+		10074, // replicas > 1 not supported in non-clustered mode
+		10052, // stream configuration is invalid
+		10025, // invalid JSON: a request we built wrong
+		jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
+		return true
 	}
-	if res.Webhooks, err = consumer(s.WebhooksStream(), ConsumerWebhooks, jetstream.ConsumerConfig{
-		Description: "Confirms webhooks with a status call.", MaxDeliver: t.WebhookMaxDeliver,
-	}); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return false
 }

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,13 +46,19 @@ type App struct {
 	cfg      Config
 	log      *slog.Logger
 	nc       *nats.Conn
-	res      *streams.Resources
-	handlers *handler.Handlers
+	js       jetstream.JetStream
+	topo     streams.Topology
 	store    blobStore
 	api      *amlapi.Client
 	ops      net.Listener
 	registry *prometheus.Registry
 	consume  prometheus.ObserverVec
+	health   map[string]*streams.Health // by role
+
+	mu       sync.Mutex         // held while ensuring the topology
+	ready    atomic.Bool        // the topology is ensured: res and handlers are set
+	res      *streams.Resources // set once the topology is ensured
+	handlers *handler.Handlers
 }
 
 // Options are the parts of the environment a caller may supply instead of
@@ -60,8 +68,10 @@ type Options struct {
 	HTTPClient *http.Client
 }
 
-// Start validates cfg, connects, ensures the topology and builds the
-// pipeline, so that every startup problem is reported before Run.
+// Start validates cfg, builds the clients and opens the ops listener, so
+// that every problem of the configuration is reported before Run. It does
+// not wait for NATS: the connection is made, and made again, in the
+// background, and Run ensures the topology once JetStream can.
 func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -99,22 +109,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		store = s3
 	}
 
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("kybflow-worker"), nats.MaxReconnects(-1))
+	nc, err := streams.Connect(cfg.NATSURL, "kybflow-worker", log)
 	if err != nil {
-		return nil, fmt.Errorf("NATS_URL: connect to %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
+		return nil, fmt.Errorf("NATS_URL %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	res, err := streams.Ensure(ctx, js, streams.Topology{
-		Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
-		LookupsMaxAge: cfg.LookupsMaxAge, AckWait: cfg.AckWait,
-	})
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("NATS_URL %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -125,23 +127,22 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}, []string{"consumer", "ack"})
 	reg.MustRegister(consume)
 
-	h, err := handler.New(handler.Config{
-		API: api, Blobs: store, Lookups: lookups.NewStore(res.Lookups), Publisher: js,
-		Subjects: subjects, Keys: messages.ObjectKeys{Prefix: cfg.KeyPrefix}, Source: cfg.EventSource,
-		WebhookURL: cfg.WebhookURL, Lease: cfg.OpenLease, MaxWait: cfg.MaxWait,
-		Poll:   handler.Poll{Initial: cfg.PollInitial, Max: cfg.PollMax, MaxWithWebhooks: cfg.PollMaxWebhook},
-		Logger: log, Metrics: handler.NewMetrics(reg),
-	})
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
 	ops, err := opshttp.Listen("HTTP_ADDR", cfg.HTTPAddr)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	return &App{cfg: cfg, log: log, nc: nc, res: res, handlers: h, store: store, api: api, ops: ops, registry: reg, consume: consume}, nil
+	health := map[string]*streams.Health{}
+	for _, role := range cfg.Roles {
+		health[role] = &streams.Health{}
+	}
+	return &App{
+		cfg: cfg, log: log, nc: nc, js: js, store: store, api: api, ops: ops, registry: reg, consume: consume, health: health,
+		topo: streams.Topology{
+			Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
+			LookupsMaxAge: cfg.LookupsMaxAge, AckWait: cfg.AckWait, Logger: log,
+		},
+	}, nil
 }
 
 // OpsAddr is the address of /healthz, /readyz and /metrics.
@@ -154,34 +155,56 @@ func (a *App) Close() {
 	a.nc.Close()
 }
 
-// Run runs the consumers of the configured roles and the ops server until
-// ctx ends or one of them fails; then every consumer drains (no new work,
-// in-flight work finishes or is released within DRAIN_TIMEOUT) before Run
-// returns.
+// EnsureTopology makes sure of the streams, the bucket and the consumers,
+// retrying while JetStream cannot do it yet (a cluster forming, a leader
+// election, NATS not reachable yet), for at most STARTUP_TIMEOUT. Run calls
+// it; a caller that needs the streams before Run (development mode) may
+// call it first. Once it has succeeded it returns at once.
+func (a *App) EnsureTopology(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ready.Load() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
+	defer cancel()
+	res, err := streams.Ensure(ctx, a.js, a.topo)
+	if err != nil {
+		return fmt.Errorf("NATS_URL %s: within STARTUP_TIMEOUT (%s): %w", envconfig.RedactURLs(a.cfg.NATSURL), a.cfg.StartupTimeout, err)
+	}
+	h, err := handler.New(handler.Config{
+		API: a.api, Blobs: a.store, Lookups: lookups.NewStore(res.Lookups), Publisher: a.js,
+		Subjects: a.topo.Subjects, Keys: messages.ObjectKeys{Prefix: a.cfg.KeyPrefix}, Source: a.cfg.EventSource,
+		WebhookURL: a.cfg.WebhookURL, Lease: a.cfg.OpenLease, MaxWait: a.cfg.MaxWait,
+		Poll:   handler.Poll{Initial: a.cfg.PollInitial, Max: a.cfg.PollMax, MaxWithWebhooks: a.cfg.PollMaxWebhook},
+		Logger: a.log, Metrics: handler.NewMetrics(a.registry),
+	})
+	if err != nil {
+		return err
+	}
+	a.res, a.handlers = res, h
+	a.ready.Store(true)
+	return nil
+}
+
+// ensured reports, for /readyz, whether the topology is ensured.
+func (a *App) ensured(context.Context) error {
+	if a.ready.Load() {
+		return nil
+	}
+	return errors.New("streams, bucket and consumers not ensured yet")
+}
+
+// Run serves the ops endpoints, ensures the topology (not ready until it
+// is), then runs the consumers of the configured roles until ctx ends or
+// one of them fails; then every consumer drains (no new work, in-flight
+// work finishes or is released within DRAIN_TIMEOUT) before Run returns.
+// Trouble with NATS only makes it wait: it returns an error only when the
+// topology cannot be ensured within STARTUP_TIMEOUT, or a server fails.
 func (a *App) Run(ctx context.Context) error {
 	defer a.nc.Close()
-	a.reportAccessRights(ctx)
 
 	g, gctx := errgroup.WithContext(ctx)
-	consume := func(role string, cons jetstream.Consumer, h streams.Handler) {
-		if !a.cfg.hasRole(role) {
-			return
-		}
-		g.Go(func() error {
-			return streams.Consume(gctx, cons, h, streams.ConsumeConfig{
-				Name: role, Concurrency: a.cfg.Concurrency, AckWait: a.cfg.AckWait, HandlerTimeout: a.cfg.HandlerTimeout,
-				Backoff: streams.Backoff{Initial: time.Second, Max: time.Minute}, DrainTimeout: a.cfg.DrainTimeout,
-				Logger: a.log,
-				Observe: func(act streams.Action, d time.Duration) {
-					a.consume.WithLabelValues(role, act.String()).Observe(d.Seconds())
-				},
-			})
-		})
-	}
-	consume(RoleCommands, a.res.Commands, a.handlers.Command)
-	consume(RoleChecks, a.res.Checks, a.handlers.Check)
-	consume(RoleWebhooks, a.res.Webhooks, a.handlers.Webhook)
-
 	ready := map[string]opshttp.Check{
 		"nats": func(context.Context) error {
 			if !a.nc.IsConnected() {
@@ -189,16 +212,58 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			return nil
 		},
-		"storage": a.store.Ping,
+		"storage":  a.store.Ping,
+		"topology": a.ensured,
+	}
+	for role, h := range a.health {
+		ready["consumer "+role] = h.Check
 	}
 	srv := &http.Server{Handler: opshttp.Handler(a.registry, ready), ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func() error { return opshttp.Serve(gctx, srv, a.ops, 5*time.Second, a.log) })
 
+	g.Go(func() error {
+		if err := a.EnsureTopology(gctx); err != nil {
+			if gctx.Err() != nil {
+				return nil // stopped while waiting for NATS
+			}
+			return err
+		}
+		a.reportAccessRights(gctx)
+		return a.runConsumers(gctx)
+	})
+
 	a.log.Info("worker running", "roles", a.cfg.Roles, "store", a.store.Location(), "webhooks", a.cfg.WebhookURL != "",
-		"ops_addr", a.ops.Addr().String(), "nats", a.nc.ConnectedUrlRedacted())
+		"ops_addr", a.ops.Addr().String(), "nats", envconfig.RedactURLs(a.cfg.NATSURL))
 	err := g.Wait()
 	a.log.Info("worker stopped", "err", err)
 	return err
+}
+
+// runConsumers runs one consume loop per role until ctx ends.
+func (a *App) runConsumers(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	consume := func(role, name string, cons jetstream.Consumer, h streams.Handler) {
+		if !a.cfg.hasRole(role) {
+			return
+		}
+		g.Go(func() error {
+			return streams.Consume(gctx, cons, h, streams.ConsumeConfig{
+				Name: role, Concurrency: a.cfg.Concurrency, HandlerTimeout: a.cfg.HandlerTimeout,
+				Backoff: streams.Backoff{Initial: time.Second, Max: time.Minute}, DrainTimeout: a.cfg.DrainTimeout,
+				Logger: a.log, Health: a.health[role],
+				Recreate: func(ctx context.Context) (jetstream.Consumer, error) {
+					return streams.EnsureConsumer(ctx, a.js, a.topo, name)
+				},
+				Observe: func(act streams.Action, d time.Duration) {
+					a.consume.WithLabelValues(role, act.String()).Observe(d.Seconds())
+				},
+			})
+		})
+	}
+	consume(RoleCommands, streams.ConsumerCommands, a.res.Commands, a.handlers.Command)
+	consume(RoleChecks, streams.ConsumerChecks, a.res.Checks, a.handlers.Check)
+	consume(RoleWebhooks, streams.ConsumerWebhooks, a.res.Webhooks, a.handlers.Webhook)
+	return g.Wait()
 }
 
 // reportAccessRights logs whether National Registry expands (citizenship,

@@ -64,6 +64,7 @@ type Config struct {
 	DrainTimeout   time.Duration
 	AckWait        time.Duration
 	HandlerTimeout time.Duration
+	StartupTimeout time.Duration
 
 	StreamReplicas int
 	EventsMaxAge   time.Duration
@@ -111,9 +112,10 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Duration(&c.PollMax, "POLL_MAX", "poll-max", 30*time.Second, "longest wait between polls without webhooks")
 	s.Duration(&c.PollMaxWebhook, "POLL_MAX_WITH_WEBHOOKS", "poll-max-with-webhooks", 2*time.Minute, "longest wait between polls when webhooks are configured")
 	s.Duration(&c.MaxWait, "LOOKUP_MAX_WAIT", "lookup-max-wait", 6*time.Hour, "how long a lookup may wait for its results before it fails as expired")
-	s.Duration(&c.OpenLease, "OPEN_LEASE", "open-lease", 5*time.Minute, "how long a replica may take to open a session before another takes over")
-	s.Duration(&c.AckWait, "ACK_WAIT", "ack-wait", time.Minute, "how long a message taken by a worker that died stays invisible before another worker gets it")
+	s.Duration(&c.OpenLease, "OPEN_LEASE", "open-lease", 15*time.Second, "lease of a replica opening a session, renewed every third of it while it lives: how soon another replica takes over from one that died")
+	s.Duration(&c.AckWait, "ACK_WAIT", "ack-wait", 15*time.Second, "how long a message taken by a worker that died stays invisible before another worker gets it (live workers renew it every third)")
 	s.Duration(&c.HandlerTimeout, "HANDLER_TIMEOUT", "handler-timeout", 15*time.Minute, "longest a worker spends on one message (storing a large report included) before it gives it up and retries it")
+	s.Duration(&c.StartupTimeout, "STARTUP_TIMEOUT", "startup-timeout", 2*time.Minute, "how long start-up waits for NATS and retries making the streams, bucket and consumers before the worker gives up")
 	s.Duration(&c.DrainTimeout, "DRAIN_TIMEOUT", "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight work may run before it is released")
 
 	s.Int(&c.StreamReplicas, "STREAM_REPLICAS", "stream-replicas", 1, "replicas of every stream and bucket (3 on a production cluster)")
@@ -155,7 +157,7 @@ func (c *Config) Validate() error {
 	ck.Require("AML_CLIENT_SECRET", c.ClientSecret)
 	ck.Check(len(c.Scopes) > 0, "AML_SCOPES", "at least one scope is needed")
 	ck.Check(c.ClientAuth == "basic" || c.ClientAuth == "post", "AML_CLIENT_AUTH", "%q is not basic or post", c.ClientAuth)
-	ck.Check(c.RetryBudget > 0 && c.RetryBudget < c.OpenLease, "AML_RETRY_MAX_ELAPSED", "must be positive and shorter than OPEN_LEASE (%s), got %s", c.OpenLease, c.RetryBudget)
+	ck.Check(c.RetryBudget > 0 && c.RetryBudget < c.HandlerTimeout, "AML_RETRY_MAX_ELAPSED", "must be positive and shorter than HANDLER_TIMEOUT (%s), got %s", c.HandlerTimeout, c.RetryBudget)
 	ck.Check(c.RateLimit > 0, "AML_RATE_LIMIT", "must be positive, got %g", c.RateLimit)
 	ck.URL("AML_WEBHOOK_URL", c.WebhookURL, "https", "http")
 	if u, err := url.Parse(c.WebhookURL); c.WebhookURL != "" && err == nil {
@@ -185,9 +187,10 @@ func (c *Config) Validate() error {
 	ck.Check(c.PollMax >= c.PollInitial, "POLL_MAX", "must be at least POLL_INITIAL (%s)", c.PollInitial)
 	ck.Check(c.PollMaxWebhook >= c.PollInitial, "POLL_MAX_WITH_WEBHOOKS", "must be at least POLL_INITIAL (%s)", c.PollInitial)
 	ck.Check(c.MaxWait > 0, "LOOKUP_MAX_WAIT", "must be positive")
-	ck.Check(c.OpenLease >= 10*time.Second, "OPEN_LEASE", "must be at least 10s (it must outlast one create-session call with its retries), got %s", c.OpenLease)
+	ck.Check(c.OpenLease >= 3*time.Second, "OPEN_LEASE", "must be at least 3s (it is renewed every third of it, and a renewal is a write to a replicated bucket), got %s", c.OpenLease)
+	ck.Check(c.StartupTimeout > 0, "STARTUP_TIMEOUT", "must be positive")
 	ck.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT", "must be positive")
-	ck.Check(c.HandlerTimeout > c.OpenLease, "HANDLER_TIMEOUT", "must be longer than OPEN_LEASE (%s): a create-session call is bounded by its lease, and cutting it shorter could open a second session; got %s", c.OpenLease, c.HandlerTimeout)
+	ck.Check(c.HandlerTimeout > c.OpenLease && c.HandlerTimeout > c.RetryBudget, "HANDLER_TIMEOUT", "must be longer than OPEN_LEASE (%s) and AML_RETRY_MAX_ELAPSED (%s): cutting a create-session call short could open a second session; got %s", c.OpenLease, c.RetryBudget, c.HandlerTimeout)
 	ck.Check(c.AckWait >= 3*time.Second, "ACK_WAIT", "must be at least 3s (handlers send a keep-alive every third of it), got %s", c.AckWait)
 	ck.Check(c.StreamReplicas == 1 || c.StreamReplicas == 3 || c.StreamReplicas == 5, "STREAM_REPLICAS", "must be 1, 3 or 5, got %d", c.StreamReplicas)
 	ck.Check(c.EventsMaxAge > 0, "EVENTS_MAX_AGE", "must be positive")

@@ -40,12 +40,18 @@ type env struct {
 	blobDir  string
 	s3       *testenv.MinIOServer
 	bucket   string
+	cluster  *testenv.Cluster
 
 	mu     sync.Mutex
 	events map[string][]messages.Event // by lookupId, in stream order
 }
 
 type envOptions struct {
+	// cluster, when set, is the NATS cluster to run on (streams with 3
+	// replicas) instead of a single embedded server.
+	cluster *testenv.Cluster
+	// natsURL, when set, is a NATS server the test runs itself.
+	natsURL  string
 	sandbox  sandbox.Config
 	webhooks bool // run the bridge and give the worker AML_WEBHOOK_URL
 	s3       bool // store in a real MinIO instead of a directory
@@ -53,7 +59,15 @@ type envOptions struct {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, natsURL: testenv.NATS(t), events: map[string][]messages.Event{}}
+	e := &env{t: t, events: map[string][]messages.Event{}, cluster: o.cluster}
+	switch {
+	case o.cluster != nil:
+		e.natsURL = o.cluster.URLs()
+	case o.natsURL != "":
+		e.natsURL = o.natsURL
+	default:
+		e.natsURL = testenv.NATS(t)
+	}
 	sc := o.sandbox
 	sc.WebhookSecret = testWebhookSecret
 	if sc.ReadyAfter == 0 {
@@ -80,7 +94,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		e.blobDir = t.TempDir()
 	}
 
-	nc, err := nats.Connect(e.natsURL)
+	nc, err := nats.Connect(e.natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +116,9 @@ func (e *env) config(webhooks bool) Config {
 	c.PollInitial, c.PollMax, c.PollMaxWebhook = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second
 	c.MaxWait, c.DrainTimeout, c.EventsMaxAge, c.Duplicates, c.LookupsMaxAge = time.Hour, 5*time.Second, time.Hour, time.Hour, 24*time.Hour
 	c.EventSource, c.LogFormat, c.LogLevel = "urn:test", "text", "warn"
+	if e.cluster != nil {
+		c.StreamReplicas = 3
+	}
 	if e.s3 != nil {
 		c.S3Endpoint, c.S3Bucket, c.S3AccessKey, c.S3SecretKey, c.S3Secure = e.s3.Endpoint, e.bucket, e.s3.AccessKey, e.s3.SecretKey, false
 	} else {
@@ -117,6 +134,15 @@ func (e *env) config(webhooks bool) Config {
 // returns a function that stops it earlier (SIGTERM) and waits.
 func (e *env) startWorker(cfg Config) (stop func() error) {
 	e.t.Helper()
+	_, stop = e.startWorkerApp(cfg)
+	return stop
+}
+
+// startWorkerApp is startWorker that also returns the app. A worker whose
+// Run returns before it is stopped fails the test: nothing that happens to
+// NATS may end a worker.
+func (e *env) startWorkerApp(cfg Config) (app *App, stop func() error) {
+	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := Start(ctx, cfg, testLogger(e.t), Options{})
 	if err != nil {
@@ -124,7 +150,13 @@ func (e *env) startWorker(cfg Config) (stop func() error) {
 		e.t.Fatalf("start worker: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
+	go func() {
+		err := app.Run(ctx)
+		if ctx.Err() == nil {
+			e.t.Errorf("worker Run returned before it was stopped: %v", err)
+		}
+		done <- err
+	}()
 	var once sync.Once
 	var runErr error
 	stop = func() error {
@@ -136,7 +168,21 @@ func (e *env) startWorker(cfg Config) (stop func() error) {
 			e.t.Errorf("worker run: %v", err)
 		}
 	})
-	return stop
+	return app, stop
+}
+
+// ready is nil once app's /readyz answers 200, and else what it says.
+func ready(app *App) error {
+	resp, err := http.Get("http://" + app.OpsAddr().String() + "/readyz")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/readyz %d: %s", resp.StatusCode, body)
+	}
+	return nil
 }
 
 // startBridge boots a webhook bridge (after a worker made the streams); the
@@ -171,6 +217,9 @@ func (e *env) start(webhooks bool, n int) {
 	e.t.Helper()
 	app, err := Start(context.Background(), e.config(false), testLogger(e.t), Options{})
 	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := app.EnsureTopology(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
 	app.Close()
@@ -230,8 +279,18 @@ func (e *env) publish(cmd any, msgID string) {
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	if _, err := e.js.Publish(context.Background(), "aml.commands.lookup", data, opts...); err != nil {
-		e.t.Fatal(err)
+	// While NATS is in trouble a publish may go unanswered; a platform
+	// publishes again with the same Nats-Msg-Id until JetStream
+	// acknowledges it. (Errorf, not Fatal: a test may publish from a
+	// goroutine of its own.)
+	err := testenv.Poll(time.Minute, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_, err := e.js.Publish(ctx, "aml.commands.lookup", data, opts...)
+		return err
+	})
+	if err != nil {
+		e.t.Errorf("publish a command: %v", err)
 	}
 }
 

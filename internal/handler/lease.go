@@ -1,0 +1,144 @@
+package handler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/kybflow/kybflow/internal/lookups"
+)
+
+// The opening lease. A replica that claims a lookup (state opening) holds a
+// short lease (Config.Lease, default 15 s) and renews it every third of it
+// while its create-session call is in flight, so a live holder keeps its
+// claim however long the API takes, and a dead one loses it within one
+// lease. If the renewals stop succeeding (NATS unreachable, or another
+// replica took over), the create call is cancelled leaseMargin before the
+// lease it last holds ends: no replica may still be creating a session
+// when another may take over.
+
+// leaseSkew is how far past a lease's end another replica waits before it
+// takes over: room for clocks that differ between replicas.
+const leaseSkew = time.Second
+
+// leaseMargin is how long before its lease ends a create call must have
+// ended if the lease could not be renewed: time to record the session.
+func (h *Handlers) leaseMargin() time.Duration { return h.c.Lease / 4 }
+
+// newLeaseHolder is a fresh claim token.
+func newLeaseHolder() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// lease keeps a claimed record's lease alive while its holder works.
+type lease struct {
+	h      *Handlers
+	ctx    context.Context // cancelled when the lease can no longer be counted on
+	cancel context.CancelFunc
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu  sync.Mutex
+	rec lookups.Record // the record as last written by us
+	rev uint64
+	err error // why the lease was lost, if it was
+}
+
+// holdLease starts renewing the lease of rec (just claimed at rev). The
+// caller works under l.ctx and calls l.release to stop the renewals and
+// learn the record's latest revision.
+func (h *Handlers) holdLease(ctx context.Context, rec lookups.Record, rev uint64) *lease {
+	lctx, cancel := context.WithCancel(ctx)
+	l := &lease{h: h, ctx: lctx, cancel: cancel, stop: make(chan struct{}), done: make(chan struct{}), rec: rec, rev: rev}
+	go l.renew() // owned: release stops it and waits for it
+	return l
+}
+
+// renew renews the lease every third of it. Each renewal moves the
+// deadline of l.ctx to leaseMargin before the new end; a failed renewal
+// leaves the old deadline, which cancels the work if none succeeds in time.
+func (l *lease) renew() {
+	defer close(l.done)
+	h := l.h
+	deadline := time.NewTimer(time.Until(l.rec.LeaseUntil.Add(-h.leaseMargin())))
+	defer deadline.Stop()
+	tick := time.NewTicker(h.c.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-deadline.C:
+			l.lose(errors.New("opening lease not renewed in time"))
+			return
+		case <-tick.C:
+		}
+		until, err := l.renewOnce()
+		if errors.Is(err, errLeaseTaken) {
+			l.lose(err)
+			return
+		}
+		if err != nil {
+			h.log.Warn("renew opening lease; trying again", "lookup_id", l.rec.Command.LookupID, "err", err)
+			continue
+		}
+		deadline.Reset(time.Until(until.Add(-h.leaseMargin())))
+	}
+}
+
+// errLeaseTaken: the record moved on without us (another replica took the
+// lookup over, or it ended).
+var errLeaseTaken = errors.New("opening lease taken over by another replica")
+
+// renewOnce writes a later lease end; it returns the new end.
+func (l *lease) renewOnce() (time.Time, error) {
+	h := l.h
+	l.mu.Lock()
+	rec, rev := l.rec, l.rev
+	l.mu.Unlock()
+	rec.LeaseUntil = h.c.Now().Add(h.c.Lease)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), h.c.Lease/3)
+	defer cancel()
+	next, err := h.c.Lookups.Update(ctx, rec, rev)
+	if errors.Is(err, lookups.ErrConflict) {
+		// Ours if it is still our claim: an earlier renewal applied unheard.
+		cur, curRev, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
+		if gerr != nil {
+			return time.Time{}, gerr
+		}
+		if cur.State != lookups.Opening || cur.LeaseHolder != rec.LeaseHolder {
+			return time.Time{}, errLeaseTaken
+		}
+		next, err = h.c.Lookups.Update(ctx, rec, curRev)
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	l.mu.Lock()
+	l.rec, l.rev = rec, next
+	l.mu.Unlock()
+	return rec.LeaseUntil, nil
+}
+
+func (l *lease) lose(err error) {
+	l.mu.Lock()
+	l.err = err
+	l.mu.Unlock()
+	l.cancel()
+}
+
+// release stops the renewals and returns the record as last written, its
+// revision, and why the lease was lost (nil if it is still held).
+func (l *lease) release() (lookups.Record, uint64, error) {
+	close(l.stop)
+	<-l.done
+	l.cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rec, l.rev, l.err
+}
