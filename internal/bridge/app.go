@@ -83,8 +83,10 @@ func Start(cfg Config, log *slog.Logger) (*App, error) {
 	subjects, _ := messages.NewSubjects(cfg.SubjectPrefix)
 	// NATS may not answer yet (a server restarting, a cluster forming): the
 	// bridge starts anyway, answers 503 until JetStream stores webhooks, and
-	// readiness says why.
-	nc, err := streams.Connect(cfg.NATSURL, "kybflow-webhook-bridge", log)
+	// readiness says why. Nothing is buffered while reconnecting: a webhook
+	// that cannot be stored now is answered 503 at once, for BankID to send
+	// again, rather than after a publish timeout.
+	nc, err := streams.Connect(cfg.NATSURL, "kybflow-webhook-bridge", log, nats.ReconnectBufSize(-1))
 	if err != nil {
 		return nil, fmt.Errorf("NATS_URL %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
 	}

@@ -20,9 +20,9 @@ const (
 // long-running service must: it does not fail when no server answers yet
 // (it keeps trying in the background, and readiness says not connected),
 // reconnects forever, and logs disconnects and reconnects. It fails only
-// for a URL list that cannot be used at all.
-func Connect(urls, name string, log *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(urls,
+// for a URL list that cannot be used at all. opts come after ours.
+func Connect(urls, name string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(urls, append([]nats.Option{
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
@@ -42,7 +42,7 @@ func Connect(urls, name string, log *slog.Logger) (*nats.Conn, error) {
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			log.Warn("nats: asynchronous error", "err", err)
 		}),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}

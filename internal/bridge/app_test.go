@@ -1,0 +1,150 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/natsembed"
+	"github.com/kybflow/kybflow/internal/testenv"
+)
+
+// A bridge started while NATS is down does not exit: it is alive, not
+// ready, and answers webhooks 503 (so BankID sends them again); once NATS
+// is there it stores them and answers 200. The same when its server stops
+// and starts again mid-run.
+func TestBridgeWaitsForNATS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a port for the server that is not there yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+
+	app, err := Start(Config{
+		NATSURL: url, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: secret,
+		SubjectPrefix: "aml", MaxBody: 64 << 10,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("Start with NATS down: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + app.OpsAddr().String() + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	post := func(id string) int {
+		body := webhookBody(t, "JsonDataReady")
+		req, _ := http.NewRequest(http.MethodPost, "http://"+app.Addr().String()+"/webhooks/lk-1", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		signed(id, body)(req.Header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if code, _ := get("/healthz"); code != 200 {
+			return fmt.Errorf("/healthz %d", code)
+		}
+		return nil
+	})
+	if code, body := get("/readyz"); code != 503 {
+		t.Errorf("/readyz with NATS down: %d %s", code, body)
+	}
+	if code := post("wh-down"); code != 503 {
+		t.Errorf("a webhook with NATS down: %d, want 503", code)
+	}
+
+	dir := t.TempDir()
+	srv, err := natsembed.Start(natsembed.Config{StoreDir: dir, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: "AML_WEBHOOKS", Subjects: []string{"aml.webhooks.>"}, Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if code, body := get("/readyz"); code != 200 {
+			return fmt.Errorf("/readyz %d: %s", code, body)
+		}
+		return nil
+	})
+	if code := post("wh-up"); code != 200 {
+		t.Errorf("a webhook with NATS up: %d, want 200", code)
+	}
+
+	srv.Shutdown() // mid-run: down, then back on the same store
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if code, _ := get("/readyz"); code != 503 {
+			return fmt.Errorf("/readyz %d with NATS down", code)
+		}
+		return nil
+	})
+	if code := post("wh-down-again"); code != 503 {
+		t.Errorf("a webhook with NATS down again: %d, want 503", code)
+	}
+	if srv, err = natsembed.Start(natsembed.Config{StoreDir: dir, Port: port}); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if code, body := get("/readyz"); code != 200 {
+			return fmt.Errorf("/readyz %d: %s", code, body)
+		}
+		return nil
+	})
+	if code := post("wh-up-again"); code != 200 {
+		t.Errorf("a webhook after the restart: %d, want 200", code)
+	}
+	s, _ := js.Stream(ctx, "AML_WEBHOOKS")
+	testenv.Eventually(t, 10*time.Second, func() error {
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.Msgs != 2 {
+			return fmt.Errorf("%d webhooks stored, want the 2 answered 200", info.State.Msgs)
+		}
+		return nil
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("the bridge exited: %v", err)
+	default:
+	}
+}
