@@ -134,7 +134,7 @@ func TestBinariesEndToEnd(t *testing.T) {
 	workerOps, bridgeOps := freeAddr(t), freeAddr(t)
 	host, port, _ := net.SplitHostPort(natsAddr)
 	natsURL := "nats://" + natsAddr
-	const secret = "e2e-webhook-secret"
+	const secret = "whsec_ZTJlLXdlYmhvb2stc2VjcmV0" // "e2e-webhook-secret"
 
 	start(t, "nats-server", filepath.Join(bin, "nats-server"), nil, "-js", "-a", host, "-p", port, "-sd", t.TempDir())
 	sandbox := start(t, "aml-sandbox", filepath.Join(bin, "aml-sandbox"), []string{

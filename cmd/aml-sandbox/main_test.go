@@ -70,7 +70,7 @@ type hook struct {
 // create with a webhook and a report, poll, JSON, PDF, webhooks, for each
 // country and for beneficial owners; then the two classic mistakes.
 func TestManualCheck(t *testing.T) {
-	const secret = "manual-check-secret"
+	const secret = "whsec_bWFudWFsLWNoZWNrLXNlY3JldA==" // "manual-check-secret"
 	base, out := boot(t, []string{"--ready-after", "150ms", "--report-interval", "50ms", "--webhook-retry-initial", "50ms"},
 		map[string]string{"WEBHOOK_SECRET": secret, "SANDBOX_LOG_LEVEL": "warn"})
 	for _, want := range []string{"issuer", "/auth/realms/sandbox", "token URL", "sandbox-secret", "curl"} {
@@ -235,12 +235,12 @@ func TestSettings(t *testing.T) {
 	// The environment beats the default; a flag beats the environment.
 	vars := map[string]string{"SANDBOX_READY_AFTER": "5s", "AML_CLIENT_ID": "from-env", "SANDBOX_ERROR_RATE": "0.5",
 		"SANDBOX_SSN_ACCESS": "true", "SANDBOX_REPORT_SIZE": "100MB", "SANDBOX_NATIONAL_REGISTRY": "pending"}
-	s, err = parseSettings([]string{"--ready-after=1s", "--seed", "42", "--webhook-secret", "x"}, env(vars), io.Discard)
+	s, err = parseSettings([]string{"--ready-after=1s", "--seed", "42", "--webhook-secret", "eA=="}, env(vars), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.cfg.ReadyAfter != time.Second || s.cfg.ClientID != "from-env" || s.cfg.Faults.ErrorRate != 0.5 || !s.cfg.SSNAccess ||
-		s.cfg.ReportSize != 100_000_000 || s.cfg.Seed != 42 || s.cfg.WebhookSecret != "x" || s.cfg.NationalRegistry != amlapi.AccessPending {
+		s.cfg.ReportSize != 100_000_000 || s.cfg.Seed != 42 || s.cfg.WebhookSecret != "eA==" || s.cfg.NationalRegistry != amlapi.AccessPending {
 		t.Errorf("resolved: %+v", s.cfg)
 	}
 	if s, _ := parseSettings([]string{"--ssn-access"}, env(nil), io.Discard); !s.cfg.SSNAccess {
@@ -261,6 +261,8 @@ func TestSettings(t *testing.T) {
 		{nil, map[string]string{"SANDBOX_LIFETIME": "-1s"}, "--lifetime (SANDBOX_LIFETIME)"},
 		{[]string{"--national-registry", "yes"}, nil, "--national-registry (SANDBOX_NATIONAL_REGISTRY)"},
 		{[]string{"--report-size", "big"}, nil, "--report-size (SANDBOX_REPORT_SIZE)"},
+		{nil, map[string]string{"WEBHOOK_SECRET": "raw-text-secret"}, "--webhook-secret (WEBHOOK_SECRET)"},
+		{[]string{"--session-shape", "round"}, nil, "--session-shape (SANDBOX_SESSION_SHAPE)"},
 		{[]string{"--allowed-scopes", "openid"}, nil, "--allowed-scopes (SANDBOX_ALLOWED_SCOPES)"},
 		{[]string{"--webhook-attempts", "0"}, nil, "--webhook-attempts (SANDBOX_WEBHOOK_ATTEMPTS)"},
 		{[]string{"--log-level", "loud"}, nil, "--log-level (SANDBOX_LOG_LEVEL)"},

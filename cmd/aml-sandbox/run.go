@@ -82,8 +82,16 @@ func options() []option {
 			apply: str(func(s *settings) *string { return &s.cfg.ClientID })},
 		{flag: "client-secret", env: "AML_CLIENT_SECRET", def: sandbox.DefaultClientSecret, usage: "the accepted OAuth2 client secret",
 			apply: str(func(s *settings) *string { return &s.cfg.ClientSecret })},
-		{flag: "webhook-secret", env: "WEBHOOK_SECRET", usage: "sign webhooks with this secret (Standard Webhooks); unsigned when empty",
-			apply: str(func(s *settings) *string { return &s.cfg.WebhookSecret })},
+		{flag: "webhook-secret", env: "WEBHOOK_SECRET", usage: "sign webhooks with this secret, whsec_<base64> or <base64> (Standard Webhooks); unsigned when empty",
+			apply: func(s *settings, v string) error {
+				if v != "" {
+					if _, err := amlapi.ParseWebhookSecret(v); err != nil {
+						return err
+					}
+				}
+				s.cfg.WebhookSecret = v
+				return nil
+			}},
 		{flag: "allowed-scopes", env: "SANDBOX_ALLOWED_SCOPES",
 			usage: "scopes a token may have, comma separated (default: all three)",
 			apply: func(s *settings, v string) error {
@@ -123,6 +131,15 @@ func options() []option {
 			apply: func(s *settings, v string) (err error) { s.cfg.SSNAccess, err = strconv.ParseBool(v); return err }},
 		{flag: "report-size", env: "SANDBOX_REPORT_SIZE", def: "0", usage: "pad PDF reports to about this size (bytes, or with kB, MB, GB, KiB, MiB, GiB); 0: natural size",
 			apply: func(s *settings, v string) (err error) { s.cfg.ReportSize, err = parseSize(v); return err }},
+		{flag: "session-shape", env: "SANDBOX_SESSION_SHAPE", def: "model", usage: "shape of GET session answers: model (statuses, links, expiry) or guide (the guides' example: a plain status per entity, no links)",
+			apply: func(s *settings, v string) error {
+				switch sh := sandbox.SessionShape(v); sh {
+				case sandbox.ShapeModel, sandbox.ShapeGuide:
+					s.cfg.SessionShape = sh
+					return nil
+				}
+				return errors.New("want model or guide")
+			}},
 		{flag: "latency", env: "SANDBOX_LATENCY", def: "0s", usage: "fault: added to every API and token answer",
 			apply: dur(func(s *settings) *time.Duration { return &s.cfg.Faults.Latency })},
 		{flag: "create-latency", env: "SANDBOX_CREATE_LATENCY", def: "0s", usage: "fault: added to every create-session answer, before the session exists",

@@ -379,11 +379,37 @@ func (c *Client) Session(ctx context.Context, kind Kind, sessionID string) (*Ses
 		return nil, err
 	}
 	defer resp.Body.Close()
-	s, err := DecodeSession(resp.Body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSessionBody+1))
 	if err != nil {
-		return nil, &Error{Op: op, StatusCode: resp.StatusCode, Class: Permanent, Err: err}
+		return nil, &Error{Op: op, StatusCode: resp.StatusCode, Class: transportClass(err), Err: fmt.Errorf("read answer: %w", err)}
 	}
+	if len(body) > maxSessionBody {
+		return nil, &Error{Op: op, StatusCode: resp.StatusCode, Class: Unreadable, Shape: "over 1 MiB", Err: errors.New("answer too large")}
+	}
+	s, err := DecodeSession(bytes.NewReader(body))
+	if err != nil {
+		return nil, &Error{Op: op, StatusCode: resp.StatusCode, Class: Unreadable, Shape: Shape(body), Err: err}
+	}
+	s.fillLinks(kind, sessionID)
 	return s, nil
+}
+
+// maxSessionBody bounds a session answer we read (they are a few hundred
+// bytes).
+const maxSessionBody = 1 << 20
+
+// fillLinks gives every READY entity without a link the model's content
+// path (ContentLink), as the guides' example shape lists no links.
+func (s *Session) fillLinks(kind Kind, sessionID string) {
+	if s.JSONData.Status == EntityReady && s.JSONData.Link == "" {
+		s.JSONData.Link = ContentLink(kind, sessionID, "")
+	}
+	for t, e := range s.Reports {
+		if e.Status == EntityReady && e.Link == "" {
+			e.Link = ContentLink(kind, sessionID, t)
+			s.Reports[t] = e
+		}
+	}
 }
 
 // AccessRights tells whether we have delegated access to the Norwegian

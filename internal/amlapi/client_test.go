@@ -334,7 +334,8 @@ func TestErrorClasses(t *testing.T) {
 		{"500 empty", session, empty(500), Transient, 4, "", ""},
 		{"502 html", access, html(502), Transient, 4, "", "amlapi: get access rights: 502 Bad Gateway"},
 		{"503 with code", download, status(503, CodeUnavailable), Transient, 4, CodeUnavailable, ""},
-		{"200 not JSON", session, html(200), Permanent, 1, "", ""},
+		{"200 not JSON", session, html(200), Unreadable, 1, "", ""},
+		{"200 not JSON, access rights", access, html(200), Permanent, 1, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

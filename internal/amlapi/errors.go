@@ -43,9 +43,14 @@ const (
 	// Lifetime) or unknown (404 on a session or its content, 410). Open a
 	// new session.
 	Expired
+	// Unreadable: the API answered 2xx with a body this client cannot read
+	// (model.go may be wrong about its shape). It is no verdict on the
+	// request: a caller retries later, and an operator corrects the model.
+	// The error's Shape says what the body looked like.
+	Unreadable
 )
 
-// String returns "permanent", "transient" or "expired".
+// String returns "permanent", "transient", "expired" or "unreadable".
 func (c Class) String() string {
 	switch c {
 	case Permanent:
@@ -54,6 +59,8 @@ func (c Class) String() string {
 		return "transient"
 	case Expired:
 		return "expired"
+	case Unreadable:
+		return "unreadable"
 	}
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
@@ -77,6 +84,9 @@ type Error struct {
 	// or, for the token endpoint, the OAuth2 error and error_description.
 	// They are empty when the answer had no readable body.
 	Code, Message, TraceID string
+	// Shape is, for an Unreadable answer, the outline of its body (keys and
+	// the types of their values, no values: see Shape).
+	Shape string
 	// RetryAfter is the wait the answer asked for (Retry-After), or 0.
 	RetryAfter time.Duration
 	// Err is the underlying error, if any.

@@ -13,6 +13,7 @@ package amlapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -107,6 +108,12 @@ const (
 	ReportAML                        ReportType = "aml"
 	ReportCertificateOfIncorporation ReportType = "certificate_of_incorporation"
 )
+
+// BeneficialReport is the report type under which a beneficial owners
+// session lists its PDF report (model). The guide gives the result as the
+// JSON and "the PDF report", with no parameter to choose reports
+// (confirmed): every beneficial owners session makes it, asked or not.
+const BeneficialReport = ReportAML
 
 // ReportExpand is the expand value that also requests report r (confirmed:
 // links.reports.aml, links.reports.certificate_of_incorporation). The model
@@ -206,17 +213,136 @@ const (
 // Entity is one downloadable result of a session.
 type Entity struct {
 	Status  EntityStatus `json:"status"`
-	Link    string       `json:"link,omitempty"`    // set when READY
-	Expires *Time        `json:"expires,omitempty"` // set when READY: ready time + Lifetime
+	Link    string       `json:"link,omitempty"`    // set when READY (model); else see ContentLink
+	Expires *Time        `json:"expires,omitempty"` // set when READY: ready time + Lifetime (model)
 }
 
-// Session is the answer to GET SessionPath (model).
+// UnmarshalJSON reads an entity in either shape: an object with status,
+// link and expires (model), or a plain status string, as in the guides'
+// only example (confirmed: "jsonData": "IN_PROGRESS"). Anything else (null,
+// a number) is an entity of unknown status, never an error.
+func (e *Entity) UnmarshalJSON(b []byte) error {
+	*e = Entity{}
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var st string
+		if err := json.Unmarshal(b, &st); err == nil {
+			e.Status = EntityStatus(st)
+		}
+	case len(b) > 0 && b[0] == '{':
+		var w struct {
+			Status  json.RawMessage `json:"status"`
+			Link    json.RawMessage `json:"link"`
+			Expires *Time           `json:"expires"`
+		}
+		if err := json.Unmarshal(b, &w); err != nil {
+			return err
+		}
+		e.Status = EntityStatus(jsonString(w.Status))
+		e.Link = jsonString(w.Link)
+		if w.Expires != nil && (!w.Expires.IsZero() || w.Expires.Raw != "") {
+			e.Expires = w.Expires // an empty or null expiry is no expiry
+		}
+	}
+	return nil
+}
+
+// jsonString is raw as a string when it is one, else "" (null, a number).
+func jsonString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// Session is the answer to GET SessionPath. Its model shape is
+//
+//	{"sessionId", "status", "created", "jsonData": {entity}, "reports": {"<type>": {entity}}}
+//
+// and the guides' example shape (confirmed, as far as it goes) is
+//
+//	{"jsonData": "IN_PROGRESS", "aml-report": "NOT_STARTED"}
+//
+// Both are read, and mixtures: an entity may be a status string or an
+// object (Entity), and a report may come under "reports" or as a top-level
+// "<type>-report" key (GuideReportSuffix). Unknown keys are ignored. It is
+// written in the model shape.
 type Session struct {
 	SessionID string                `json:"sessionId"`
 	Status    SessionStatus         `json:"status"`
 	Created   Time                  `json:"created"`
 	JSONData  Entity                `json:"jsonData"`
 	Reports   map[ReportType]Entity `json:"reports,omitempty"`
+}
+
+// GuideReportSuffix ends the top-level key of a report entity in the
+// guides' example shape: "aml-report", "certificate_of_incorporation-report"
+// (confirmed for aml-report; the rest by analogy).
+const GuideReportSuffix = "-report"
+
+// UnmarshalJSON reads either shape (see Session). Only a body that is not a
+// JSON object is an error.
+func (s *Session) UnmarshalJSON(b []byte) error {
+	*s = Session{}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	s.SessionID = jsonString(keys["sessionId"])
+	s.Status = SessionStatus(jsonString(keys["status"]))
+	if raw, ok := keys["created"]; ok {
+		_ = s.Created.UnmarshalJSON(raw) // never fails
+	}
+	if raw, ok := keys["jsonData"]; ok {
+		if err := s.JSONData.UnmarshalJSON(raw); err != nil {
+			return fmt.Errorf("jsonData: %w", err)
+		}
+	}
+	add := func(t ReportType, raw json.RawMessage) error {
+		var e Entity
+		if err := e.UnmarshalJSON(raw); err != nil {
+			return fmt.Errorf("report %s: %w", t, err)
+		}
+		if s.Reports == nil {
+			s.Reports = map[ReportType]Entity{}
+		}
+		s.Reports[t] = e
+		return nil
+	}
+	if raw, ok := keys["reports"]; ok && len(raw) > 0 && raw[0] == '{' {
+		var reports map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &reports); err != nil {
+			return fmt.Errorf("reports: %w", err)
+		}
+		for t, r := range reports {
+			if err := add(ReportType(t), r); err != nil {
+				return err
+			}
+		}
+	}
+	for k, raw := range keys {
+		if t, ok := strings.CutSuffix(k, GuideReportSuffix); ok && t != "" {
+			if _, dup := s.Reports[ReportType(t)]; dup {
+				continue // both shapes at once: "reports" wins
+			}
+			if err := add(ReportType(t), raw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ContentLink is where an entity's content is downloaded from when the
+// session lists its status but no link, as the guides' example does (model:
+// the sandbox's link paths). name is "json" or a ReportType.
+func ContentLink(k Kind, sessionID string, report ReportType) string {
+	if report == "" {
+		return JSONLinkPath(k, sessionID)
+	}
+	return ReportLinkPath(k, sessionID, report)
 }
 
 // Lifetime is how long a result entity can be downloaded after it becomes
@@ -285,6 +411,22 @@ const (
 	CodeInternal          = "INTERNAL_ERROR"      // 500
 	CodeUnavailable       = "SERVICE_UNAVAILABLE" // 503
 )
+
+// OmittedExpands reads, from a beneficial owners JSON document, the
+// expands that were requested but left out for lack of access (model: the
+// document's metadata.omittedFields, e.g. ["citizenship"]). A document
+// without them gives none; one that is not JSON is an error.
+func OmittedExpands(doc []byte) ([]string, error) {
+	var d struct {
+		Metadata struct {
+			OmittedFields []string `json:"omittedFields"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("read omitted expands: %w", err)
+	}
+	return d.Metadata.OmittedFields, nil
+}
 
 // ---- Access rights (model) ----
 

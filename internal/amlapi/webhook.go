@@ -17,8 +17,10 @@ import (
 // the signature header holds one or more space-separated "v1,<base64
 // HMAC-SHA256>" values (several during a secret rotation).
 //
-// The key is the secret's bytes; a secret written the Standard Webhooks way,
-// "whsec_<base64>", uses the decoded bytes instead.
+// The key is read as the Standard Webhooks libraries read it: base64 (the
+// standard alphabet, with padding), after an optional "whsec_" prefix.
+// ParseWebhookSecret checks a secret; programs call it at start, so that a
+// secret the senders would read differently is refused there.
 
 // Webhook verification errors. Each is returned wrapped; test with errors.Is.
 var (
@@ -34,13 +36,29 @@ var (
 // DefaultWebhookTolerance is how far a webhook's timestamp may be from now.
 const DefaultWebhookTolerance = 5 * time.Minute
 
-func webhookKey(secret string) []byte {
-	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		if key, err := base64.StdEncoding.DecodeString(rest); err == nil {
-			return key
-		}
+// WebhookSecretPrefix starts a secret written the Standard Webhooks way.
+const WebhookSecretPrefix = "whsec_"
+
+// ErrWebhookSecret: a secret is not base64 after its optional prefix.
+var ErrWebhookSecret = errors.New("webhook secret is not base64 (whsec_<base64>, or <base64>)")
+
+// ParseWebhookSecret returns the HMAC key of secret: the base64 after an
+// optional "whsec_" prefix, as the Standard Webhooks libraries read it. An
+// empty key, or text that is not base64, is ErrWebhookSecret. The error
+// never quotes the secret.
+func ParseWebhookSecret(secret string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, WebhookSecretPrefix))
+	if err != nil || len(key) == 0 {
+		return nil, ErrWebhookSecret
 	}
-	return []byte(secret)
+	return key, nil
+}
+
+// webhookKey is ParseWebhookSecret for a secret already checked at start;
+// an unchecked invalid one gives an empty key.
+func webhookKey(secret string) []byte {
+	key, _ := ParseWebhookSecret(secret)
+	return key
 }
 
 // SignWebhook returns the webhook-signature header value for a body sent

@@ -31,13 +31,13 @@ func TestWebhookSignature(t *testing.T) {
 		}, nil},
 		{"body changed", func(h http.Header, b []byte) []byte { return append([]byte(nil), append(b, ' ')...) }, ErrWebhookSignature},
 		{"wrong secret", func(h http.Header, b []byte) []byte {
-			SetWebhookHeaders(h, "other", "msg_1", now, b)
+			SetWebhookHeaders(h, "b3RoZXI=", "msg_1", now, b)
 			return b
 		}, ErrWebhookSignature},
 		{"id changed", func(h http.Header, b []byte) []byte { h.Set(HeaderWebhookID, "msg_2"); return b }, ErrWebhookSignature},
 		{"unsigned", func(h http.Header, b []byte) []byte { h.Del(HeaderWebhookSignature); return b }, ErrWebhookUnsigned},
 		{"old timestamp", func(h http.Header, b []byte) []byte {
-			SetWebhookHeaders(h, "s3cret", "msg_1", now.Add(-10*time.Minute), b)
+			SetWebhookHeaders(h, "czNjcmV0", "msg_1", now.Add(-10*time.Minute), b)
 			return b
 		}, ErrWebhookTimestamp},
 		{"bad timestamp", func(h http.Header, b []byte) []byte { h.Set(HeaderWebhookTimestamp, "soon"); return b }, ErrWebhookTimestamp},
@@ -45,9 +45,9 @@ func TestWebhookSignature(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
-			SetWebhookHeaders(h, "s3cret", "msg_1", now, body)
+			SetWebhookHeaders(h, "czNjcmV0", "msg_1", now, body)
 			b := tt.mutate(h, body)
-			err := VerifyWebhook("s3cret", h, b, now, DefaultWebhookTolerance)
+			err := VerifyWebhook("czNjcmV0", h, b, now, DefaultWebhookTolerance)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("VerifyWebhook: %v", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/messages"
@@ -41,7 +42,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.NATSURL, "NATS_URL", "nats-url", nats.DefaultURL, "NATS server URL(s), comma-separated")
 	s.String(&c.ListenAddr, "LISTEN_ADDR", "listen", ":8080", "address BankID's webhooks are received on (POST /webhooks/{lookupId})")
 	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9091", "address of /healthz, /readyz and /metrics")
-	s.Secret(&c.WebhookSecret, "WEBHOOK_SECRET", "webhook-secret", "secret that verifies webhook signatures (required)")
+	s.Secret(&c.WebhookSecret, "WEBHOOK_SECRET", "webhook-secret", "secret that verifies webhook signatures, whsec_<base64> or <base64> as Standard Webhooks secrets are (required)")
 	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", messages.DefaultPrefix, "prefix of every NATS subject and stream name")
 	s.Int(&c.MaxBody, "WEBHOOK_MAX_BODY", "max-body", 64<<10, "largest webhook body in bytes; larger ones get 413")
 	s.String(&c.LogFormat, "LOG_FORMAT", "log-format", "json", "log format: json or text")
@@ -55,6 +56,9 @@ func (c *Config) Validate() error {
 	ck.Require("LISTEN_ADDR", c.ListenAddr)
 	ck.Require("HTTP_ADDR", c.HTTPAddr)
 	ck.Require("WEBHOOK_SECRET", c.WebhookSecret)
+	if _, err := amlapi.ParseWebhookSecret(c.WebhookSecret); c.WebhookSecret != "" && err != nil {
+		ck.Check(false, "WEBHOOK_SECRET", "%v: write it as the Standard Webhooks libraries read it, e.g. whsec_%s", err, "c2VjcmV0LWJ5dGVz")
+	}
 	ck.Check(c.MaxBody > 0, "WEBHOOK_MAX_BODY", "must be positive, got %d", c.MaxBody)
 	if _, err := messages.NewSubjects(c.SubjectPrefix); err != nil {
 		ck.Check(false, "AML_SUBJECT_PREFIX", "%v", err)
@@ -158,7 +162,7 @@ func (a *App) Run(ctx context.Context) error {
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	opsSrv := &http.Server{Handler: opshttp.Handler(a.registry, ready), ReadHeaderTimeout: 10 * time.Second}
+	opsSrv := &http.Server{Handler: opshttp.Handler(a.registry, ready, nil), ReadHeaderTimeout: 10 * time.Second}
 
 	a.log.Info("webhook bridge listening", "addr", a.ln.Addr().String(), "ops_addr", a.ops.Addr().String(), "nats", envconfig.RedactURLs(a.cfg.NATSURL))
 	// One server failing on its own ends the group's context, which stops

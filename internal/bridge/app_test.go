@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,22 @@ func TestBridgeWaitsForNATS(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("the bridge exited: %v", err)
 	default:
+	}
+}
+
+// A webhook secret the Standard Webhooks libraries would read differently
+// (not base64 after an optional whsec_) is refused at start, naming the
+// variable and not quoting the secret.
+func TestBadWebhookSecretIsRefusedAtStart(t *testing.T) {
+	for _, secret := range []string{"raw-text-secret", "whsec_not*base64"} {
+		cfg := Config{NATSURL: "nats://127.0.0.1:4222", ListenAddr: ":0", HTTPAddr: ":0", WebhookSecret: secret, SubjectPrefix: "aml", MaxBody: 1024}
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "WEBHOOK_SECRET") || strings.Contains(err.Error(), secret) {
+			t.Errorf("secret %q: %v, want an error naming WEBHOOK_SECRET without the secret", secret, err)
+		}
+	}
+	good := Config{NATSURL: "nats://127.0.0.1:4222", ListenAddr: ":0", HTTPAddr: ":0", WebhookSecret: "whsec_c2VjcmV0", SubjectPrefix: "aml", MaxBody: 1024}
+	if err := good.Validate(); err != nil {
+		t.Errorf("a whsec_ secret: %v", err)
 	}
 }

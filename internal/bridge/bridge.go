@@ -80,6 +80,9 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 	if cfg.Secret == "" {
 		return nil, errors.New("bridge: a webhook secret is required")
 	}
+	if _, err := amlapi.ParseWebhookSecret(cfg.Secret); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	if cfg.Subject == nil || cfg.Publisher == nil {
 		return nil, errors.New("bridge: Subject and Publisher are required")
 	}

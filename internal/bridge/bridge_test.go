@@ -16,7 +16,7 @@ import (
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
-const secret = "bridge-test-secret"
+const secret = "whsec_YnJpZGdlLXRlc3Qtc2VjcmV0" // "bridge-test-secret"
 
 type fixture struct {
 	js  jetstream.JetStream
@@ -125,7 +125,7 @@ func TestBridgePublishesVerifiedWebhooksOnce(t *testing.T) {
 func TestBridgeRejectsWithoutPublishing(t *testing.T) {
 	f := newFixture(t, true)
 	body := webhookBody(t, amlapi.EventJSONDataReady)
-	forged := func(h http.Header) { amlapi.SetWebhookHeaders(h, "not-the-secret", "msg_2", time.Now(), body) }
+	forged := func(h http.Header) { amlapi.SetWebhookHeaders(h, "bm90LXRoZS1zZWNyZXQ=", "msg_2", time.Now(), body) }
 	stale := func(h http.Header) { amlapi.SetWebhookHeaders(h, secret, "msg_3", time.Now().Add(-time.Hour), body) }
 	big := []byte(`{"sessionId":"s","event":"AllDone","pad":"` + strings.Repeat("x", 2048) + `"}`)
 	garbage := []byte(`not json`)

@@ -13,6 +13,7 @@ package devmode
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/bridge"
 	"github.com/kybflow/kybflow/internal/cli"
 	"github.com/kybflow/kybflow/internal/envconfig"
@@ -129,7 +131,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	defer ns.Shutdown()
 	natsURL := ns.ClientURL()
 
-	secret := randomHex(16)
+	secret := amlapi.WebhookSecretPrefix + base64.StdEncoding.EncodeToString([]byte(randomHex(16)))
 	sbAddr := freeOr(cfg.SandboxListen, say, "sandbox")
 	sb, err := sandbox.Start(sandbox.Config{WebhookSecret: secret, ReadyAfter: cfg.ReadyAfter, Logger: log.With("component", "sandbox")}, sbAddr)
 	if err != nil {

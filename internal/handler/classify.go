@@ -19,6 +19,7 @@ const maxRetryAfter = 5 * time.Minute
 // the lookup with a failure code.
 //
 //	transient (5xx, 429, timeouts, connection errors) → retry; a 429's Retry-After is the delay
+//	unreadable (a 2xx we cannot decode)                → retry in a minute, until LOOKUP_MAX_WAIT
 //	expired (404 on a session or its content, 410)     → failed: expired
 //	invalid identifier (ours, or the API's 400)        → failed: invalid_identifier
 //	permanent without an HTTP status (TLS, DNS, config) → retry in a minute, until LOOKUP_MAX_WAIT
@@ -37,6 +38,11 @@ func classify(err error) (retry bool, delay time.Duration, code messages.Failure
 		return true, delay, ""
 	case amlapi.Expired:
 		return false, 0, messages.CodeExpired
+	case amlapi.Unreadable:
+		// Paid for and answered, but not in a shape we read: our model's
+		// fault, not the lookup's. Wait for a fix; LOOKUP_MAX_WAIT bounds
+		// the wait (then: unavailable).
+		return true, unreadableRetry, ""
 	}
 	if isAPI && ae.Code == amlapi.CodeInvalidIdentifier {
 		return false, 0, messages.CodeInvalidIdentifier

@@ -10,12 +10,14 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -398,10 +400,19 @@ func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev ui
 func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand) (string, error) {
 	kind, _ := cmd.IdentifierType.Kind(cmd.Country)
 	req := amlapi.CreateSessionRequest{
-		Identifier: cmd.Identifier, Expands: cmd.Expands, Language: cmd.Language,
+		Identifier: cmd.Identifier, Expands: slices.Clone(cmd.Expands), Language: cmd.Language,
 	}
-	for _, r := range cmd.Reports {
+	for _, r := range requestedReports(cmd) {
 		req.Reports = append(req.Reports, amlapi.ReportType(r))
+		// The organization guide documents both ways of asking for a
+		// report, the reports parameter and the links.reports.<type>
+		// expand: send both. Beneficial owners sessions make their report
+		// without being asked and take no such expands.
+		if cmd.Type == messages.TypeOrganization {
+			if x := amlapi.ReportExpand(amlapi.ReportType(r)); !slices.Contains(req.Expands, x) {
+				req.Expands = append(req.Expands, x)
+			}
+		}
 	}
 	if h.c.WebhookURL != "" {
 		req.Webhook = &amlapi.WebhookSubscription{URL: h.c.WebhookURL + "/" + cmd.LookupID}
@@ -411,6 +422,18 @@ func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand
 		return h.c.API.CreateBeneficialSession(ctx, req, opts)
 	}
 	return h.c.API.CreateOrganizationSession(ctx, amlapi.Country(cmd.Country), req, opts)
+}
+
+// requestedReports are the reports a command asks for: its reports, and
+// those named by links.reports.<type> expands.
+func requestedReports(cmd messages.LookupCommand) []messages.ReportType {
+	out := slices.Clone(cmd.Reports)
+	for _, x := range cmd.Expands {
+		if t, ok := strings.CutPrefix(x, "links.reports."); ok && !slices.Contains(out, messages.ReportType(t)) {
+			out = append(out, messages.ReportType(t))
+		}
+	}
+	return out
 }
 
 // announceOpened makes sure the session_opened event and the first check
@@ -539,6 +562,23 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 	sess, err := h.c.API.Session(ctx, kind, rec.SessionID)
 	if err != nil {
 		retry, delay, code := classify(err)
+		var ae *amlapi.Error
+		switch {
+		case amlapi.ClassOf(err) == amlapi.Unreadable && errors.As(err, &ae):
+			// Paid for, and unreadable: model.go may not match the API.
+			// Never a verdict on the lookup; an operator corrects the model.
+			h.log.Warn("session answer unreadable; retried later (model.go may not match the API)", "lookup_id", cmd.LookupID, "shape", ae.Shape, "err", err)
+			h.c.Metrics.Unreadable.Inc()
+		case amlapi.ClassOf(err) == amlapi.Expired && h.c.Now().Sub(rec.OpenedAt) < amlapi.Lifetime:
+			// Results live two hours after they become available, so a
+			// session created less than that ago cannot have expired: the
+			// session path of the model is wrong, or the API lost it.
+			h.log.Error("session not found soon after it was created; retried later (the session path in model.go may be wrong)", "lookup_id", cmd.LookupID, "session_id", rec.SessionID, "err", err)
+			h.c.Metrics.SessionNotFound.WithLabelValues("soon_after_create").Inc()
+			retry, delay, code = true, unreadableRetry, ""
+		case amlapi.ClassOf(err) == amlapi.Expired:
+			h.c.Metrics.SessionNotFound.WithLabelValues("expired").Inc()
+		}
 		if retry && h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
 			retry, code = false, messages.CodeUnavailable
 			err = fmt.Errorf("no session status within %s: %w", h.c.MaxWait, err)
@@ -553,8 +593,8 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		return true, h.fail(ctx, rec, rev, messages.CodeSessionFailed, fmt.Sprintf("BankID session %s failed", rec.SessionID))
 	}
 
-	pending := 0
-	for _, want := range wanted(cmd) {
+	pending, unknown := 0, ""
+	for _, want := range wanted(cmd, sess) {
 		if _, ok := rec.Artifact(want.name); ok {
 			continue
 		}
@@ -566,7 +606,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			}
 			pending++
 		case ent.Status == amlapi.EntityReady && ent.Link != "":
-			art, err := h.store(ctx, rec, want.name, ent.Link)
+			art, omitted, err := h.store(ctx, rec, want.name, ent.Link)
 			if err != nil {
 				retry, delay, code := classifyStore(err)
 				if retry {
@@ -575,23 +615,34 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 				return true, h.fail(ctx, rec, rev, code, err.Error())
 			}
 			rec.AddArtifact(art)
+			if omitted != nil {
+				rec.OmittedExpands = omitted
+			}
 			next, err := h.c.Lookups.Update(ctx, rec, rev)
 			if err != nil {
 				// Another replica moved the record: the object is stored
 				// under its deterministic key either way; decide again later.
-				return false, streams.Retry(err, 100*time.Millisecond)
+				return false, streams.Retry(err, conflictRetry)
 			}
 			rev = next
 		case ent.Status == amlapi.EntityExpired:
 			return true, h.fail(ctx, rec, rev, messages.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
 		case ent.Status == amlapi.EntityFailed:
 			return true, h.fail(ctx, rec, rev, messages.CodeSessionFailed, fmt.Sprintf("%s of session %s failed", want.name, rec.SessionID))
-		default:
+		case ent.Status == amlapi.EntityNotStarted || ent.Status == amlapi.EntityInProgress:
 			pending++
+		default: // a status the model does not know, or READY without a link: waited for
+			pending++
+			unknown = want.name
+			h.log.Warn("session entity in a state the model does not know; waiting", "lookup_id", cmd.LookupID,
+				"entity", want.name, "status", truncate([]byte(ent.Status), 40), "has_link", ent.Link != "")
 		}
 	}
 	if pending > 0 {
 		if h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
+			if unknown != "" {
+				return true, h.fail(ctx, rec, rev, messages.CodeUnavailable, fmt.Sprintf("no complete result within %s: %s stayed in a state the model does not know", h.c.MaxWait, unknown))
+			}
 			return true, h.fail(ctx, rec, rev, messages.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
 		}
 		return false, nil
@@ -599,15 +650,40 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 	return true, h.complete(ctx, rec, rev)
 }
 
+// Named delays of the result path.
+const (
+	// unreadableRetry: a session answer we cannot read, or a session not
+	// found soon after its creation, is asked about again after this.
+	unreadableRetry = time.Minute
+	// conflictRetry: the record moved under us; decide again soon.
+	conflictRetry = 100 * time.Millisecond
+)
+
 // wantedEntity is one result a lookup waits for.
 type wantedEntity struct {
 	name   string
 	entity func(*amlapi.Session) (amlapi.Entity, bool)
 }
 
-func wanted(cmd messages.LookupCommand) []wantedEntity {
+// wanted is every result a lookup stores: the JSON; every report it asked
+// for (reports, and links.reports.<type> expands); the report of every
+// beneficial owners lookup, which the API makes unasked (model.go,
+// BeneficialReport); and every other report the session lists, asked for
+// or not, since whatever a session lists is paid for and expires in two
+// hours. A listed report whose type cannot name an artifact is skipped.
+func wanted(cmd messages.LookupCommand, sess *amlapi.Session) []wantedEntity {
 	out := []wantedEntity{{messages.ArtifactJSON, func(s *amlapi.Session) (amlapi.Entity, bool) { return s.JSONData, true }}}
-	for _, r := range cmd.Reports {
+	reports := requestedReports(cmd)
+	if cmd.Type == messages.TypeBeneficialOwners && !slices.Contains(reports, messages.ReportType(amlapi.BeneficialReport)) {
+		reports = append(reports, messages.ReportType(amlapi.BeneficialReport))
+	}
+	listed := slices.Sorted(maps.Keys(sess.Reports))
+	for _, t := range listed {
+		if r := messages.ReportType(t); !slices.Contains(reports, r) && messages.ValidArtifactName(messages.ReportArtifactName(r)) {
+			reports = append(reports, r)
+		}
+	}
+	for _, r := range reports {
 		out = append(out, wantedEntity{messages.ReportArtifactName(r), func(s *amlapi.Session) (amlapi.Entity, bool) {
 			e, ok := s.Reports[amlapi.ReportType(r)]
 			return e, ok
@@ -616,34 +692,91 @@ func wanted(cmd messages.LookupCommand) []wantedEntity {
 	return out
 }
 
-// store streams one result from the API into storage.
-func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link string) (messages.Artifact, error) {
+// store streams one result from the API into storage. For the JSON of a
+// beneficial owners lookup it also reads, from a bounded copy taken while
+// streaming, which requested expands the API left out (omitted; nil when
+// the question does not apply).
+func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link string) (art messages.Artifact, omitted []string, err error) {
 	id := rec.Command.LookupID
 	key, err := h.c.Keys.Key(id, name)
 	if err != nil {
-		return messages.Artifact{}, err
+		return messages.Artifact{}, nil, err
 	}
 	dl, err := h.c.API.Download(ctx, link)
 	if err != nil {
-		return messages.Artifact{}, err
+		return messages.Artifact{}, nil, err
 	}
 	defer dl.Body.Close()
 	ct := dl.ContentType
 	if want := messages.ArtifactContentType(name); want != "" && !strings.HasPrefix(ct, want) {
 		ct = want
 	}
-	obj, err := h.c.Blobs.Put(ctx, key, dl.Body, dl.Size, blob.PutOptions{
+	var body io.Reader = dl.Body
+	var inspect *boundedBuffer
+	if name == messages.ArtifactJSON && rec.Command.Type == messages.TypeBeneficialOwners && len(rec.Command.Expands) > 0 {
+		inspect = &boundedBuffer{limit: maxInspectedJSON}
+		body = io.TeeReader(dl.Body, inspect)
+	}
+	obj, err := h.c.Blobs.Put(ctx, key, body, dl.Size, blob.PutOptions{
 		ContentType: ct, Metadata: messages.ObjectMetadata(id, rec.SessionID, name),
 	})
 	if err != nil {
-		return messages.Artifact{}, &storeError{err: fmt.Errorf("store %s of lookup %s: %w", name, id, err)}
+		return messages.Artifact{}, nil, &storeError{err: fmt.Errorf("store %s of lookup %s: %w", name, id, err)}
 	}
 	h.c.Metrics.ArtifactsStored.Inc()
 	h.c.Metrics.BytesStored.Add(float64(obj.Size))
 	h.log.Info("artifact stored", "lookup_id", id, "artifact", name, "key", obj.Key, "size", obj.Size)
+	if inspect != nil {
+		omitted = h.omittedExpands(rec.Command, inspect)
+	}
 	return messages.Artifact{
 		Name: name, Bucket: obj.Bucket, Key: obj.Key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType,
-	}, nil
+	}, omitted, nil
+}
+
+// maxInspectedJSON bounds the copy of a JSON result read for its omitted
+// expands; a larger document is stored whole, uninspected.
+const maxInspectedJSON = 4 << 20
+
+// omittedExpands are the expands cmd asked for that the document says
+// were left out, in the command's order; an empty, non-nil list when none.
+func (h *Handlers) omittedExpands(cmd messages.LookupCommand, doc *boundedBuffer) []string {
+	if doc.overflow {
+		h.log.Warn("beneficial owners JSON too large to read its omitted expands", "lookup_id", cmd.LookupID, "limit", maxInspectedJSON)
+		return []string{}
+	}
+	left, err := amlapi.OmittedExpands(doc.buf.Bytes())
+	if err != nil {
+		h.log.Warn("beneficial owners JSON: omitted expands unreadable", "lookup_id", cmd.LookupID, "err", err)
+		return []string{}
+	}
+	out := []string{}
+	for _, x := range cmd.Expands {
+		if slices.Contains(left, x) {
+			out = append(out, x)
+		}
+	}
+	if len(out) > 0 {
+		h.log.Info("the API left requested expands out (no National Registry access?)", "lookup_id", cmd.LookupID, "omitted", out)
+	}
+	return out
+}
+
+// boundedBuffer keeps the first limit bytes written to it and notes
+// whether there were more; it never fails a write (the upload goes on).
+type boundedBuffer struct {
+	buf      bytes.Buffer
+	limit    int
+	overflow bool
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if room := b.limit - b.buf.Len(); len(p) > room {
+		b.overflow = true
+		b.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.buf.Write(p)
 }
 
 // storeError marks a storage failure (as opposed to a download failure).
@@ -705,7 +838,11 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, o
 	var data any
 	switch rec.State {
 	case lookups.Completed:
-		kind, data = messages.KindCompleted, rec.Command.CompletedData(rec.SessionID, rec.Artifacts)
+		d := rec.Command.CompletedData(rec.SessionID, rec.Artifacts)
+		if len(rec.OmittedExpands) > 0 {
+			d.OmittedExpands = rec.OmittedExpands
+		}
+		kind, data = messages.KindCompleted, d
 	case lookups.Failed:
 		kind, data = messages.KindFailed, *rec.Failure
 	default:

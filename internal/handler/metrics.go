@@ -22,6 +22,8 @@ type Metrics struct {
 	TransientErrors  *prometheus.CounterVec // by operation
 	DeadLetters      prometheus.Counter
 	LookupDuration   prometheus.Histogram
+	Unreadable       prometheus.Counter     // session answers we could not read
+	SessionNotFound  *prometheus.CounterVec // by cause: expired, soon_after_create
 }
 
 // NewMetrics makes the metrics and registers them on reg (nil: not
@@ -43,10 +45,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kybflow_lookup_duration_seconds", Help: "Time from accepted to completed.",
 			Buckets: prometheus.ExponentialBuckets(0.25, 2, 16),
 		}),
+		Unreadable: prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_session_answers_unreadable_total", Help: "Session answers (2xx) the client could not read; model.go may not match the API."}),
+		SessionNotFound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_session_not_found_total",
+			Help: "Session status calls answered 404, by cause: expired (older than the results' lifetime) or soon_after_create (the model's session path may be wrong)."}, []string{"cause"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.LookupsAccepted, m.LookupsCompleted, m.LookupsFailed, m.SessionsOpened, m.ArtifactsStored,
-			m.BytesStored, m.Polls, m.Webhooks, m.Events, m.TransientErrors, m.DeadLetters, m.LookupDuration)
+			m.BytesStored, m.Polls, m.Webhooks, m.Events, m.TransientErrors, m.DeadLetters, m.LookupDuration,
+			m.Unreadable, m.SessionNotFound)
 	}
 	return m
 }

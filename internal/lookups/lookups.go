@@ -54,6 +54,9 @@ type Record struct {
 	LeaseSeq uint64 `json:"leaseSeq,omitempty"`
 	// Artifacts stored so far, in the order they were stored.
 	Artifacts []messages.Artifact `json:"artifacts,omitempty"`
+	// OmittedExpands are requested expands the API left out of the result
+	// (read from the stored JSON), for the completed event.
+	OmittedExpands []string `json:"omittedExpands,omitempty"`
 	// Failure is the failed event's data, once failed.
 	Failure *messages.FailedData `json:"failure,omitempty"`
 	// Published lists what has been published for this lookup: event

@@ -43,6 +43,10 @@ func ArtifactContentType(name string) string {
 	return ""
 }
 
+// ValidArtifactName reports whether name is json or report:<token>, with a
+// token of 1 to 64 of a-z 0-9 _.
+func ValidArtifactName(name string) bool { return validArtifactName(name) }
+
 // validArtifactName reports whether name is json or report:<token>; report
 // types the contract does not list yet are allowed, since the AML API may
 // add some.

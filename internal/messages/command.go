@@ -356,7 +356,9 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 	if s, ok = r.string("identifier"); !ok {
 		return fail(r.typeError("identifier", "a string"))
 	}
-	if !r.present("identifier") {
+	if !r.present("identifier") || strings.TrimSpace(s) == "" {
+		// Missing, null or empty is a malformed command, not an identifier
+		// that failed its rules.
 		return fail(fieldError("identifier", "identifier is required"))
 	}
 	kind, _ := c.IdentifierType.Kind(c.Country) // both valid here

@@ -180,6 +180,10 @@ type CompletedData struct {
 	IdentifierType IdentifierType  `json:"identifierType"`
 	Identifier     string          `json:"identifier"`
 	Artifacts      []Artifact      `json:"artifacts"`
+	// OmittedExpands are requested expands the API left out of the result
+	// for lack of access (beneficial owners lookups without National
+	// Registry access: citizenship, birthplace, ssn). Absent when none.
+	OmittedExpands []string `json:"omittedExpands,omitempty"`
 }
 
 // FailedData is the data of a failed event.

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +23,13 @@ import (
 // Check is one readiness check; nil means ready.
 type Check func(ctx context.Context) error
 
-// Handler serves /healthz, /readyz and /metrics.
-func Handler(reg *prometheus.Registry, checks map[string]Check) http.Handler {
+// Note is a line of /readyz that informs and never makes it unready (what
+// the API lets us see, say).
+type Note func() string
+
+// Handler serves /healthz, /readyz and /metrics. /readyz lists every check,
+// sorted, then every note.
+func Handler(reg *prometheus.Registry, checks map[string]Check, notes map[string]Note) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -33,13 +40,16 @@ func Handler(reg *prometheus.Registry, checks map[string]Check) http.Handler {
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		status, body := http.StatusOK, ""
-		for name, check := range checks {
-			if err := check(ctx); err != nil {
+		for _, name := range slices.Sorted(maps.Keys(checks)) {
+			if err := checks[name](ctx); err != nil {
 				status = http.StatusServiceUnavailable
 				body += fmt.Sprintf("%s: %v\n", name, err)
 			} else {
 				body += name + ": ok\n"
 			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(notes)) {
+			body += fmt.Sprintf("%s: %s (informational)\n", name, notes[name]())
 		}
 		w.WriteHeader(status)
 		fmt.Fprint(w, body)

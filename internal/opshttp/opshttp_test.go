@@ -28,7 +28,7 @@ func TestHandlerHealthReadinessMetrics(t *testing.T) {
 			}
 			return nil
 		},
-	}))
+	}, map[string]Note{"national registry": func() string { return "GRANTED" }}))
 	defer srv.Close()
 	get := func(path string) (int, string) {
 		resp, err := http.Get(srv.URL + path)
@@ -46,7 +46,7 @@ func TestHandlerHealthReadinessMetrics(t *testing.T) {
 		t.Errorf("/readyz with storage down = %d %q", code, body)
 	}
 	storageUp = true
-	if code, _ := get("/readyz"); code != 200 {
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, "national registry: GRANTED (informational)") {
 		t.Errorf("/readyz all up = %d", code)
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "kybflow_test_total 1") {

@@ -250,7 +250,7 @@ func TestNotFound(t *testing.T) {
 		amlapi.SessionPath(amlapi.KindOrganization, "5f0c6b1e-0000-4000-8000-000000000000"),
 		amlapi.SessionPath(amlapi.KindOrganization, id), // a beneficial session under the organization path
 		amlapi.JSONLinkPath(amlapi.KindOrganization, id),
-		amlapi.ReportLinkPath(amlapi.KindBeneficial, id, amlapi.ReportAML), // not requested
+		amlapi.ReportLinkPath(amlapi.KindBeneficial, id, amlapi.ReportCertificateOfIncorporation), // none for beneficial owners
 		"/no/such/endpoint",
 	} {
 		resp, body := e.do(http.MethodGet, p, e.token, nil)

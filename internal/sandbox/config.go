@@ -41,8 +41,9 @@ type Config struct {
 	// ClientID and ClientSecret are the only accepted client credentials
 	// (defaults "sandbox" and "sandbox-secret").
 	ClientID, ClientSecret string
-	// WebhookSecret signs webhooks the Standard Webhooks way when set;
-	// without it webhooks are sent unsigned.
+	// WebhookSecret signs webhooks the Standard Webhooks way when set
+	// (whsec_<base64> or <base64>, see amlapi.ParseWebhookSecret); without
+	// it webhooks are sent unsigned.
 	WebhookSecret string
 	// BaseURL is the absolute URL of the API root, used in links and in the
 	// issuer. Empty: taken from each request (http://<Host>). Start sets it.
@@ -74,6 +75,11 @@ type Config struct {
 	// each PDF report is padded with filler pages to about this many bytes.
 	// Reports are streamed, never held in memory.
 	ReportSize int64
+	// SessionShape is the shape of GET session answers: ShapeModel
+	// (default: model.go's Session, with statuses, links and expiry) or
+	// ShapeGuide (the guides' only example: a plain status per entity under
+	// jsonData and <type>-report, no session status and no links).
+	SessionShape SessionShape
 
 	// Faults makes the sandbox misbehave on purpose.
 	Faults Faults
@@ -107,6 +113,15 @@ type RetryPolicy struct {
 	Multiplier float64       // default 2; at least 1
 	Attempts   int           // attempts in all, the first included (default 6)
 }
+
+// SessionShape is the shape of GET session answers (Config.SessionShape).
+type SessionShape string
+
+// The session shapes.
+const (
+	ShapeModel SessionShape = "model"
+	ShapeGuide SessionShape = "guide"
+)
 
 // Faults are the fault knobs. Rates are probabilities in [0, 1], drawn from
 // the seeded source of Config.Seed; 1 makes a knob deterministic. Special
@@ -197,6 +212,18 @@ func (c Config) withDefaults() (Config, error) {
 		if !slices.Contains(known, s) {
 			return bad("AllowedScopes", fmt.Sprintf("%q", c.AllowedScopes), fmt.Sprintf("scopes among %q", known))
 		}
+	}
+	if c.WebhookSecret != "" {
+		if _, err := amlapi.ParseWebhookSecret(c.WebhookSecret); err != nil {
+			return bad("WebhookSecret", "(redacted)", "whsec_<base64> or <base64>: "+err.Error())
+		}
+	}
+	switch c.SessionShape {
+	case "":
+		c.SessionShape = ShapeModel
+	case ShapeModel, ShapeGuide:
+	default:
+		return bad("SessionShape", fmt.Sprintf("%q", c.SessionShape), fmt.Sprintf("%s or %s", ShapeModel, ShapeGuide))
 	}
 	switch c.NationalRegistry {
 	case "":

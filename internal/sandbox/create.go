@@ -98,6 +98,11 @@ func parseCreate(k amlapi.Kind, c amlapi.Country, body []byte, scopes []string) 
 			}
 		}
 	}
+	if k == amlapi.KindBeneficial {
+		// The guide gives every beneficial owners result as the JSON and
+		// the PDF report, with no way to leave the report out.
+		addReport(amlapi.BeneficialReport)
+	}
 
 	if req.Language != "" && !slices.Contains(amlapi.Languages, req.Language) {
 		return createRequest{}, badRequest(amlapi.CodeInvalidRequest, "unknown language %q; known: %s",
@@ -264,6 +269,10 @@ func (s *Sandbox) handleSession(k amlapi.Kind) apiHandler {
 		now := time.Now()
 		sess, ok := s.lookup(w, k, r.PathValue("id"), tok, now)
 		if !ok {
+			return
+		}
+		if s.cfg.SessionShape == ShapeGuide {
+			s.writeJSON(w, http.StatusOK, sess.guideView(now))
 			return
 		}
 		s.writeJSON(w, http.StatusOK, sess.view(now, s.baseURL(r)))

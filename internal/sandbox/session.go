@@ -129,6 +129,20 @@ func (s *session) view(now time.Time, base string) amlapi.Session {
 	return v
 }
 
+// guideView is the GET session answer at now in the guides' example shape
+// (Config.SessionShape "guide"): a plain status per entity, under jsonData
+// and <type>-report, and nothing else: no session status, no links (the
+// client downloads from the model's content paths, which serve it).
+func (s *session) guideView(now time.Time) map[string]amlapi.EntityStatus {
+	st, _ := s.tl.entity(0, now)
+	v := map[string]amlapi.EntityStatus{"jsonData": st}
+	for i, r := range s.reports {
+		st, _ := s.tl.entity(i+1, now)
+		v[string(r)+amlapi.GuideReportSuffix] = st
+	}
+	return v
+}
+
 // reportIndex is the entity index of report r, or -1 when the session did
 // not request it.
 func (s *session) reportIndex(r amlapi.ReportType) int {

@@ -54,6 +54,7 @@ type App struct {
 	registry *prometheus.Registry
 	consume  prometheus.ObserverVec
 	health   map[string]*streams.Health // by role
+	access   *accessRights
 
 	mu       sync.Mutex         // held while ensuring the topology
 	ready    atomic.Bool        // the topology is ensured: res and handlers are set
@@ -138,6 +139,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}
 	return &App{
 		cfg: cfg, log: log, nc: nc, js: js, store: store, api: api, ops: ops, registry: reg, consume: consume, health: health,
+		access: newAccessRights(reg),
 		topo: streams.Topology{
 			Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
 			LookupsMaxAge: cfg.LookupsMaxAge, AckWait: cfg.AckWait, Logger: log,
@@ -218,8 +220,10 @@ func (a *App) Run(ctx context.Context) error {
 	for role, h := range a.health {
 		ready["consumer "+role] = h.Check
 	}
-	srv := &http.Server{Handler: opshttp.Handler(a.registry, ready), ReadHeaderTimeout: 10 * time.Second}
+	notes := map[string]opshttp.Note{"national registry access": a.access.note}
+	srv := &http.Server{Handler: opshttp.Handler(a.registry, ready, notes), ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func() error { return opshttp.Serve(gctx, srv, a.ops, 5*time.Second, a.log) })
+	g.Go(func() error { return a.watchAccessRights(gctx) })
 
 	g.Go(func() error {
 		if err := a.EnsureTopology(gctx); err != nil {
@@ -228,7 +232,6 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		a.reportAccessRights(gctx)
 		return a.runConsumers(gctx)
 	})
 
@@ -266,23 +269,80 @@ func (a *App) runConsumers(ctx context.Context) error {
 	return g.Wait()
 }
 
-// reportAccessRights logs whether National Registry expands (citizenship,
-// birthplace, ssn) will be honoured. It never stops the worker.
-func (a *App) reportAccessRights(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+// accessRights keeps what the AML API says of our National Registry
+// access (which the beneficial owners expands citizenship, birthplace and
+// ssn need), re-read every ACCESS_RIGHTS_INTERVAL: it changes when a
+// delegation is granted or revoked, without a restart. It is shown in
+// /metrics and in the body of /readyz, never in its status: without access
+// lookups still complete, with those fields left out (and said so in their
+// completed events).
+type accessRights struct {
+	gauge *prometheus.GaugeVec
+	mu    sync.Mutex
+	last  string // what /readyz shows
+}
+
+func newAccessRights(reg prometheus.Registerer) *accessRights {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kybflow_national_registry_access", Help: "1 for the National Registry access the AML API last reported (GRANTED, PENDING, MISSING, or unknown when it could not be read), 0 for the others.",
+	}, []string{"access"})
+	reg.MustRegister(g)
+	return &accessRights{gauge: g, last: "not read yet"}
+}
+
+// accessRightsTimeout bounds one read of the access rights.
+const accessRightsTimeout = 10 * time.Second
+
+// read asks the API once and records the answer.
+func (a *App) readAccessRights(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, accessRightsTimeout)
 	defer cancel()
 	ar, err := a.api.AccessRights(ctx)
+	value, shown := "unknown", ""
 	if err != nil {
 		a.log.Warn("could not read access rights", "err", err)
-		return
+		shown = "unknown (" + amlapi.ClassOf(err).String() + " error reading it)"
+	} else {
+		value = string(ar.NationalRegistry)
+		shown = value
 	}
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "kybflow_national_registry_access", Help: "1 for the National Registry access the AML API reports (GRANTED, PENDING, MISSING).",
-	}, []string{"access"})
-	if a.registry.Register(g) == nil {
-		g.WithLabelValues(string(ar.NationalRegistry)).Set(1)
+	r := a.access
+	r.mu.Lock()
+	changed := r.last != shown
+	r.last = shown
+	r.mu.Unlock()
+	for _, v := range []string{string(amlapi.AccessGranted), string(amlapi.AccessPending), string(amlapi.AccessMissing), "unknown"} {
+		r.gauge.WithLabelValues(v).Set(0)
 	}
-	a.log.Info("access rights", "national_registry", string(ar.NationalRegistry))
+	if value != "unknown" && value != string(amlapi.AccessGranted) && value != string(amlapi.AccessPending) && value != string(amlapi.AccessMissing) {
+		value = "unknown" // a value the model does not know: a closed label set
+	}
+	r.gauge.WithLabelValues(value).Set(1)
+	if changed && err == nil {
+		a.log.Info("access rights", "national_registry", string(ar.NationalRegistry))
+	}
+}
+
+// note is the /readyz line.
+func (r *accessRights) note() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// watchAccessRights reads the access rights now and every interval until
+// ctx ends.
+func (a *App) watchAccessRights(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.AccessRightsInterval)
+	defer t.Stop()
+	for {
+		a.readAccessRights(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // Main is the whole worker program as cmd/worker runs it.

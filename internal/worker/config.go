@@ -66,6 +66,8 @@ type Config struct {
 	HandlerTimeout time.Duration
 	StartupTimeout time.Duration
 
+	AccessRightsInterval time.Duration
+
 	StreamReplicas int
 	EventsMaxAge   time.Duration
 	LookupsMaxAge  time.Duration
@@ -91,6 +93,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Duration(&c.RetryBudget, "AML_RETRY_MAX_ELAPSED", "retry-max-elapsed", time.Minute, "how long one AML API call retries transient errors before the message is retried later")
 	s.Float(&c.RateLimit, "AML_RATE_LIMIT", "rate-limit", float64(amlapi.DefaultRateLimit), "cap on our requests per second to the AML API, per worker")
 
+	s.Duration(&c.AccessRightsInterval, "ACCESS_RIGHTS_INTERVAL", "access-rights-interval", 10*time.Minute, "how often the National Registry access is read from the AML API (shown in /metrics and /readyz)")
 	s.String(&c.WebhookURL, "AML_WEBHOOK_URL", "webhook-url", "", "public base URL of the webhook bridge, ending in /webhooks; empty: no webhooks, poll only")
 
 	s.String(&c.S3Endpoint, "S3_ENDPOINT", "s3-endpoint", "", "S3 endpoint host[:port], e.g. s3.eu-north-1.amazonaws.com or 127.0.0.1:9000")
@@ -158,6 +161,7 @@ func (c *Config) Validate() error {
 	ck.Check(len(c.Scopes) > 0, "AML_SCOPES", "at least one scope is needed")
 	ck.Check(c.ClientAuth == "basic" || c.ClientAuth == "post", "AML_CLIENT_AUTH", "%q is not basic or post", c.ClientAuth)
 	ck.Check(c.RetryBudget > 0 && c.RetryBudget < c.HandlerTimeout, "AML_RETRY_MAX_ELAPSED", "must be positive and shorter than HANDLER_TIMEOUT (%s), got %s", c.HandlerTimeout, c.RetryBudget)
+	ck.Check(c.AccessRightsInterval >= time.Second, "ACCESS_RIGHTS_INTERVAL", "must be at least 1s, got %s", c.AccessRightsInterval)
 	ck.Check(c.RateLimit > 0, "AML_RATE_LIMIT", "must be positive, got %g", c.RateLimit)
 	ck.URL("AML_WEBHOOK_URL", c.WebhookURL, "https", "http")
 	if u, err := url.Parse(c.WebhookURL); c.WebhookURL != "" && err == nil {

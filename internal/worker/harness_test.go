@@ -26,7 +26,7 @@ import (
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
-const testWebhookSecret = "pipeline-test-secret"
+const testWebhookSecret = "cGlwZWxpbmUtdGVzdC1zZWNyZXQ=" // "pipeline-test-secret", base64 as Standard Webhooks secrets are
 
 // env is one pipeline under test: a real NATS server, the sandbox, the
 // webhook bridge and any number of workers, all in this process.

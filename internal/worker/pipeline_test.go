@@ -3,6 +3,7 @@ package worker
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/messages"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // cmd is a lookup command as a platform writes it.
@@ -45,6 +47,13 @@ func everyKindOfLookup(prefix string) []lookupCase {
 			[]string{"json"}},
 		{cmd{LookupID: prefix + "-bo", Type: "beneficial_owners", Identifier: "974760673", Expands: []string{"citizenship"}, Reports: []string{"aml"}},
 			[]string{"json", "report:aml"}},
+		// The beneficial owners report is made unasked, as the guide says.
+		{cmd{LookupID: prefix + "-bo-unasked", Type: "beneficial_owners", Identifier: "988077917"},
+			[]string{"json", "report:aml"}},
+		// A report asked for by expand is stored like one asked for by reports.
+		{cmd{LookupID: prefix + "-expand", Type: "organization", Country: "NO", Identifier: "974760673",
+			Expands: []string{"links.reports.certificate_of_incorporation"}, Reports: []string{"aml"}},
+			[]string{"json", "report:aml", "report:certificate_of_incorporation"}},
 	}
 }
 
@@ -88,6 +97,18 @@ func runEveryKindOfLookup(t *testing.T, e *env, prefix string) {
 		if n := e.sessions(kind, country, canonical); n != 1 {
 			t.Errorf("%s: sandbox opened %d sessions for %s, want 1", c.c.LookupID, n, canonical)
 		}
+	}
+}
+
+// The guides' example shape of a session answer (plain statuses, no
+// links): every kind of lookup completes, with webhooks and without.
+func TestEveryLookupInTheGuidesShape(t *testing.T) {
+	for _, webhooks := range []bool{true, false} {
+		t.Run(fmt.Sprintf("webhooks=%t", webhooks), func(t *testing.T) {
+			e := newEnv(t, envOptions{sandbox: sandbox.Config{SessionShape: sandbox.ShapeGuide}})
+			e.start(webhooks, 1)
+			runEveryKindOfLookup(t, e, "guide")
+		})
 	}
 }
 
@@ -159,7 +180,7 @@ func TestForgedWebhooksAreRejectedOrIgnored(t *testing.T) {
 		t.Errorf("unsigned webhook: %d, want 401", got)
 	}
 	h := http.Header{}
-	amlapi.SetWebhookHeaders(h, "guessed-secret", "msg_forged", time.Now(), body)
+	amlapi.SetWebhookHeaders(h, "Z3Vlc3NlZC1zZWNyZXQ=", "msg_forged", time.Now(), body)
 	if got := e.postWebhook("forged", body, h); got != http.StatusUnauthorized {
 		t.Errorf("forged webhook: %d, want 401", got)
 	}
@@ -239,5 +260,62 @@ func TestMalformedCommandsNeverStickTheConsumer(t *testing.T) {
 	}
 	if !found {
 		t.Error("the command that is not JSON was not dead-lettered as it was")
+	}
+}
+
+// Without National Registry access the API leaves citizenship and
+// birthplace out of a beneficial owners result, and the lookup still
+// completes: its completed event says which requested expands were left
+// out. With access, it says nothing.
+func TestOmittedExpandsAreInTheCompletedEvent(t *testing.T) {
+	e := newEnv(t, envOptions{sandbox: sandbox.Config{NationalRegistry: amlapi.AccessMissing}})
+	e.start(false, 1)
+	e.publish(cmd{LookupID: "nr-missing", Type: "beneficial_owners", Identifier: "974760673", Expands: []string{"birthplace", "citizenship"}}, "")
+	d := completedData(t, e.terminal("nr-missing", 30*time.Second))
+	if fmt.Sprint(d.OmittedExpands) != "[birthplace citizenship]" {
+		t.Errorf("omittedExpands %v, want [birthplace citizenship]", d.OmittedExpands)
+	}
+	e.verifyArtifacts(d, "json", "report:aml")
+
+	g := newEnv(t, envOptions{})
+	g.start(false, 1)
+	g.publish(cmd{LookupID: "nr-granted", Type: "beneficial_owners", Identifier: "974760673", Expands: []string{"citizenship"}}, "")
+	if d := completedData(t, g.terminal("nr-granted", 30*time.Second)); d.OmittedExpands != nil {
+		t.Errorf("omittedExpands %v with access granted, want none", d.OmittedExpands)
+	}
+}
+
+// The National Registry access is read again and again, and shown in
+// /metrics and in the body of /readyz without making the worker unready.
+func TestAccessRightsAreReadPeriodicallyAndShown(t *testing.T) {
+	e := newEnv(t, envOptions{sandbox: sandbox.Config{NationalRegistry: amlapi.AccessMissing}})
+	e.start(false, 0)
+	cfg := e.config(false)
+	cfg.AccessRightsInterval = time.Second
+	app, _ := e.startWorkerApp(cfg)
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if n := e.sb.Sandbox().Inspect().Requests["GET "+amlapi.AccessRightsPath]; n < 3 {
+			return fmt.Errorf("access rights read %d times", n)
+		}
+		return nil
+	})
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + app.OpsAddr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if code, body := get("/readyz"); code != 200 || !strings.Contains(body, "national registry access: MISSING (informational)") {
+			return fmt.Errorf("/readyz %d: %s", code, body)
+		}
+		return nil
+	})
+	if _, body := get("/metrics"); !strings.Contains(body, `kybflow_national_registry_access{access="MISSING"} 1`) ||
+		!strings.Contains(body, `kybflow_national_registry_access{access="GRANTED"} 0`) {
+		t.Errorf("/metrics lacks the access gauge:\n%s", body)
 	}
 }
