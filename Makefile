@@ -37,4 +37,4 @@ sandbox:
 # Benchmark programs: numbers are reported, never enforced by tests.
 bench: tools
 	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x \
-		./internal/worker ./internal/blob ./internal/sandbox
+		./internal/worker ./internal/blob ./internal/sandbox ./e2e

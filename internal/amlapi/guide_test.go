@@ -70,7 +70,7 @@ func TestShape(t *testing.T) {
 		`not json`: `not JSON (8 bytes)`,
 		`[1,2]`:    `array(2)`,
 		`{"a":{"b":{"c":1}},"d":[true],"e":null,"f":false}`: `{"a":{"b":{…}},"d":array(1),"e":null,"f":bool}`,
-		`{"` + strings.Repeat("k", 50) + `":"v"}`:             `{"` + strings.Repeat("k", 40) + `…":string}`,
+		`{"` + strings.Repeat("k", 50) + `":"v"}`:           `{"` + strings.Repeat("k", 40) + `…":string}`,
 	} {
 		if got := Shape([]byte(in)); got != want {
 			t.Errorf("Shape(%s) = %s, want %s", in, got, want)
