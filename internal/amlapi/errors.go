@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 )
 
 // Errors are classified once, here: every error the Client returns is an

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 )
 
 func TestClassOf(t *testing.T) {

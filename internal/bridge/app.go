@@ -19,7 +19,7 @@ import (
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/logging"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/streams"
 )
@@ -43,7 +43,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.ListenAddr, "LISTEN_ADDR", "listen", ":8080", "address BankID's webhooks are received on (POST /webhooks/{lookupId})")
 	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9091", "address of /healthz, /readyz and /metrics")
 	s.Secret(&c.WebhookSecret, "WEBHOOK_SECRET", "webhook-secret", "secret that verifies webhook signatures, whsec_<base64> or <base64> as Standard Webhooks secrets are (required)")
-	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", messages.DefaultPrefix, "prefix of every NATS subject and stream name")
+	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix, "prefix of every NATS subject and stream name")
 	s.Int(&c.MaxBody, "WEBHOOK_MAX_BODY", "max-body", 64<<10, "largest webhook body in bytes; larger ones get 413")
 	s.String(&c.LogFormat, "LOG_FORMAT", "log-format", "json", "log format: json or text")
 	s.String(&c.LogLevel, "LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
@@ -60,7 +60,7 @@ func (c *Config) Validate() error {
 		ck.Check(false, "WEBHOOK_SECRET", "%v: write it as the Standard Webhooks libraries read it, e.g. whsec_%s", err, "c2VjcmV0LWJ5dGVz")
 	}
 	ck.Check(c.MaxBody > 0, "WEBHOOK_MAX_BODY", "must be positive, got %d", c.MaxBody)
-	if _, err := messages.NewSubjects(c.SubjectPrefix); err != nil {
+	if _, err := kybflow.NewSubjects(c.SubjectPrefix); err != nil {
 		ck.Check(false, "AML_SUBJECT_PREFIX", "%v", err)
 	}
 	return ck.Err()
@@ -75,7 +75,7 @@ type App struct {
 	ln, ops  net.Listener
 	handler  http.Handler
 	registry *prometheus.Registry
-	subjects messages.Subjects
+	subjects kybflow.Subjects
 }
 
 // Start validates cfg, connects to NATS and opens both listeners, so that
@@ -84,7 +84,7 @@ func Start(cfg Config, log *slog.Logger) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	subjects, _ := messages.NewSubjects(cfg.SubjectPrefix)
+	subjects, _ := kybflow.NewSubjects(cfg.SubjectPrefix)
 	// NATS may not answer yet (a server restarting, a cluster forming): the
 	// bridge starts anyway, answers 503 until JetStream stores webhooks, and
 	// readiness says why. Nothing is buffered while reconnecting: a webhook

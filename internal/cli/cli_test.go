@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/envconfig"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
@@ -90,7 +90,7 @@ func TestAgainstPipeline(t *testing.T) {
 			if r.code != 1 {
 				t.Fatalf("want exit 1:\n%s", r)
 			}
-			if !strings.Contains(r.stdout, "failed") || !strings.Contains(r.stdout, string(messages.CodeInvalidIdentifier)) ||
+			if !strings.Contains(r.stdout, "failed") || !strings.Contains(r.stdout, string(kybflow.CodeInvalidIdentifier)) ||
 				!strings.Contains(r.stdout, "923609017") || !strings.Contains(r.stdout, "not retryable") {
 				t.Errorf("want the failed event with code, reason and retryable:\n%s", r)
 			}
@@ -102,11 +102,11 @@ func TestAgainstPipeline(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("want exit 0:\n%s", r)
 			}
-			ev, err := messages.DecodeEvent([]byte(r.stdout))
+			ev, err := kybflow.DecodeEvent([]byte(r.stdout))
 			if err != nil {
 				t.Fatalf("stdout is not one CloudEvent: %v\n%s", err, r)
 			}
-			if ev.Type != messages.KindCompleted.EventType() || ev.Subject != "t-json" || ev.SpecVersion != "1.0" {
+			if ev.Type != kybflow.KindCompleted.EventType() || ev.Subject != "t-json" || ev.SpecVersion != "1.0" {
 				t.Errorf("final event %s %s %s, want a completed event of t-json", ev.SpecVersion, ev.Type, ev.Subject)
 			}
 		})
@@ -206,8 +206,8 @@ func TestAgainstPipeline(t *testing.T) {
 		if r.code != 0 || len(lines) != 3 {
 			t.Fatalf("want exit 0 and 3 events:\n%s", r)
 		}
-		for i, kind := range []messages.Kind{messages.KindAccepted, messages.KindSessionOpened, messages.KindCompleted} {
-			ev, err := messages.DecodeEvent([]byte(lines[i]))
+		for i, kind := range []kybflow.Kind{kybflow.KindAccepted, kybflow.KindSessionOpened, kybflow.KindCompleted} {
+			ev, err := kybflow.DecodeEvent([]byte(lines[i]))
 			if err != nil || ev.Kind() != kind || ev.Subject != "t-no" {
 				t.Errorf("line %d: %v %s %s, want %s of t-no", i, err, ev.Type, ev.Subject, kind)
 			}
@@ -291,17 +291,17 @@ func checkDownloaded(t *testing.T, ctx context.Context, p *pipeline, r result, d
 		t.Fatalf("want %d paths:\n%s", len(files), r)
 	}
 	events := amlctl(ctx, p.env, "events", "--lookup", lookupID, "--json", "--follow=false")
-	var completed messages.CompletedData
+	var completed kybflow.CompletedData
 	for line := range strings.SplitSeq(strings.TrimSpace(events.stdout), "\n") {
-		e, err := messages.DecodeEvent([]byte(line))
+		e, err := kybflow.DecodeEvent([]byte(line))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, ok := e.Data.(messages.CompletedData); ok {
+		if d, ok := e.Data.(kybflow.CompletedData); ok {
 			completed = d
 		}
 	}
-	want := map[string]messages.Artifact{}
+	want := map[string]kybflow.Artifact{}
 	for _, a := range completed.Artifacts {
 		want[filepath.Base(a.Key)] = a
 	}
@@ -470,7 +470,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 
 func TestPrintArtifacts(t *testing.T) {
 	var b strings.Builder
-	PrintArtifacts(&b, messages.CompletedData{Artifacts: []messages.Artifact{
+	PrintArtifacts(&b, kybflow.CompletedData{Artifacts: []kybflow.Artifact{
 		{Name: "json", Bucket: "results", Key: "lookups/x/json.json", Size: 812, SHA256: strings.Repeat("ab", 32)},
 		{Name: "report:aml", Bucket: "results", Key: "lookups/x/report-aml.pdf", Size: 3 << 20, SHA256: strings.Repeat("cd", 32)},
 	}}, "/srv/blobs")
@@ -482,7 +482,7 @@ func TestPrintArtifacts(t *testing.T) {
 		}
 	}
 	b.Reset()
-	PrintArtifacts(&b, messages.CompletedData{Artifacts: []messages.Artifact{{Name: "json", Bucket: "b", Key: "k/json.json", SHA256: "00"}}}, "")
+	PrintArtifacts(&b, kybflow.CompletedData{Artifacts: []kybflow.Artifact{{Name: "json", Bucket: "b", Key: "k/json.json", SHA256: "00"}}}, "")
 	if strings.Contains(b.String(), "FILE") {
 		t.Errorf("a FILE column without blobDir:\n%s", b.String())
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow/internal/envconfig"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // connectTimeout bounds the connection to each NATS server, so that a wrong
@@ -25,13 +25,13 @@ type natsSettings struct {
 func (n *natsSettings) register(f *flags) {
 	f.EnvString(&n.url, "NATS_URL", "nats-url", nats.DefaultURL,
 		"NATS server URL(s), comma-separated; a user:password in it is never printed")
-	f.EnvString(&n.prefix, "AML_SUBJECT_PREFIX", "subject-prefix", messages.DefaultPrefix,
+	f.EnvString(&n.prefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix,
 		"prefix of the subjects and stream names: the worker's AML_SUBJECT_PREFIX")
 }
 
 // subjects checks the prefix.
-func (n *natsSettings) subjects() (messages.Subjects, error) {
-	s, err := messages.NewSubjects(n.prefix)
+func (n *natsSettings) subjects() (kybflow.Subjects, error) {
+	s, err := kybflow.NewSubjects(n.prefix)
 	if err != nil {
 		return s, usagef("AML_SUBJECT_PREFIX: %v", err)
 	}
@@ -55,12 +55,12 @@ func (n *natsSettings) connect() (*nats.Conn, jetstream.JetStream, error) {
 // streamError explains an error of an operation on stream: a missing
 // stream (or a publish nobody answered) means that no worker has created
 // the topology yet, or that it uses another prefix.
-func streamError(s messages.Subjects, stream string, err error) error {
+func streamError(s kybflow.Subjects, stream string, err error) error {
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrNoStreamResponse),
 		errors.Is(err, nats.ErrNoResponders):
 		msg := fmt.Sprintf("stream %s not found: the worker has not started (it creates the streams at start)", stream)
-		if s.Prefix != "" && s.Prefix != messages.DefaultPrefix {
+		if s.Prefix != "" && s.Prefix != kybflow.DefaultPrefix {
 			msg += fmt.Sprintf(", or it does not use AML_SUBJECT_PREFIX %q", s.Prefix)
 		}
 		return errors.New(msg)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 const eventsAbout = `
@@ -44,7 +44,7 @@ func (a *app) runEvents(ctx context.Context, args []string) error {
 	if len(pos) != 0 {
 		return usagef("unexpected argument %q (for one lookup say --lookup ID)", pos[0])
 	}
-	if lookupID != "" && !messages.ValidLookupID(lookupID) {
+	if lookupID != "" && !kybflow.ValidLookupID(lookupID) {
 		return usagef("--lookup %q is not a lookupId: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
 	}
 	if all && f.isSet("since") {
@@ -115,7 +115,7 @@ func (a *app) runEvents(ctx context.Context, args []string) error {
 			}
 			continue
 		}
-		ev, err := messages.DecodeEvent(msg.Data())
+		ev, err := kybflow.DecodeEvent(msg.Data())
 		if err != nil {
 			fmt.Fprintf(a.stdout, "%-24s  %s  ?  %v\n", "", msg.Subject(), err)
 			continue
@@ -127,7 +127,7 @@ func (a *app) runEvents(ctx context.Context, args []string) error {
 }
 
 // eventKind is the kind of ev as in its subject, or its type when unknown.
-func eventKind(ev messages.Event) string {
+func eventKind(ev kybflow.Event) string {
 	if k := ev.Kind(); k != "" {
 		return string(k)
 	}

@@ -4,13 +4,13 @@ import (
 	"os"
 
 	"github.com/kybflow/kybflow/internal/cli"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 func ExamplePrintArtifacts() {
-	d := messages.CompletedData{
+	d := kybflow.CompletedData{
 		LookupID: "onb-2026-000123",
-		Artifacts: []messages.Artifact{
+		Artifacts: []kybflow.Artifact{
 			{Name: "json", Bucket: "kybflow-results", Key: "lookups/onb-2026-000123/json.json", Size: 1000,
 				SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ContentType: "application/json"},
 			{Name: "report:aml", Bucket: "kybflow-results", Key: "lookups/onb-2026-000123/report-aml.pdf", Size: 20480,

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // consumerInactive is how long the server keeps a reader's ephemeral
@@ -25,15 +25,15 @@ const consumerInactive = 30 * time.Second
 // session id; the artifact count; the failure code, reason and whether it is
 // retryable). A failed lookup is not an error: the returned event says so.
 // When ctx ends first, the error wraps ctx.Err().
-func Follow(ctx context.Context, js jetstream.JetStream, subjects messages.Subjects, lookupID string, out io.Writer) (messages.Event, error) {
+func Follow(ctx context.Context, js jetstream.JetStream, subjects kybflow.Subjects, lookupID string, out io.Writer) (kybflow.Event, error) {
 	ev, _, err := follow(ctx, js, subjects, lookupID, out)
 	return ev, err
 }
 
 // follow is Follow that also returns the terminal event as published.
-func follow(ctx context.Context, js jetstream.JetStream, subjects messages.Subjects, lookupID string, out io.Writer) (messages.Event, []byte, error) {
-	if !messages.ValidLookupID(lookupID) {
-		return messages.Event{}, nil, fmt.Errorf("invalid lookupId %q: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
+func follow(ctx context.Context, js jetstream.JetStream, subjects kybflow.Subjects, lookupID string, out io.Writer) (kybflow.Event, []byte, error) {
+	if !kybflow.ValidLookupID(lookupID) {
+		return kybflow.Event{}, nil, fmt.Errorf("invalid lookupId %q: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
 	}
 	start := time.Now()
 	stream := subjects.EventsStream()
@@ -44,25 +44,25 @@ func follow(ctx context.Context, js jetstream.JetStream, subjects messages.Subje
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return messages.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
+			return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
 		}
-		return messages.Event{}, nil, streamError(subjects, stream, err)
+		return kybflow.Event{}, nil, streamError(subjects, stream, err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return messages.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, err)
+		return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, err)
 	}
 	defer it.Stop()
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
-				return messages.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
+				return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
 			}
-			return messages.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, err)
+			return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, err)
 		}
 		elapsed := time.Since(start).Seconds()
-		ev, err := messages.DecodeEvent(msg.Data())
+		ev, err := kybflow.DecodeEvent(msg.Data())
 		if err != nil {
 			fmt.Fprintf(out, "%6.1fs  %-15s %v\n", elapsed, "?", err)
 			continue
@@ -75,9 +75,9 @@ func follow(ctx context.Context, js jetstream.JetStream, subjects messages.Subje
 }
 
 // kindLabel is the kind of ev for people.
-func kindLabel(ev messages.Event) string {
+func kindLabel(ev kybflow.Event) string {
 	switch k := ev.Kind(); k {
-	case messages.KindSessionOpened:
+	case kybflow.KindSessionOpened:
 		return "session opened"
 	case "":
 		return ev.Type
@@ -87,22 +87,22 @@ func kindLabel(ev messages.Event) string {
 }
 
 // summary is the gist of an event in one line.
-func summary(ev messages.Event) string {
+func summary(ev kybflow.Event) string {
 	switch d := ev.Data.(type) {
-	case messages.AcceptedData:
-		if d.IdentifierType != "" && d.IdentifierType != messages.IdentifierOrganizationNumber {
+	case kybflow.AcceptedData:
+		if d.IdentifierType != "" && d.IdentifierType != kybflow.IdentifierOrganizationNumber {
 			return fmt.Sprintf("%s %s %s %s", d.Type, d.Country, d.IdentifierType, d.Identifier)
 		}
 		return fmt.Sprintf("%s %s %s", d.Type, d.Country, d.Identifier)
-	case messages.SessionOpenedData:
+	case kybflow.SessionOpenedData:
 		return "session " + d.SessionID
-	case messages.CompletedData:
+	case kybflow.CompletedData:
 		n := len(d.Artifacts)
 		if n == 1 {
 			return "1 artifact"
 		}
 		return fmt.Sprintf("%d artifacts", n)
-	case messages.FailedData:
+	case kybflow.FailedData:
 		return fmt.Sprintf("%s: %s (%s)", d.Code, oneLine(d.Reason), retryableText(d.Retryable))
 	}
 	return ""
@@ -119,7 +119,7 @@ func retryableText(retryable bool) string {
 //
 // One line per artifact: name, size, the first 12 hex digits of its
 // SHA-256, and bucket/key.
-func PrintArtifacts(out io.Writer, d messages.CompletedData, blobDir string) {
+func PrintArtifacts(out io.Writer, d kybflow.CompletedData, blobDir string) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	if blobDir != "" {
 		fmt.Fprintln(tw, "ARTIFACT\tSIZE\tSHA256\tOBJECT\tFILE")

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow/internal/blob"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 const getAbout = `
@@ -54,7 +54,7 @@ func (a *app) runGet(ctx context.Context, args []string) error {
 		return usagef("want one LOOKUP_ID, got %d arguments", len(pos))
 	}
 	lookupID := pos[0]
-	if !messages.ValidLookupID(lookupID) {
+	if !kybflow.ValidLookupID(lookupID) {
 		return usagef("%q is not a lookupId: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
 	}
 	if dir == "" {
@@ -111,55 +111,55 @@ func (a *app) runGet(ctx context.Context, args []string) error {
 // completedData is the data of the lookup's completed event, or an error
 // that says why there is none: the lookup failed, has not finished, or is
 // unknown.
-func completedData(ctx context.Context, stream jetstream.Stream, subjects messages.Subjects, lookupID string) (messages.CompletedData, error) {
-	last := func(kind messages.Kind) (messages.Event, bool, error) {
+func completedData(ctx context.Context, stream jetstream.Stream, subjects kybflow.Subjects, lookupID string) (kybflow.CompletedData, error) {
+	last := func(kind kybflow.Kind) (kybflow.Event, bool, error) {
 		m, err := stream.GetLastMsgForSubject(ctx, subjects.Event(lookupID, kind))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return messages.Event{}, false, nil
+			return kybflow.Event{}, false, nil
 		}
 		if err != nil {
-			return messages.Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, lookupID, err)
+			return kybflow.Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, lookupID, err)
 		}
-		ev, err := messages.DecodeEvent(m.Data)
+		ev, err := kybflow.DecodeEvent(m.Data)
 		if err != nil {
-			return messages.Event{}, false, fmt.Errorf("the %s event of %s (sequence %d): %w", kind, lookupID, m.Sequence, err)
+			return kybflow.Event{}, false, fmt.Errorf("the %s event of %s (sequence %d): %w", kind, lookupID, m.Sequence, err)
 		}
 		return ev, true, nil
 	}
-	ev, ok, err := last(messages.KindCompleted)
+	ev, ok, err := last(kybflow.KindCompleted)
 	if err != nil {
-		return messages.CompletedData{}, err
+		return kybflow.CompletedData{}, err
 	}
 	if ok {
-		d, isCompleted := ev.Data.(messages.CompletedData)
+		d, isCompleted := ev.Data.(kybflow.CompletedData)
 		if !isCompleted {
-			return messages.CompletedData{}, fmt.Errorf("the completed event of %s has type %s", lookupID, ev.Type)
+			return kybflow.CompletedData{}, fmt.Errorf("the completed event of %s has type %s", lookupID, ev.Type)
 		}
 		return d, nil
 	}
-	ev, ok, err = last(messages.KindFailed)
+	ev, ok, err = last(kybflow.KindFailed)
 	if err != nil {
-		return messages.CompletedData{}, err
+		return kybflow.CompletedData{}, err
 	}
 	if ok {
 		msg := fmt.Sprintf("lookup %s failed, so it has no results", lookupID)
-		if _, isFailed := ev.Data.(messages.FailedData); isFailed {
+		if _, isFailed := ev.Data.(kybflow.FailedData); isFailed {
 			msg = fmt.Sprintf("lookup %s failed, so it has no results: %s", lookupID, summary(ev))
 		}
-		return messages.CompletedData{}, &exitError{code: exitFailure, msg: msg}
+		return kybflow.CompletedData{}, &exitError{code: exitFailure, msg: msg}
 	}
-	for _, k := range []messages.Kind{messages.KindSessionOpened, messages.KindAccepted} {
+	for _, k := range []kybflow.Kind{kybflow.KindSessionOpened, kybflow.KindAccepted} {
 		ev, ok, err := last(k)
 		if err != nil {
-			return messages.CompletedData{}, err
+			return kybflow.CompletedData{}, err
 		}
 		if ok {
-			return messages.CompletedData{}, &exitError{code: exitFailure, msg: fmt.Sprintf(
+			return kybflow.CompletedData{}, &exitError{code: exitFailure, msg: fmt.Sprintf(
 				"lookup %s has not finished (its last event: %s at %s); wait for it with: amlctl events --lookup %s --all",
 				lookupID, k, ev.Time.UTC().Format("2006-01-02T15:04:05Z"), lookupID)}
 		}
 	}
-	return messages.CompletedData{}, &exitError{code: exitFailure, msg: fmt.Sprintf(
+	return kybflow.CompletedData{}, &exitError{code: exitFailure, msg: fmt.Sprintf(
 		"no lookup %s: stream %s has no events for it (check the lookupId; events are kept for the worker's EVENTS_MAX_AGE)",
 		lookupID, stream.CachedInfo().Config.Name)}
 }
@@ -172,7 +172,7 @@ type objectGetter interface {
 // download copies one artifact into dir, under the base name of its key,
 // through a temporary file that is renamed only when the size and SHA-256
 // match the event. It returns the file's path.
-func download(ctx context.Context, st objectGetter, art messages.Artifact, dir string) (string, error) {
+func download(ctx context.Context, st objectGetter, art kybflow.Artifact, dir string) (string, error) {
 	name := path.Base(art.Key)
 	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
 		return "", fmt.Errorf("key %q does not end in a usable file name", art.Key)

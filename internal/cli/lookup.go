@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 const lookupAbout = `
@@ -44,9 +44,9 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 		timeout                                    time.Duration
 	)
 	f := a.newFlags("lookup", "amlctl lookup [flags] IDENTIFIER", lookupAbout+expandsHelp())
-	f.String(&typ, "type", string(messages.TypeOrganization), "`TYPE` of lookup: organization or beneficial_owners")
+	f.String(&typ, "type", string(kybflow.TypeOrganization), "`TYPE` of lookup: organization or beneficial_owners")
 	f.Bool(&beneficialOwners, "beneficial-owners", false, "shorthand for --type beneficial_owners (Norwegian organizations only)")
-	f.String(&country, "country", string(messages.CountryNO), "the organization's `COUNTRY`: NO, SE or FI")
+	f.String(&country, "country", string(kybflow.CountryNO), "the organization's `COUNTRY`: NO, SE or FI")
 	f.String(&idType, "identifier-type", "", "what IDENTIFIER is, a `KIND`: organization_number or duns (empty: the worker's default, organization_number)")
 	f.List(&expands, "expand", "a result `BLOCK` to include (listed above); repeatable or comma-separated: --expand roles,ownership")
 	f.List(&reports, "report", "a signed PDF `REPORT` to store: aml or certificate_of_incorporation (beneficial_owners: aml only); repeatable or comma-separated")
@@ -69,10 +69,10 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 		return usagef("want one IDENTIFIER (an organization number), got %d arguments", len(pos))
 	}
 	if beneficialOwners {
-		if f.isSet("type") && typ != string(messages.TypeBeneficialOwners) {
+		if f.isSet("type") && typ != string(kybflow.TypeBeneficialOwners) {
 			return usagef("--beneficial-owners contradicts --type %s", typ)
 		}
-		typ = string(messages.TypeBeneficialOwners)
+		typ = string(kybflow.TypeBeneficialOwners)
 	}
 	if wait && timeout <= 0 {
 		return usagef("--timeout must be positive, got %s", timeout)
@@ -87,25 +87,25 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	if lookupID == "" {
 		lookupID = newLookupID(time.Now())
 	}
-	if wait && !messages.ValidLookupID(lookupID) {
+	if wait && !kybflow.ValidLookupID(lookupID) {
 		// Without --wait, --no-validate may send it: the worker dead-letters it.
 		return usagef("--lookup-id %q is not a lookupId ([A-Za-z0-9_-]{1,128}), so its events cannot be followed", lookupID)
 	}
 
-	cmd := messages.LookupCommand{
-		LookupID: lookupID, Type: messages.LookupType(typ), Country: messages.Country(country),
-		IdentifierType: messages.IdentifierType(idType), Identifier: pos[0], Expands: expands,
+	cmd := kybflow.LookupCommand{
+		LookupID: lookupID, Type: kybflow.LookupType(typ), Country: kybflow.Country(country),
+		IdentifierType: kybflow.IdentifierType(idType), Identifier: pos[0], Expands: expands,
 		Language: language, CorrelationID: correlationID, Metadata: json.RawMessage(metadata),
 	}
 	for _, r := range reports {
-		cmd.Reports = append(cmd.Reports, messages.ReportType(r))
+		cmd.Reports = append(cmd.Reports, kybflow.ReportType(r))
 	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return fmt.Errorf("encode command: %w", err)
 	}
 	if !noValidate {
-		if _, err := messages.ParseCommand(data); err != nil {
+		if _, err := kybflow.ParseCommand(data); err != nil {
 			return &exitError{code: exitFailure, msg: invalidCommandMessage(err)}
 		}
 	}
@@ -148,13 +148,13 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 		}
 	}
 	switch d := ev.Data.(type) {
-	case messages.CompletedData:
+	case kybflow.CompletedData:
 		if !asJSON {
 			PrintArtifacts(a.stdout, d, blobDir)
 			fmt.Fprintf(a.stdout, "download them: amlctl get %s\n", lookupID)
 		}
 		return nil
-	case messages.FailedData:
+	case kybflow.FailedData:
 		// The progress line said why.
 		return &exitError{code: exitFailure}
 	}
@@ -177,14 +177,14 @@ func waitError(ctx, waitCtx context.Context, lookupID string, timeout time.Durat
 // expandsHelp lists the expands and languages the contract allows.
 func expandsHelp() string {
 	return "\n\n" + wrap(fmt.Sprintf("Expands (--expand) of organization lookups: %s. Of beneficial_owners lookups: %s.",
-		strings.Join(messages.Expands(messages.TypeOrganization), ", "),
-		strings.Join(messages.Expands(messages.TypeBeneficialOwners), ", ")), 80)
+		strings.Join(kybflow.Expands(kybflow.TypeOrganization), ", "),
+		strings.Join(kybflow.Expands(kybflow.TypeBeneficialOwners), ", ")), 80)
 }
 
 // publishCommand publishes the command with its lookupId as Nats-Msg-Id,
 // into the commands stream only, and reports whether JetStream already had
 // it.
-func publishCommand(ctx context.Context, js jetstream.JetStream, subjects messages.Subjects, lookupID string, data []byte) (duplicate bool, err error) {
+func publishCommand(ctx context.Context, js jetstream.JetStream, subjects kybflow.Subjects, lookupID string, data []byte) (duplicate bool, err error) {
 	msg := nats.NewMsg(subjects.CommandLookup())
 	msg.Data = data
 	stream := subjects.CommandsStream()
@@ -217,12 +217,12 @@ func (a *app) printSubmitted(lookupID string, duplicate, asJSON bool) error {
 
 // invalidCommandMessage is ParseCommand's complaint, with what to do.
 func invalidCommandMessage(err error) string {
-	var ce *messages.CommandError
+	var ce *kybflow.CommandError
 	if !errors.As(err, &ce) {
 		return err.Error()
 	}
 	msg := ce.Reason
-	if ce.Code == messages.CodeInvalidIdentifier {
+	if ce.Code == kybflow.CodeInvalidIdentifier {
 		msg += " (for a DUNS number say --identifier-type duns; --no-validate sends it anyway)"
 	} else {
 		msg += " (--no-validate sends it anyway)"

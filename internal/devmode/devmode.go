@@ -34,7 +34,7 @@ import (
 	"github.com/kybflow/kybflow/internal/cli"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/logging"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/natsembed"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/worker"
@@ -168,7 +168,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	}
 	br, err := bridge.Start(bridge.Config{
 		NATSURL: natsURL, ListenAddr: bridgeAddr, HTTPAddr: freeOr(cfg.BridgeHTTP, say, "bridge /metrics"),
-		WebhookSecret: secret, SubjectPrefix: messages.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,
+		WebhookSecret: secret, SubjectPrefix: kybflow.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,
 	}, log.With("component", "bridge"))
 	if err != nil {
 		w.Close()
@@ -234,14 +234,14 @@ func sample(ctx context.Context, natsURL string, out io.Writer, blobDir string) 
 	if err != nil {
 		return err
 	}
-	subjects := messages.Subjects{}
+	subjects := kybflow.Subjects{}
 	id := "dev-sample-" + time.Now().UTC().Format("20060102T150405")
-	cmd := messages.LookupCommand{
-		LookupID: id, Type: messages.TypeOrganization, Country: messages.CountryNO, Identifier: "923609016",
+	cmd := kybflow.LookupCommand{
+		LookupID: id, Type: kybflow.TypeOrganization, Country: kybflow.CountryNO, Identifier: "923609016",
 		Expands: []string{"roles", "ownership", "authorities", "sanction"},
-		Reports: []messages.ReportType{"aml", "certificate_of_incorporation"},
+		Reports: []kybflow.ReportType{"aml", "certificate_of_incorporation"},
 	}
-	body, err := messages.EncodeCommand(cmd)
+	body, err := kybflow.EncodeCommand(cmd)
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func sample(ctx context.Context, natsURL string, out io.Writer, blobDir string) 
 	if err != nil {
 		return err
 	}
-	if d, ok := ev.Data.(messages.CompletedData); ok {
+	if d, ok := ev.Data.(kybflow.CompletedData); ok {
 		fmt.Fprintln(out, "Results:")
 		cli.PrintArtifacts(out, d, blobDir)
 	}

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/identifier"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow"
 )
 
 // maxRetryAfter caps the wait an API's Retry-After may impose on one
@@ -24,9 +24,9 @@ const maxRetryAfter = 5 * time.Minute
 //	invalid identifier (ours, or the API's 400)        → failed: invalid_identifier
 //	permanent without an HTTP status (TLS, DNS, config) → retry in a minute, until LOOKUP_MAX_WAIT
 //	any other permanent error (4xx)                    → failed: rejected
-func classify(err error) (retry bool, delay time.Duration, code messages.FailureCode) {
+func classify(err error) (retry bool, delay time.Duration, code kybflow.FailureCode) {
 	if errors.Is(err, identifier.ErrInvalid) {
-		return false, 0, messages.CodeInvalidIdentifier
+		return false, 0, kybflow.CodeInvalidIdentifier
 	}
 	var ae *amlapi.Error
 	isAPI := errors.As(err, &ae)
@@ -37,7 +37,7 @@ func classify(err error) (retry bool, delay time.Duration, code messages.Failure
 		}
 		return true, delay, ""
 	case amlapi.Expired:
-		return false, 0, messages.CodeExpired
+		return false, 0, kybflow.CodeExpired
 	case amlapi.Unreadable:
 		// Paid for and answered, but not in a shape we read: our model's
 		// fault, not the lookup's. Wait for a fix; LOOKUP_MAX_WAIT bounds
@@ -45,7 +45,7 @@ func classify(err error) (retry bool, delay time.Duration, code messages.Failure
 		return true, unreadableRetry, ""
 	}
 	if isAPI && ae.Code == amlapi.CodeInvalidIdentifier {
-		return false, 0, messages.CodeInvalidIdentifier
+		return false, 0, kybflow.CodeInvalidIdentifier
 	}
 	if isAPI && ae.StatusCode == 0 {
 		// Permanent, but not the API's verdict on this lookup: our side of
@@ -54,14 +54,14 @@ func classify(err error) (retry bool, delay time.Duration, code messages.Failure
 		// LOOKUP_MAX_WAIT bounds the wait (then: unavailable).
 		return true, time.Minute, ""
 	}
-	return false, 0, messages.CodeRejected
+	return false, 0, kybflow.CodeRejected
 }
 
 // classifyStore classifies the error of storing one result. Storage
 // trouble is always retried: the result is paid for, and it stays
 // downloadable for two hours, after which the lookup fails as expired.
 // Download errors are the API's, classified as such.
-func classifyStore(err error) (bool, time.Duration, messages.FailureCode) {
+func classifyStore(err error) (bool, time.Duration, kybflow.FailureCode) {
 	var se *storeError
 	if errors.As(err, &se) {
 		return true, 0, ""

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/identifier"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow"
 )
 
 func TestClassify(t *testing.T) {
@@ -19,16 +19,16 @@ func TestClassify(t *testing.T) {
 		err   error
 		retry bool
 		delay time.Duration
-		code  messages.FailureCode
+		code  kybflow.FailureCode
 	}{
-		{"our identifier check", idErr, false, 0, messages.CodeInvalidIdentifier},
-		{"API says bad identifier", &amlapi.Error{StatusCode: 400, Class: amlapi.Permanent, Code: amlapi.CodeInvalidIdentifier}, false, 0, messages.CodeInvalidIdentifier},
-		{"missing scope", &amlapi.Error{StatusCode: 403, Class: amlapi.Permanent, Code: amlapi.CodeForbidden}, false, 0, messages.CodeRejected},
+		{"our identifier check", idErr, false, 0, kybflow.CodeInvalidIdentifier},
+		{"API says bad identifier", &amlapi.Error{StatusCode: 400, Class: amlapi.Permanent, Code: amlapi.CodeInvalidIdentifier}, false, 0, kybflow.CodeInvalidIdentifier},
+		{"missing scope", &amlapi.Error{StatusCode: 403, Class: amlapi.Permanent, Code: amlapi.CodeForbidden}, false, 0, kybflow.CodeRejected},
 		{"429 with Retry-After", fmt.Errorf("create: %w", &amlapi.Error{StatusCode: 429, Class: amlapi.Transient, RetryAfter: 3 * time.Second}), true, 3 * time.Second, ""},
 		{"503", &amlapi.Error{StatusCode: 503, Class: amlapi.Transient}, true, 0, ""},
 		{"timeout", context.DeadlineExceeded, true, 0, ""},
-		{"gone", &amlapi.Error{StatusCode: 410, Class: amlapi.Expired}, false, 0, messages.CodeExpired},
-		{"unknown", errors.New("?"), false, 0, messages.CodeRejected},
+		{"gone", &amlapi.Error{StatusCode: 410, Class: amlapi.Expired}, false, 0, kybflow.CodeExpired},
+		{"unknown", errors.New("?"), false, 0, kybflow.CodeRejected},
 		{"certificate or DNS: ours, not the lookup's", &amlapi.Error{Class: amlapi.Permanent, Err: errors.New("x509: certificate has expired")}, true, time.Minute, ""},
 	}
 	for _, tt := range tests {
@@ -41,7 +41,7 @@ func TestClassify(t *testing.T) {
 	if retry, _, _ := classifyStore(&storeError{err: errors.New("AccessDenied")}); !retry {
 		t.Error("a storage error is not retried")
 	}
-	if retry, _, code := classifyStore(&amlapi.Error{StatusCode: 410, Class: amlapi.Expired}); retry || code != messages.CodeExpired {
+	if retry, _, code := classifyStore(&amlapi.Error{StatusCode: 410, Class: amlapi.Expired}); retry || code != kybflow.CodeExpired {
 		t.Errorf("an expired download: retry %v code %s", retry, code)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/lookups"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
@@ -47,7 +47,7 @@ func newHandlersWith(t *testing.T, wrap func(API) API) (*Handlers, *lookups.Stor
 	if wrap != nil {
 		a = wrap(api)
 	}
-	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Keys: messages.ObjectKeys{}})
+	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Keys: kybflow.ObjectKeys{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func terminalEvents(t *testing.T, js jetstream.JetStream, lookupID string) []str
 		t.Fatal(err)
 	}
 	var kinds []string
-	for _, k := range []messages.Kind{messages.KindCompleted, messages.KindFailed} {
+	for _, k := range []kybflow.Kind{kybflow.KindCompleted, kybflow.KindFailed} {
 		if _, err := s.GetLastMsgForSubject(context.Background(), "aml.events."+lookupID+"."+string(k)); err == nil {
 			kinds = append(kinds, string(k))
 		}
@@ -77,8 +77,8 @@ func TestTwoEndingsOfOneLookupPublishOne(t *testing.T) {
 	ctx := context.Background()
 	rec := lookups.Record{
 		State: lookups.Opened, SessionID: "s-1", OpenedAt: time.Now(),
-		Command: messages.LookupCommand{LookupID: "raced", Type: messages.TypeOrganization, Country: messages.CountryNO, IdentifierType: messages.IdentifierOrganizationNumber, Identifier: "923609016"},
-		Artifacts: []messages.Artifact{{Name: "json", Bucket: "b", Key: "lookups/raced/json.json", Size: 2,
+		Command: kybflow.LookupCommand{LookupID: "raced", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO, IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"},
+		Artifacts: []kybflow.Artifact{{Name: "json", Bucket: "b", Key: "lookups/raced/json.json", Size: 2,
 			SHA256: strings.Repeat("ab", 32), ContentType: "application/json"}},
 	}
 	rev, err := store.Create(ctx, rec)
@@ -88,7 +88,7 @@ func TestTwoEndingsOfOneLookupPublishOne(t *testing.T) {
 	if err := h.complete(ctx, rec, rev); err != nil {
 		t.Fatalf("complete: %v", err)
 	}
-	err = h.fail(ctx, rec, rev, messages.CodeExpired, "json expired") // the stale twin
+	err = h.fail(ctx, rec, rev, kybflow.CodeExpired, "json expired") // the stale twin
 	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act == streams.ActRetry {
 		t.Fatalf("the losing ending asks to be retried: %v", err)
 	}
@@ -107,10 +107,10 @@ func TestTwoEndingsOfOneLookupPublishOne(t *testing.T) {
 func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
 	h, store, js := newHandlers(t)
 	ctx := context.Background()
-	data := messages.FailedData{LookupID: "crashed", Code: messages.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
+	data := kybflow.FailedData{LookupID: "crashed", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
 	rec := lookups.Record{
 		State: lookups.Failed, Failure: &data, SessionID: "s-2",
-		Command: messages.LookupCommand{LookupID: "crashed", Type: messages.TypeOrganization, Identifier: "923609016"},
+		Command: kybflow.LookupCommand{LookupID: "crashed", Type: kybflow.TypeOrganization, Identifier: "923609016"},
 	}
 	rev, err := store.Create(ctx, rec)
 	if err != nil {
@@ -151,8 +151,8 @@ func (c cancelAfterCreate) CreateOrganizationSession(ctx context.Context, countr
 func TestOpenedSessionIsRecordedEvenWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h, store, _ := newHandlersWith(t, func(a API) API { return cancelAfterCreate{API: a, cancel: cancel} })
-	cmd := messages.LookupCommand{LookupID: "drained", Type: messages.TypeOrganization, Country: messages.CountryNO,
-		IdentifierType: messages.IdentifierOrganizationNumber, Identifier: "923609016"}
+	cmd := kybflow.LookupCommand{LookupID: "drained", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
+		IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"}
 	rec := lookups.Record{State: lookups.Opening, Command: cmd, LeaseUntil: time.Now().Add(time.Minute), AcceptedAt: time.Now()}
 	rev, err := store.Create(context.Background(), rec)
 	if err != nil {

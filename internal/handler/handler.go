@@ -28,7 +28,7 @@ import (
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/lookups"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/streams"
 )
 
@@ -63,8 +63,8 @@ type Config struct {
 	Blobs     Blobs
 	Lookups   *lookups.Store
 	Publisher Publisher
-	Subjects  messages.Subjects
-	Keys      messages.ObjectKeys
+	Subjects  kybflow.Subjects
+	Keys      kybflow.ObjectKeys
 	// Source is the CloudEvents source of our events.
 	Source string
 	// WebhookURL is the bridge's public base URL (ending in /webhooks); the
@@ -153,9 +153,9 @@ var errNotReady = errors.New("session results not all stored yet")
 // session, record the session, schedule its first check. It is acked once
 // the session is recorded; a duplicate finds the record and does nothing.
 func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) error {
-	cmd, err := messages.ParseCommand(msg.Data())
+	cmd, err := kybflow.ParseCommand(msg.Data())
 	if err != nil {
-		var ce *messages.CommandError
+		var ce *kybflow.CommandError
 		if errors.As(err, &ce) && ce.LookupID != "" {
 			return h.rejectCommand(ctx, ce)
 		}
@@ -170,11 +170,11 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) error {
 
 // rejectCommand ends a lookup whose command is invalid with a failed event,
 // unless its lookupId is already someone's lookup: then that one stands.
-func (h *Handlers) rejectCommand(ctx context.Context, ce *messages.CommandError) error {
+func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) error {
 	data, _ := ce.FailedData()
 	rec := lookups.Record{
 		State:      lookups.Failed,
-		Command:    messages.LookupCommand{LookupID: ce.LookupID, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
+		Command:    kybflow.LookupCommand{LookupID: ce.LookupID, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
 		Failure:    &data,
 		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
 	}
@@ -208,21 +208,21 @@ func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause erro
 		return streams.Retry(fmt.Errorf("dead letter: metadata: %w", err), 0)
 	}
 	hdr := nats.Header{}
-	hdr.Set(messages.HeaderDeadLetterReason, messages.DeadLetterReason(cause))
-	hdr.Set(messages.HeaderDeadLetterSubject, msg.Subject())
-	hdr.Set(messages.HeaderDeadLetterStream, md.Stream)
-	hdr.Set(messages.HeaderDeadLetterSequence, fmt.Sprint(md.Sequence.Stream))
-	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.DeadLetterCommands(), msg.Data(), messages.DeadLetterMsgID(md.Stream, md.Sequence.Stream), hdr); err != nil {
+	hdr.Set(kybflow.HeaderDeadLetterReason, kybflow.DeadLetterReason(cause))
+	hdr.Set(kybflow.HeaderDeadLetterSubject, msg.Subject())
+	hdr.Set(kybflow.HeaderDeadLetterStream, md.Stream)
+	hdr.Set(kybflow.HeaderDeadLetterSequence, fmt.Sprint(md.Sequence.Stream))
+	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.DeadLetterCommands(), msg.Data(), kybflow.DeadLetterMsgID(md.Stream, md.Sequence.Stream), hdr); err != nil {
 		return streams.Retry(fmt.Errorf("dead letter: %w", err), 0)
 	}
 	h.c.Metrics.DeadLetters.Inc()
-	h.log.Warn("command dead-lettered", "stream", md.Stream, "seq", md.Sequence.Stream, "reason", messages.DeadLetterReason(cause))
+	h.log.Warn("command dead-lettered", "stream", md.Stream, "seq", md.Sequence.Stream, "reason", kybflow.DeadLetterReason(cause))
 	return streams.Term(fmt.Errorf("dead-lettered: %w", cause))
 }
 
 // advance takes a valid command (stream sequence seq) as far as it goes:
 // from no record to an opened session with its check scheduled.
-func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand, seq uint64) error {
+func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq uint64) error {
 	id := cmd.LookupID
 	rec, rev, err := h.c.Lookups.Get(ctx, id)
 	if errors.Is(err, lookups.ErrNotFound) {
@@ -271,7 +271,7 @@ func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand, seq 
 			fallthrough
 
 		case lookups.Accepted:
-			if err := h.ensureEvent(ctx, &rec, messages.KindAccepted, rec.Command.AcceptedData()); err != nil {
+			if err := h.ensureEvent(ctx, &rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
 				return err
 			}
 			// Claim: one replica opens the session.
@@ -296,7 +296,7 @@ func (h *Handlers) advance(ctx context.Context, cmd messages.LookupCommand, seq 
 }
 
 // sameLookup reports whether two commands ask for the same lookup.
-func sameLookup(a, b messages.LookupCommand) bool {
+func sameLookup(a, b kybflow.LookupCommand) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
@@ -316,7 +316,7 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 		}
 		retry, delay, code := classify(err)
 		if retry && h.c.Now().Sub(rec.AcceptedAt) > h.c.MaxWait {
-			retry, code = false, messages.CodeUnavailable
+			retry, code = false, kybflow.CodeUnavailable
 			err = fmt.Errorf("could not open a session within %s: %w", h.c.MaxWait, err)
 		}
 		if retry {
@@ -397,7 +397,7 @@ func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev ui
 	}
 }
 
-func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand) (string, error) {
+func (h *Handlers) createSession(ctx context.Context, cmd kybflow.LookupCommand) (string, error) {
 	kind, _ := cmd.IdentifierType.Kind(cmd.Country)
 	req := amlapi.CreateSessionRequest{
 		Identifier: cmd.Identifier, Expands: slices.Clone(cmd.Expands), Language: cmd.Language,
@@ -408,7 +408,7 @@ func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand
 		// report, the reports parameter and the links.reports.<type>
 		// expand: send both. Beneficial owners sessions make their report
 		// without being asked and take no such expands.
-		if cmd.Type == messages.TypeOrganization {
+		if cmd.Type == kybflow.TypeOrganization {
 			if x := amlapi.ReportExpand(amlapi.ReportType(r)); !slices.Contains(req.Expands, x) {
 				req.Expands = append(req.Expands, x)
 			}
@@ -418,7 +418,7 @@ func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand
 		req.Webhook = &amlapi.WebhookSubscription{URL: h.c.WebhookURL + "/" + cmd.LookupID}
 	}
 	opts := amlapi.CreateOptions{IdentifierKind: kind}
-	if cmd.Type == messages.TypeBeneficialOwners {
+	if cmd.Type == kybflow.TypeBeneficialOwners {
 		return h.c.API.CreateBeneficialSession(ctx, req, opts)
 	}
 	return h.c.API.CreateOrganizationSession(ctx, amlapi.Country(cmd.Country), req, opts)
@@ -426,11 +426,11 @@ func (h *Handlers) createSession(ctx context.Context, cmd messages.LookupCommand
 
 // requestedReports are the reports a command asks for: its reports, and
 // those named by links.reports.<type> expands.
-func requestedReports(cmd messages.LookupCommand) []messages.ReportType {
+func requestedReports(cmd kybflow.LookupCommand) []kybflow.ReportType {
 	out := slices.Clone(cmd.Reports)
 	for _, x := range cmd.Expands {
-		if t, ok := strings.CutPrefix(x, "links.reports."); ok && !slices.Contains(out, messages.ReportType(t)) {
-			out = append(out, messages.ReportType(t))
+		if t, ok := strings.CutPrefix(x, "links.reports."); ok && !slices.Contains(out, kybflow.ReportType(t)) {
+			out = append(out, kybflow.ReportType(t))
 		}
 	}
 	return out
@@ -439,10 +439,10 @@ func requestedReports(cmd messages.LookupCommand) []messages.ReportType {
 // announceOpened makes sure the session_opened event and the first check
 // are out, then the command is done.
 func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev uint64) error {
-	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) && slices.Contains(rec.Published, string(messages.KindSessionOpened)) {
+	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) && slices.Contains(rec.Published, string(kybflow.KindSessionOpened)) {
 		return nil
 	}
-	if err := h.ensureEvent(ctx, &rec, messages.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
+	if err := h.ensureEvent(ctx, &rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
 		return err
 	}
 	if !slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
@@ -471,7 +471,7 @@ type checkMessage struct {
 // be redelivered after the next poll interval.
 func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) error {
 	var cm checkMessage
-	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !messages.ValidLookupID(cm.LookupID) {
+	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupID(cm.LookupID) {
 		return streams.Term(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
 	}
 	var n uint64 = 1
@@ -555,7 +555,7 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
 func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64) (bool, error) {
 	cmd := rec.Command
 	kind := amlapi.KindOrganization
-	if cmd.Type == messages.TypeBeneficialOwners {
+	if cmd.Type == kybflow.TypeBeneficialOwners {
 		kind = amlapi.KindBeneficial
 	}
 	h.c.Metrics.Polls.Inc()
@@ -580,7 +580,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			h.c.Metrics.SessionNotFound.WithLabelValues("expired").Inc()
 		}
 		if retry && h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
-			retry, code = false, messages.CodeUnavailable
+			retry, code = false, kybflow.CodeUnavailable
 			err = fmt.Errorf("no session status within %s: %w", h.c.MaxWait, err)
 		}
 		if retry {
@@ -590,7 +590,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		return true, h.fail(ctx, rec, rev, code, err.Error())
 	}
 	if sess.Status == amlapi.SessionFailed {
-		return true, h.fail(ctx, rec, rev, messages.CodeSessionFailed, fmt.Sprintf("BankID session %s failed", rec.SessionID))
+		return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("BankID session %s failed", rec.SessionID))
 	}
 
 	pending, unknown := 0, ""
@@ -602,7 +602,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		switch {
 		case !ok:
 			if sess.Status == amlapi.SessionDone {
-				return true, h.fail(ctx, rec, rev, messages.CodeSessionFailed, fmt.Sprintf("session %s is done without %s", rec.SessionID, want.name))
+				return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("session %s is done without %s", rec.SessionID, want.name))
 			}
 			pending++
 		case ent.Status == amlapi.EntityReady && ent.Link != "":
@@ -626,9 +626,9 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			}
 			rev = next
 		case ent.Status == amlapi.EntityExpired:
-			return true, h.fail(ctx, rec, rev, messages.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
+			return true, h.fail(ctx, rec, rev, kybflow.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
 		case ent.Status == amlapi.EntityFailed:
-			return true, h.fail(ctx, rec, rev, messages.CodeSessionFailed, fmt.Sprintf("%s of session %s failed", want.name, rec.SessionID))
+			return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("%s of session %s failed", want.name, rec.SessionID))
 		case ent.Status == amlapi.EntityNotStarted || ent.Status == amlapi.EntityInProgress:
 			pending++
 		default: // a status the model does not know, or READY without a link: waited for
@@ -641,9 +641,9 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 	if pending > 0 {
 		if h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
 			if unknown != "" {
-				return true, h.fail(ctx, rec, rev, messages.CodeUnavailable, fmt.Sprintf("no complete result within %s: %s stayed in a state the model does not know", h.c.MaxWait, unknown))
+				return true, h.fail(ctx, rec, rev, kybflow.CodeUnavailable, fmt.Sprintf("no complete result within %s: %s stayed in a state the model does not know", h.c.MaxWait, unknown))
 			}
-			return true, h.fail(ctx, rec, rev, messages.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
+			return true, h.fail(ctx, rec, rev, kybflow.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
 		}
 		return false, nil
 	}
@@ -671,20 +671,20 @@ type wantedEntity struct {
 // BeneficialReport); and every other report the session lists, asked for
 // or not, since whatever a session lists is paid for and expires in two
 // hours. A listed report whose type cannot name an artifact is skipped.
-func wanted(cmd messages.LookupCommand, sess *amlapi.Session) []wantedEntity {
-	out := []wantedEntity{{messages.ArtifactJSON, func(s *amlapi.Session) (amlapi.Entity, bool) { return s.JSONData, true }}}
+func wanted(cmd kybflow.LookupCommand, sess *amlapi.Session) []wantedEntity {
+	out := []wantedEntity{{kybflow.ArtifactJSON, func(s *amlapi.Session) (amlapi.Entity, bool) { return s.JSONData, true }}}
 	reports := requestedReports(cmd)
-	if cmd.Type == messages.TypeBeneficialOwners && !slices.Contains(reports, messages.ReportType(amlapi.BeneficialReport)) {
-		reports = append(reports, messages.ReportType(amlapi.BeneficialReport))
+	if cmd.Type == kybflow.TypeBeneficialOwners && !slices.Contains(reports, kybflow.ReportType(amlapi.BeneficialReport)) {
+		reports = append(reports, kybflow.ReportType(amlapi.BeneficialReport))
 	}
 	listed := slices.Sorted(maps.Keys(sess.Reports))
 	for _, t := range listed {
-		if r := messages.ReportType(t); !slices.Contains(reports, r) && messages.ValidArtifactName(messages.ReportArtifactName(r)) {
+		if r := kybflow.ReportType(t); !slices.Contains(reports, r) && kybflow.ValidArtifactName(kybflow.ReportArtifactName(r)) {
 			reports = append(reports, r)
 		}
 	}
 	for _, r := range reports {
-		out = append(out, wantedEntity{messages.ReportArtifactName(r), func(s *amlapi.Session) (amlapi.Entity, bool) {
+		out = append(out, wantedEntity{kybflow.ReportArtifactName(r), func(s *amlapi.Session) (amlapi.Entity, bool) {
 			e, ok := s.Reports[amlapi.ReportType(r)]
 			return e, ok
 		}})
@@ -696,32 +696,32 @@ func wanted(cmd messages.LookupCommand, sess *amlapi.Session) []wantedEntity {
 // beneficial owners lookup it also reads, from a bounded copy taken while
 // streaming, which requested expands the API left out (omitted; nil when
 // the question does not apply).
-func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link string) (art messages.Artifact, omitted []string, err error) {
+func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link string) (art kybflow.Artifact, omitted []string, err error) {
 	id := rec.Command.LookupID
 	key, err := h.c.Keys.Key(id, name)
 	if err != nil {
-		return messages.Artifact{}, nil, err
+		return kybflow.Artifact{}, nil, err
 	}
 	dl, err := h.c.API.Download(ctx, link)
 	if err != nil {
-		return messages.Artifact{}, nil, err
+		return kybflow.Artifact{}, nil, err
 	}
 	defer dl.Body.Close()
 	ct := dl.ContentType
-	if want := messages.ArtifactContentType(name); want != "" && !strings.HasPrefix(ct, want) {
+	if want := kybflow.ArtifactContentType(name); want != "" && !strings.HasPrefix(ct, want) {
 		ct = want
 	}
 	var body io.Reader = dl.Body
 	var inspect *boundedBuffer
-	if name == messages.ArtifactJSON && rec.Command.Type == messages.TypeBeneficialOwners && len(rec.Command.Expands) > 0 {
+	if name == kybflow.ArtifactJSON && rec.Command.Type == kybflow.TypeBeneficialOwners && len(rec.Command.Expands) > 0 {
 		inspect = &boundedBuffer{limit: maxInspectedJSON}
 		body = io.TeeReader(dl.Body, inspect)
 	}
 	obj, err := h.c.Blobs.Put(ctx, key, body, dl.Size, blob.PutOptions{
-		ContentType: ct, Metadata: messages.ObjectMetadata(id, rec.SessionID, name),
+		ContentType: ct, Metadata: kybflow.ObjectMetadata(id, rec.SessionID, name),
 	})
 	if err != nil {
-		return messages.Artifact{}, nil, &storeError{err: fmt.Errorf("store %s of lookup %s: %w", name, id, err)}
+		return kybflow.Artifact{}, nil, &storeError{err: fmt.Errorf("store %s of lookup %s: %w", name, id, err)}
 	}
 	h.c.Metrics.ArtifactsStored.Inc()
 	h.c.Metrics.BytesStored.Add(float64(obj.Size))
@@ -729,7 +729,7 @@ func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link str
 	if inspect != nil {
 		omitted = h.omittedExpands(rec.Command, inspect)
 	}
-	return messages.Artifact{
+	return kybflow.Artifact{
 		Name: name, Bucket: obj.Bucket, Key: obj.Key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType,
 	}, omitted, nil
 }
@@ -740,7 +740,7 @@ const maxInspectedJSON = 4 << 20
 
 // omittedExpands are the expands cmd asked for that the document says
 // were left out, in the command's order; an empty, non-nil list when none.
-func (h *Handlers) omittedExpands(cmd messages.LookupCommand, doc *boundedBuffer) []string {
+func (h *Handlers) omittedExpands(cmd kybflow.LookupCommand, doc *boundedBuffer) []string {
 	if doc.overflow {
 		h.log.Warn("beneficial owners JSON too large to read its omitted expands", "lookup_id", cmd.LookupID, "limit", maxInspectedJSON)
 		return []string{}
@@ -794,7 +794,7 @@ func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64)
 
 // fail ends a lookup with a failed event. It returns the Term the message
 // should get, or a Retry when the ending could not be published yet.
-func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, code messages.FailureCode, reason string) error {
+func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, code kybflow.FailureCode, reason string) error {
 	data := rec.Command.FailedData(code, reason)
 	data.SessionID = rec.SessionID
 	rec.State, rec.Failure, rec.FinishedAt, rec.LeaseUntil = lookups.Failed, &data, h.c.Now(), time.Time{}
@@ -834,7 +834,7 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64, onDo
 // store, then marks it published: a crash before the mark re-publishes with
 // the same id, which the stream drops. It returns onDone once both hold.
 func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, onDone error) error {
-	var kind messages.Kind
+	var kind kybflow.Kind
 	var data any
 	switch rec.State {
 	case lookups.Completed:
@@ -842,9 +842,9 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, o
 		if len(rec.OmittedExpands) > 0 {
 			d.OmittedExpands = rec.OmittedExpands
 		}
-		kind, data = messages.KindCompleted, d
+		kind, data = kybflow.KindCompleted, d
 	case lookups.Failed:
-		kind, data = messages.KindFailed, *rec.Failure
+		kind, data = kybflow.KindFailed, *rec.Failure
 	default:
 		return streams.Retry(fmt.Errorf("finish lookup %s in state %s", rec.Command.LookupID, rec.State), 0)
 	}
@@ -856,7 +856,7 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, o
 		return streams.Retry(err, 0)
 	}
 	if first { // a poll and a webhook may both get here; the stream kept one event
-		if kind == messages.KindCompleted {
+		if kind == kybflow.KindCompleted {
 			h.c.Metrics.lookupCompleted(rec)
 		} else {
 			h.c.Metrics.lookupFailed(rec.Failure.Code)
@@ -876,7 +876,7 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64, o
 
 // ensureEvent publishes a non-terminal event once (marked in rec.Published;
 // the caller writes the record).
-func (h *Handlers) ensureEvent(ctx context.Context, rec *lookups.Record, kind messages.Kind, data any) error {
+func (h *Handlers) ensureEvent(ctx context.Context, rec *lookups.Record, kind kybflow.Kind, data any) error {
 	if slices.Contains(rec.Published, string(kind)) {
 		return nil
 	}
@@ -890,12 +890,12 @@ func (h *Handlers) ensureEvent(ctx context.Context, rec *lookups.Record, kind me
 // publishEvent publishes an event with its stable id as Nats-Msg-Id. It
 // reports whether this was the first publish of that id (the stream drops
 // the others within its duplicate window).
-func (h *Handlers) publishEvent(ctx context.Context, kind messages.Kind, lookupID string, data any) (first bool, err error) {
-	ev, err := messages.NewEvent(h.c.Source, kind, lookupID, h.c.Now(), data)
+func (h *Handlers) publishEvent(ctx context.Context, kind kybflow.Kind, lookupID string, data any) (first bool, err error) {
+	ev, err := kybflow.NewEvent(h.c.Source, kind, lookupID, h.c.Now(), data)
 	if err != nil {
 		return false, fmt.Errorf("event %s of %s: %w", kind, lookupID, err)
 	}
-	b, err := messages.EncodeEvent(ev)
+	b, err := kybflow.EncodeEvent(ev)
 	if err != nil {
 		return false, err
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/lookups"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
@@ -35,8 +35,8 @@ func (s slowCreate) CreateOrganizationSession(ctx context.Context, country amlap
 	return s.API.CreateOrganizationSession(ctx, country, req, opts)
 }
 
-var leaseCmd = messages.LookupCommand{LookupID: "leased", Type: messages.TypeOrganization, Country: messages.CountryNO,
-	IdentifierType: messages.IdentifierOrganizationNumber, Identifier: "923609016"}
+var leaseCmd = kybflow.LookupCommand{LookupID: "leased", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
+	IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"}
 
 func newSlowHandlers(t *testing.T, delay, lease time.Duration) (*Handlers, *lookups.Store, *atomic.Int32, *atomic.Int32) {
 	t.Helper()

@@ -4,7 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kybflow/kybflow/internal/lookups"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // Metrics of the pipeline. Register them on an injected registry; a test
@@ -57,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) lookupFailed(code messages.FailureCode) {
+func (m *Metrics) lookupFailed(code kybflow.FailureCode) {
 	m.LookupsFailed.WithLabelValues(string(code)).Inc()
 }
 

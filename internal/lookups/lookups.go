@@ -15,7 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // State is where a lookup is in its life.
@@ -39,7 +39,7 @@ func (s State) Terminal() bool { return s == Completed || s == Failed }
 // Record is the state of one lookup.
 type Record struct {
 	State   State                  `json:"state"`
-	Command messages.LookupCommand `json:"command"`
+	Command kybflow.LookupCommand `json:"command"`
 	// SessionID is BankID's session, once opened.
 	SessionID string `json:"sessionId,omitempty"`
 	// LeaseUntil is when an Opening lease ends: before it, another replica
@@ -53,12 +53,12 @@ type Record struct {
 	// the lease is held, since the holder's own command carries the lookup.
 	LeaseSeq uint64 `json:"leaseSeq,omitempty"`
 	// Artifacts stored so far, in the order they were stored.
-	Artifacts []messages.Artifact `json:"artifacts,omitempty"`
+	Artifacts []kybflow.Artifact `json:"artifacts,omitempty"`
 	// OmittedExpands are requested expands the API left out of the result
 	// (read from the stored JSON), for the completed event.
 	OmittedExpands []string `json:"omittedExpands,omitempty"`
 	// Failure is the failed event's data, once failed.
-	Failure *messages.FailedData `json:"failure,omitempty"`
+	Failure *kybflow.FailedData `json:"failure,omitempty"`
 	// Published lists what has been published for this lookup: event
 	// kinds, and MarkCheckScheduled. A step publishes first and records
 	// here after, so a crash in between re-publishes with the same
@@ -72,17 +72,17 @@ type Record struct {
 }
 
 // Artifact returns the stored artifact with name, if any.
-func (r *Record) Artifact(name string) (messages.Artifact, bool) {
-	i := slices.IndexFunc(r.Artifacts, func(a messages.Artifact) bool { return a.Name == name })
+func (r *Record) Artifact(name string) (kybflow.Artifact, bool) {
+	i := slices.IndexFunc(r.Artifacts, func(a kybflow.Artifact) bool { return a.Name == name })
 	if i < 0 {
-		return messages.Artifact{}, false
+		return kybflow.Artifact{}, false
 	}
 	return r.Artifacts[i], true
 }
 
 // AddArtifact records a (replaces a same-named) stored artifact.
-func (r *Record) AddArtifact(a messages.Artifact) {
-	if i := slices.IndexFunc(r.Artifacts, func(x messages.Artifact) bool { return x.Name == a.Name }); i >= 0 {
+func (r *Record) AddArtifact(a kybflow.Artifact) {
+	if i := slices.IndexFunc(r.Artifacts, func(x kybflow.Artifact) bool { return x.Name == a.Name }); i >= 0 {
 		r.Artifacts[i] = a
 		return
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
@@ -33,7 +33,7 @@ func newStore(t *testing.T) *Store {
 func TestStoreCompareAndSet(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	rec := Record{State: Accepted, Command: messages.LookupCommand{LookupID: "l-1", Type: messages.TypeOrganization, Identifier: "923609016"}}
+	rec := Record{State: Accepted, Command: kybflow.LookupCommand{LookupID: "l-1", Type: kybflow.TypeOrganization, Identifier: "923609016"}}
 
 	if _, _, err := s.Get(ctx, "l-1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get before Create: %v, want ErrNotFound", err)
@@ -64,10 +64,10 @@ func TestStoreCompareAndSet(t *testing.T) {
 }
 
 func TestRecordArtifactsAndLogging(t *testing.T) {
-	r := Record{State: Opened, Command: messages.LookupCommand{LookupID: "l-2", CorrelationID: "customer-42", Metadata: json.RawMessage(`{"email":"kari@example.com"}`)}}
-	r.AddArtifact(messages.Artifact{Name: "json", Size: 1})
-	r.AddArtifact(messages.Artifact{Name: "report:aml", Size: 2})
-	r.AddArtifact(messages.Artifact{Name: "json", Size: 3})
+	r := Record{State: Opened, Command: kybflow.LookupCommand{LookupID: "l-2", CorrelationID: "customer-42", Metadata: json.RawMessage(`{"email":"kari@example.com"}`)}}
+	r.AddArtifact(kybflow.Artifact{Name: "json", Size: 1})
+	r.AddArtifact(kybflow.Artifact{Name: "report:aml", Size: 2})
+	r.AddArtifact(kybflow.Artifact{Name: "json", Size: 3})
 	if len(r.Artifacts) != 2 {
 		t.Fatalf("artifacts %v", r.Artifacts)
 	}

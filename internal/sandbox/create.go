@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 )
 
 // maxCreateBody bounds the body of a create call.

@@ -2,7 +2,7 @@ package sandbox
 
 import (
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 )
 
 // OrgTypeOf is the organization type code of the synthetic organization of

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 	"github.com/kybflow/kybflow/internal/sandbox/pdf"
 )
 

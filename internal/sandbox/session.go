@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 )
 
 // session is one AML session. Its state is never stored: it is computed

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 	"github.com/kybflow/kybflow/internal/sandbox"
 )
 

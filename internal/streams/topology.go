@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // Consumer names. Every worker replica binds to the same durable consumers,
@@ -24,7 +24,7 @@ const (
 // Topology is the set of streams, consumers and the key-value bucket the
 // worker needs. Ensure creates or updates them, idempotently, at start.
 type Topology struct {
-	Subjects messages.Subjects
+	Subjects kybflow.Subjects
 	// Replicas of every stream and of the bucket: 1 on a single server, 3 on
 	// a production cluster.
 	Replicas int
@@ -82,7 +82,7 @@ func (t *Topology) defaults() {
 }
 
 // LookupsBucket is the key-value bucket of lookup state records.
-func LookupsBucket(s messages.Subjects) string {
+func LookupsBucket(s kybflow.Subjects) string {
 	name := s.CommandsStream()
 	return name[:len(name)-len("COMMANDS")] + "LOOKUPS"
 }

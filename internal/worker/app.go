@@ -29,7 +29,7 @@ import (
 	"github.com/kybflow/kybflow/internal/handler"
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/lookups"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/streams"
 )
@@ -77,7 +77,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	subjects, _ := messages.NewSubjects(cfg.SubjectPrefix)
+	subjects, _ := kybflow.NewSubjects(cfg.SubjectPrefix)
 
 	auth := amlapi.ClientSecretBasic
 	if cfg.ClientAuth == "post" {
@@ -176,7 +176,7 @@ func (a *App) EnsureTopology(ctx context.Context) error {
 	}
 	h, err := handler.New(handler.Config{
 		API: a.api, Blobs: a.store, Lookups: lookups.NewStore(res.Lookups), Publisher: a.js,
-		Subjects: a.topo.Subjects, Keys: messages.ObjectKeys{Prefix: a.cfg.KeyPrefix}, Source: a.cfg.EventSource,
+		Subjects: a.topo.Subjects, Keys: kybflow.ObjectKeys{Prefix: a.cfg.KeyPrefix}, Source: a.cfg.EventSource,
 		WebhookURL: a.cfg.WebhookURL, Lease: a.cfg.OpenLease, MaxWait: a.cfg.MaxWait,
 		Poll:   handler.Poll{Initial: a.cfg.PollInitial, Max: a.cfg.PollMax, MaxWithWebhooks: a.cfg.PollMaxWebhook},
 		Logger: a.log, Metrics: handler.NewMetrics(a.registry),

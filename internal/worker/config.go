@@ -12,7 +12,7 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/envconfig"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // Roles a worker can take; all of them by default. Splitting them lets an
@@ -81,7 +81,7 @@ type Config struct {
 // Settings registers every setting with its variable, flag and default.
 func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.NATSURL, "NATS_URL", "nats-url", nats.DefaultURL, "NATS server URL(s), comma-separated")
-	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", messages.DefaultPrefix, "prefix of every NATS subject and stream name")
+	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix, "prefix of every NATS subject and stream name")
 
 	s.String(&c.APIURL, "AML_API_URL", "api-url", "", "BankID AML API base URL, e.g. https://aml-current.bankidapis.no (required)")
 	s.String(&c.IssuerURL, "AML_ISSUER_URL", "issuer-url", "", "OpenID issuer; the token endpoint is discovered from it (this or AML_TOKEN_URL is required)")
@@ -105,7 +105,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Bool(&c.S3SSE, "S3_SSE", "s3-sse", false, "ask S3 for server-side encryption (SSE-S3) of every object")
 	s.Int(&c.S3PartSize, "S3_PART_SIZE", "s3-part-size", 16<<20, "multipart part size in bytes: the memory one upload may buffer")
 	s.String(&c.BlobDir, "BLOB_DIR", "blob-dir", "", "store results in this local directory instead of S3")
-	s.String(&c.KeyPrefix, "BLOB_KEY_PREFIX", "blob-key-prefix", messages.DefaultKeyPrefix, "prefix of every object key")
+	s.String(&c.KeyPrefix, "BLOB_KEY_PREFIX", "blob-key-prefix", kybflow.DefaultKeyPrefix, "prefix of every object key")
 
 	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9090", "address of /healthz, /readyz and /metrics")
 
@@ -148,7 +148,7 @@ func Defaults() Config {
 func (c *Config) Validate() error {
 	var ck envconfig.Checker
 	ck.Require("NATS_URL", c.NATSURL)
-	if _, err := messages.NewSubjects(c.SubjectPrefix); err != nil {
+	if _, err := kybflow.NewSubjects(c.SubjectPrefix); err != nil {
 		ck.Check(false, "AML_SUBJECT_PREFIX", "%v", err)
 	}
 	ck.Require("AML_API_URL", c.APIURL)
@@ -177,7 +177,7 @@ func (c *Config) Validate() error {
 		ck.Require("S3_SECRET_KEY", c.S3SecretKey)
 		ck.Check(!strings.Contains(c.S3Endpoint, "://"), "S3_ENDPOINT", "%q must be host[:port] without scheme (set S3_SECURE for HTTPS)", c.S3Endpoint)
 	}
-	if err := (messages.ObjectKeys{Prefix: c.KeyPrefix}).Validate(); err != nil {
+	if err := (kybflow.ObjectKeys{Prefix: c.KeyPrefix}).Validate(); err != nil {
 		ck.Check(false, "BLOB_KEY_PREFIX", "%v", err)
 	}
 	ck.Require("HTTP_ADDR", c.HTTPAddr)

@@ -21,7 +21,7 @@ import (
 
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/bridge"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
@@ -36,14 +36,14 @@ type env struct {
 	sb       *sandbox.Server
 	bridge   *bridge.App
 	js       jetstream.JetStream
-	subjects messages.Subjects
+	subjects kybflow.Subjects
 	blobDir  string
 	s3       *testenv.MinIOServer
 	bucket   string
 	cluster  *testenv.Cluster
 
 	mu     sync.Mutex
-	events map[string][]messages.Event // by lookupId, in stream order
+	events map[string][]kybflow.Event // by lookupId, in stream order
 }
 
 type envOptions struct {
@@ -59,7 +59,7 @@ type envOptions struct {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, events: map[string][]messages.Event{}, cluster: o.cluster}
+	e := &env{t: t, events: map[string][]kybflow.Event{}, cluster: o.cluster}
 	switch {
 	case o.cluster != nil:
 		e.natsURL = o.cluster.URLs()
@@ -243,7 +243,7 @@ func (e *env) watchEvents() {
 		e.t.Fatal(err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		ev, err := messages.DecodeEvent(m.Data())
+		ev, err := kybflow.DecodeEvent(m.Data())
 		if err != nil {
 			e.t.Errorf("undecodable event on %s: %v", m.Subject(), err)
 			return
@@ -295,13 +295,13 @@ func (e *env) publish(cmd any, msgID string) {
 }
 
 // terminal waits for the terminal event of lookupID and returns it.
-func (e *env) terminal(lookupID string, timeout time.Duration) messages.Event {
+func (e *env) terminal(lookupID string, timeout time.Duration) kybflow.Event {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		e.mu.Lock()
 		for _, ev := range e.events[lookupID] {
-			if k, _ := messages.KindOfEventType(ev.Type); k.Terminal() {
+			if k, _ := kybflow.KindOfEventType(ev.Type); k.Terminal() {
 				e.mu.Unlock()
 				return ev
 			}
@@ -312,20 +312,20 @@ func (e *env) terminal(lookupID string, timeout time.Duration) messages.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.t.Fatalf("no terminal event for %s within %s; events: %v", lookupID, timeout, kinds(e.events[lookupID]))
-	return messages.Event{}
+	return kybflow.Event{}
 }
 
 // eventsOf returns the kinds of lookupID's events so far.
-func (e *env) eventsOf(lookupID string) []messages.Kind {
+func (e *env) eventsOf(lookupID string) []kybflow.Kind {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return kinds(e.events[lookupID])
 }
 
-func kinds(evs []messages.Event) []messages.Kind {
-	var out []messages.Kind
+func kinds(evs []kybflow.Event) []kybflow.Kind {
+	var out []kybflow.Kind
 	for _, ev := range evs {
-		k, _ := messages.KindOfEventType(ev.Type)
+		k, _ := kybflow.KindOfEventType(ev.Type)
 		out = append(out, k)
 	}
 	return out
@@ -335,7 +335,7 @@ func kinds(evs []messages.Event) []messages.Kind {
 // event and no event twice.
 func (e *env) assertExactlyOnce(lookupID string) {
 	e.t.Helper()
-	seen := map[messages.Kind]int{}
+	seen := map[kybflow.Kind]int{}
 	terminal := 0
 	for _, k := range e.eventsOf(lookupID) {
 		seen[k]++
@@ -353,18 +353,18 @@ func (e *env) assertExactlyOnce(lookupID string) {
 	}
 }
 
-func completedData(t *testing.T, ev messages.Event) messages.CompletedData {
+func completedData(t *testing.T, ev kybflow.Event) kybflow.CompletedData {
 	t.Helper()
-	d, ok := ev.Data.(messages.CompletedData)
+	d, ok := ev.Data.(kybflow.CompletedData)
 	if !ok {
 		t.Fatalf("event %s is %s with data %T, want completed: %+v", ev.ID, ev.Type, ev.Data, ev.Data)
 	}
 	return d
 }
 
-func failedData(t *testing.T, ev messages.Event) messages.FailedData {
+func failedData(t *testing.T, ev kybflow.Event) kybflow.FailedData {
 	t.Helper()
-	d, ok := ev.Data.(messages.FailedData)
+	d, ok := ev.Data.(kybflow.FailedData)
 	if !ok {
 		t.Fatalf("event %s is %s with data %T, want failed: %+v", ev.ID, ev.Type, ev.Data, ev.Data)
 	}
@@ -373,7 +373,7 @@ func failedData(t *testing.T, ev messages.Event) messages.FailedData {
 
 // verifyArtifacts reads every artifact back from the store, as a downstream
 // service would, and checks size, sha256 and content type.
-func (e *env) verifyArtifacts(d messages.CompletedData, wantNames ...string) {
+func (e *env) verifyArtifacts(d kybflow.CompletedData, wantNames ...string) {
 	e.t.Helper()
 	ctx := context.Background()
 	got := map[string]bool{}
@@ -409,7 +409,7 @@ func (e *env) verifyArtifacts(d messages.CompletedData, wantNames ...string) {
 		if n == 0 {
 			e.t.Errorf("artifact %s is empty", a.Name)
 		}
-		wantCT := messages.ArtifactContentType(a.Name)
+		wantCT := kybflow.ArtifactContentType(a.Name)
 		if !strings.HasPrefix(a.ContentType, wantCT) {
 			e.t.Errorf("artifact %s content type %q, want %q", a.Name, a.ContentType, wantCT)
 		}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
@@ -80,7 +80,7 @@ func runEveryKindOfLookup(t *testing.T, e *env, prefix string) {
 	time.Sleep(300 * time.Millisecond) // late duplicates would show up now
 	for _, c := range cases {
 		e.assertExactlyOnce(c.c.LookupID)
-		want := []messages.Kind{messages.KindAccepted, messages.KindSessionOpened, messages.KindCompleted}
+		want := []kybflow.Kind{kybflow.KindAccepted, kybflow.KindSessionOpened, kybflow.KindCompleted}
 		if got := e.eventsOf(c.c.LookupID); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: events %v, want %v", c.c.LookupID, got, want)
 		}
@@ -202,7 +202,7 @@ func TestInvalidIdentifierFailsWithoutASession(t *testing.T) {
 	e.publish(cmd{LookupID: "bad-digit", Type: "organization", Country: "NO", Identifier: "923609017", CorrelationID: "c-9"}, "")
 	ev := e.terminal("bad-digit", 10*time.Second)
 	d := failedData(t, ev)
-	if d.Code != messages.CodeInvalidIdentifier || d.Retryable || d.CorrelationID != "c-9" {
+	if d.Code != kybflow.CodeInvalidIdentifier || d.Retryable || d.CorrelationID != "c-9" {
 		t.Errorf("failed data %+v, want invalid_identifier, not retryable, correlationId echoed", d)
 	}
 	if want := "923609017"; !strings.Contains(d.Reason, want) {
@@ -225,7 +225,7 @@ func TestMalformedCommandsNeverStickTheConsumer(t *testing.T) {
 
 	for id, field := range map[string]string{"no-type": "type", "wrong-country": "country"} {
 		d := failedData(t, e.terminal(id, 10*time.Second))
-		if d.Code != messages.CodeInvalidCommand || !strings.Contains(d.Reason, field) {
+		if d.Code != kybflow.CodeInvalidCommand || !strings.Contains(d.Reason, field) {
 			t.Errorf("%s: failed %+v, want invalid_command naming %q", id, d, field)
 		}
 	}
@@ -251,7 +251,7 @@ func TestMalformedCommandsNeverStickTheConsumer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Header.Get(messages.HeaderDeadLetterReason) == "" {
+		if m.Header.Get(kybflow.HeaderDeadLetterReason) == "" {
 			t.Errorf("dead letter %q has no reason: %v", m.Data, m.Header)
 		}
 		if string(m.Data) == "this is not json" {

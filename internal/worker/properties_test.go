@@ -13,7 +13,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/sandbox"
 )
 
@@ -34,7 +34,7 @@ func TestFailedSessionsEndFailed(t *testing.T) {
 	e.publish(cmd{LookupID: "always-fails-se", Type: "organization", Country: "SE", Identifier: sandbox.FailSE}, "")
 	for _, id := range []string{"always-fails", "always-fails-se"} {
 		d := failedData(t, e.terminal(id, 30*time.Second))
-		if d.Code != messages.CodeSessionFailed || !d.Retryable || d.SessionID == "" {
+		if d.Code != kybflow.CodeSessionFailed || !d.Retryable || d.SessionID == "" {
 			t.Errorf("%s: failed %+v, want session_failed, retryable, with the session id", id, d)
 		}
 		e.assertExactlyOnce(id)
@@ -49,7 +49,7 @@ func TestResultsThatExpireBeforeTheyAreFetchedEndExpired(t *testing.T) {
 	e.startWorker(cfg)
 	e.publish(cmd{LookupID: "too-late", Type: "organization", Country: "NO", Identifier: sandbox.ExpiresNO}, "")
 	d := failedData(t, e.terminal("too-late", 30*time.Second))
-	if d.Code != messages.CodeExpired || !d.Retryable {
+	if d.Code != kybflow.CodeExpired || !d.Retryable {
 		t.Fatalf("failed %+v, want expired and retryable", d)
 	}
 	e.assertExactlyOnce("too-late")
@@ -83,7 +83,7 @@ func TestAPIDownPastMaxWaitEndsUnavailable(t *testing.T) {
 	e.startWorker(cfg)
 	e.publish(cmd{LookupID: "api-down", Type: "organization", Identifier: "923609016"}, "")
 	d := failedData(t, e.terminal("api-down", 60*time.Second))
-	if d.Code != messages.CodeUnavailable || !d.Retryable || !strings.Contains(d.Reason, "503") && !strings.Contains(d.Reason, "500") {
+	if d.Code != kybflow.CodeUnavailable || !d.Retryable || !strings.Contains(d.Reason, "503") && !strings.Contains(d.Reason, "500") {
 		t.Fatalf("failed %+v, want unavailable, retryable, naming the API's answer", d)
 	}
 	if n := e.totalSessions(); n != 0 {
@@ -225,7 +225,7 @@ func TestWaitingSessionsCostNoGoroutines(t *testing.T) {
 			opened := 0
 			for i := from; i < to; i++ {
 				for _, k := range e.eventsOf(fmt.Sprintf("wait-%04d", i)) {
-					if k == messages.KindSessionOpened {
+					if k == kybflow.KindSessionOpened {
 						opened++
 					}
 				}
@@ -299,7 +299,7 @@ func TestLargeReportStreamsWithBoundedMemory(t *testing.T) {
 	d := completedData(t, e.terminal("big", 5*time.Minute))
 	close(stop)
 	<-sampled
-	var report messages.Artifact
+	var report kybflow.Artifact
 	for _, a := range d.Artifacts {
 		if a.Name == "report:aml" {
 			report = a

@@ -1,17 +1,17 @@
-package messages_test
+package kybflow_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 func TestSubjects(t *testing.T) {
-	var s messages.Subjects // the zero value uses the default prefix
+	var s kybflow.Subjects // the zero value uses the default prefix
 	got := []string{
 		s.CommandLookup(), s.CommandsAll(),
-		s.Event("L-1", messages.KindCompleted), s.EventsFor("L-1"), s.EventsAll(),
+		s.Event("L-1", kybflow.KindCompleted), s.EventsFor("L-1"), s.EventsAll(),
 		s.Webhook("L-1"), s.WebhooksAll(),
 		s.Check("L-1"), s.ChecksAll(),
 		s.DeadLetterCommands(), s.DeadLetterAll(),
@@ -23,15 +23,15 @@ func TestSubjects(t *testing.T) {
 		"aml.webhooks.L-1", "aml.webhooks.>",
 		"aml.checks.L-1", "aml.checks.>",
 		"aml.deadletter.commands", "aml.deadletter.>",
-		messages.StreamCommands, messages.StreamEvents, messages.StreamWebhooks, messages.StreamChecks, messages.StreamDeadLetter,
+		kybflow.StreamCommands, kybflow.StreamEvents, kybflow.StreamWebhooks, kybflow.StreamChecks, kybflow.StreamDeadLetter,
 	}
 	assertEqual(t, got, want)
 
-	s, err := messages.NewSubjects("acme.aml-test")
+	s, err := kybflow.NewSubjects("acme.aml-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Event("L-1", messages.KindFailed); got != "acme.aml-test.events.L-1.failed" {
+	if got := s.Event("L-1", kybflow.KindFailed); got != "acme.aml-test.events.L-1.failed" {
 		t.Errorf("Event = %s", got)
 	}
 	if got := s.EventsStream(); got != "ACME_AML-TEST_EVENTS" {
@@ -41,12 +41,12 @@ func TestSubjects(t *testing.T) {
 
 func TestSubjectsValidate(t *testing.T) {
 	for _, p := range []string{"", "aml", "acme.aml", "a_b-c.D9"} {
-		if _, err := messages.NewSubjects(p); err != nil {
+		if _, err := kybflow.NewSubjects(p); err != nil {
 			t.Errorf("NewSubjects(%q): %v", p, err)
 		}
 	}
 	for _, p := range []string{"aml.", ".aml", "a..b", "a b", "aml.*", "aml.>", ">", "a\tb", "$JS", "aml/x", "ø", strings.Repeat("a", 65)} {
-		if _, err := messages.NewSubjects(p); err == nil {
+		if _, err := kybflow.NewSubjects(p); err == nil {
 			t.Errorf("NewSubjects(%q): no error", p)
 		}
 	}

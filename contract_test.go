@@ -1,4 +1,4 @@
-package messages_test
+package kybflow_test
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // exampleBlock finds the JSON examples of docs/contract.md, each marked
@@ -18,7 +18,7 @@ var exampleBlock = regexp.MustCompile("(?s)<!-- schema: ([a-z-]+) -->\n```json\n
 // the schemas and the code: the command parses to the golden command, and
 // each event is one of the golden events, so the document cannot drift.
 func TestContractExamples(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "contract.md"))
+	doc, err := os.ReadFile(filepath.Join("docs", "contract.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestContractExamples(t *testing.T) {
 			if err := validate(set.command, data); err != nil {
 				t.Errorf("example %d: schema: %v", i, err)
 			}
-			c, err := messages.ParseCommand(data)
+			c, err := kybflow.ParseCommand(data)
 			if err != nil {
 				t.Fatalf("example %d: %v", i, err)
 			}
@@ -44,7 +44,7 @@ func TestContractExamples(t *testing.T) {
 			if err := validate(set.event, data); err != nil {
 				t.Errorf("example %d: schema: %v", i, err)
 			}
-			e, err := messages.DecodeEvent(data)
+			e, err := kybflow.DecodeEvent(data)
 			if err != nil {
 				t.Fatalf("example %d: %v", i, err)
 			}

@@ -1,4 +1,4 @@
-package messages_test
+package kybflow_test
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // commandFiles returns the contents of testdata/commands/<prefix>*.json.
@@ -29,11 +29,11 @@ func commandFiles(t testing.TB, prefix string) [][]byte {
 
 // producedEvents parses each command and builds the events the worker
 // would publish for it: every kind, with realistic artifacts.
-func producedEvents(t testing.TB, commands ...[]byte) []messages.Event {
+func producedEvents(t testing.TB, commands ...[]byte) []kybflow.Event {
 	t.Helper()
-	var out []messages.Event
+	var out []kybflow.Event
 	for _, data := range commands {
-		c, err := messages.ParseCommand(data)
+		c, err := kybflow.ParseCommand(data)
 		if err != nil {
 			t.Fatalf("ParseCommand(%s): %v", data, err)
 		}
@@ -45,19 +45,19 @@ func producedEvents(t testing.TB, commands ...[]byte) []messages.Event {
 // eventsOf builds one event of each kind for c, and fails the test when
 // NewEvent rejects one: everything ParseCommand accepts must make valid
 // events.
-func eventsOf(t testing.TB, c messages.LookupCommand) []messages.Event {
+func eventsOf(t testing.TB, c kybflow.LookupCommand) []kybflow.Event {
 	t.Helper()
-	failed := c.FailedData(messages.CodeRejected, "the AML API answered 400: "+strings.Repeat("x", 2000))
+	failed := c.FailedData(kybflow.CodeRejected, "the AML API answered 400: "+strings.Repeat("x", 2000))
 	failed.SessionID = goldenSession
-	data := map[messages.Kind]any{
-		messages.KindAccepted:      c.AcceptedData(),
-		messages.KindSessionOpened: c.SessionOpenedData(goldenSession),
-		messages.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
-		messages.KindFailed:        failed,
+	data := map[kybflow.Kind]any{
+		kybflow.KindAccepted:      c.AcceptedData(),
+		kybflow.KindSessionOpened: c.SessionOpenedData(goldenSession),
+		kybflow.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
+		kybflow.KindFailed:        failed,
 	}
-	var out []messages.Event
-	for _, k := range messages.Kinds() {
-		e, err := messages.NewEvent(messages.DefaultSource, k, c.LookupID, goldenTime, data[k])
+	var out []kybflow.Event
+	for _, k := range kybflow.Kinds() {
+		e, err := kybflow.NewEvent(kybflow.DefaultSource, k, c.LookupID, goldenTime, data[k])
 		if err != nil {
 			t.Fatalf("NewEvent(%s) for %+v: %v", k, c, err)
 		}

@@ -1,4 +1,4 @@
-package messages_test
+package kybflow_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // FuzzParseCommand: ParseCommand never panics; its errors are
@@ -28,16 +28,16 @@ func FuzzParseCommand(f *testing.F) {
 	set := schemas(f)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		id, idOK := messages.LookupIDOf(data)
-		c, err := messages.ParseCommand(data)
+		id, idOK := kybflow.LookupIDOf(data)
+		c, err := kybflow.ParseCommand(data)
 		if err != nil {
-			var ce *messages.CommandError
+			var ce *kybflow.CommandError
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %T %v is not a *CommandError", err, err)
 			}
 			switch ce.Code {
-			case messages.CodeInvalidCommand:
-			case messages.CodeInvalidIdentifier:
+			case kybflow.CodeInvalidCommand:
+			case kybflow.CodeInvalidIdentifier:
 				if ce.Field != "identifier" {
 					t.Fatalf("invalid_identifier for field %q", ce.Field)
 				}
@@ -51,7 +51,7 @@ func FuzzParseCommand(f *testing.F) {
 				t.Fatalf("error lookupId %q, LookupIDOf %q %v", ce.LookupID, id, idOK)
 			}
 			if fd, ok := ce.FailedData(); ok {
-				if _, err := messages.NewEvent(messages.DefaultSource, messages.KindFailed, ce.LookupID, goldenTime, fd); err != nil {
+				if _, err := kybflow.NewEvent(kybflow.DefaultSource, kybflow.KindFailed, ce.LookupID, goldenTime, fd); err != nil {
 					t.Fatalf("failed event of %v: %v", ce, err)
 				}
 			}
@@ -60,11 +60,11 @@ func FuzzParseCommand(f *testing.F) {
 		if !idOK || id != c.LookupID {
 			t.Fatalf("LookupIDOf = %q %v, parsed %q", id, idOK, c.LookupID)
 		}
-		enc, err := messages.EncodeCommand(c)
+		enc, err := kybflow.EncodeCommand(c)
 		if err != nil {
 			t.Fatalf("EncodeCommand(%+v): %v", c, err)
 		}
-		again, err := messages.ParseCommand(enc)
+		again, err := kybflow.ParseCommand(enc)
 		if err != nil {
 			t.Fatalf("re-parse %s: %v", enc, err)
 		}
@@ -78,7 +78,7 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("schema rejects the encoding %s: %v", enc, err)
 		}
 		for _, e := range eventsOf(t, c) {
-			b, err := messages.EncodeEvent(e)
+			b, err := kybflow.EncodeEvent(e)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,18 +107,18 @@ func FuzzDecodeEvent(f *testing.F) {
 	set := schemas(f)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, err := messages.DecodeEvent(data)
+		e, err := kybflow.DecodeEvent(data)
 		if err != nil {
-			if !errors.Is(err, messages.ErrInvalidEvent) {
+			if !errors.Is(err, kybflow.ErrInvalidEvent) {
 				t.Fatalf("error %v does not wrap ErrInvalidEvent", err)
 			}
 			return
 		}
-		enc, err := messages.EncodeEvent(e)
+		enc, err := kybflow.EncodeEvent(e)
 		if err != nil {
 			t.Fatalf("EncodeEvent(%+v): %v", e, err)
 		}
-		again, err := messages.DecodeEvent(enc)
+		again, err := kybflow.DecodeEvent(enc)
 		if err != nil {
 			t.Fatalf("re-decode %s: %v", enc, err)
 		}
@@ -129,11 +129,11 @@ func FuzzDecodeEvent(f *testing.F) {
 		if kind == "" {
 			return
 		}
-		built, err := messages.NewEvent(e.Source, kind, e.Subject, e.Time, e.Data)
+		built, err := kybflow.NewEvent(e.Source, kind, e.Subject, e.Time, e.Data)
 		if err != nil {
 			return // DecodeEvent is tolerant, NewEvent strict
 		}
-		b, err := messages.EncodeEvent(built)
+		b, err := kybflow.EncodeEvent(built)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,25 +1,25 @@
-package messages_test
+package kybflow_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 func TestObjectKeys(t *testing.T) {
 	tests := []struct {
 		prefix, name, want, contentType string
 	}{
-		{"", messages.ArtifactJSON, "lookups/L-1/json.json", "application/json"},
-		{"", messages.ReportArtifactName(messages.ReportAML), "lookups/L-1/report-aml.pdf", "application/pdf"},
-		{"", messages.ReportArtifactName(messages.ReportCertificateOfIncorporation), "lookups/L-1/report-certificate_of_incorporation.pdf", "application/pdf"},
-		{"tenant-a/aml.v1", messages.ArtifactJSON, "tenant-a/aml.v1/L-1/json.json", "application/json"},
+		{"", kybflow.ArtifactJSON, "lookups/L-1/json.json", "application/json"},
+		{"", kybflow.ReportArtifactName(kybflow.ReportAML), "lookups/L-1/report-aml.pdf", "application/pdf"},
+		{"", kybflow.ReportArtifactName(kybflow.ReportCertificateOfIncorporation), "lookups/L-1/report-certificate_of_incorporation.pdf", "application/pdf"},
+		{"tenant-a/aml.v1", kybflow.ArtifactJSON, "tenant-a/aml.v1/L-1/json.json", "application/json"},
 		{"", "report:future_report", "lookups/L-1/report-future_report.pdf", "application/pdf"}, // tolerated
 	}
 	for _, tt := range tests {
-		k := messages.ObjectKeys{Prefix: tt.prefix}
+		k := kybflow.ObjectKeys{Prefix: tt.prefix}
 		got, err := k.Key("L-1", tt.name)
 		if err != nil || got != tt.want {
 			t.Errorf("Key(%q, %q) = %q, %v; want %q", tt.prefix, tt.name, got, err, tt.want)
@@ -27,11 +27,11 @@ func TestObjectKeys(t *testing.T) {
 		if !strings.HasPrefix(got, k.LookupPrefix("L-1")) {
 			t.Errorf("%q is not under LookupPrefix %q", got, k.LookupPrefix("L-1"))
 		}
-		if ct := messages.ArtifactContentType(tt.name); ct != tt.contentType {
+		if ct := kybflow.ArtifactContentType(tt.name); ct != tt.contentType {
 			t.Errorf("ArtifactContentType(%q) = %q", tt.name, ct)
 		}
 	}
-	if r, ok := messages.ArtifactReport("report:aml"); !ok || r != messages.ReportAML {
+	if r, ok := kybflow.ArtifactReport("report:aml"); !ok || r != kybflow.ReportAML {
 		t.Errorf("ArtifactReport = %q, %v", r, ok)
 	}
 	for _, bad := range []struct{ prefix, lookupID, name string }{
@@ -44,28 +44,28 @@ func TestObjectKeys(t *testing.T) {
 		{"a/../b", "L-1", "json"},
 		{"a b", "L-1", "json"},
 	} {
-		if got, err := (messages.ObjectKeys{Prefix: bad.prefix}).Key(bad.lookupID, bad.name); err == nil {
+		if got, err := (kybflow.ObjectKeys{Prefix: bad.prefix}).Key(bad.lookupID, bad.name); err == nil {
 			t.Errorf("Key(%+v) = %q, want an error", bad, got)
 		}
 	}
-	assertEqual(t, messages.ObjectMetadata("L-1", "s-1", "json"), map[string]string{
+	assertEqual(t, kybflow.ObjectMetadata("L-1", "s-1", "json"), map[string]string{
 		"lookup-id": "L-1", "session-id": "s-1", "artifact": "json",
 	})
 }
 
 func TestDeadLetter(t *testing.T) {
 	err := errors.New("invalid_command: command is not valid JSON:\ninvalid character '\\x00'\r\n")
-	if got := messages.DeadLetterReason(err); strings.ContainsAny(got, "\r\n") || !strings.HasPrefix(got, "invalid_command: ") {
+	if got := kybflow.DeadLetterReason(err); strings.ContainsAny(got, "\r\n") || !strings.HasPrefix(got, "invalid_command: ") {
 		t.Errorf("DeadLetterReason = %q", got)
 	}
-	long := messages.DeadLetterReason(errors.New(strings.Repeat("ø", 1000)))
-	if len(long) > messages.MaxDeadLetterReasonLength || !strings.HasSuffix(long, "ø") {
+	long := kybflow.DeadLetterReason(errors.New(strings.Repeat("ø", 1000)))
+	if len(long) > kybflow.MaxDeadLetterReasonLength || !strings.HasSuffix(long, "ø") {
 		t.Errorf("DeadLetterReason: %d bytes, ends %q", len(long), long[len(long)-2:])
 	}
-	if messages.DeadLetterReason(nil) != "" {
+	if kybflow.DeadLetterReason(nil) != "" {
 		t.Error("DeadLetterReason(nil)")
 	}
-	if got := messages.DeadLetterMsgID(messages.StreamCommands, 42); got != "AML_COMMANDS.42" {
+	if got := kybflow.DeadLetterMsgID(kybflow.StreamCommands, 42); got != "AML_COMMANDS.42" {
 		t.Errorf("DeadLetterMsgID = %q", got)
 	}
 }

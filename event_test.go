@@ -1,4 +1,4 @@
-package messages_test
+package kybflow_test
 
 import (
 	"encoding/json"
@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 func TestKinds(t *testing.T) {
 	tests := []struct {
-		kind     messages.Kind
+		kind     kybflow.Kind
 		terminal bool
 		typ      string
 	}{
-		{messages.KindAccepted, false, "io.kybflow.aml.lookup.accepted.v1"},
-		{messages.KindSessionOpened, false, "io.kybflow.aml.lookup.session_opened.v1"},
-		{messages.KindCompleted, true, "io.kybflow.aml.lookup.completed.v1"},
-		{messages.KindFailed, true, "io.kybflow.aml.lookup.failed.v1"},
+		{kybflow.KindAccepted, false, "io.kybflow.aml.lookup.accepted.v1"},
+		{kybflow.KindSessionOpened, false, "io.kybflow.aml.lookup.session_opened.v1"},
+		{kybflow.KindCompleted, true, "io.kybflow.aml.lookup.completed.v1"},
+		{kybflow.KindFailed, true, "io.kybflow.aml.lookup.failed.v1"},
 	}
 	for _, tt := range tests {
 		if got := tt.kind.Terminal(); got != tt.terminal {
@@ -28,16 +28,16 @@ func TestKinds(t *testing.T) {
 		if got := tt.kind.EventType(); got != tt.typ {
 			t.Errorf("%s.EventType() = %s, want %s", tt.kind, got, tt.typ)
 		}
-		if k, ok := messages.KindOfEventType(tt.typ); !ok || k != tt.kind {
+		if k, ok := kybflow.KindOfEventType(tt.typ); !ok || k != tt.kind {
 			t.Errorf("KindOfEventType(%s) = %s, %v", tt.typ, k, ok)
 		}
 	}
 	for _, typ := range []string{"", "io.kybflow.aml.lookup.completed.v2", "io.kybflow.aml.lookup.cancelled.v1", "io.kybflow.aml.lookup..v1", "com.example.completed"} {
-		if k, ok := messages.KindOfEventType(typ); ok {
+		if k, ok := kybflow.KindOfEventType(typ); ok {
 			t.Errorf("KindOfEventType(%q) = %s, true", typ, k)
 		}
 	}
-	if messages.Kind("cancelled").Known() || messages.Kind("cancelled").Terminal() {
+	if kybflow.Kind("cancelled").Known() || kybflow.Kind("cancelled").Terminal() {
 		t.Error("unknown kind is known or terminal")
 	}
 }
@@ -47,7 +47,7 @@ func TestEventIDIsStable(t *testing.T) {
 	again := goldenEvents(t)
 	seen := map[string]bool{}
 	for k, e := range events {
-		if e.ID != messages.EventID("onb-2026-000123", k) || e.ID != again[k].ID {
+		if e.ID != kybflow.EventID("onb-2026-000123", k) || e.ID != again[k].ID {
 			t.Errorf("%s: id %q, again %q", k, e.ID, again[k].ID)
 		}
 		if seen[e.ID] {
@@ -55,7 +55,7 @@ func TestEventIDIsStable(t *testing.T) {
 		}
 		seen[e.ID] = true
 	}
-	if got := messages.EventID("abc", messages.KindCompleted); got != "abc.completed" {
+	if got := kybflow.EventID("abc", kybflow.KindCompleted); got != "abc.completed" {
 		t.Errorf("EventID = %q", got)
 	}
 }
@@ -63,45 +63,45 @@ func TestEventIDIsStable(t *testing.T) {
 func TestNewEventRejects(t *testing.T) {
 	c := goldenCommand
 	good := c.CompletedData(goldenSession, goldenArtifacts(t, c))
-	mod := func(f func(d *messages.CompletedData)) messages.CompletedData {
+	mod := func(f func(d *kybflow.CompletedData)) kybflow.CompletedData {
 		d := good
-		d.Artifacts = append([]messages.Artifact(nil), good.Artifacts...)
+		d.Artifacts = append([]kybflow.Artifact(nil), good.Artifacts...)
 		f(&d)
 		return d
 	}
 	tests := []struct {
 		name     string
 		source   string
-		kind     messages.Kind
+		kind     kybflow.Kind
 		lookupID string
 		time     time.Time
 		data     any
 		want     string
 	}{
-		{"unknown kind", messages.DefaultSource, "cancelled", c.LookupID, goldenTime, good, "unknown kind"},
-		{"relative source", "worker", messages.KindCompleted, c.LookupID, goldenTime, good, "source"},
-		{"source with space", "urn:kyb flow", messages.KindCompleted, c.LookupID, goldenTime, good, "source"},
-		{"bad lookupId", messages.DefaultSource, messages.KindCompleted, "a.b", goldenTime, good, "lookupId"},
-		{"no time", messages.DefaultSource, messages.KindCompleted, c.LookupID, time.Time{}, good, "no time"},
-		{"wrong data type", messages.DefaultSource, messages.KindAccepted, c.LookupID, goldenTime, good, "not the data of a accepted event"},
-		{"nil pointer", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, (*messages.CompletedData)(nil), "data is"},
-		{"other lookup", messages.DefaultSource, messages.KindCompleted, "other", goldenTime, good, "not the event's"},
-		{"no session", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.SessionID = "" }), "no sessionId"},
-		{"no artifacts", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.Artifacts = nil }), "no artifacts"},
-		{"bad sha256", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.Artifacts[0].SHA256 = strings.Repeat("A", 64) }), "sha256"},
-		{"bad artifact name", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.Artifacts[0].Name = "pdf" }), "artifact name"},
-		{"negative size", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.Artifacts[1].Size = -1 }), "negative size"},
-		{"identifier not canonical", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.Identifier = "923 609 016" }), "canonical"},
-		{"identifier invalid", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.Identifier = "923609017" }), "check digit"},
-		{"unknown country", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.Country = "DK" }), "unknown country"},
-		{"metadata not object", messages.DefaultSource, messages.KindCompleted, c.LookupID, goldenTime, mod(func(d *messages.CompletedData) { d.Metadata = json.RawMessage(`[1]`) }), "metadata"},
-		{"unknown code", messages.DefaultSource, messages.KindFailed, c.LookupID, goldenTime, c.FailedData("boom", "x"), "unknown failure code"},
-		{"no reason", messages.DefaultSource, messages.KindFailed, c.LookupID, goldenTime, c.FailedData(messages.CodeExpired, ""), "no reason"},
+		{"unknown kind", kybflow.DefaultSource, "cancelled", c.LookupID, goldenTime, good, "unknown kind"},
+		{"relative source", "worker", kybflow.KindCompleted, c.LookupID, goldenTime, good, "source"},
+		{"source with space", "urn:kyb flow", kybflow.KindCompleted, c.LookupID, goldenTime, good, "source"},
+		{"bad lookupId", kybflow.DefaultSource, kybflow.KindCompleted, "a.b", goldenTime, good, "lookupId"},
+		{"no time", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, time.Time{}, good, "no time"},
+		{"wrong data type", kybflow.DefaultSource, kybflow.KindAccepted, c.LookupID, goldenTime, good, "not the data of a accepted event"},
+		{"nil pointer", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, (*kybflow.CompletedData)(nil), "data is"},
+		{"other lookup", kybflow.DefaultSource, kybflow.KindCompleted, "other", goldenTime, good, "not the event's"},
+		{"no session", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.SessionID = "" }), "no sessionId"},
+		{"no artifacts", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Artifacts = nil }), "no artifacts"},
+		{"bad sha256", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Artifacts[0].SHA256 = strings.Repeat("A", 64) }), "sha256"},
+		{"bad artifact name", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Artifacts[0].Name = "pdf" }), "artifact name"},
+		{"negative size", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Artifacts[1].Size = -1 }), "negative size"},
+		{"identifier not canonical", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Identifier = "923 609 016" }), "canonical"},
+		{"identifier invalid", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Identifier = "923609017" }), "check digit"},
+		{"unknown country", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Country = "DK" }), "unknown country"},
+		{"metadata not object", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Metadata = json.RawMessage(`[1]`) }), "metadata"},
+		{"unknown code", kybflow.DefaultSource, kybflow.KindFailed, c.LookupID, goldenTime, c.FailedData("boom", "x"), "unknown failure code"},
+		{"no reason", kybflow.DefaultSource, kybflow.KindFailed, c.LookupID, goldenTime, c.FailedData(kybflow.CodeExpired, ""), "no reason"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := messages.NewEvent(tt.source, tt.kind, tt.lookupID, tt.time, tt.data)
-			if !errors.Is(err, messages.ErrInvalidEvent) || !strings.Contains(err.Error(), tt.want) {
+			_, err := kybflow.NewEvent(tt.source, tt.kind, tt.lookupID, tt.time, tt.data)
+			if !errors.Is(err, kybflow.ErrInvalidEvent) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("NewEvent error = %v, want ErrInvalidEvent containing %q", err, tt.want)
 			}
 		})
@@ -110,15 +110,15 @@ func TestNewEventRejects(t *testing.T) {
 
 func TestNewEventNormalises(t *testing.T) {
 	c := goldenCommand
-	fd := c.FailedData(messages.CodeUnavailable, strings.Repeat("é", 2000))
+	fd := c.FailedData(kybflow.CodeUnavailable, strings.Repeat("é", 2000))
 	fd.Metadata = json.RawMessage(" {\n \"a\" : 1 } ")
 	oslo := time.FixedZone("CET", 3600)
-	e, err := messages.NewEvent("https://kyb.example/worker", messages.KindFailed, c.LookupID, time.Date(2026, 1, 1, 1, 0, 0, 0, oslo), &fd)
+	e, err := kybflow.NewEvent("https://kyb.example/worker", kybflow.KindFailed, c.LookupID, time.Date(2026, 1, 1, 1, 0, 0, 0, oslo), &fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := e.Data.(messages.FailedData)
-	if n := len([]rune(got.Reason)); n != messages.MaxReasonLength || !strings.HasSuffix(got.Reason, "…") {
+	got := e.Data.(kybflow.FailedData)
+	if n := len([]rune(got.Reason)); n != kybflow.MaxReasonLength || !strings.HasSuffix(got.Reason, "…") {
 		t.Errorf("reason cut to %d characters", n)
 	}
 	if string(got.Metadata) != `{"a":1}` {
@@ -130,10 +130,10 @@ func TestNewEventNormalises(t *testing.T) {
 	if e.Time.Location() != time.UTC || !e.Time.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("time %v", e.Time)
 	}
-	if e.DataSchema != messages.SchemaBaseURI+"failed.data.schema.json" {
+	if e.DataSchema != kybflow.SchemaBaseURI+"failed.data.schema.json" {
 		t.Errorf("dataschema %s", e.DataSchema)
 	}
-	b, err := messages.EncodeEvent(e)
+	b, err := kybflow.EncodeEvent(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestNewEventNormalises(t *testing.T) {
 func TestProducedEventsValidate(t *testing.T) {
 	set := schemas(t)
 	for _, e := range producedEvents(t, commandFiles(t, "ok-")...) {
-		b, err := messages.EncodeEvent(e)
+		b, err := kybflow.EncodeEvent(e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,22 +167,22 @@ func TestDecodeEventTolerates(t *testing.T) {
 		"subject": "x-1", "time": "2026-03-02T10:30:15+01:00", "datacontenttype": "application/json; charset=utf-8",
 		"traceparent": "00-abc", "data": {"lookupId": "x-1", "code": "quota_exceeded", "reason": "r", "retryable": true,
 		"newField": [1], "metadata": {"a": 1}}}`
-	e, err := messages.DecodeEvent([]byte(in))
+	e, err := kybflow.DecodeEvent([]byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertEqual(t, e.Data, any(messages.FailedData{
+	assertEqual(t, e.Data, any(kybflow.FailedData{
 		LookupID: "x-1", Metadata: json.RawMessage(`{"a":1}`), Code: "quota_exceeded", Reason: "r", Retryable: true,
 	}))
 	if !e.Time.Equal(time.Date(2026, 3, 2, 9, 30, 15, 0, time.UTC)) || e.Time.Location() != time.UTC {
 		t.Errorf("time %v", e.Time)
 	}
-	if e.Kind() != messages.KindFailed {
+	if e.Kind() != kybflow.KindFailed {
 		t.Errorf("kind %q", e.Kind())
 	}
 
 	// Another producer's event type: envelope checked, data kept raw.
-	e, err = messages.DecodeEvent([]byte(`{"specversion": "1.0", "id": "1", "source": "/x", "type": "com.example.other", "data": {"b" : [ 1 ]}}`))
+	e, err = kybflow.DecodeEvent([]byte(`{"specversion": "1.0", "id": "1", "source": "/x", "type": "com.example.other", "data": {"b" : [ 1 ]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestDecodeEventTolerates(t *testing.T) {
 
 func TestDecodeEventRejects(t *testing.T) {
 	ok := `{"specversion": "1.0", "id": "x-1.accepted", "source": "urn:s", "type": "io.kybflow.aml.lookup.accepted.v1", "subject": "x-1", "data": {"lookupId": "x-1"}}`
-	if _, err := messages.DecodeEvent([]byte(ok)); err != nil {
+	if _, err := kybflow.DecodeEvent([]byte(ok)); err != nil {
 		t.Fatalf("DecodeEvent(ok): %v", err)
 	}
 	tests := []struct{ name, old, new string }{
@@ -217,12 +217,12 @@ func TestDecodeEventRejects(t *testing.T) {
 			if in == ok {
 				t.Fatal("no change")
 			}
-			if _, err := messages.DecodeEvent([]byte(in)); !errors.Is(err, messages.ErrInvalidEvent) {
+			if _, err := kybflow.DecodeEvent([]byte(in)); !errors.Is(err, kybflow.ErrInvalidEvent) {
 				t.Errorf("DecodeEvent(%s) error = %v, want ErrInvalidEvent", in, err)
 			}
 		})
 	}
-	if _, err := messages.DecodeEvent(make([]byte, messages.MaxEventSize+1)); !errors.Is(err, messages.ErrInvalidEvent) {
+	if _, err := kybflow.DecodeEvent(make([]byte, kybflow.MaxEventSize+1)); !errors.Is(err, kybflow.ErrInvalidEvent) {
 		t.Errorf("oversize event: %v", err)
 	}
 }

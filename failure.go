@@ -1,4 +1,4 @@
-package messages
+package kybflow
 
 // FailureCode classifies a failed lookup. Consumers must tolerate codes
 // they do not know and fall back on FailedData.Retryable.

@@ -1,4 +1,4 @@
-package messages_test
+package kybflow_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -48,13 +48,13 @@ func indent(t *testing.T, v any) []byte {
 // command in <name>.json: the parsed command or the error, and whether the
 // schema accepts the input. Files named ok-* must parse, bad-* must not.
 type commandGolden struct {
-	Command *messages.LookupCommand `json:"command,omitempty"`
+	Command *kybflow.LookupCommand `json:"command,omitempty"`
 	Error   *commandErrorJSON       `json:"error,omitempty"`
 	Schema  string                  `json:"schema"` // "valid" or "invalid"
 }
 
 type commandErrorJSON struct {
-	Code          messages.FailureCode `json:"code"`
+	Code          kybflow.FailureCode `json:"code"`
 	Field         string               `json:"field,omitempty"`
 	Reason        string               `json:"reason"`
 	LookupID      string               `json:"lookupId,omitempty"`
@@ -81,7 +81,7 @@ func TestGoldenCommands(t *testing.T) {
 			if err := validate(set.command, data); err != nil {
 				g.Schema = "invalid"
 			}
-			c, err := messages.ParseCommand(data)
+			c, err := kybflow.ParseCommand(data)
 			switch {
 			case strings.HasPrefix(name, "ok-"):
 				if err != nil {
@@ -92,7 +92,7 @@ func TestGoldenCommands(t *testing.T) {
 				}
 				g.Command = &c
 			case strings.HasPrefix(name, "bad-"):
-				var ce *messages.CommandError
+				var ce *kybflow.CommandError
 				if !errors.As(err, &ce) {
 					t.Fatalf("ParseCommand error = %v, want a *CommandError", err)
 				}
@@ -119,8 +119,8 @@ var (
 	goldenSession = "6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11"
 )
 
-func mustParse(s string) messages.LookupCommand {
-	c, err := messages.ParseCommand([]byte(s))
+func mustParse(s string) kybflow.LookupCommand {
+	c, err := kybflow.ParseCommand([]byte(s))
 	if err != nil {
 		panic(err)
 	}
@@ -128,43 +128,43 @@ func mustParse(s string) messages.LookupCommand {
 }
 
 // goldenArtifacts are the artifacts of goldenCommand, keyed the default way.
-func goldenArtifacts(t testing.TB, c messages.LookupCommand) []messages.Artifact {
+func goldenArtifacts(t testing.TB, c kybflow.LookupCommand) []kybflow.Artifact {
 	t.Helper()
-	var keys messages.ObjectKeys
-	var out []messages.Artifact
-	names := []string{messages.ArtifactJSON}
+	var keys kybflow.ObjectKeys
+	var out []kybflow.Artifact
+	names := []string{kybflow.ArtifactJSON}
 	for _, r := range c.Reports {
-		names = append(names, messages.ReportArtifactName(r))
+		names = append(names, kybflow.ReportArtifactName(r))
 	}
 	for i, n := range names {
 		key, err := keys.Key(c.LookupID, n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, messages.Artifact{
+		out = append(out, kybflow.Artifact{
 			Name: n, Bucket: "kybflow-results", Key: key, Size: int64(1000 * (i + 1)),
 			SHA256:      strings.Repeat("0123456789abcdef", 4),
-			ContentType: messages.ArtifactContentType(n),
+			ContentType: kybflow.ArtifactContentType(n),
 		})
 	}
 	return out
 }
 
 // goldenEvents is one event of each kind for goldenCommand.
-func goldenEvents(t testing.TB) map[messages.Kind]messages.Event {
+func goldenEvents(t testing.TB) map[kybflow.Kind]kybflow.Event {
 	t.Helper()
 	c := goldenCommand
-	failed := c.FailedData(messages.CodeSessionFailed, "the AML API cancelled the session")
+	failed := c.FailedData(kybflow.CodeSessionFailed, "the AML API cancelled the session")
 	failed.SessionID = goldenSession
-	data := map[messages.Kind]any{
-		messages.KindAccepted:      c.AcceptedData(),
-		messages.KindSessionOpened: c.SessionOpenedData(goldenSession),
-		messages.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
-		messages.KindFailed:        failed,
+	data := map[kybflow.Kind]any{
+		kybflow.KindAccepted:      c.AcceptedData(),
+		kybflow.KindSessionOpened: c.SessionOpenedData(goldenSession),
+		kybflow.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
+		kybflow.KindFailed:        failed,
 	}
-	events := map[messages.Kind]messages.Event{}
-	for i, k := range messages.Kinds() {
-		e, err := messages.NewEvent(messages.DefaultSource, k, c.LookupID, goldenTime.Add(time.Duration(i)*time.Second), data[k])
+	events := map[kybflow.Kind]kybflow.Event{}
+	for i, k := range kybflow.Kinds() {
+		e, err := kybflow.NewEvent(kybflow.DefaultSource, k, c.LookupID, goldenTime.Add(time.Duration(i)*time.Second), data[k])
 		if err != nil {
 			t.Fatalf("NewEvent(%s): %v", k, err)
 		}
@@ -177,7 +177,7 @@ func TestGoldenEvents(t *testing.T) {
 	set := schemas(t)
 	for k, e := range goldenEvents(t) {
 		t.Run(string(k), func(t *testing.T) {
-			b, err := messages.EncodeEvent(e)
+			b, err := kybflow.EncodeEvent(e)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +197,7 @@ func TestGoldenEvents(t *testing.T) {
 			if err := validate(set.event, file); err != nil {
 				t.Errorf("event schema: %v", err)
 			}
-			got, err := messages.DecodeEvent(file)
+			got, err := kybflow.DecodeEvent(file)
 			if err != nil {
 				t.Fatalf("DecodeEvent: %v", err)
 			}

@@ -1,4 +1,4 @@
-package messages
+package kybflow
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 )
 
 // Limits of the contract. Lengths count characters (Unicode code points),

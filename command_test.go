@@ -1,4 +1,4 @@
-package messages_test
+package kybflow_test
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/internal/identifier"
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow"
 )
 
 var identifierErrInvalid = identifier.ErrInvalid
@@ -27,10 +27,10 @@ func assertEqual[T any](t testing.TB, got, want T) {
 
 // parseError parses data and returns its *CommandError, failing the test
 // when it parses.
-func parseError(t *testing.T, data string) *messages.CommandError {
+func parseError(t *testing.T, data string) *kybflow.CommandError {
 	t.Helper()
-	c, err := messages.ParseCommand([]byte(data))
-	var ce *messages.CommandError
+	c, err := kybflow.ParseCommand([]byte(data))
+	var ce *kybflow.CommandError
 	if !errors.As(err, &ce) {
 		t.Fatalf("ParseCommand = %+v, %v; want a *CommandError", c, err)
 	}
@@ -38,29 +38,29 @@ func parseError(t *testing.T, data string) *messages.CommandError {
 }
 
 func TestParseCommandNormalises(t *testing.T) {
-	c, err := messages.ParseCommand([]byte(`{"lookupId": "n-1", "type": "organization", "country": "FI",
+	c, err := kybflow.ParseCommand([]byte(`{"lookupId": "n-1", "type": "organization", "country": "FI",
 		"identifier": " 2077474 0 ", "expands": ["roles", "address", "roles"], "reports": ["aml", "aml"],
 		"metadata": { "a" : [1, 2], "b": "<&>" }, "extra": 1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertEqual(t, c, messages.LookupCommand{
+	assertEqual(t, c, kybflow.LookupCommand{
 		LookupID:       "n-1",
-		Type:           messages.TypeOrganization,
-		Country:        messages.CountryFI,
-		IdentifierType: messages.IdentifierOrganizationNumber,
+		Type:           kybflow.TypeOrganization,
+		Country:        kybflow.CountryFI,
+		IdentifierType: kybflow.IdentifierOrganizationNumber,
 		Identifier:     "2077474-0",
 		Expands:        []string{"roles", "address"},
-		Reports:        []messages.ReportType{messages.ReportAML},
+		Reports:        []kybflow.ReportType{kybflow.ReportAML},
 		Metadata:       json.RawMessage(`{"a":[1,2],"b":"<&>"}`),
 	})
 
 	// Beneficial owners default to NO, like organizations.
-	c, err = messages.ParseCommand([]byte(`{"lookupId": "n-2", "type": "beneficial_owners", "identifier": "923609016"}`))
+	c, err = kybflow.ParseCommand([]byte(`{"lookupId": "n-2", "type": "beneficial_owners", "identifier": "923609016"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Country != messages.CountryNO || c.IdentifierType != messages.IdentifierOrganizationNumber {
+	if c.Country != kybflow.CountryNO || c.IdentifierType != kybflow.IdentifierOrganizationNumber {
 		t.Errorf("defaults: country %q, identifierType %q", c.Country, c.IdentifierType)
 	}
 }
@@ -69,16 +69,16 @@ func TestParseCommandNeverGuessesDUNS(t *testing.T) {
 	// 150483782 is a DUNS number and not a valid Norwegian organization
 	// number; it is only accepted as what the caller says it is.
 	ce := parseError(t, `{"lookupId": "g-1", "type": "organization", "identifier": "150483782"}`)
-	if ce.Code != messages.CodeInvalidIdentifier || !strings.Contains(ce.Reason, "Norwegian organization number") {
+	if ce.Code != kybflow.CodeInvalidIdentifier || !strings.Contains(ce.Reason, "Norwegian organization number") {
 		t.Errorf("error = %+v", ce)
 	}
-	c, err := messages.ParseCommand([]byte(`{"lookupId": "g-1", "type": "organization", "identifierType": "duns", "identifier": "150483782"}`))
+	c, err := kybflow.ParseCommand([]byte(`{"lookupId": "g-1", "type": "organization", "identifierType": "duns", "identifier": "150483782"}`))
 	if err != nil || c.Identifier != "150483782" {
 		t.Errorf("ParseCommand = %+v, %v", c, err)
 	}
 	// A valid Norwegian organization number stays one: no DUNS lookup.
-	c, err = messages.ParseCommand([]byte(`{"lookupId": "g-2", "type": "organization", "identifier": "923609016"}`))
-	if err != nil || c.IdentifierType != messages.IdentifierOrganizationNumber {
+	c, err = kybflow.ParseCommand([]byte(`{"lookupId": "g-2", "type": "organization", "identifier": "923609016"}`))
+	if err != nil || c.IdentifierType != kybflow.IdentifierOrganizationNumber {
 		t.Errorf("ParseCommand = %+v, %v", c, err)
 	}
 }
@@ -89,30 +89,30 @@ func TestParseCommandLimits(t *testing.T) {
 	tests := []struct {
 		name      string
 		data      string
-		code      messages.FailureCode
+		code      kybflow.FailureCode
 		field     string
 		reason    string
 		lookupID  string
 		wantParse bool
 	}{
-		{"command at limit", fmt.Sprintf(`{%s, "pad": "%s"}`, base, pad(messages.MaxCommandSize-len(base)-13)), "", "", "", "", true},
-		{"command over limit", fmt.Sprintf(`{%s, "pad": "%s"}`, base, pad(messages.MaxCommandSize)), messages.CodeInvalidCommand, "", "the limit is 65536", "lim-1", false},
-		{"metadata at limit", fmt.Sprintf(`{%s, "metadata": {"a": "%s"}}`, base, pad(messages.MaxMetadataSize-8)), "", "", "", "", true},
-		{"metadata over limit", fmt.Sprintf(`{%s, "metadata": {"a": "%s"}}`, base, pad(messages.MaxMetadataSize-7)), messages.CodeInvalidCommand, "metadata", "the limit is 16384", "lim-1", false},
-		{"metadata whitespace does not count", fmt.Sprintf(`{%s, "metadata": {"a":   "%s"  }}`, base, pad(messages.MaxMetadataSize-8)), "", "", "", "", true},
+		{"command at limit", fmt.Sprintf(`{%s, "pad": "%s"}`, base, pad(kybflow.MaxCommandSize-len(base)-13)), "", "", "", "", true},
+		{"command over limit", fmt.Sprintf(`{%s, "pad": "%s"}`, base, pad(kybflow.MaxCommandSize)), kybflow.CodeInvalidCommand, "", "the limit is 65536", "lim-1", false},
+		{"metadata at limit", fmt.Sprintf(`{%s, "metadata": {"a": "%s"}}`, base, pad(kybflow.MaxMetadataSize-8)), "", "", "", "", true},
+		{"metadata over limit", fmt.Sprintf(`{%s, "metadata": {"a": "%s"}}`, base, pad(kybflow.MaxMetadataSize-7)), kybflow.CodeInvalidCommand, "metadata", "the limit is 16384", "lim-1", false},
+		{"metadata whitespace does not count", fmt.Sprintf(`{%s, "metadata": {"a":   "%s"  }}`, base, pad(kybflow.MaxMetadataSize-8)), "", "", "", "", true},
 		{"correlationId at limit", fmt.Sprintf(`{%s, "correlationId": "%s"}`, base, strings.Repeat("ø", 256)), "", "", "", "", true},
-		{"correlationId over limit", fmt.Sprintf(`{%s, "correlationId": "%s"}`, base, pad(257)), messages.CodeInvalidCommand, "correlationId", "257 characters", "lim-1", false},
+		{"correlationId over limit", fmt.Sprintf(`{%s, "correlationId": "%s"}`, base, pad(257)), kybflow.CodeInvalidCommand, "correlationId", "257 characters", "lim-1", false},
 		{"lookupId at limit", `{"lookupId": "` + pad(128) + `", "type": "organization", "identifier": "923609016"}`, "", "", "", "", true},
-		{"lookupId over limit", `{"lookupId": "` + pad(129) + `", "type": "organization", "identifier": "923609016"}`, messages.CodeInvalidCommand, "lookupId", "must match", "", false},
-		{"identifier over limit", `{"lookupId": "lim-2", "type": "organization", "identifier": "` + strings.Repeat(" ", 60) + `923609016"}`, messages.CodeInvalidIdentifier, "identifier", "69 characters; the limit is 64", "lim-2", false},
-		{"not UTF-8", "{\"lookupId\": \"lim-3\", \"type\": \"organization\", \"identifier\": \"923609016\", \"x\": \"\xff\"}", messages.CodeInvalidCommand, "", "not valid UTF-8", "lim-3", false},
-		{"trailing data", `{` + base + `} {}`, messages.CodeInvalidCommand, "", "not valid JSON", "lim-1", false},
-		{"null", `null`, messages.CodeInvalidCommand, "", "not a JSON object", "", false},
-		{"empty", ``, messages.CodeInvalidCommand, "", "not valid JSON", "", false},
+		{"lookupId over limit", `{"lookupId": "` + pad(129) + `", "type": "organization", "identifier": "923609016"}`, kybflow.CodeInvalidCommand, "lookupId", "must match", "", false},
+		{"identifier over limit", `{"lookupId": "lim-2", "type": "organization", "identifier": "` + strings.Repeat(" ", 60) + `923609016"}`, kybflow.CodeInvalidIdentifier, "identifier", "69 characters; the limit is 64", "lim-2", false},
+		{"not UTF-8", "{\"lookupId\": \"lim-3\", \"type\": \"organization\", \"identifier\": \"923609016\", \"x\": \"\xff\"}", kybflow.CodeInvalidCommand, "", "not valid UTF-8", "lim-3", false},
+		{"trailing data", `{` + base + `} {}`, kybflow.CodeInvalidCommand, "", "not valid JSON", "lim-1", false},
+		{"null", `null`, kybflow.CodeInvalidCommand, "", "not a JSON object", "", false},
+		{"empty", ``, kybflow.CodeInvalidCommand, "", "not valid JSON", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := messages.ParseCommand([]byte(tt.data))
+			c, err := kybflow.ParseCommand([]byte(tt.data))
 			if tt.wantParse {
 				if err != nil {
 					t.Fatalf("ParseCommand: %v", err)
@@ -122,7 +122,7 @@ func TestParseCommandLimits(t *testing.T) {
 				}
 				return
 			}
-			var ce *messages.CommandError
+			var ce *kybflow.CommandError
 			if !errors.As(err, &ce) {
 				t.Fatalf("ParseCommand error = %v, want a *CommandError", err)
 			}
@@ -135,8 +135,8 @@ func TestParseCommandLimits(t *testing.T) {
 
 func TestCommandErrorEchoesWhatItCanRead(t *testing.T) {
 	ce := parseError(t, `{"lookupId": "echo-1", "correlationId": "c-1", "metadata": {"k": "v"}, "type": "org"}`)
-	assertEqual(t, *ce, messages.CommandError{
-		Code: messages.CodeInvalidCommand, Field: "type",
+	assertEqual(t, *ce, kybflow.CommandError{
+		Code: kybflow.CodeInvalidCommand, Field: "type",
 		Reason:   `type "org" is unknown; want organization or beneficial_owners`,
 		LookupID: "echo-1", CorrelationID: "c-1", Metadata: json.RawMessage(`{"k":"v"}`),
 	})
@@ -144,9 +144,9 @@ func TestCommandErrorEchoesWhatItCanRead(t *testing.T) {
 	if !ok {
 		t.Fatal("FailedData: false")
 	}
-	assertEqual(t, fd, messages.FailedData{
+	assertEqual(t, fd, kybflow.FailedData{
 		LookupID: "echo-1", CorrelationID: "c-1", Metadata: json.RawMessage(`{"k":"v"}`),
-		Code: messages.CodeInvalidCommand, Reason: ce.Reason, Retryable: false,
+		Code: kybflow.CodeInvalidCommand, Reason: ce.Reason, Retryable: false,
 	})
 
 	// An invalid metadata is not echoed, the lookupId still is.
@@ -163,7 +163,7 @@ func TestCommandErrorEchoesWhatItCanRead(t *testing.T) {
 }
 
 func TestCommandErrorUnwrapsIdentifierError(t *testing.T) {
-	_, err := messages.ParseCommand([]byte(`{"lookupId": "u-1", "type": "organization", "identifier": "923609017"}`))
+	_, err := kybflow.ParseCommand([]byte(`{"lookupId": "u-1", "type": "organization", "identifier": "923609017"}`))
 	if !errors.Is(err, identifier.ErrInvalid) {
 		t.Errorf("errors.Is(%v, identifier.ErrInvalid) = false", err)
 	}
@@ -174,7 +174,7 @@ func TestCommandErrorUnwrapsIdentifierError(t *testing.T) {
 	if got, want := err.Error(), `invalid_identifier: invalid Norwegian organization number "923609017": check digit is 7, want 6`; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	_, err = messages.ParseCommand([]byte(`{"lookupId": "u-1", "type": "organization"}`))
+	_, err = kybflow.ParseCommand([]byte(`{"lookupId": "u-1", "type": "organization"}`))
 	if errors.Is(err, identifier.ErrInvalid) {
 		t.Errorf("a missing identifier is invalid_command, not identifier.ErrInvalid")
 	}
@@ -206,7 +206,7 @@ func TestLookupIDOf(t *testing.T) {
 		{"{\"lookupId\": \"a-3\", \"x\": \"\xff\"}", "a-3"},
 	}
 	for _, tt := range tests {
-		got, ok := messages.LookupIDOf([]byte(tt.data))
+		got, ok := kybflow.LookupIDOf([]byte(tt.data))
 		if got != tt.want || ok != (tt.want != "") {
 			t.Errorf("LookupIDOf(%s) = %q, %v; want %q", tt.data, got, ok, tt.want)
 		}
@@ -214,18 +214,18 @@ func TestLookupIDOf(t *testing.T) {
 }
 
 func TestEncodeCommand(t *testing.T) {
-	in := messages.LookupCommand{
-		LookupID: "enc-1", Type: messages.TypeOrganization, Country: messages.CountrySE,
+	in := kybflow.LookupCommand{
+		LookupID: "enc-1", Type: kybflow.TypeOrganization, Country: kybflow.CountrySE,
 		Identifier: "556036-0793", Metadata: json.RawMessage(`{"html": "<b>&</b>"}`),
 	}
-	b, err := messages.EncodeCommand(in)
+	b, err := kybflow.EncodeCommand(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(b, []byte(`{"html":"<b>&</b>"}`)) {
 		t.Errorf("metadata not echoed as is: %s", b)
 	}
-	c, err := messages.ParseCommand(b)
+	c, err := kybflow.ParseCommand(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestEncodeCommand(t *testing.T) {
 
 	// A command the worker would reject is not encoded.
 	in.Country = "DK"
-	if _, err := messages.EncodeCommand(in); err == nil {
+	if _, err := kybflow.EncodeCommand(in); err == nil {
 		t.Error("EncodeCommand with country DK: no error")
 	}
 }
@@ -256,7 +256,7 @@ func TestLogValueOmitsPersonalData(t *testing.T) {
 	for _, e := range goldenEvents(t) {
 		log.Info("event", "event", e)
 	}
-	ev, err := messages.NewEvent(messages.DefaultSource, messages.KindAccepted, c.LookupID, goldenTime, c.AcceptedData())
+	ev, err := kybflow.NewEvent(kybflow.DefaultSource, kybflow.KindAccepted, c.LookupID, goldenTime, c.AcceptedData())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func TestLogValueOmitsPersonalData(t *testing.T) {
 	fd, _ := ce.FailedData()
 	log.Info("failed", "data", fd)
 	// A command built by hand with a personal number as identifier.
-	log.Info("command", "command", messages.LookupCommand{LookupID: "log-3", Type: messages.TypeOrganization, Identifier: "01017012345"})
+	log.Info("command", "command", kybflow.LookupCommand{LookupID: "log-3", Type: kybflow.TypeOrganization, Identifier: "01017012345"})
 
 	out := buf.String()
 	for _, leak := range []string{"Kari", "01017012345", "person", "correlationId", "metadata\""} {
@@ -279,7 +279,7 @@ func TestLogValueOmitsPersonalData(t *testing.T) {
 	}
 
 	// Printing a command with fmt does not leak either.
-	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %s", c, c, c), fmt.Sprintf("%v", struct{ C messages.LookupCommand }{c})} {
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %s", c, c, c), fmt.Sprintf("%v", struct{ C kybflow.LookupCommand }{c})} {
 		if strings.Contains(s, "Kari") || !strings.Contains(s, "log-1") {
 			t.Errorf("fmt: %s", s)
 		}
@@ -290,27 +290,27 @@ func TestLogValueOmitsPersonalData(t *testing.T) {
 // model are equal to it, so that a change there is a deliberate change of
 // the contract here (and in docs/schemas and docs/contract.md).
 func TestEnumsMatchAMLAPI(t *testing.T) {
-	if got := messages.OrganizationExpands(); !slices.Equal(got, amlapi.OrganizationExpands) {
+	if got := kybflow.OrganizationExpands(); !slices.Equal(got, amlapi.OrganizationExpands) {
 		t.Errorf("OrganizationExpands = %q, amlapi has %q", got, amlapi.OrganizationExpands)
 	}
-	if got := messages.BeneficialOwnerExpands(); !slices.Equal(got, amlapi.BeneficialExpands) {
+	if got := kybflow.BeneficialOwnerExpands(); !slices.Equal(got, amlapi.BeneficialExpands) {
 		t.Errorf("BeneficialOwnerExpands = %q, amlapi has %q", got, amlapi.BeneficialExpands)
 	}
-	if got := messages.Languages(); !slices.Equal(got, amlapi.Languages) {
+	if got := kybflow.Languages(); !slices.Equal(got, amlapi.Languages) {
 		t.Errorf("Languages = %q, amlapi has %q", got, amlapi.Languages)
 	}
-	if messages.ReportAML != messages.ReportType(amlapi.ReportAML) ||
-		messages.ReportCertificateOfIncorporation != messages.ReportType(amlapi.ReportCertificateOfIncorporation) {
+	if kybflow.ReportAML != kybflow.ReportType(amlapi.ReportAML) ||
+		kybflow.ReportCertificateOfIncorporation != kybflow.ReportType(amlapi.ReportCertificateOfIncorporation) {
 		t.Error("report types differ from amlapi's")
 	}
-	for _, c := range []messages.Country{messages.CountryNO, messages.CountrySE, messages.CountryFI} {
+	for _, c := range []kybflow.Country{kybflow.CountryNO, kybflow.CountrySE, kybflow.CountryFI} {
 		if !amlapi.Country(c).Valid() {
 			t.Errorf("country %s is not an amlapi.Country", c)
 		}
 	}
 	// The accessors return copies.
-	messages.OrganizationExpands()[0] = "changed"
-	if messages.OrganizationExpands()[0] != "address" {
+	kybflow.OrganizationExpands()[0] = "changed"
+	if kybflow.OrganizationExpands()[0] != "address" {
 		t.Error("OrganizationExpands shares its slice")
 	}
 }

@@ -1,4 +1,4 @@
-package messages
+package kybflow
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/kybflow/kybflow/internal/identifier"
+	"github.com/kybflow/kybflow/identifier"
 )
 
 // CloudEvents constants.

@@ -1,4 +1,4 @@
-package messages_test
+package kybflow_test
 
 import (
 	"bytes"
@@ -11,17 +11,17 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 // schemaDir holds the published JSON Schemas.
-var schemaDir = filepath.Join("..", "..", "docs", "schemas")
+var schemaDir = filepath.Join("docs", "schemas")
 
 // schemaSet is every schema of docs/schemas, compiled.
 type schemaSet struct {
 	command *jsonschema.Schema
 	event   *jsonschema.Schema
-	data    map[messages.Kind]*jsonschema.Schema
+	data    map[kybflow.Kind]*jsonschema.Schema
 	docs    map[string]map[string]any // file name -> parsed schema document
 }
 
@@ -33,7 +33,7 @@ var loadSchemas = sync.OnceValues(func() (*schemaSet, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
-	set := &schemaSet{data: map[messages.Kind]*jsonschema.Schema{}, docs: map[string]map[string]any{}}
+	set := &schemaSet{data: map[kybflow.Kind]*jsonschema.Schema{}, docs: map[string]map[string]any{}}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -45,7 +45,7 @@ var loadSchemas = sync.OnceValues(func() (*schemaSet, error) {
 		}
 		// Resources are added under their $id, the URI the other schemas
 		// and the events' dataschema use.
-		if err := c.AddResource(messages.SchemaBaseURI+filepath.Base(f), doc); err != nil {
+		if err := c.AddResource(kybflow.SchemaBaseURI+filepath.Base(f), doc); err != nil {
 			return nil, err
 		}
 		var plain map[string]any
@@ -54,13 +54,13 @@ var loadSchemas = sync.OnceValues(func() (*schemaSet, error) {
 		}
 		set.docs[filepath.Base(f)] = plain
 	}
-	if set.command, err = c.Compile(messages.SchemaBaseURI + "lookup-command.schema.json"); err != nil {
+	if set.command, err = c.Compile(kybflow.SchemaBaseURI + "lookup-command.schema.json"); err != nil {
 		return nil, err
 	}
-	if set.event, err = c.Compile(messages.SchemaBaseURI + "event.schema.json"); err != nil {
+	if set.event, err = c.Compile(kybflow.SchemaBaseURI + "event.schema.json"); err != nil {
 		return nil, err
 	}
-	for _, k := range messages.Kinds() {
+	for _, k := range kybflow.Kinds() {
 		if set.data[k], err = c.Compile(k.DataSchema()); err != nil {
 			return nil, err
 		}
@@ -92,7 +92,7 @@ func TestSchemaIDs(t *testing.T) {
 		t.Errorf("%d schema files, want 7: %v", len(set.docs), keys(set.docs))
 	}
 	for name, doc := range set.docs {
-		if got, want := doc["$id"], messages.SchemaBaseURI+name; got != want {
+		if got, want := doc["$id"], kybflow.SchemaBaseURI+name; got != want {
 			t.Errorf("%s: $id %v, want %s", name, got, want)
 		}
 		if got := doc["$schema"]; got != "https://json-schema.org/draft/2020-12/schema" {
@@ -118,21 +118,21 @@ func TestSchemaEnums(t *testing.T) {
 		return out
 	}
 	var kinds []string
-	for _, k := range messages.Kinds() {
+	for _, k := range kybflow.Kinds() {
 		kinds = append(kinds, k.EventType())
 	}
 	tests := []struct {
 		def  string
 		want []string
 	}{
-		{"organizationExpand", messages.OrganizationExpands()},
-		{"beneficialOwnerExpand", messages.BeneficialOwnerExpands()},
-		{"language", messages.Languages()},
-		{"reportType", strs(messages.ReportTypes(messages.TypeOrganization)...)},
-		{"failureCode", strs(messages.FailureCodes()...)},
-		{"country", strs(messages.CountryNO, messages.CountrySE, messages.CountryFI)},
-		{"lookupType", strs(messages.TypeOrganization, messages.TypeBeneficialOwners)},
-		{"identifierType", strs(messages.IdentifierOrganizationNumber, messages.IdentifierDUNS)},
+		{"organizationExpand", kybflow.OrganizationExpands()},
+		{"beneficialOwnerExpand", kybflow.BeneficialOwnerExpands()},
+		{"language", kybflow.Languages()},
+		{"reportType", strs(kybflow.ReportTypes(kybflow.TypeOrganization)...)},
+		{"failureCode", strs(kybflow.FailureCodes()...)},
+		{"country", strs(kybflow.CountryNO, kybflow.CountrySE, kybflow.CountryFI)},
+		{"lookupType", strs(kybflow.TypeOrganization, kybflow.TypeBeneficialOwners)},
+		{"identifierType", strs(kybflow.IdentifierOrganizationNumber, kybflow.IdentifierDUNS)},
 	}
 	for _, tt := range tests {
 		if got := enum(tt.def); !slices.Equal(got, tt.want) {

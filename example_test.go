@@ -1,15 +1,15 @@
-package messages_test
+package kybflow_test
 
 import (
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/messages"
+	"github.com/kybflow/kybflow"
 )
 
 func ExampleParseCommand() {
-	c, err := messages.ParseCommand([]byte(`{
+	c, err := kybflow.ParseCommand([]byte(`{
 		"lookupId": "onb-42",
 		"type": "organization",
 		"country": "SE",
@@ -24,8 +24,8 @@ func ExampleParseCommand() {
 
 	// A mistyped check digit: the worker publishes a failed event for the
 	// lookupId, since it could be read.
-	_, err = messages.ParseCommand([]byte(`{"lookupId": "onb-43", "type": "organization", "identifier": "923609017"}`))
-	var ce *messages.CommandError
+	_, err = kybflow.ParseCommand([]byte(`{"lookupId": "onb-43", "type": "organization", "identifier": "923609017"}`))
+	var ce *kybflow.CommandError
 	if errors.As(err, &ce) {
 		fmt.Println(ce.Code, ce.LookupID, ce.Reason)
 	}
@@ -35,31 +35,31 @@ func ExampleParseCommand() {
 }
 
 func ExampleNewEvent() {
-	c, err := messages.ParseCommand([]byte(`{"lookupId": "onb-42", "type": "organization", "identifier": "923609016"}`))
+	c, err := kybflow.ParseCommand([]byte(`{"lookupId": "onb-42", "type": "organization", "identifier": "923609016"}`))
 	if err != nil {
 		panic(err)
 	}
-	var keys messages.ObjectKeys
-	key, err := keys.Key(c.LookupID, messages.ArtifactJSON)
+	var keys kybflow.ObjectKeys
+	key, err := keys.Key(c.LookupID, kybflow.ArtifactJSON)
 	if err != nil {
 		panic(err)
 	}
-	data := c.CompletedData("6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11", []messages.Artifact{{
-		Name: messages.ArtifactJSON, Bucket: "kybflow-results", Key: key, Size: 5120,
+	data := c.CompletedData("6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11", []kybflow.Artifact{{
+		Name: kybflow.ArtifactJSON, Bucket: "kybflow-results", Key: key, Size: 5120,
 		SHA256:      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-		ContentType: messages.ArtifactContentType(messages.ArtifactJSON),
+		ContentType: kybflow.ArtifactContentType(kybflow.ArtifactJSON),
 	}})
 	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
-	e, err := messages.NewEvent(messages.DefaultSource, messages.KindCompleted, c.LookupID, at, data)
+	e, err := kybflow.NewEvent(kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, at, data)
 	if err != nil {
 		panic(err)
 	}
-	var subjects messages.Subjects
-	b, err := messages.EncodeEvent(e)
+	var subjects kybflow.Subjects
+	b, err := kybflow.EncodeEvent(e)
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("subject:", subjects.Event(c.LookupID, messages.KindCompleted))
+	fmt.Println("subject:", subjects.Event(c.LookupID, kybflow.KindCompleted))
 	fmt.Println("Nats-Msg-Id:", e.ID)
 	fmt.Println(string(b))
 	// Output:
