@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/identifier"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow/internal/amlapi"
 )
 
 var identifierErrInvalid = identifier.ErrInvalid

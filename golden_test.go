@@ -49,18 +49,18 @@ func indent(t *testing.T, v any) []byte {
 // schema accepts the input. Files named ok-* must parse, bad-* must not.
 type commandGolden struct {
 	Command *kybflow.LookupCommand `json:"command,omitempty"`
-	Error   *commandErrorJSON       `json:"error,omitempty"`
-	Schema  string                  `json:"schema"` // "valid" or "invalid"
+	Error   *commandErrorJSON      `json:"error,omitempty"`
+	Schema  string                 `json:"schema"` // "valid" or "invalid"
 }
 
 type commandErrorJSON struct {
 	Code          kybflow.FailureCode `json:"code"`
-	Field         string               `json:"field,omitempty"`
-	Reason        string               `json:"reason"`
-	LookupID      string               `json:"lookupId,omitempty"`
-	CorrelationID string               `json:"correlationId,omitempty"`
-	Metadata      json.RawMessage      `json:"metadata,omitempty"`
-	Unwraps       string               `json:"unwraps,omitempty"` // "identifier.ErrInvalid" when it does
+	Field         string              `json:"field,omitempty"`
+	Reason        string              `json:"reason"`
+	LookupID      string              `json:"lookupId,omitempty"`
+	CorrelationID string              `json:"correlationId,omitempty"`
+	Metadata      json.RawMessage     `json:"metadata,omitempty"`
+	Unwraps       string              `json:"unwraps,omitempty"` // "identifier.ErrInvalid" when it does
 }
 
 func TestGoldenCommands(t *testing.T) {

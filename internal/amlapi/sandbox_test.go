@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
 )
 

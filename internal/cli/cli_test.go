@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 

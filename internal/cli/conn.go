@@ -8,8 +8,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/envconfig"
 )
 
 // connectTimeout bounds the connection to each NATS server, so that a wrong

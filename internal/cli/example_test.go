@@ -3,8 +3,8 @@ package cli_test
 import (
 	"os"
 
-	"github.com/kybflow/kybflow/internal/cli"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/cli"
 )
 
 func ExamplePrintArtifacts() {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/blob"
 )
 
 const getAbout = `

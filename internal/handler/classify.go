@@ -4,9 +4,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/identifier"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow/internal/amlapi"
 )
 
 // maxRetryAfter caps the wait an API's Retry-After may impose on one

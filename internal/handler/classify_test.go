@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
-	"github.com/kybflow/kybflow/identifier"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow/internal/amlapi"
 )
 
 func TestClassify(t *testing.T) {

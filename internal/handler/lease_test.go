@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/lookups"
-	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
 )

@@ -3,8 +3,8 @@ package handler
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/lookups"
 )
 
 // Metrics of the pipeline. Register them on an injected registry; a test

@@ -38,7 +38,7 @@ func (s State) Terminal() bool { return s == Completed || s == Failed }
 
 // Record is the state of one lookup.
 type Record struct {
-	State   State                  `json:"state"`
+	State   State                 `json:"state"`
 	Command kybflow.LookupCommand `json:"command"`
 	// SessionID is BankID's session, once opened.
 	SessionID string `json:"sessionId,omitempty"`

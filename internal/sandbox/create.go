@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow/internal/amlapi"
 )
 
 // maxCreateBody bounds the body of a create call.

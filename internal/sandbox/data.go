@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow/internal/amlapi"
 )
 
 // The synthetic data of an organization is generated from a source seeded

@@ -1,8 +1,8 @@
 package sandbox
 
 import (
-	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow/internal/amlapi"
 )
 
 // OrgTypeOf is the organization type code of the synthetic organization of

@@ -4,8 +4,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/identifier"
+	"github.com/kybflow/kybflow/internal/amlapi"
 )
 
 // session is one AML session. Its state is never stored: it is computed

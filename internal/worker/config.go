@@ -10,9 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/envconfig"
-	"github.com/kybflow/kybflow"
 )
 
 // Roles a worker can take; all of them by default. Splitting them lets an

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
