@@ -100,12 +100,30 @@ func (s Subjects) EventsAll() string { return s.prefix() + ".events.>" }
 // session's webhook URL with the lookupId in it.
 func (s Subjects) Webhook(lookupID string) string { return s.prefix() + ".webhooks." + lookupID }
 
+// WebhookLookupID is the lookupId of a Webhook subject, and whether
+// subject is one (of this prefix, with a valid lookupId).
+func (s Subjects) WebhookLookupID(subject string) (string, bool) {
+	id, ok := strings.CutPrefix(subject, s.prefix()+".webhooks.")
+	return id, ok && ValidLookupID(id)
+}
+
 // WebhooksAll is the webhooks stream's subject filter: <prefix>.webhooks.>.
 func (s Subjects) WebhooksAll() string { return s.prefix() + ".webhooks.>" }
 
 // Check is where the worker schedules the next session check (poll) of a
 // lookup: <prefix>.checks.<lookupId>.
 func (s Subjects) Check(lookupID string) string { return s.prefix() + ".checks." + lookupID }
+
+// CheckMessage is the body of a check: which lookup to look at. It is
+// internal to the worker (no platform publishes or reads checks), but it
+// travels on a subject of this contract.
+type CheckMessage struct {
+	LookupID string `json:"lookupId"`
+}
+
+// CheckMsgID is the Nats-Msg-Id of a lookup's first check: the stream keeps
+// one, however often it is scheduled again after a crash.
+func CheckMsgID(lookupID string) string { return lookupID + ".check" }
 
 // ChecksAll is the checks stream's subject filter: <prefix>.checks.>.
 func (s Subjects) ChecksAll() string { return s.prefix() + ".checks.>" }
@@ -135,6 +153,10 @@ func (s Subjects) ChecksStream() string { return s.stream("CHECKS") }
 // DeadLetterStream is the name of the dead-letter stream (see
 // CommandsStream).
 func (s Subjects) DeadLetterStream() string { return s.stream("DEADLETTER") }
+
+// LookupsBucket is the name of the key-value bucket of lookup state
+// records (see CommandsStream): AML_LOOKUPS for the default prefix.
+func (s Subjects) LookupsBucket() string { return s.stream("LOOKUPS") }
 
 func (s Subjects) stream(name string) string {
 	return strings.ToUpper(strings.ReplaceAll(s.prefix(), ".", "_")) + "_" + name

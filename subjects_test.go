@@ -51,3 +51,24 @@ func TestSubjectsValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookLookupIDAndBucket(t *testing.T) {
+	s, err := kybflow.NewSubjects("acme.aml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := s.WebhookLookupID(s.Webhook("lk-1")); !ok || id != "lk-1" {
+		t.Errorf("WebhookLookupID(Webhook(lk-1)) = %q, %t", id, ok)
+	}
+	for _, subject := range []string{"aml.webhooks.lk-1", "acme.aml.webhooks.", "acme.aml.webhooks.a.b", "acme.aml.checks.lk-1"} {
+		if id, ok := s.WebhookLookupID(subject); ok {
+			t.Errorf("WebhookLookupID(%q) = %q, true; want false", subject, id)
+		}
+	}
+	if got := s.LookupsBucket(); got != "ACME_AML_LOOKUPS" {
+		t.Errorf("LookupsBucket = %q", got)
+	}
+	if got := kybflow.CheckMsgID("lk-1"); got != "lk-1.check" {
+		t.Errorf("CheckMsgID = %q", got)
+	}
+}

@@ -107,7 +107,7 @@ func TestDevModeStoresInS3WhenConfigured(t *testing.T) {
 	data := t.TempDir()
 	p := start(t, "worker dev", filepath.Join(bin, "worker"), []string{
 		"SANDBOX_READY_AFTER=300ms", "S3_ENDPOINT=" + s3.Endpoint, "S3_ACCESS_KEY=" + s3.AccessKey,
-		"S3_SECRET_KEY=" + s3.SecretKey, "S3_BUCKET=dev-results", "S3_REGION=us-east-1",
+		"S3_SECRET_KEY=" + s3.SecretKey, "S3_BUCKET=dev-results", "S3_REGION=us-east-1", "S3_SECURE=false",
 	}, "dev", "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
 		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
 	deadline := time.Now().Add(90 * time.Second)

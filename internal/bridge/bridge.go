@@ -13,20 +13,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/streams"
 )
 
 // Publisher is what the bridge needs of JetStream.
-type Publisher interface {
-	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
-}
+type Publisher = streams.Publisher
 
 // Headers the bridge adds to the republished webhook.
 const (
@@ -36,8 +35,6 @@ const (
 // WebhookPath is the route; the webhook URL of a lookup is
 // <AML_WEBHOOK_URL>/<lookupId>, with AML_WEBHOOK_URL ending in /webhooks.
 const WebhookPath = "POST /webhooks/{lookupId}"
-
-var lookupIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // HandlerConfig configures the webhook handler.
 type HandlerConfig struct {
@@ -123,7 +120,7 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, message string) {
 	log := cfg.Logger
 	lookupID := r.PathValue("lookupId")
-	if !lookupIDPattern.MatchString(lookupID) {
+	if !kybflow.ValidLookupID(lookupID) {
 		return "bad_request", http.StatusNotFound, "unknown webhook path"
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, cfg.MaxBody))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
@@ -50,7 +51,7 @@ func FuzzWebhookBody(f *testing.F) {
 		switch rec.Code {
 		case http.StatusOK:
 			var w amlapi.Webhook
-			if err := json.Unmarshal(body, &w); err != nil || w.SessionID == "" || w.Event == "" || !lookupIDPattern.MatchString(lookupID) {
+			if err := json.Unmarshal(body, &w); err != nil || w.SessionID == "" || w.Event == "" || !kybflow.ValidLookupID(lookupID) {
 				t.Fatalf("published %q for lookup %q", body, lookupID)
 			}
 		case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:

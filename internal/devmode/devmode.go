@@ -22,7 +22,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -74,7 +75,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.S3AccessKey, "S3_ACCESS_KEY", "s3-access-key", "", "S3 access key")
 	s.Secret(&c.S3SecretKey, "S3_SECRET_KEY", "s3-secret-key", "S3 secret key")
 	s.String(&c.S3Region, "S3_REGION", "s3-region", "", "S3 region")
-	s.Bool(&c.S3Secure, "S3_SECURE", "s3-secure", false, "use HTTPS to S3")
+	s.Bool(&c.S3Secure, "S3_SECURE", "s3-secure", worker.Defaults().S3Secure, "use HTTPS to S3 (false for a local MinIO on http)")
 }
 
 // Main runs development mode until ctx ends.
@@ -115,16 +116,22 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 
+	// Each component listens on its address itself; one that is busy is
+	// started again on a free port of the same host (never probed first:
+	// a port checked free can be taken before it is listened on). The
+	// worker is configured last, since it must know the others' addresses.
+
 	// NATS, with its data in the folder: lookups survive a restart.
-	port := cfg.NATSPort
-	if port != 0 && !free("127.0.0.1:"+strconv.Itoa(port)) {
-		say("port %d is busy; the embedded NATS server takes a free one", port)
-		port = 0
+	natsCfg := natsembed.Config{StoreDir: filepath.Join(dataDir, "nats"), Port: cfg.NATSPort, ServerName: "kybflow-dev"}
+	if natsCfg.Port == 0 {
+		natsCfg.Port = -1
 	}
-	if port == 0 {
-		port = -1
+	ns, err := natsembed.Start(natsCfg)
+	if err != nil && natsCfg.Port != -1 {
+		say("NATS: port %d is busy (%v); the embedded server takes a free one", natsCfg.Port, err)
+		natsCfg.Port = -1
+		ns, err = natsembed.Start(natsCfg)
 	}
-	ns, err := natsembed.Start(natsembed.Config{StoreDir: filepath.Join(dataDir, "nats"), Port: port, ServerName: "kybflow-dev"})
 	if err != nil {
 		return err
 	}
@@ -132,47 +139,57 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	natsURL := ns.ClientURL()
 
 	secret := amlapi.WebhookSecretPrefix + base64.StdEncoding.EncodeToString([]byte(randomHex(16)))
-	sbAddr := freeOr(cfg.SandboxListen, say, "sandbox")
-	sb, err := sandbox.Start(sandbox.Config{WebhookSecret: secret, ReadyAfter: cfg.ReadyAfter, Logger: log.With("component", "sandbox")}, sbAddr)
+	sb, err := listenOr(cfg.SandboxListen, "", say, "sandbox", func(addr string) (*sandbox.Server, error) {
+		return sandbox.Start(sandbox.Config{WebhookSecret: secret, ReadyAfter: cfg.ReadyAfter, Logger: log.With("component", "sandbox")}, addr)
+	})
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	defer sb.Close()
 
-	// The bridge's address must be known before the worker is configured.
-	bridgeAddr := freeOr(cfg.BridgeListen, say, "webhook bridge")
+	bcfg := bridge.Config{
+		NATSURL: natsURL, ListenAddr: cfg.BridgeListen, HTTPAddr: cfg.BridgeHTTP,
+		WebhookSecret: secret, SubjectPrefix: kybflow.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,
+	}
+	br, err := listenOr(cfg.BridgeListen, "LISTEN_ADDR", say, "webhook bridge", func(addr string) (*bridge.App, error) {
+		bcfg.ListenAddr = addr
+		return listenOr(cfg.BridgeHTTP, "HTTP_ADDR", say, "bridge /metrics", func(addr string) (*bridge.App, error) {
+			bcfg.HTTPAddr = addr
+			return bridge.Start(bcfg, log.With("component", "bridge"))
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("webhook bridge: %w", err)
+	}
+
 	wcfg := worker.Defaults()
 	wcfg.NATSURL, wcfg.APIURL, wcfg.IssuerURL = natsURL, sb.URL(), sb.IssuerURL()
 	wcfg.ClientID, wcfg.ClientSecret = "sandbox", "sandbox-secret"
 	wcfg.Scopes = []string{"aml_organization/basic", "aml_organization/OFAC"}
-	wcfg.WebhookURL = "http://" + bridgeAddr + "/webhooks"
-	wcfg.HTTPAddr = freeOr(cfg.WorkerHTTP, say, "worker /metrics")
+	wcfg.WebhookURL = "http://" + br.Addr().String() + "/webhooks"
 	wcfg.PollInitial, wcfg.PollMax, wcfg.PollMaxWebhook = time.Second, 10*time.Second, 30*time.Second
 	wcfg.DrainTimeout, wcfg.EventSource = 10*time.Second, "urn:kybflow:dev"
 	wcfg.LogFormat, wcfg.LogLevel = "text", cfg.LogLevel
 	blobDir := ""
 	if cfg.S3Endpoint != "" {
 		wcfg.S3Endpoint, wcfg.S3Bucket, wcfg.S3AccessKey, wcfg.S3SecretKey = cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey
-		wcfg.S3Region, wcfg.S3Secure, wcfg.S3PartSize = cfg.S3Region, cfg.S3Secure, 16<<20
+		wcfg.S3Region, wcfg.S3Secure = cfg.S3Region, cfg.S3Secure
 	} else {
 		blobDir = filepath.Join(dataDir, "results")
 		wcfg.BlobDir = blobDir
 	}
-	w, err := worker.Start(ctx, wcfg, log.With("component", "worker"), worker.Options{})
+	w, err := listenOr(cfg.WorkerHTTP, "HTTP_ADDR", say, "worker /metrics", func(addr string) (*worker.App, error) {
+		wcfg.HTTPAddr = addr
+		return worker.Start(ctx, wcfg, log.With("component", "worker"), worker.Options{})
+	})
 	if err != nil {
+		br.Close()
 		return fmt.Errorf("worker: %w", err)
 	}
 	if err := w.EnsureTopology(ctx); err != nil { // the sample lookup needs the streams
 		w.Close()
+		br.Close()
 		return fmt.Errorf("worker: %w", err)
-	}
-	br, err := bridge.Start(bridge.Config{
-		NATSURL: natsURL, ListenAddr: bridgeAddr, HTTPAddr: freeOr(cfg.BridgeHTTP, say, "bridge /metrics"),
-		WebhookSecret: secret, SubjectPrefix: kybflow.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,
-	}, log.With("component", "bridge"))
-	if err != nil {
-		w.Close()
-		return fmt.Errorf("webhook bridge: %w", err)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -263,34 +280,22 @@ func sample(ctx context.Context, natsURL string, out io.Writer, blobDir string) 
 }
 
 // free reports whether addr can be listened on.
-func free(addr string) bool {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return false
+// listenOr starts a component that listens on addr; when addr is busy, it
+// starts it again on a free port of the same host, and says so. setting,
+// when the component has several addresses, is the one whose error names
+// it (opshttp.Listen's errors do).
+func listenOr[T any](addr, setting string, say func(string, ...any), what string, start func(addr string) (T, error)) (T, error) {
+	v, err := start(addr)
+	if err == nil || !errors.Is(err, syscall.EADDRINUSE) || (setting != "" && !strings.Contains(err.Error(), setting+":")) {
+		return v, err
 	}
-	ln.Close()
-	return true
-}
-
-// freeOr returns addr as a concrete host:port that can be listened on: addr
-// itself when it is free (port 0 resolved to a free port), else a free port
-// on the same host. Other components must know the address before the
-// component listens (the worker gives BankID the bridge's URL).
-func freeOr(addr string, say func(string, ...any), what string) string {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		host, _, serr := net.SplitHostPort(addr)
-		if serr != nil {
-			host = "127.0.0.1"
-		}
-		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
-			return addr // let the component report it
-		}
-		say("%s: %s is busy, using %s", what, addr, ln.Addr())
+	host, _, serr := net.SplitHostPort(addr)
+	if serr != nil {
+		host = "127.0.0.1"
 	}
-	got := ln.Addr().String()
-	ln.Close()
-	return got
+	free := net.JoinHostPort(host, "0")
+	say("%s: %s is busy; using a free port", what, addr)
+	return start(free)
 }
 
 func randomHex(n int) string {

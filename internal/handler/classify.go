@@ -52,7 +52,7 @@ func classify(err error) (retry bool, delay time.Duration, code kybflow.FailureC
 		// the connection (a certificate, DNS, a redirect). It fails every
 		// lookup alike and is fixed by an operator, so wait for the fix;
 		// LOOKUP_MAX_WAIT bounds the wait (then: unavailable).
-		return true, time.Minute, ""
+		return true, unreadableRetry, ""
 	}
 	return false, 0, kybflow.CodeRejected
 }

@@ -17,6 +17,10 @@ import (
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
+// testTopology is the worker's topology with test values.
+var testTopology = streams.Topology{Replicas: 1, Duplicates: time.Hour, EventsMaxAge: time.Hour, DeadLetterMaxAge: time.Hour,
+	LookupsMaxAge: 24 * time.Hour, AckWait: 15 * time.Second, WebhookMaxDeliver: 10}
+
 // newHandlers wires handlers on real NATS, the sandbox and a directory.
 func newHandlers(t *testing.T) (*Handlers, *lookups.Store, jetstream.JetStream) {
 	return newHandlersWith(t, nil)
@@ -25,7 +29,7 @@ func newHandlers(t *testing.T) (*Handlers, *lookups.Store, jetstream.JetStream) 
 func newHandlersWith(t *testing.T, wrap func(API) API) (*Handlers, *lookups.Store, jetstream.JetStream) {
 	t.Helper()
 	js := testenv.JetStream(t)
-	res, err := streams.Ensure(context.Background(), js, streams.Topology{})
+	res, err := streams.Ensure(context.Background(), js, testTopology)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +51,9 @@ func newHandlersWith(t *testing.T, wrap func(API) API) (*Handlers, *lookups.Stor
 	if wrap != nil {
 		a = wrap(api)
 	}
-	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Keys: kybflow.ObjectKeys{}})
+	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Keys: kybflow.ObjectKeys{},
+		Source: "urn:test", Lease: 15 * time.Second, MaxWait: time.Hour,
+		Poll: Poll{Initial: 100 * time.Millisecond, Max: time.Second, MaxWithWebhooks: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +123,7 @@ func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 { // a redelivered command, then a late webhook
-		if err := h.finish(ctx, rec, rev, nil); err != nil {
+		if err := h.finish(ctx, rec, rev); err != nil {
 			t.Fatal(err)
 		}
 		rec, rev, _ = store.Get(ctx, "crashed")

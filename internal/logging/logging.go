@@ -27,10 +27,3 @@ func New(w io.Writer, format, level string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("LOG_FORMAT: %q is not json or text", format)
 }
-
-// Redacted is a string that logs as "[redacted]": wrap personal data in it
-// where a type of its own would be too much.
-type Redacted string
-
-// LogValue implements slog.LogValuer.
-func (Redacted) LogValue() slog.Value { return slog.StringValue("[redacted]") }

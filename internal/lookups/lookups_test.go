@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/streams"
@@ -18,7 +19,8 @@ func newStore(t *testing.T) *Store {
 	t.Helper()
 	js := testenv.JetStream(t)
 	ctx := context.Background()
-	topo := streams.Topology{}
+	topo := streams.Topology{Replicas: 1, Duplicates: time.Hour, EventsMaxAge: time.Hour, DeadLetterMaxAge: time.Hour,
+		LookupsMaxAge: 24 * time.Hour, AckWait: 15 * time.Second, WebhookMaxDeliver: 10}
 	if _, err := streams.Ensure(ctx, js, topo); err != nil {
 		t.Fatal(err)
 	}

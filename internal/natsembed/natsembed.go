@@ -17,8 +17,8 @@ type Config struct {
 	// StoreDir is where JetStream keeps its data. Required: a server with
 	// file storage is what production runs, so development and tests do too.
 	StoreDir string
-	// Host and Port to listen on; Port -1 picks a free port (default), 0 the
-	// NATS default 4222.
+	// Host and Port to listen on (default 127.0.0.1); Port 0 or -1 picks a
+	// free port, which ClientURL then names.
 	Host string
 	Port int
 	// ServerName names the server (default "kybflow-embedded").

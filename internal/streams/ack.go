@@ -9,7 +9,7 @@
 //	nil                    → Ack
 //	Retry(err, delay)      → NakWithDelay(delay): try again later (transient)
 //	Term(err)              → TermWithReason: never redeliver (permanent)
-//	Release(err)           → Nak: hand it to another replica now (shutdown)
+//	(any error while our own context is ending) → Nak: hand it to another replica now (shutdown)
 //	any other error        → NakWithDelay(backoff by delivery count)
 //
 // Long work is kept alive with InProgress by the consume loop itself, up to
@@ -76,10 +76,6 @@ func Retry(err error, delay time.Duration) error {
 // must already have published whatever the failure means to users (a failed
 // event, a dead letter); Term only stops the redelivery.
 func Term(err error) error { return &outcome{act: ActTerm, err: err} }
-
-// Release gives the message back at once, for another consumer to take: the
-// work was not done here (e.g. the process is shutting down).
-func Release(err error) error { return &outcome{act: ActRelease, err: err} }
 
 // Backoff is the redelivery delay for a message delivered n times (n ≥ 1):
 // exponential from Initial, capped at Max.

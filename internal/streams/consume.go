@@ -20,7 +20,7 @@ type Handler func(ctx context.Context, msg jetstream.Msg) error
 type ConsumeConfig struct {
 	// Name names the loop in logs and metrics (e.g. "commands").
 	Name string
-	// Concurrency is how many messages are handled at once (at least 1).
+	// Concurrency is how many messages are handled at once (required).
 	Concurrency int
 	// Backoff is the redelivery delay for unclassified and Retry errors.
 	Backoff Backoff
@@ -30,7 +30,7 @@ type ConsumeConfig struct {
 	HandlerTimeout time.Duration
 	// DrainTimeout bounds how long in-flight handlers may run after the
 	// context ends; then their contexts are cancelled and the messages
-	// released (default 20s).
+	// released (required).
 	DrainTimeout time.Duration
 	// Recreate, when set, makes the consumer again (and its stream) when
 	// the server confirms it is gone, and returns the new handle.
@@ -48,12 +48,12 @@ type ConsumeConfig struct {
 	ackWait time.Duration
 }
 
-// defaults fills in what the loop reads from the consumer, and what it needs
-// to run at all when a caller leaves it out.
-func (c *ConsumeConfig) defaults(cons jetstream.Consumer) {
-	c.Concurrency = max(c.Concurrency, 1)
-	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = 20 * time.Second
+// prepare checks the settings (they come from the worker's validated
+// configuration, which holds their defaults) and reads the ack wait from
+// the consumer.
+func (c *ConsumeConfig) prepare(cons jetstream.Consumer) error {
+	if c.Concurrency < 1 || c.DrainTimeout <= 0 {
+		return fmt.Errorf("consume %s: Concurrency and DrainTimeout are required", c.Name)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -62,6 +62,7 @@ func (c *ConsumeConfig) defaults(cons jetstream.Consumer) {
 	if info := cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
 		c.ackWait = info.Config.AckWait
 	}
+	return nil
 }
 
 // Consume runs h over the messages of cons until ctx ends, then drains: it
@@ -82,7 +83,9 @@ func (c *ConsumeConfig) defaults(cons jetstream.Consumer) {
 //
 // All goroutines it starts are owned by this call: none outlive it.
 func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg ConsumeConfig) error {
-	cfg.defaults(cons)
+	if err := cfg.prepare(cons); err != nil {
+		return err
+	}
 	log := cfg.Logger.With("consumer", cfg.Name)
 
 	// Handlers run under their own context: it outlives ctx by DrainTimeout

@@ -18,6 +18,9 @@ import (
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
+// testDrain is the drain timeout of the loops under test.
+const testDrain = 5 * time.Second
+
 // workQueue makes a work-queue stream and a durable consumer on it, as the
 // worker does.
 func workQueue(t *testing.T, js jetstream.JetStream, ackWait time.Duration) jetstream.Consumer {
@@ -90,7 +93,7 @@ func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- Consume(ctx, cons, h, ConsumeConfig{
-			Name: "t", Concurrency: 2, Backoff: Backoff{Initial: 50 * time.Millisecond, Max: time.Second},
+			Name: "t", Concurrency: 2, DrainTimeout: testDrain, Backoff: Backoff{Initial: 50 * time.Millisecond, Max: time.Second},
 			Observe: func(a Action, _ time.Duration) { mu.Lock(); actions[a]++; mu.Unlock() },
 		})
 	}()
@@ -152,7 +155,9 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 		return nil
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t"}) }()
+	go func() {
+		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", Concurrency: 1, DrainTimeout: testDrain})
+	}()
 	if _, err := js.Publish(ctx, "wq.long", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +196,7 @@ func TestConsumeDrainFinishesInFlightAndAnotherConsumerTheRest(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "first", Concurrency: 2})
+		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "first", Concurrency: 2, DrainTimeout: testDrain})
 	}()
 	<-started
 	<-started
@@ -214,7 +219,7 @@ func TestConsumeDrainFinishesInFlightAndAnotherConsumerTheRest(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	go func() {
-		errc <- Consume(ctx2, cons, h, ConsumeConfig{Name: "second", Concurrency: 2})
+		errc <- Consume(ctx2, cons, h, ConsumeConfig{Name: "second", Concurrency: 2, DrainTimeout: testDrain})
 	}()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -260,7 +265,6 @@ func TestDecide(t *testing.T) {
 		{"retry with delay", live, Retry(errors.New("x"), 3*time.Second), 1, ActRetry, 3 * time.Second},
 		{"retry without delay backs off", live, Retry(errors.New("x"), 0), 3, ActRetry, 4 * time.Second},
 		{"wrapped term", live, fmt.Errorf("ctx: %w", Term(errors.New("x"))), 1, ActTerm, 0},
-		{"release", live, Release(errors.New("x")), 1, ActRelease, 0},
 		{"unclassified backs off, capped", live, errors.New("x"), 10, ActRetry, 8 * time.Second},
 		{"unclassified during shutdown releases", ended, errors.New("x"), 1, ActRelease, 0},
 	}
@@ -285,7 +289,7 @@ func TestConsumeRecreatesADeletedConsumer(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- Consume(ctx, cons, func(_ context.Context, m jetstream.Msg) error { handled <- m.Subject(); return nil }, ConsumeConfig{
-			Name: "t", Health: &health,
+			Name: "t", Health: &health, Concurrency: 1, DrainTimeout: testDrain,
 			Recreate: func(ctx context.Context) (jetstream.Consumer, error) {
 				recreated.Add(1)
 				return js.CreateOrUpdateConsumer(ctx, "WQ", jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: -1})
@@ -359,7 +363,7 @@ func TestConsumeRidesOutAServerRestart(t *testing.T) {
 			seen[m.Subject()]++
 			mu.Unlock()
 			return nil
-		}, ConsumeConfig{Name: "t", Health: &health, Concurrency: 2})
+		}, ConsumeConfig{Name: "t", Health: &health, Concurrency: 2, DrainTimeout: testDrain})
 	}()
 	count := func(want int) func() error {
 		return func() error {
@@ -431,7 +435,7 @@ func TestConsumeHandlerTimeoutRetriesTheMessage(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", HandlerTimeout: 300 * time.Millisecond, Backoff: Backoff{Initial: 50 * time.Millisecond}})
+		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", Concurrency: 1, DrainTimeout: testDrain, HandlerTimeout: 300 * time.Millisecond, Backoff: Backoff{Initial: 50 * time.Millisecond}})
 	}()
 	if _, err := js.Publish(ctx, "wq.stuck", nil); err != nil {
 		t.Fatal(err)
@@ -466,7 +470,7 @@ func TestConsumeTakesOnlyWhatItCanStart(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", Concurrency: 2})
+		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", Concurrency: 2, DrainTimeout: testDrain})
 	}()
 	for i := 0; i < 4; i++ {
 		if _, err := js.Publish(ctx, fmt.Sprintf("wq.long%d", i), nil); err != nil {
@@ -488,6 +492,17 @@ func TestConsumeTakesOnlyWhatItCanStart(t *testing.T) {
 	for s, n := range seen {
 		if n != 1 {
 			t.Errorf("%s handled %d times: it waited in a buffer past its ack wait", s, n)
+		}
+	}
+}
+
+func TestConsumeRequiresItsSettings(t *testing.T) {
+	js := testenv.JetStream(t)
+	cons := workQueue(t, js, 5*time.Second)
+	h := func(context.Context, jetstream.Msg) error { return nil }
+	for _, cfg := range []ConsumeConfig{{Name: "t", DrainTimeout: testDrain}, {Name: "t", Concurrency: 1}} {
+		if err := Consume(context.Background(), cons, h, cfg); err == nil || !strings.Contains(err.Error(), "required") {
+			t.Errorf("Consume(%+v) = %v, want an error naming what is required", cfg, err)
 		}
 	}
 }

@@ -23,68 +23,49 @@ const (
 
 // Topology is the set of streams, consumers and the key-value bucket the
 // worker needs. Ensure creates or updates them, idempotently, at start.
+// Every field but Logger is required: the values (and their defaults) are
+// the worker's settings, named below.
 type Topology struct {
 	Subjects kybflow.Subjects
 	// Replicas of every stream and of the bucket: 1 on a single server, 3 on
 	// a production cluster.
 	Replicas int
-	// Duplicates is the window in which a Nats-Msg-Id is remembered (default
-	// 2h): commands re-published, events re-sent after a crash, webhooks
+	// Duplicates is the window in which a Nats-Msg-Id is remembered (DUPLICATE_WINDOW): commands re-published, events re-sent after a crash, webhooks
 	// re-sent by BankID are all dropped within it.
 	Duplicates time.Duration
-	// EventsMaxAge is how long events are kept (default 7 days).
+	// EventsMaxAge is how long events are kept (EVENTS_MAX_AGE).
 	EventsMaxAge time.Duration
-	// DeadLetterMaxAge is how long dead letters are kept (default 30 days).
+	// DeadLetterMaxAge is how long dead letters are kept (DEADLETTER_MAX_AGE).
 	DeadLetterMaxAge time.Duration
 	// LookupsMaxAge is how long a lookup's state record is kept after its
-	// last change (default 30 days): within it, a command with the same
+	// last change (LOOKUP_RETENTION): within it, a command with the same
 	// lookupId is recognised as a duplicate.
 	LookupsMaxAge time.Duration
-	// AckWait of the consumers (default 1 minute; long work sends
-	// InProgress).
+	// AckWait of the consumers (ACK_WAIT; long work sends InProgress).
 	AckWait time.Duration
-	// WebhookMaxDeliver bounds retries of one webhook (default 10): polling
+	// WebhookMaxDeliver bounds retries of one webhook (WEBHOOK_MAX_DELIVER): polling
 	// is the fallback, so a webhook that cannot be handled is dropped.
 	WebhookMaxDeliver int
 	// Logger receives the retries of Ensure (default: discard).
 	Logger *slog.Logger
 }
 
-func (t *Topology) defaults() {
-	if t.Replicas <= 0 {
-		t.Replicas = 1
+// validate checks that every setting is given: they come from the worker's
+// validated configuration, which holds their defaults.
+func (t *Topology) validate() error {
+	if t.Replicas != 1 && t.Replicas != 3 && t.Replicas != 5 {
+		return fmt.Errorf("topology: Replicas must be 1, 3 or 5, got %d", t.Replicas)
 	}
-	if t.Duplicates <= 0 {
-		t.Duplicates = 2 * time.Hour
+	if t.Duplicates <= 0 || t.EventsMaxAge <= 0 || t.DeadLetterMaxAge <= 0 || t.LookupsMaxAge <= 0 || t.AckWait <= 0 || t.WebhookMaxDeliver <= 0 {
+		return errors.New("topology: Duplicates, EventsMaxAge, DeadLetterMaxAge, LookupsMaxAge, AckWait and WebhookMaxDeliver are required")
 	}
-	if t.EventsMaxAge <= 0 {
-		t.EventsMaxAge = 7 * 24 * time.Hour
-	}
-	if t.DeadLetterMaxAge <= 0 {
-		t.DeadLetterMaxAge = 30 * 24 * time.Hour
-	}
-	if t.LookupsMaxAge <= 0 {
-		t.LookupsMaxAge = 30 * 24 * time.Hour
-	}
-	if t.AckWait <= 0 {
-		t.AckWait = time.Minute
-	}
-	if t.WebhookMaxDeliver <= 0 {
-		t.WebhookMaxDeliver = 10
+	if t.Duplicates > t.EventsMaxAge {
+		return errors.New("topology: Duplicates cannot be longer than EventsMaxAge (what the stream keeps)")
 	}
 	if t.Logger == nil {
 		t.Logger = slog.New(slog.DiscardHandler)
 	}
-	// A duplicate window cannot be longer than what the stream keeps.
-	if t.Duplicates > t.EventsMaxAge {
-		t.Duplicates = t.EventsMaxAge
-	}
-}
-
-// LookupsBucket is the key-value bucket of lookup state records.
-func LookupsBucket(s kybflow.Subjects) string {
-	name := s.CommandsStream()
-	return name[:len(name)-len("COMMANDS")] + "LOOKUPS"
+	return nil
 }
 
 // Resources are the handles Ensure returns.
@@ -103,7 +84,9 @@ type Resources struct {
 // another replica is success. What retrying cannot mend (a configuration
 // the server refuses) ends it at once.
 func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources, error) {
-	t.defaults()
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
 	for _, cfg := range t.streams() {
 		if err := retry(ctx, t.Logger, "ensure stream "+cfg.Name, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateStream(ctx, cfg)
@@ -134,7 +117,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources
 // gone too: what a consume loop calls when the server confirms its
 // consumer is gone. It retries like Ensure until ctx ends.
 func EnsureConsumer(ctx context.Context, js jetstream.JetStream, t Topology, name string) (jetstream.Consumer, error) {
-	t.defaults()
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
 	stream, _, ok := t.consumer(name)
 	if !ok {
 		return nil, fmt.Errorf("ensure consumer %s: no such consumer in the topology", name)
@@ -200,7 +185,7 @@ func (t Topology) streams() []jetstream.StreamConfig {
 
 func (t Topology) bucket() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket: LookupsBucket(t.Subjects), Description: "Lookup state records, by lookupId.",
+		Bucket: t.Subjects.LookupsBucket(), Description: "Lookup state records, by lookupId.",
 		History: 1, TTL: t.LookupsMaxAge, Storage: jetstream.FileStorage, Replicas: t.Replicas,
 	}
 }

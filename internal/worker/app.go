@@ -142,7 +142,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		access: newAccessRights(reg),
 		topo: streams.Topology{
 			Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
-			LookupsMaxAge: cfg.LookupsMaxAge, AckWait: cfg.AckWait, Logger: log,
+			LookupsMaxAge: cfg.LookupsMaxAge, AckWait: cfg.AckWait, DeadLetterMaxAge: cfg.DeadLetterAge,
+			WebhookMaxDeliver: cfg.WebhookDeliver, Logger: log,
 		},
 	}, nil
 }

@@ -70,6 +70,8 @@ type Config struct {
 
 	StreamReplicas int
 	EventsMaxAge   time.Duration
+	DeadLetterAge  time.Duration
+	WebhookDeliver int
 	LookupsMaxAge  time.Duration
 	Duplicates     time.Duration
 	EventSource    string
@@ -123,6 +125,8 @@ func (c *Config) Settings(s *envconfig.Set) {
 
 	s.Int(&c.StreamReplicas, "STREAM_REPLICAS", "stream-replicas", 1, "replicas of every stream and bucket (3 on a production cluster)")
 	s.Duration(&c.EventsMaxAge, "EVENTS_MAX_AGE", "events-max-age", 7*24*time.Hour, "how long events are kept in the events stream")
+	s.Duration(&c.DeadLetterAge, "DEADLETTER_MAX_AGE", "deadletter-max-age", 30*24*time.Hour, "how long dead-lettered commands are kept in AML_DEADLETTER")
+	s.Int(&c.WebhookDeliver, "WEBHOOK_MAX_DELIVER", "webhook-max-deliver", 10, "deliveries of one webhook before it is dropped (polling finds the result anyway)")
 	s.Duration(&c.LookupsMaxAge, "LOOKUP_RETENTION", "lookup-retention", 30*24*time.Hour, "how long a lookup's state is kept after its last change: a command reusing its lookupId within it opens nothing")
 	s.Duration(&c.Duplicates, "DUPLICATE_WINDOW", "duplicate-window", 2*time.Hour, "how long a Nats-Msg-Id is remembered for deduplication")
 	s.String(&c.EventSource, "EVENT_SOURCE", "event-source", "urn:kybflow:worker", "CloudEvents source of published events")
@@ -198,6 +202,8 @@ func (c *Config) Validate() error {
 	ck.Check(c.AckWait >= 3*time.Second, "ACK_WAIT", "must be at least 3s (handlers send a keep-alive every third of it), got %s", c.AckWait)
 	ck.Check(c.StreamReplicas == 1 || c.StreamReplicas == 3 || c.StreamReplicas == 5, "STREAM_REPLICAS", "must be 1, 3 or 5, got %d", c.StreamReplicas)
 	ck.Check(c.EventsMaxAge > 0, "EVENTS_MAX_AGE", "must be positive")
+	ck.Check(c.DeadLetterAge > 0, "DEADLETTER_MAX_AGE", "must be positive")
+	ck.Check(c.WebhookDeliver > 0, "WEBHOOK_MAX_DELIVER", "must be positive, got %d", c.WebhookDeliver)
 	// A record must outlive the wait for its results (nothing rewrites it
 	// while waiting) and the duplicate window (or a reused lookupId would be
 	// a new lookup whose check and events the stream drops as duplicates).

@@ -1,0 +1,105 @@
+package handler
+
+// Checks and webhooks: a check (a poll) or a webhook (a hint, confirmed
+// with our own status call) moves an opened session's results into
+// storage (collect.go).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/streams"
+)
+
+// Check polls one session: it stores whatever results are ready, ends the
+// lookup when all are stored or the session failed, and otherwise asks to
+// be redelivered after the next poll interval.
+func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) error {
+	var cm kybflow.CheckMessage
+	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupID(cm.LookupID) {
+		return drop(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
+	}
+	var n uint64 = 1
+	published := h.c.Now()
+	if md, err := msg.Metadata(); err == nil {
+		n, published = md.NumDelivered, md.Timestamp
+	}
+	// A check exists only once its lookup is opened. A read that says
+	// otherwise may come from a key-value replica that lags behind (reads
+	// are served by followers on a cluster): never drop the lookup's only
+	// check on it. A check older than any lookup can wait belongs to a
+	// record that retention removed (or a hand deleted): that one goes.
+	rec, rev, err := h.c.Lookups.Get(ctx, cm.LookupID)
+	if errors.Is(err, lookups.ErrNotFound) {
+		if h.c.Now().Sub(published) < h.c.MaxWait+time.Hour {
+			return retryAfter(err, laggingReadRetry)
+		}
+		h.log.Warn("check for a lookup that no longer exists; dropped", "lookup_id", cm.LookupID)
+		return nil
+	}
+	if err != nil {
+		return h.readError(err)
+	}
+	switch {
+	case rec.State.Terminal():
+		return h.finish(ctx, rec, rev)
+	case rec.State != lookups.Opened:
+		return retryAfter(fmt.Errorf("check for lookup %s in state %s: a lagging read", cm.LookupID, rec.State), laggingReadRetry)
+	}
+	done, err := h.progress(ctx, rec, rev)
+	if err != nil || done {
+		return err
+	}
+	return retryAfter(errNotReady, h.pollDelay(n))
+}
+
+func (h *Handlers) pollDelay(n uint64) time.Duration {
+	limit := h.c.Poll.Max
+	if h.c.WebhookURL != "" {
+		limit = h.c.Poll.MaxWithWebhooks
+	}
+	return streams.Backoff{Initial: h.c.Poll.Initial, Max: limit}.Delay(n)
+}
+
+// Webhook handles a webhook republished by the bridge. It is a hint: the
+// lookup's own record names the session, and progress asks the API for its
+// status with our own token before anything is stored.
+func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
+	lookupID, ok := h.c.Subjects.WebhookLookupID(msg.Subject())
+	if !ok {
+		return drop(fmt.Errorf("webhook on subject %q: not a webhook subject with a lookupId", truncate([]byte(msg.Subject()), 200)))
+	}
+	var wh amlapi.Webhook
+	if err := json.Unmarshal(msg.Data(), &wh); err != nil {
+		return drop(fmt.Errorf("webhook for %s is not JSON: %w", lookupID, err))
+	}
+	h.c.Metrics.Webhooks.WithLabelValues(string(wh.Event)).Inc()
+	rec, rev, err := h.c.Lookups.Get(ctx, lookupID)
+	if errors.Is(err, lookups.ErrNotFound) {
+		h.log.Warn("webhook for an unknown lookup; ignored", "lookup_id", lookupID, "event", string(wh.Event))
+		return nil
+	}
+	if err != nil {
+		return h.readError(err)
+	}
+	switch {
+	case rec.State.Terminal():
+		return h.finish(ctx, rec, rev) // late or duplicate: at most re-publish the ending
+	case rec.State != lookups.Opened:
+		// BankID can call back before we recorded the session id.
+		return retryAfter(fmt.Errorf("webhook for %s before its session was recorded", lookupID), laggingReadRetry)
+	case wh.SessionID != rec.SessionID:
+		h.log.Warn("webhook names another session than the lookup's; ignored", "lookup_id", lookupID, "event", string(wh.Event))
+		return nil
+	}
+	_, err = h.progress(ctx, rec, rev)
+	return err
+}

@@ -1,0 +1,150 @@
+package handler
+
+// Collecting: one status call, every ready result stored (store.go),
+// and the lookup ended (end.go) when everything is.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/lookups"
+)
+
+// progress asks for the session's status, stores every ready result not
+// stored yet, and ends the lookup when it can. It reports whether the
+// lookup is finished.
+func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64) (bool, error) {
+	cmd := rec.Command
+	kind := amlapi.KindOrganization
+	if cmd.Type == kybflow.TypeBeneficialOwners {
+		kind = amlapi.KindBeneficial
+	}
+	h.c.Metrics.Polls.Inc()
+	sess, err := h.c.API.Session(ctx, kind, rec.SessionID)
+	if err != nil {
+		retry, delay, code := classify(err)
+		var ae *amlapi.Error
+		switch {
+		case amlapi.ClassOf(err) == amlapi.Unreadable && errors.As(err, &ae):
+			// Paid for, and unreadable: model.go may not match the API.
+			// Never a verdict on the lookup; an operator corrects the model.
+			h.log.Warn("session answer unreadable; retried later (model.go may not match the API)", "lookup_id", cmd.LookupID, "shape", ae.Shape, "err", err)
+			h.c.Metrics.Unreadable.Inc()
+		case amlapi.ClassOf(err) == amlapi.Expired && h.c.Now().Sub(rec.OpenedAt) < amlapi.Lifetime:
+			// Results live two hours after they become available, so a
+			// session created less than that ago cannot have expired: the
+			// session path of the model is wrong, or the API lost it.
+			h.log.Error("session not found soon after it was created; retried later (the session path in model.go may be wrong)", "lookup_id", cmd.LookupID, "session_id", rec.SessionID, "err", err)
+			h.c.Metrics.SessionNotFound.WithLabelValues("soon_after_create").Inc()
+			retry, delay, code = true, unreadableRetry, ""
+		case amlapi.ClassOf(err) == amlapi.Expired:
+			h.c.Metrics.SessionNotFound.WithLabelValues("expired").Inc()
+		}
+		if retry && h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
+			retry, code = false, kybflow.CodeUnavailable
+			err = fmt.Errorf("no session status within %s: %w", h.c.MaxWait, err)
+		}
+		if retry {
+			h.c.Metrics.TransientErrors.WithLabelValues("session_status").Inc()
+			return false, retryAfter(err, delay)
+		}
+		return true, h.fail(ctx, rec, rev, code, err.Error())
+	}
+	if sess.Status == amlapi.SessionFailed {
+		return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("BankID session %s failed", rec.SessionID))
+	}
+
+	pending, unknown := 0, ""
+	for _, want := range wanted(cmd, sess) {
+		if _, ok := rec.Artifact(want.name); ok {
+			continue
+		}
+		ent, ok := want.entity(sess)
+		switch {
+		case !ok:
+			if sess.Status == amlapi.SessionDone {
+				return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("session %s is done without %s", rec.SessionID, want.name))
+			}
+			pending++
+		case ent.Status == amlapi.EntityReady && ent.Link != "":
+			art, omitted, err := h.store(ctx, rec, want.name, ent.Link)
+			if err != nil {
+				retry, delay, code := classifyStore(err)
+				if retry {
+					return false, retryAfter(err, delay)
+				}
+				return true, h.fail(ctx, rec, rev, code, err.Error())
+			}
+			rec.AddArtifact(art)
+			if omitted != nil {
+				rec.OmittedExpands = omitted
+			}
+			next, err := h.c.Lookups.Update(ctx, rec, rev)
+			if err != nil {
+				// Another replica moved the record: the object is stored
+				// under its deterministic key either way; decide again later.
+				return false, retryAfter(err, conflictRetry)
+			}
+			rev = next
+		case ent.Status == amlapi.EntityExpired:
+			return true, h.fail(ctx, rec, rev, kybflow.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
+		case ent.Status == amlapi.EntityFailed:
+			return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("%s of session %s failed", want.name, rec.SessionID))
+		case ent.Status == amlapi.EntityNotStarted || ent.Status == amlapi.EntityInProgress:
+			pending++
+		default: // a status the model does not know, or READY without a link: waited for
+			pending++
+			unknown = want.name
+			h.log.Warn("session entity in a state the model does not know; waiting", "lookup_id", cmd.LookupID,
+				"entity", want.name, "status", truncate([]byte(ent.Status), 40), "has_link", ent.Link != "")
+		}
+	}
+	if pending > 0 {
+		if h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
+			if unknown != "" {
+				return true, h.fail(ctx, rec, rev, kybflow.CodeUnavailable, fmt.Sprintf("no complete result within %s: %s stayed in a state the model does not know", h.c.MaxWait, unknown))
+			}
+			return true, h.fail(ctx, rec, rev, kybflow.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
+		}
+		return false, nil
+	}
+	return true, h.complete(ctx, rec, rev)
+}
+
+// wantedEntity is one result a lookup waits for.
+type wantedEntity struct {
+	name   string
+	entity func(*amlapi.Session) (amlapi.Entity, bool)
+}
+
+// wanted is every result a lookup stores: the JSON; every report it asked
+// for (reports, and links.reports.<type> expands); the report of every
+// beneficial owners lookup, which the API makes unasked (model.go,
+// BeneficialReport); and every other report the session lists, asked for
+// or not, since whatever a session lists is paid for and expires in two
+// hours. A listed report whose type cannot name an artifact is skipped.
+func wanted(cmd kybflow.LookupCommand, sess *amlapi.Session) []wantedEntity {
+	out := []wantedEntity{{kybflow.ArtifactJSON, func(s *amlapi.Session) (amlapi.Entity, bool) { return s.JSONData, true }}}
+	reports := requestedReports(cmd)
+	if cmd.Type == kybflow.TypeBeneficialOwners && !slices.Contains(reports, kybflow.ReportType(amlapi.BeneficialReport)) {
+		reports = append(reports, kybflow.ReportType(amlapi.BeneficialReport))
+	}
+	listed := slices.Sorted(maps.Keys(sess.Reports))
+	for _, t := range listed {
+		if r := kybflow.ReportType(t); !slices.Contains(reports, r) && kybflow.ValidArtifactName(kybflow.ReportArtifactName(r)) {
+			reports = append(reports, r)
+		}
+	}
+	for _, r := range reports {
+		out = append(out, wantedEntity{kybflow.ReportArtifactName(r), func(s *amlapi.Session) (amlapi.Entity, bool) {
+			e, ok := s.Reports[amlapi.ReportType(r)]
+			return e, ok
+		}})
+	}
+	return out
+}

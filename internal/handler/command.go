@@ -1,0 +1,178 @@
+package handler
+
+// Taking in commands: a command is validated, recorded, and taken as far
+// as an opened session (open.go). A command that cannot be attributed to a
+// lookup is dead-lettered; an invalid one ends its lookup failed.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/streams"
+)
+
+// Command handles a lookup command: validate it, record it, open its
+// session, record the session, schedule its first check. It is acked once
+// the session is recorded; a duplicate finds the record and does nothing.
+func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) error {
+	cmd, err := kybflow.ParseCommand(msg.Data())
+	if err != nil {
+		var ce *kybflow.CommandError
+		if errors.As(err, &ce) && ce.LookupID != "" {
+			return h.rejectCommand(ctx, ce)
+		}
+		return h.deadLetter(ctx, msg, err)
+	}
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	return h.advance(ctx, cmd, seq)
+}
+
+// rejectCommand ends a lookup whose command is invalid with a failed event,
+// unless its lookupId is already someone's lookup: then that one stands.
+func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) error {
+	data, _ := ce.FailedData()
+	rec := lookups.Record{
+		State:      lookups.Failed,
+		Command:    kybflow.LookupCommand{LookupID: ce.LookupID, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
+		Failure:    &data,
+		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
+	}
+	existing, rev, err := h.c.Lookups.Get(ctx, ce.LookupID)
+	switch {
+	case err == nil:
+		if existing.State == lookups.Failed && existing.Failure != nil && existing.Failure.Code == data.Code && existing.SessionID == "" {
+			// Our own earlier rejection, redelivered: make sure its event is out.
+			if err := h.finish(ctx, existing, rev); err != nil {
+				return err
+			}
+			return drop(ce)
+		}
+		h.log.Warn("invalid command reuses the lookupId of an existing lookup; ignored", "lookup_id", ce.LookupID, "err", ce)
+		return drop(ce)
+	case !errors.Is(err, lookups.ErrNotFound):
+		return retryBackoff(err)
+	}
+	rev, err = h.c.Lookups.Create(ctx, rec)
+	if err != nil {
+		if errors.Is(err, lookups.ErrExists) {
+			return retryAfter(err, twinRetry) // raced a twin; decide again on its record
+		}
+		return retryBackoff(err)
+	}
+	if err := h.finish(ctx, rec, rev); err != nil {
+		return err
+	}
+	return drop(ce)
+}
+
+// deadLetter keeps a command that cannot be attributed to any lookup, with
+// the reason, and terminates it.
+func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause error) error {
+	md, err := msg.Metadata()
+	if err != nil {
+		return retryBackoff(fmt.Errorf("dead letter: metadata: %w", err))
+	}
+	hdr := nats.Header{}
+	hdr.Set(kybflow.HeaderDeadLetterReason, kybflow.DeadLetterReason(cause))
+	hdr.Set(kybflow.HeaderDeadLetterSubject, msg.Subject())
+	hdr.Set(kybflow.HeaderDeadLetterStream, md.Stream)
+	hdr.Set(kybflow.HeaderDeadLetterSequence, fmt.Sprint(md.Sequence.Stream))
+	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.DeadLetterCommands(), msg.Data(), kybflow.DeadLetterMsgID(md.Stream, md.Sequence.Stream), hdr); err != nil {
+		return retryBackoff(fmt.Errorf("dead letter: %w", err))
+	}
+	h.c.Metrics.DeadLetters.Inc()
+	h.log.Warn("command dead-lettered", "stream", md.Stream, "seq", md.Sequence.Stream, "reason", kybflow.DeadLetterReason(cause))
+	return drop(fmt.Errorf("dead-lettered: %w", cause))
+}
+
+// advance takes a valid command (stream sequence seq) as far as it goes:
+// from no record to an opened session with its check scheduled.
+func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq uint64) error {
+	id := cmd.LookupID
+	rec, rev, err := h.c.Lookups.Get(ctx, id)
+	if errors.Is(err, lookups.ErrNotFound) {
+		rec = lookups.Record{State: lookups.Accepted, Command: cmd, AcceptedAt: h.c.Now()}
+		rev, err = h.c.Lookups.Create(ctx, rec)
+		if errors.Is(err, lookups.ErrExists) {
+			rec, rev, err = h.c.Lookups.Get(ctx, id)
+		} else if err == nil {
+			h.c.Metrics.LookupsAccepted.Inc()
+		}
+	}
+	if err != nil {
+		return h.readError(err)
+	}
+	if !sameLookup(rec.Command, cmd) {
+		// The first command with a lookupId defines the lookup. Another one
+		// with the same id but other content is a caller's mistake; it must
+		// not open a second session.
+		h.log.Warn("command differs from the lookup recorded under its lookupId; the recorded one stands", "lookup_id", id)
+	}
+
+	for range 10 { // compare-and-set rounds; each conflict means another replica moved
+		switch rec.State {
+		case lookups.Completed, lookups.Failed:
+			return h.finish(ctx, rec, rev)
+
+		case lookups.Opened:
+			return h.announceOpened(ctx, rec, rev)
+
+		case lookups.Opening:
+			now := h.c.Now()
+			if end := rec.LeaseUntil.Add(leaseSkew); now.Before(end) {
+				if rec.LeaseSeq != 0 && seq != 0 && rec.LeaseSeq != seq {
+					// A duplicate: the lease holder's own command carries the
+					// lookup (it stays unacknowledged until the session is
+					// recorded, and comes back if its holder dies), so this
+					// one is done, and the pending count stays work not
+					// started yet.
+					h.log.Info("duplicate command while its lookup is being opened; acknowledged", "lookup_id", id)
+					return nil
+				}
+				// Our own command, redelivered while its lease is held.
+				return retryAfter(fmt.Errorf("lookup %s: session being opened elsewhere", id), end.Sub(now))
+			}
+			h.log.Warn("taking over a lookup whose opening lease expired; a session may have been opened by the replica that held it", "lookup_id", id)
+			fallthrough
+
+		case lookups.Accepted:
+			if err := h.ensureEvent(ctx, &rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
+				return err
+			}
+			// Claim: one replica opens the session.
+			rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Opening, h.c.Now().Add(h.c.Lease), newLeaseHolder(), seq
+			next, err := h.c.Lookups.Update(ctx, rec, rev)
+			if errors.Is(err, lookups.ErrConflict) {
+				if rec, rev, err = h.c.Lookups.Get(ctx, id); err != nil {
+					return retryBackoff(err)
+				}
+				continue
+			}
+			if err != nil {
+				return retryBackoff(err)
+			}
+			return h.open(ctx, rec, next)
+
+		default:
+			return drop(fmt.Errorf("lookup %s: unknown state %q", id, rec.State))
+		}
+	}
+	return retryBackoff(fmt.Errorf("lookup %s: too many concurrent changes", id))
+}
+
+// sameLookup reports whether two commands ask for the same lookup.
+func sameLookup(a, b kybflow.LookupCommand) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}

@@ -1,0 +1,177 @@
+package handler
+
+// Opening: the replica that claimed a lookup creates its session under a
+// renewed lease (lease.go), records it, and announces it with the
+// session_opened event and the first check.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/streams"
+)
+
+// open creates the session of a lookup this replica has claimed, and
+// records it. The lease is renewed while the create call runs; the call is
+// cancelled if the lease cannot be counted on any more (lease.go).
+func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) error {
+	cmd := rec.Command
+	l := h.holdLease(ctx, rec, rev)
+	sessionID, err := h.createSession(l.ctx, cmd)
+	rec, rev, lost := l.release()
+	if err != nil {
+		if errors.Is(lost, errLeaseTaken) {
+			return retryBackoff(fmt.Errorf("create session: %w (%w)", lost, err))
+		}
+		retry, delay, code := classify(err)
+		if retry && h.c.Now().Sub(rec.AcceptedAt) > h.c.MaxWait {
+			retry, code = false, kybflow.CodeUnavailable
+			err = fmt.Errorf("could not open a session within %s: %w", h.c.MaxWait, err)
+		}
+		if retry {
+			// Give the claim back so the next delivery may try at once; also
+			// when our own context is ending (a drain), hence WithoutCancel.
+			rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Accepted, time.Time{}, "", 0
+			uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+			if _, uerr := h.c.Lookups.Update(uctx, rec, rev); uerr != nil {
+				h.log.Warn("release opening lease", "lookup_id", cmd.LookupID, "err", uerr)
+			}
+			ucancel()
+			h.c.Metrics.TransientErrors.WithLabelValues("create_session").Inc()
+			return retryAfter(err, delay)
+		}
+		return h.fail(ctx, rec, rev, code, err.Error())
+	}
+	h.c.Metrics.SessionsOpened.Inc()
+	holder := rec.LeaseHolder
+	rec.State, rec.SessionID, rec.OpenedAt = lookups.Opened, sessionID, h.c.Now()
+	rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = time.Time{}, "", 0
+	next, err := h.recordSession(ctx, rec, rev, holder)
+	if err != nil {
+		// Not recorded: a replica that takes over will not know this
+		// session, and will open another one.
+		h.log.Error("session opened but not recorded; a second session may be opened for this lookup", "lookup_id", cmd.LookupID, "session_id", sessionID, "err", err)
+		return retryBackoff(err)
+	}
+	h.log.Info("session opened", "lookup_id", cmd.LookupID, "session_id", sessionID)
+	return h.announceOpened(ctx, rec, next)
+}
+
+// releaseTimeout bounds giving an opening claim back.
+const releaseTimeout = 5 * time.Second
+
+// recordPatience is how long recording a just-opened session keeps trying
+// through NATS trouble (a leader election, a server restart). The write is
+// a compare-and-set on the claimed revision, so it can only land while no
+// other replica has taken the lookup over, however late it is: trying long
+// only narrows the window for a second session.
+const recordPatience = 2 * time.Minute
+
+// recordRetry is the wait between attempts to record a session.
+const recordRetry = 200 * time.Millisecond
+
+// recordSession writes the record of a just-opened session. The session
+// exists upstream and cost money, so this write is worth more than our
+// context: it goes on when the context ends (a drain) and retries passing
+// failures, for recordPatience.
+func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, holder string) (uint64, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordPatience)
+	defer cancel()
+	for {
+		next, err := h.c.Lookups.Update(rctx, rec, rev)
+		if errors.Is(err, lookups.ErrConflict) {
+			// An earlier attempt, or a renewal of our lease, may have been
+			// applied without our hearing: decide on what is there.
+			cur, curRev, gerr := h.c.Lookups.Get(rctx, rec.Command.LookupID)
+			switch {
+			case gerr != nil:
+				err = gerr
+			case cur.State == lookups.Opened && cur.SessionID == rec.SessionID:
+				return curRev, nil
+			case cur.State == lookups.Opening && cur.LeaseHolder == holder:
+				rev = curRev // still our claim: write over our own renewal
+				err = fmt.Errorf("record session: our claim moved to revision %d", curRev)
+			default:
+				return 0, fmt.Errorf("the lookup was taken over (state %s): %w", cur.State, err)
+			}
+		}
+		if err == nil {
+			return next, nil
+		}
+		select {
+		case <-rctx.Done():
+			return 0, fmt.Errorf("%w (last: %w)", rctx.Err(), err)
+		case <-time.After(recordRetry):
+		}
+	}
+}
+
+func (h *Handlers) createSession(ctx context.Context, cmd kybflow.LookupCommand) (string, error) {
+	kind, _ := cmd.IdentifierType.Kind(cmd.Country)
+	req := amlapi.CreateSessionRequest{
+		Identifier: cmd.Identifier, Expands: slices.Clone(cmd.Expands), Language: cmd.Language,
+	}
+	for _, r := range requestedReports(cmd) {
+		req.Reports = append(req.Reports, amlapi.ReportType(r))
+		// The organization guide documents both ways of asking for a
+		// report, the reports parameter and the links.reports.<type>
+		// expand: send both. Beneficial owners sessions make their report
+		// without being asked and take no such expands.
+		if cmd.Type == kybflow.TypeOrganization {
+			if x := amlapi.ReportExpand(amlapi.ReportType(r)); !slices.Contains(req.Expands, x) {
+				req.Expands = append(req.Expands, x)
+			}
+		}
+	}
+	if h.c.WebhookURL != "" {
+		req.Webhook = &amlapi.WebhookSubscription{URL: h.c.WebhookURL + "/" + cmd.LookupID}
+	}
+	opts := amlapi.CreateOptions{IdentifierKind: kind}
+	if cmd.Type == kybflow.TypeBeneficialOwners {
+		return h.c.API.CreateBeneficialSession(ctx, req, opts)
+	}
+	return h.c.API.CreateOrganizationSession(ctx, amlapi.Country(cmd.Country), req, opts)
+}
+
+// requestedReports are the reports a command asks for: its reports, and
+// those named by links.reports.<type> expands.
+func requestedReports(cmd kybflow.LookupCommand) []kybflow.ReportType {
+	out := slices.Clone(cmd.Reports)
+	for _, x := range cmd.Expands {
+		if t, ok := strings.CutPrefix(x, "links.reports."); ok && !slices.Contains(out, kybflow.ReportType(t)) {
+			out = append(out, kybflow.ReportType(t))
+		}
+	}
+	return out
+}
+
+// announceOpened makes sure the session_opened event and the first check
+// are out, then the command is done.
+func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev uint64) error {
+	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) && slices.Contains(rec.Published, string(kybflow.KindSessionOpened)) {
+		return nil
+	}
+	if err := h.ensureEvent(ctx, &rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
+		return err
+	}
+	if !slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
+		body, _ := json.Marshal(kybflow.CheckMessage{LookupID: rec.Command.LookupID})
+		if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.LookupID), body, kybflow.CheckMsgID(rec.Command.LookupID), nil); err != nil {
+			return retryBackoff(err)
+		}
+		rec.Published = append(rec.Published, lookups.MarkCheckScheduled)
+	}
+	if _, err := h.c.Lookups.Update(ctx, rec, rev); err != nil && !errors.Is(err, lookups.ErrConflict) {
+		// The marks only save a re-publish, which the stream deduplicates.
+		h.log.Warn("record published marks", "lookup_id", rec.Command.LookupID, "err", err)
+	}
+	return nil
+}
