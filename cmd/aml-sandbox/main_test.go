@@ -7,9 +7,11 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,11 +20,11 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/sandbox/pdf/pdftest"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
-
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // boot runs the program on a free port and returns its base URL; the
 // program stops when the test ends.
@@ -31,7 +33,9 @@ func boot(t *testing.T, args []string, vars map[string]string) (base string, out
 	out = &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), env(vars), out) }()
+	go func() {
+		errc <- run(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), envconfig.MapLookup(vars), out)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -224,83 +228,139 @@ func getJSON(t *testing.T, u, token string, v any) {
 
 func TestSettings(t *testing.T) {
 	// Defaults.
-	s, err := parseSettings(nil, env(nil), io.Discard)
+	c, err := load(nil, envconfig.MapLookup(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.listen != "127.0.0.1:8480" || s.cfg.ClientID != "sandbox" || s.cfg.ClientSecret != "sandbox-secret" ||
-		s.cfg.ReadyAfter != 2*time.Second || s.cfg.Lifetime != 2*time.Hour || s.cfg.NationalRegistry != amlapi.AccessGranted {
-		t.Errorf("defaults: %+v", s)
+	if c.Listen != "127.0.0.1:8480" || c.LogLevel != slog.LevelInfo || c.Sandbox.ClientID != "sandbox" || c.Sandbox.ClientSecret != "sandbox-secret" ||
+		c.Sandbox.ReadyAfter != 2*time.Second || c.Sandbox.Lifetime != 2*time.Hour || c.Sandbox.NationalRegistry != amlapi.AccessGranted {
+		t.Errorf("defaults: %+v", c)
 	}
 	// The environment beats the default; a flag beats the environment.
 	vars := map[string]string{"SANDBOX_READY_AFTER": "5s", "AML_CLIENT_ID": "from-env", "SANDBOX_ERROR_RATE": "0.5",
-		"SANDBOX_SSN_ACCESS": "true", "SANDBOX_REPORT_SIZE": "100MB", "SANDBOX_NATIONAL_REGISTRY": "pending"}
-	s, err = parseSettings([]string{"--ready-after=1s", "--seed", "42", "--webhook-secret", "eA=="}, env(vars), io.Discard)
+		"SANDBOX_SSN_ACCESS": "true", "SANDBOX_REPORT_SIZE": "100MB", "SANDBOX_NATIONAL_REGISTRY": "pending",
+		"SANDBOX_ALLOWED_SCOPES": "aml_organization/basic aml_organization/OFAC", "SANDBOX_LOG_LEVEL": "warn"}
+	c, err = load([]string{"--ready-after=1s", "--seed", "42", "--webhook-secret", "eA==", "--session-shape", "guide"}, envconfig.MapLookup(vars), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.cfg.ReadyAfter != time.Second || s.cfg.ClientID != "from-env" || s.cfg.Faults.ErrorRate != 0.5 || !s.cfg.SSNAccess ||
-		s.cfg.ReportSize != 100_000_000 || s.cfg.Seed != 42 || s.cfg.WebhookSecret != "eA==" || s.cfg.NationalRegistry != amlapi.AccessPending {
-		t.Errorf("resolved: %+v", s.cfg)
+	if s := c.Sandbox; s.ReadyAfter != time.Second || s.ClientID != "from-env" || s.Faults.ErrorRate != 0.5 || !s.SSNAccess ||
+		s.ReportSize != 100_000_000 || s.Seed != 42 || s.WebhookSecret != "eA==" || s.NationalRegistry != amlapi.AccessPending ||
+		s.SessionShape != sandbox.ShapeGuide || !slices.Equal(s.AllowedScopes, []string{amlapi.ScopeBasic, amlapi.ScopeOFAC}) || c.LogLevel != slog.LevelWarn {
+		t.Errorf("resolved: %+v", c)
 	}
-	if s, _ := parseSettings([]string{"--ssn-access"}, env(nil), io.Discard); !s.cfg.SSNAccess {
-		t.Error("--ssn-access alone is not true")
+	if c, err := load([]string{"--ssn-access"}, envconfig.MapLookup(nil), io.Discard); err != nil || !c.Sandbox.SSNAccess {
+		t.Errorf("--ssn-access alone is not true: %v", err)
 	}
-	if s, _ := parseSettings([]string{"--report-size", "64KiB"}, env(nil), io.Discard); s.cfg.ReportSize != 64<<10 {
-		t.Errorf("64KiB = %d", s.cfg.ReportSize)
+	if c, err := load([]string{"--ssn-access=false"}, envconfig.MapLookup(map[string]string{"SANDBOX_SSN_ACCESS": "true"}), io.Discard); err != nil || c.Sandbox.SSNAccess {
+		t.Errorf("--ssn-access=false does not beat the variable: %v", err)
+	}
+	if c, _ := load([]string{"--report-size", "64KiB"}, envconfig.MapLookup(nil), io.Discard); c.Sandbox.ReportSize != 64<<10 {
+		t.Errorf("64KiB = %d", c.Sandbox.ReportSize)
 	}
 
-	// Bad values name the flag and the variable.
+	// Bad values name the variable, the flag and the value: a bad variable
+	// as "VAR (--flag): ...", a bad flag as "... for flag -flag: VAR: ...".
 	for _, tc := range []struct {
-		args []string
-		vars map[string]string
-		want string
+		args      []string
+		vars      map[string]string
+		want, bad string
 	}{
-		{[]string{"--ready-after", "soon"}, nil, "--ready-after (SANDBOX_READY_AFTER)"},
-		{nil, map[string]string{"SANDBOX_ERROR_RATE": "1.5"}, "--error-rate (SANDBOX_ERROR_RATE)"},
-		{nil, map[string]string{"SANDBOX_LIFETIME": "-1s"}, "--lifetime (SANDBOX_LIFETIME)"},
-		{[]string{"--national-registry", "yes"}, nil, "--national-registry (SANDBOX_NATIONAL_REGISTRY)"},
-		{[]string{"--report-size", "big"}, nil, "--report-size (SANDBOX_REPORT_SIZE)"},
-		{nil, map[string]string{"WEBHOOK_SECRET": "raw-text-secret"}, "--webhook-secret (WEBHOOK_SECRET)"},
-		{[]string{"--session-shape", "round"}, nil, "--session-shape (SANDBOX_SESSION_SHAPE)"},
-		{[]string{"--allowed-scopes", "openid"}, nil, "--allowed-scopes (SANDBOX_ALLOWED_SCOPES)"},
-		{[]string{"--webhook-attempts", "0"}, nil, "--webhook-attempts (SANDBOX_WEBHOOK_ATTEMPTS)"},
-		{[]string{"--log-level", "loud"}, nil, "--log-level (SANDBOX_LOG_LEVEL)"},
-		{[]string{"--seed", "x"}, nil, "--seed (SANDBOX_SEED)"},
-		{[]string{"extra"}, nil, "unexpected arguments"},
+		{[]string{"--ready-after", "soon"}, nil, "flag -ready-after: SANDBOX_READY_AFTER", "soon"},
+		{nil, map[string]string{"SANDBOX_ERROR_RATE": "1.5"}, "SANDBOX_ERROR_RATE (--error-rate)", "1.5"},
+		{nil, map[string]string{"SANDBOX_LIFETIME": "-1s"}, "SANDBOX_LIFETIME (--lifetime)", "-1s"},
+		{[]string{"--national-registry", "yes"}, nil, "flag -national-registry: SANDBOX_NATIONAL_REGISTRY", "yes"},
+		{[]string{"--report-size", "big"}, nil, "flag -report-size: SANDBOX_REPORT_SIZE", "big"},
+		{nil, map[string]string{"WEBHOOK_SECRET": "raw-text-secret"}, "WEBHOOK_SECRET (--webhook-secret)", ""}, // a secret is not repeated
+		{[]string{"--session-shape", "round"}, nil, "flag -session-shape: SANDBOX_SESSION_SHAPE", "round"},
+		{[]string{"--allowed-scopes", "openid"}, nil, "flag -allowed-scopes: SANDBOX_ALLOWED_SCOPES", "openid"},
+		{[]string{"--webhook-attempts", "0"}, nil, "flag -webhook-attempts: SANDBOX_WEBHOOK_ATTEMPTS", "0"},
+		{[]string{"--log-level", "loud"}, nil, "flag -log-level: SANDBOX_LOG_LEVEL", "loud"},
+		{[]string{"--seed", "x"}, nil, "flag -seed: SANDBOX_SEED", "x"},
+		{nil, map[string]string{"SANDBOX_SEED": "x"}, "SANDBOX_SEED (--seed)", "x"},
+		{[]string{"extra"}, nil, "unexpected arguments", "extra"},
+		{[]string{"--ssn-access", "false"}, nil, "unexpected arguments", "false"},
 	} {
-		err := run(context.Background(), tc.args, env(tc.vars), io.Discard)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v %v: %v, want an error naming %s", tc.args, tc.vars, err, tc.want)
+		err := run(context.Background(), tc.args, envconfig.MapLookup(tc.vars), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || tc.bad != "" && !strings.Contains(err.Error(), `"`+tc.bad) {
+			t.Errorf("%v %v: %v, want an error with %s and %q", tc.args, tc.vars, err, tc.want, tc.bad)
 		}
 	}
-	if err := run(context.Background(), []string{"--no-such-flag"}, env(nil), io.Discard); err == nil {
+	// Every bad variable is reported at once; a bad combination too.
+	err = run(context.Background(), nil, envconfig.MapLookup(map[string]string{"SANDBOX_FAIL_RATE": "2", "SANDBOX_LATENCY": "-1ms"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "SANDBOX_FAIL_RATE") || !strings.Contains(err.Error(), "SANDBOX_LATENCY") {
+		t.Errorf("two bad variables: %v", err)
+	}
+	if err := run(context.Background(), []string{"--token-lifetime", "500ms"}, envconfig.MapLookup(nil), io.Discard); !errors.Is(err, sandbox.ErrInvalidConfig) {
+		t.Errorf("token lifetime under 1s: %v", err)
+	}
+	if err := run(context.Background(), []string{"--no-such-flag"}, envconfig.MapLookup(nil), io.Discard); err == nil {
 		t.Error("unknown flag accepted")
 	}
 	// A port in use stops it with the address in the message.
 	base, _ := boot(t, nil, nil)
 	addr := strings.TrimPrefix(base, "http://")
-	if err := run(context.Background(), []string{"--listen", addr}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), addr) {
+	if err := run(context.Background(), []string{"--listen", addr}, envconfig.MapLookup(nil), io.Discard); err == nil || !strings.Contains(err.Error(), addr) {
 		t.Errorf("port in use: %v", err)
+	}
+}
+
+// TestDefaultsAreTheSandboxs: the defaults registered for the flags are
+// those the sandbox fills in for a zero Config.
+func TestDefaultsAreTheSandboxs(t *testing.T) {
+	c, err := load(nil, envconfig.MapLookup(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	effective := func(cfg sandbox.Config) sandbox.Config {
+		t.Helper()
+		sb, err := sandbox.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg = sb.Config()
+		cfg.Logger, cfg.WebhookClient = nil, nil
+		return cfg
+	}
+	if got, want := effective(c.Sandbox), effective(sandbox.Config{}); !reflect.DeepEqual(got, want) {
+		t.Errorf("the flags' defaults give\n%+v\nthe sandbox's\n%+v", got, want)
 	}
 }
 
 func TestHelp(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"--help"}, env(nil), &out); err != nil {
+	vars := map[string]string{"WEBHOOK_SECRET": "whsec_aGlkZGVuLXNlY3JldA=="}
+	if err := run(context.Background(), []string{"--help"}, envconfig.MapLookup(vars), &out); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	if _, err := parseSettings([]string{"-h"}, env(nil), io.Discard); !errors.Is(err, flag.ErrHelp) {
+	if _, err := load([]string{"-h"}, envconfig.MapLookup(nil), io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
 	}
-	for _, o := range options() {
-		if !strings.Contains(out.String(), "--"+o.flag) || !strings.Contains(out.String(), o.env) {
-			t.Errorf("--help lacks --%s / %s", o.flag, o.env)
+	help := out.String()
+	var c Config
+	s := envconfig.New("aml-sandbox", envconfig.MapLookup(nil), io.Discard)
+	c.Settings(s)
+	s.FlagSet().VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(help, "  -"+f.Name+" ") && !strings.Contains(help, "  -"+f.Name+"\n") {
+			t.Errorf("--help lacks -%s", f.Name)
+		}
+		if f.DefValue != "" && !strings.Contains(help, "(default "+f.DefValue+")") {
+			t.Errorf("--help lacks the default %s of -%s", f.DefValue, f.Name)
+		}
+	})
+	for _, v := range s.Vars() {
+		if !strings.Contains(help, "(env "+v+")") {
+			t.Errorf("--help lacks %s", v)
 		}
 	}
-	for _, want := range []string{"SANDBOX_LISTEN", "AML_CLIENT_ID", "AML_CLIENT_SECRET", "WEBHOOK_SECRET", "SANDBOX_READY_AFTER", "SANDBOX_LIFETIME"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("--help lacks %s", want)
+	for _, want := range []string{"(env SANDBOX_LISTEN) (default 127.0.0.1:8480)", "(env AML_CLIENT_SECRET) (default sandbox-secret)",
+		"(env SANDBOX_READY_AFTER) (default 2s)", "(env SANDBOX_LIFETIME) (default 2h)", "(env SANDBOX_TOKEN_LIFETIME) (default 5m)",
+		"(env SANDBOX_SESSION_SHAPE) (default model)", "(env SANDBOX_LOG_LEVEL) (default info)", "(env WEBHOOK_SECRET)\n"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q", want)
 		}
+	}
+	if strings.Contains(help, "aGlkZGVu") {
+		t.Error("--help shows the webhook secret")
 	}
 }

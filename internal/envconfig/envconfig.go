@@ -63,8 +63,12 @@ func (s *Set) SetUsage(intro string) {
 type value struct {
 	text   string
 	secret bool // never shown, not even as the flag's default
+	isBool bool // the flag may stand alone (Switch)
 	parse  func(string) error
 }
+
+// IsBoolFlag tells the flag package that --name alone means --name=true.
+func (v *value) IsBoolFlag() bool { return v.isBool }
 
 func (v *value) String() string {
 	if v.secret {
@@ -163,6 +167,28 @@ func (s *Set) List(p *[]string, env, flagName string, def []string, usage string
 		*p = strings.FieldsFunc(x, func(r rune) bool { return r == ',' || r == ' ' })
 		return nil
 	})
+}
+
+// Func registers a setting of a type or with checks of the binary's own:
+// parse reads the default (unless empty), then the variable or the flag,
+// and its errors are reported naming the variable and the flag, like the
+// others'. Include the bad value in parse's errors.
+func (s *Set) Func(env, flagName, def, usage string, parse func(string) error) {
+	s.register(env, flagName, def, usage, false, parse)
+}
+
+// SecretFunc is Func for a secret: its value is never shown in help, and it
+// has no default.
+func (s *Set) SecretFunc(env, flagName, usage string, parse func(string) error) {
+	s.register(env, flagName, "", usage, true, parse)
+}
+
+// Switch registers a boolean setting like Bool, except that its flag may
+// also stand alone: --name means --name=true (then a value must be joined
+// with =, as in --name=false).
+func (s *Set) Switch(p *bool, env, flagName string, def bool, usage string) {
+	s.Bool(p, env, flagName, def, usage)
+	s.fs.Lookup(flagName).Value.(*value).isBool = true
 }
 
 // Parse parses the command line and returns every problem found in the

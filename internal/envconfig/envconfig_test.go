@@ -3,7 +3,9 @@ package envconfig
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +107,80 @@ func TestRedactURLs(t *testing.T) {
 	got := RedactURLs("nats://alice:s3cret@a:4222, nats://b:4222")
 	if strings.Contains(got, "s3cret") || !strings.Contains(got, "alice") || !strings.Contains(got, "nats://b:4222") {
 		t.Fatalf("RedactURLs = %q", got)
+	}
+}
+
+func TestFuncSecretFuncSwitch(t *testing.T) {
+	type c struct {
+		Size   int
+		Key    string
+		On, Up bool
+	}
+	load := func(env map[string]string, args ...string) (c, string, error) {
+		var got c
+		var out strings.Builder
+		s := New("test", MapLookup(env), &out)
+		even := func(p *int) func(string) error {
+			return func(x string) error {
+				n, err := strconv.Atoi(x)
+				if err != nil || n%2 != 0 {
+					return fmt.Errorf("%q is not an even number", x)
+				}
+				*p = n
+				return nil
+			}
+		}
+		s.Func("SIZE", "size", "2", "an even size", even(&got.Size))
+		s.SecretFunc("KEY", "key", "a key", func(x string) error {
+			if !strings.HasPrefix(x, "k_") {
+				return errors.New("want k_<something>")
+			}
+			got.Key = x
+			return nil
+		})
+		s.Switch(&got.On, "ON", "on", false, "a switch")
+		s.Switch(&got.Up, "UP", "up", true, "a switch on by default")
+		err := s.Parse(args)
+		return got, out.String() + s.Markdown(), err
+	}
+
+	got, _, err := load(nil)
+	if err != nil || got != (c{Size: 2, Up: true}) {
+		t.Fatalf("defaults: %+v, %v", got, err)
+	}
+	got, _, err = load(map[string]string{"SIZE": "4", "KEY": "k_env", "ON": "true"}, "--size=6", "--up=false")
+	if err != nil || got != (c{Size: 6, Key: "k_env", On: true}) {
+		t.Fatalf("env and flags: %+v, %v", got, err)
+	}
+	got, _, err = load(nil, "--on", "--key", "k_flag")
+	if err != nil || !got.On || got.Key != "k_flag" {
+		t.Fatalf("--on alone: %+v, %v", got, err)
+	}
+	if _, _, err := load(nil, "--on", "false"); err != nil {
+		t.Fatalf("--on false: %v", err) // "false" is a positional argument
+	}
+
+	_, _, err = load(map[string]string{"SIZE": "3", "KEY": "nope", "ON": "maybe"})
+	for _, want := range []string{`SIZE (--size): "3" is not an even number`, "KEY (--key): want k_", "ON (--on)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not contain %q", err, want)
+		}
+	}
+	_, _, err = load(nil, "--size", "5")
+	if err == nil || !strings.Contains(err.Error(), "-size") || !strings.Contains(err.Error(), "SIZE") || !strings.Contains(err.Error(), `"5"`) {
+		t.Errorf("bad flag: %v", err)
+	}
+
+	_, help, err := load(map[string]string{"KEY": "k_hunter2"}, "--help")
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	if strings.Contains(help, "hunter2") {
+		t.Errorf("help shows the secret:\n%s", help)
+	}
+	for _, want := range []string{"env SIZE) (default 2)", "env KEY", "  -on\n", "env UP) (default true)", "| `SIZE` | `--size` | `2` |"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
+		}
 	}
 }
