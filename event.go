@@ -154,6 +154,12 @@ type AcceptedData struct {
 	Country        Country         `json:"country"`
 	IdentifierType IdentifierType  `json:"identifierType"`
 	Identifier     string          `json:"identifier"`
+	// Expands, Reports and Language are the command's, normalised (absent
+	// when it had none), so that the accepted event describes the whole
+	// lookup: a resubmission is compared with it (Client.Submit).
+	Expands  []string     `json:"expands,omitempty"`
+	Reports  []ReportType `json:"reports,omitempty"`
+	Language string       `json:"language,omitempty"`
 }
 
 // SessionOpenedData is the data of a session_opened event.
@@ -204,6 +210,7 @@ func (c LookupCommand) AcceptedData() AcceptedData {
 	return AcceptedData{
 		LookupID: c.LookupID, CorrelationID: c.CorrelationID, Metadata: c.Metadata,
 		Type: c.Type, Country: c.Country, IdentifierType: c.IdentifierType, Identifier: c.Identifier,
+		Expands: c.Expands, Reports: c.Reports, Language: c.Language,
 	}
 }
 

@@ -1,0 +1,275 @@
+package kybflow_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/testenv"
+)
+
+// clientEnv is a real NATS server with the worker's streams, a client, and
+// a way to publish events as the worker does.
+type clientEnv struct {
+	t      *testing.T
+	js     jetstream.JetStream
+	client *kybflow.Client
+}
+
+func newClientEnv(t *testing.T) *clientEnv {
+	t.Helper()
+	nc, err := nats.Connect(testenv.NATS(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
+	if _, err := streams.Ensure(context.Background(), js, streams.Topology{
+		Subjects: subjects, Replicas: 1, Duplicates: time.Hour, EventsMaxAge: time.Hour, DeadLetterMaxAge: time.Hour,
+		LookupsMaxAge: 24 * time.Hour, AckWait: 15 * time.Second, WebhookMaxDeliver: 10,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kybflow.NewClient(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &clientEnv{t: t, js: js, client: c}
+}
+
+// event publishes an event of cmd's lookup as the worker would.
+func (e *clientEnv) event(kind kybflow.Kind, data any) {
+	e.t.Helper()
+	var id string
+	switch d := data.(type) {
+	case kybflow.AcceptedData:
+		id = d.LookupID
+	case kybflow.CompletedData:
+		id = d.LookupID
+	case kybflow.FailedData:
+		id = d.LookupID
+	}
+	ev, err := kybflow.NewEvent("urn:test", kind, id, time.Now(), data)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := kybflow.EncodeEvent(ev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	subjects := e.client.Subjects()
+	if _, err := e.js.Publish(context.Background(), subjects.Event(id, kind), b, jetstream.WithMsgID(ev.ID)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *clientEnv) commands() uint64 {
+	e.t.Helper()
+	s, err := e.js.Stream(context.Background(), "AML_COMMANDS")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+var orgCmd = kybflow.LookupCommand{LookupID: "c-1", Type: kybflow.TypeOrganization, Country: kybflow.CountrySE,
+	Identifier: "5560360793", Reports: []kybflow.ReportType{kybflow.ReportAML}}
+
+func TestSubmitStoresOnceAndRefusesMalformedCommands(t *testing.T) {
+	e := newClientEnv(t)
+	ctx := context.Background()
+	if err := e.client.Submit(ctx, orgCmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.client.Submit(ctx, orgCmd); err != nil {
+		t.Fatalf("the same command again: %v", err)
+	}
+	if n := e.commands(); n != 1 {
+		t.Fatalf("%d commands stored, want 1", n)
+	}
+	var ce *kybflow.CommandError
+	bad := kybflow.LookupCommand{LookupID: "c-2", Identifier: "5560360793"} // no type
+	if err := e.client.Submit(ctx, bad); !errors.As(err, &ce) || ce.Code != kybflow.CodeInvalidCommand || ce.Field != "type" {
+		t.Fatalf("a command without type: %v, want an invalid_command CommandError naming type", err)
+	}
+	// A bad check digit is the input's fault: published, for the worker to
+	// fail with its invalid_identifier event.
+	digit := kybflow.LookupCommand{LookupID: "c-3", Type: kybflow.TypeOrganization, Identifier: "923609017"}
+	if err := e.client.Submit(ctx, digit); err != nil {
+		t.Fatalf("a bad check digit: %v, want it published", err)
+	}
+	if n := e.commands(); n != 2 {
+		t.Fatalf("%d commands stored, want 2", n)
+	}
+}
+
+func TestSubmitReportsAConflictingReuseOfALookupID(t *testing.T) {
+	e := newClientEnv(t)
+	ctx := context.Background()
+	norm, err := kybflow.ParseCommand(mustEncode(t, orgCmd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.event(kybflow.KindAccepted, norm.AcceptedData()) // a worker took the first command in
+	if err := e.client.Submit(ctx, orgCmd); err != nil {
+		t.Fatalf("the accepted command again: %v", err)
+	}
+	other := orgCmd
+	other.Reports = nil
+	err = e.client.Submit(ctx, other)
+	if !errors.Is(err, kybflow.ErrLookupIDConflict) {
+		t.Fatalf("other content under the lookupId: %v, want ErrLookupIDConflict", err)
+	}
+	if n := e.commands(); n != 0 {
+		t.Errorf("%d commands stored; an accepted lookup's resubmission publishes nothing", n)
+	}
+}
+
+func TestWaitReturnsTheEnding(t *testing.T) {
+	e := newClientEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := kybflow.CompletedData{LookupID: "w-1", SessionID: "s-1", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
+		IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016",
+		Artifacts: []kybflow.Artifact{{Name: "json", Bucket: "b", Key: "lookups/w-1/json.json", Size: 2,
+			SHA256: "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", ContentType: "application/json"}}}
+	e.event(kybflow.KindCompleted, done) // ended before Wait
+	res, err := e.client.Wait(ctx, "w-1")
+	if err != nil || res.Completed == nil || res.Failed != nil || len(res.Completed.Artifacts) != 1 {
+		t.Fatalf("Wait = %+v, %v", res, err)
+	}
+
+	got := make(chan kybflow.Result, 1)
+	go func() { // ends after Wait began
+		r, err := e.client.Wait(ctx, "w-2")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	e.event(kybflow.KindFailed, kybflow.FailedData{LookupID: "w-2", Code: kybflow.CodeInvalidIdentifier, Reason: "bad check digit"})
+	if r := <-got; r.Failed == nil || r.Failed.Code != kybflow.CodeInvalidIdentifier {
+		t.Fatalf("Wait = %+v", r)
+	}
+
+	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancelShort()
+	if _, err := e.client.Wait(short, "w-never"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait for a lookup that never ends: %v, want the context's error", err)
+	}
+}
+
+// A durable follower gets an event again when its handler fails, and
+// keeps its position across calls.
+func TestEventsDurableRedeliversWhatFailed(t *testing.T) {
+	e := newClientEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e.event(kybflow.KindFailed, kybflow.FailedData{LookupID: "d-1", Code: kybflow.CodeExpired, Reason: "late", Retryable: true})
+	var calls atomic.Int32
+	err := e.client.Events(ctx, func(ev kybflow.Event) error {
+		if calls.Add(1) == 1 {
+			return errors.New("downstream busy")
+		}
+		return kybflow.ErrStop
+	}, kybflow.Durable("test-follower"), kybflow.OfKinds(kybflow.KindFailed))
+	if err != nil || calls.Load() != 2 {
+		t.Fatalf("Events = %v after %d calls; want the event twice", err, calls.Load())
+	}
+	// The position is kept: a second call sees only what is new.
+	e.event(kybflow.KindFailed, kybflow.FailedData{LookupID: "d-2", Code: kybflow.CodeExpired, Reason: "late", Retryable: true})
+	var seen string
+	err = e.client.Events(ctx, func(ev kybflow.Event) error { seen = ev.Subject; return kybflow.ErrStop },
+		kybflow.Durable("test-follower"), kybflow.OfKinds(kybflow.KindFailed))
+	if err != nil || seen != "d-2" {
+		t.Fatalf("second Events = %v, saw %q; want d-2", err, seen)
+	}
+}
+
+func mustEncode(t *testing.T, c kybflow.LookupCommand) []byte {
+	t.Helper()
+	b, err := kybflow.EncodeCommand(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FetchArtifact reads an artifact from a directory or from S3 and checks it
+// against its size and sha256.
+func TestFetchArtifact(t *testing.T) {
+	ctx := context.Background()
+	body := []byte(`{"keyInformation":{}}`)
+	sum := sha256.Sum256(body)
+	art := kybflow.Artifact{Name: "json", Bucket: "results", Key: "lookups/f-1/json.json", Size: int64(len(body)),
+		SHA256: hex.EncodeToString(sum[:]), ContentType: "application/json"}
+
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "lookups", "f-1"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lookups", "f-1", "json.json"), body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.MinIO(t)
+	mc, err := minio.New(srv.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.MakeBucket(ctx, "results", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mc.PutObject(ctx, "results", art.Key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]kybflow.ArtifactSource{"dir": kybflow.DirSource(dir), "s3": kybflow.S3Source(mc)} {
+		var got bytes.Buffer
+		if err := kybflow.FetchArtifact(ctx, src, art, &got); err != nil || got.String() != string(body) {
+			t.Errorf("%s: FetchArtifact = %v, %q", name, err, got.String())
+		}
+		wrong := art
+		wrong.SHA256 = strings.Repeat("0", 64)
+		if err := kybflow.FetchArtifact(ctx, src, wrong, io.Discard); !errors.Is(err, kybflow.ErrArtifactMismatch) {
+			t.Errorf("%s: a wrong sha256: %v, want ErrArtifactMismatch", name, err)
+		}
+		shorter := art
+		shorter.Size--
+		if err := kybflow.FetchArtifact(ctx, src, shorter, io.Discard); !errors.Is(err, kybflow.ErrArtifactMismatch) {
+			t.Errorf("%s: a wrong size: %v, want ErrArtifactMismatch", name, err)
+		}
+		missing := art
+		missing.Key = "lookups/f-2/json.json"
+		if err := kybflow.FetchArtifact(ctx, src, missing, io.Discard); err == nil {
+			t.Errorf("%s: a missing object fetched", name)
+		}
+	}
+	escape := art
+	escape.Key = "../outside.json"
+	if err := kybflow.FetchArtifact(ctx, kybflow.DirSource(dir), escape, io.Discard); err == nil {
+		t.Error("a key leaving the directory was read")
+	}
+}

@@ -1,0 +1,93 @@
+package kybflow_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/kybflow/kybflow"
+)
+
+// A platform submits a lookup and waits for its ending. (It needs a NATS
+// server with a worker; see examples/platform for a whole program.)
+func ExampleClient_Submit() {
+	nc, err := nats.Connect(os.Getenv("NATS_URL"))
+	if err != nil {
+		panic(err)
+	}
+	defer nc.Close()
+	c, err := kybflow.NewClient(nc)
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := kybflow.LookupCommand{LookupID: "onb-2026-000123", Type: kybflow.TypeOrganization,
+		Country: kybflow.CountrySE, Identifier: "5560360793", Reports: []kybflow.ReportType{kybflow.ReportAML}}
+	switch err := c.Submit(ctx, cmd); {
+	case errors.Is(err, kybflow.ErrLookupIDConflict):
+		fmt.Println("that lookupId is taken by another lookup; use a new one")
+		return
+	case err != nil:
+		panic(err) // a malformed command (a *kybflow.CommandError), or NATS trouble
+	}
+	res, err := c.Wait(ctx, cmd.LookupID)
+	if err != nil {
+		panic(err)
+	}
+	if res.Failed != nil {
+		fmt.Println("failed:", res.Failed.Code, res.Failed.Reason, "retryable:", res.Failed.Retryable)
+		return
+	}
+	for _, a := range res.Completed.Artifacts {
+		fmt.Println(a.Name, a.Size, a.Bucket+"/"+a.Key)
+	}
+}
+
+// A downstream service follows every ending with a durable consumer: what
+// its handler fails on comes again, and a restart continues where it was.
+func ExampleClient_Events() {
+	nc, err := nats.Connect(os.Getenv("NATS_URL"))
+	if err != nil {
+		panic(err)
+	}
+	defer nc.Close()
+	c, err := kybflow.NewClient(nc)
+	if err != nil {
+		panic(err)
+	}
+	err = c.Events(context.Background(), func(ev kybflow.Event) error {
+		switch d := ev.Data.(type) {
+		case kybflow.CompletedData:
+			fmt.Println(d.LookupID, "completed with", len(d.Artifacts), "artifacts")
+		case kybflow.FailedData:
+			fmt.Println(d.LookupID, "failed:", d.Code)
+		}
+		return nil
+	}, kybflow.Durable("crm-sync"), kybflow.OfKinds(kybflow.KindCompleted, kybflow.KindFailed))
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Fetching an artifact checks it against its event's size and sha256.
+func ExampleFetchArtifact() {
+	var d kybflow.CompletedData // from a completed event
+	for _, a := range d.Artifacts {
+		f, err := os.CreateTemp(".", a.Name+".*.part")
+		if err != nil {
+			panic(err)
+		}
+		// kybflow.S3Source(minioClient) when the worker stores in S3.
+		if err := kybflow.FetchArtifact(context.Background(), kybflow.DirSource("/var/lib/kybflow/results"), a, f); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			panic(err)
+		}
+		f.Close()
+	}
+}
