@@ -85,35 +85,56 @@ var ErrLookupIDConflict = errors.New("lookupId already names a different lookup"
 // with the lookup's accepted event, which exists once a worker has taken
 // the first command in.
 func (c *Client) Submit(ctx context.Context, cmd LookupCommand) error {
+	_, err := c.SubmitStatus(ctx, cmd)
+	return err
+}
+
+// Submission says what Submit found, for tools that report it.
+type Submission struct {
+	// Duplicate: JetStream already held a command with this lookupId (it
+	// was submitted before, within the duplicate window), so it dropped
+	// this one.
+	Duplicate bool
+	// Accepted: a worker had already taken the lookup in (its accepted
+	// event exists), so nothing was published.
+	Accepted bool
+}
+
+// SubmitStatus is Submit that also says whether the lookup was already
+// submitted or accepted.
+func (c *Client) SubmitStatus(ctx context.Context, cmd LookupCommand) (Submission, error) {
 	data, err := EncodeCommand(cmd)
 	var ce *CommandError
 	switch {
 	case errors.As(err, &ce) && ce.Code == CodeInvalidIdentifier && ce.LookupID != "":
 		// Published as given, for the worker to fail with its event.
 		if data, err = marshal(cmd); err != nil {
-			return fmt.Errorf("submit %s: %w", cmd.LookupID, err)
+			return Submission{}, fmt.Errorf("submit %s: %w", cmd.LookupID, err)
 		}
 	case err != nil:
-		return fmt.Errorf("submit: %w", err)
+		return Submission{}, fmt.Errorf("submit: %w", err)
 	}
 	norm, perr := ParseCommand(data)
 	if perr != nil {
 		norm = cmd // an invalid identifier: nothing normalised to compare
 	}
 	if accepted, err := c.sameAsAccepted(ctx, norm); err != nil || accepted {
-		return err // a worker has the lookup already: nothing to publish
+		return Submission{Accepted: accepted}, err // a worker has the lookup already: nothing to publish
 	}
-	ack, err := c.js.Publish(ctx, c.subjects.CommandLookup(), data, jetstream.WithMsgID(cmd.LookupID))
+	ack, err := c.js.Publish(ctx, c.subjects.CommandLookup(), data, jetstream.WithMsgID(cmd.LookupID),
+		jetstream.WithExpectStream(c.subjects.CommandsStream()))
 	if err != nil {
-		return fmt.Errorf("submit %s: publish: %w", cmd.LookupID, err)
+		return Submission{}, fmt.Errorf("submit %s: publish: %w", cmd.LookupID, err)
 	}
 	if ack.Duplicate {
 		// Within the duplicate window: the stream kept the first command.
-		_, err := c.sameAsAccepted(ctx, norm)
-		return err
+		accepted, err := c.sameAsAccepted(ctx, norm)
+		return Submission{Duplicate: true, Accepted: accepted}, err
 	}
-	return nil
+	return Submission{}, nil
 }
+
+
 
 // sameAsAccepted reports whether the lookup has an accepted event, and
 // returns ErrLookupIDConflict when that describes another lookup than cmd.

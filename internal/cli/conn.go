@@ -52,6 +52,15 @@ func (n *natsSettings) connect() (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
+// client is the public Go client on nc, for the deployment's subjects.
+func client(nc *nats.Conn, s kybflow.Subjects) *kybflow.Client {
+	c, err := kybflow.NewClient(nc, kybflow.WithSubjectPrefix(s.Prefix))
+	if err != nil {
+		panic("cli: the client refused a checked prefix: " + err.Error()) // subjects() checked it
+	}
+	return c
+}
+
 // streamError explains an error of an operation on stream: a missing
 // stream (or a publish nobody answered) means that no worker has created
 // the topology yet, or that it uses another prefix.

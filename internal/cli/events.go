@@ -23,6 +23,10 @@ By default it prints new events as they are published until interrupted
 --follow=false prints the events that exist now and exits; without --since
 it starts at the oldest.`
 
+// consumerInactive is how long the server keeps a reader's ephemeral
+// consumer after the reader went away (it is busy while we read).
+const consumerInactive = 30 * time.Second
+
 func (a *app) runEvents(ctx context.Context, args []string) error {
 	var (
 		conn                      natsSettings

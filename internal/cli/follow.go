@@ -8,14 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/kybflow/kybflow"
 )
-
-// consumerInactive is how long the server keeps a reader's ephemeral
-// consumer after the reader went away (it is busy while we read).
-const consumerInactive = 30 * time.Second
 
 // Follow prints the progress of one lookup's events to out until its terminal event arrives or ctx ends, and returns the terminal event.
 //
@@ -25,53 +19,37 @@ const consumerInactive = 30 * time.Second
 // session id; the artifact count; the failure code, reason and whether it is
 // retryable). A failed lookup is not an error: the returned event says so.
 // When ctx ends first, the error wraps ctx.Err().
-func Follow(ctx context.Context, js jetstream.JetStream, subjects kybflow.Subjects, lookupID string, out io.Writer) (kybflow.Event, error) {
-	ev, _, err := follow(ctx, js, subjects, lookupID, out)
+func Follow(ctx context.Context, c *kybflow.Client, lookupID string, out io.Writer) (kybflow.Event, error) {
+	ev, _, err := follow(ctx, c, lookupID, out)
 	return ev, err
 }
 
-// follow is Follow that also returns the terminal event as published.
-func follow(ctx context.Context, js jetstream.JetStream, subjects kybflow.Subjects, lookupID string, out io.Writer) (kybflow.Event, []byte, error) {
+// follow is Follow that also returns the terminal event as JSON.
+func follow(ctx context.Context, c *kybflow.Client, lookupID string, out io.Writer) (kybflow.Event, []byte, error) {
 	if !kybflow.ValidLookupID(lookupID) {
 		return kybflow.Event{}, nil, fmt.Errorf("invalid lookupId %q: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
 	}
 	start := time.Now()
-	stream := subjects.EventsStream()
-	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects:    []string{subjects.EventsFor(lookupID)},
-		DeliverPolicy:     jetstream.DeliverAllPolicy,
-		InactiveThreshold: consumerInactive,
-	})
+	var last kybflow.Event
+	err := c.Events(ctx, func(ev kybflow.Event) error {
+		fmt.Fprintf(out, "%6.1fs  %-15s %s\n", time.Since(start).Seconds(), kindLabel(ev), summary(ev))
+		if ev.Kind().Terminal() {
+			last = ev
+			return kybflow.ErrStop
+		}
+		return nil
+	}, kybflow.ForLookup(lookupID))
 	if err != nil {
 		if ctx.Err() != nil {
 			return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
 		}
-		return kybflow.Event{}, nil, streamError(subjects, stream, err)
+		return kybflow.Event{}, nil, streamError(c.Subjects(), c.Subjects().EventsStream(), err)
 	}
-	it, err := cons.Messages()
+	raw, err := kybflow.EncodeEvent(last)
 	if err != nil {
-		return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, err)
+		return kybflow.Event{}, nil, err
 	}
-	defer it.Stop()
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
-			}
-			return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, err)
-		}
-		elapsed := time.Since(start).Seconds()
-		ev, err := kybflow.DecodeEvent(msg.Data())
-		if err != nil {
-			fmt.Fprintf(out, "%6.1fs  %-15s %v\n", elapsed, "?", err)
-			continue
-		}
-		fmt.Fprintf(out, "%6.1fs  %-15s %s\n", elapsed, kindLabel(ev), summary(ev))
-		if ev.Kind().Terminal() {
-			return ev, msg.Data(), nil
-		}
-	}
+	return last, raw, nil
 }
 
 // kindLabel is the kind of ev for people.

@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -15,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
-	"github.com/kybflow/kybflow/internal/blob"
 )
 
 const getAbout = `
@@ -95,11 +91,7 @@ func (a *app) runGet(ctx context.Context, args []string) error {
 		return fmt.Errorf("--dir: %w", err)
 	}
 	for _, art := range d.Artifacts {
-		st, err := stores.forBucket(ctx, art.Bucket)
-		if err != nil {
-			return err
-		}
-		p, err := download(ctx, st, art, dest)
+		p, err := download(ctx, stores.src, art, dest)
 		if err != nil {
 			return fmt.Errorf("artifact %s (%s/%s in %s): %w", art.Name, art.Bucket, art.Key, stores.where(art.Bucket), err)
 		}
@@ -164,24 +156,14 @@ func completedData(ctx context.Context, stream jetstream.Stream, subjects kybflo
 		lookupID, stream.CachedInfo().Config.Name)}
 }
 
-// objectGetter is what get needs of a store.
-type objectGetter interface {
-	Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, error)
-}
-
 // download copies one artifact into dir, under the base name of its key,
 // through a temporary file that is renamed only when the size and SHA-256
-// match the event. It returns the file's path.
-func download(ctx context.Context, st objectGetter, art kybflow.Artifact, dir string) (string, error) {
+// match the event (kybflow.FetchArtifact). It returns the file's path.
+func download(ctx context.Context, src kybflow.ArtifactSource, art kybflow.Artifact, dir string) (string, error) {
 	name := path.Base(art.Key)
 	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
 		return "", fmt.Errorf("key %q does not end in a usable file name", art.Key)
 	}
-	rc, _, err := st.Get(ctx, art.Key)
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
 	tmp, err := os.CreateTemp(dir, "."+name+".*.part") // mode 0600
 	if err != nil {
 		return "", err
@@ -193,17 +175,8 @@ func download(ctx context.Context, st objectGetter, art kybflow.Artifact, dir st
 			os.Remove(tmp.Name())
 		}
 	}()
-	h := sha256.New()
-	// One byte more than the event says, to notice a longer object.
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(rc, art.Size+1))
-	if err != nil {
-		return "", fmt.Errorf("download: %w", err)
-	}
-	if n != art.Size {
-		return "", fmt.Errorf("downloaded %d bytes, the event says %d; nothing written", n, art.Size)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != art.SHA256 {
-		return "", fmt.Errorf("downloaded sha256 %s, the event says %s; nothing written", sum, art.SHA256)
+	if err := kybflow.FetchArtifact(ctx, src, art, tmp); err != nil {
+		return "", fmt.Errorf("%w; nothing written", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		return "", err

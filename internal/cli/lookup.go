@@ -116,13 +116,28 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	}
 	defer nc.Close()
 
-	var waitCtx context.Context = ctx
+	waitCtx := ctx
 	if wait {
 		var cancel context.CancelFunc
 		waitCtx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	duplicate, err := publishCommand(waitCtx, js, subjects, lookupID, data)
+	var duplicate bool
+	if noValidate {
+		// As given, past the client's checks: the worker's events say what
+		// it makes of it.
+		duplicate, err = publishCommand(waitCtx, js, subjects, lookupID, data)
+	} else {
+		var st kybflow.Submission
+		st, err = client(nc, subjects).SubmitStatus(waitCtx, cmd)
+		duplicate = st.Duplicate || st.Accepted
+		if errors.Is(err, kybflow.ErrLookupIDConflict) {
+			return &exitError{code: exitFailure, msg: err.Error() + "; send a new --lookup-id to look up again"}
+		}
+		if err != nil {
+			err = streamError(subjects, subjects.CommandsStream(), err)
+		}
+	}
 	if err != nil {
 		return waitError(ctx, waitCtx, lookupID, timeout, err)
 	}
@@ -138,7 +153,7 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintf(a.stdout, "submitted lookup %s; waiting up to %s\n", lookupID, timeout)
 	}
-	ev, raw, err := follow(waitCtx, js, subjects, lookupID, progress)
+	ev, raw, err := follow(waitCtx, client(nc, subjects), lookupID, progress)
 	if err != nil {
 		return waitError(ctx, waitCtx, lookupID, timeout, err)
 	}

@@ -1,13 +1,15 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 
-	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/kybflow/kybflow"
 )
 
 // storageSettings are the worker's storage variables that get reads to
@@ -60,21 +62,24 @@ func (s *storageSettings) check() error {
 	return nil
 }
 
-// stores opens the stores artifacts are read from: one directory, or one S3
-// client per bucket.
+// stores is where artifacts are read from: the worker's BLOB_DIR, or its
+// S3 (the bucket comes from each artifact).
 type stores struct {
 	cfg *storageSettings
-	dir *blob.Dir
-	s3  map[string]*blob.S3
+	src kybflow.ArtifactSource
 }
 
 func (s *storageSettings) open() (*stores, error) {
-	st := &stores{cfg: s, s3: map[string]*blob.S3{}}
 	if s.blobDir == "" {
-		return st, nil
+		mc, err := minio.New(s.endpoint, &minio.Options{
+			Creds: credentials.NewStaticV4(s.accessKey, s.secret, ""), Secure: s.secure, Region: s.region,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("S3_ENDPOINT %s: %w", s.endpoint, err)
+		}
+		return &stores{cfg: s, src: kybflow.S3Source(mc)}, nil
 	}
-	// NewDir would create a missing directory: a typo would look like a
-	// missing object.
+	// A missing directory would look like a missing object.
 	fi, err := os.Stat(s.blobDir)
 	if err != nil {
 		return nil, fmt.Errorf("BLOB_DIR: %w", err)
@@ -82,38 +87,13 @@ func (s *storageSettings) open() (*stores, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("BLOB_DIR %s is not a directory", s.blobDir)
 	}
-	d, err := blob.NewDir(s.blobDir)
-	if err != nil {
-		return nil, fmt.Errorf("BLOB_DIR: %w", err)
-	}
-	st.dir = d
-	return st, nil
-}
-
-// forBucket is the store that holds bucket's objects.
-func (st *stores) forBucket(ctx context.Context, bucket string) (objectGetter, error) {
-	if st.dir != nil {
-		return st.dir, nil
-	}
-	if s, ok := st.s3[bucket]; ok {
-		return s, nil
-	}
-	c := st.cfg
-	s, err := blob.NewS3(ctx, blob.S3Config{
-		Endpoint: c.endpoint, Bucket: bucket, AccessKey: c.accessKey, SecretKey: c.secret,
-		Region: c.region, Secure: c.secure,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("S3_ENDPOINT %s, bucket %s: %w", c.endpoint, bucket, err)
-	}
-	st.s3[bucket] = s
-	return s, nil
+	return &stores{cfg: s, src: kybflow.DirSource(s.blobDir)}, nil
 }
 
 // where names the store of bucket for an error message.
 func (st *stores) where(bucket string) string {
-	if st.dir != nil {
-		return "BLOB_DIR " + st.dir.Location()
+	if st.cfg.blobDir != "" {
+		return "BLOB_DIR " + st.cfg.blobDir
 	}
 	return fmt.Sprintf("S3 %s bucket %s", st.cfg.endpoint, bucket)
 }

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kybflow/kybflow"
@@ -247,28 +246,23 @@ func sample(ctx context.Context, natsURL string, out io.Writer, blobDir string) 
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	c, err := kybflow.NewClient(nc)
 	if err != nil {
 		return err
 	}
-	subjects := kybflow.Subjects{}
 	id := "dev-sample-" + time.Now().UTC().Format("20060102T150405")
 	cmd := kybflow.LookupCommand{
 		LookupID: id, Type: kybflow.TypeOrganization, Country: kybflow.CountryNO, Identifier: "923609016",
 		Expands: []string{"roles", "ownership", "authorities", "sanction"},
 		Reports: []kybflow.ReportType{"aml", "certificate_of_incorporation"},
 	}
-	body, err := kybflow.EncodeCommand(cmd)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(out, "Sample lookup %s: organization 923609016 (NO), with the AML report and the certificate of incorporation\n", id)
-	if _, err := js.Publish(ctx, subjects.CommandLookup(), body, jetstream.WithMsgID(id)); err != nil {
-		return fmt.Errorf("publish: %w", err)
+	if err := c.Submit(ctx, cmd); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	ev, err := cli.Follow(ctx, js, subjects, id, out)
+	ev, err := cli.Follow(ctx, c, id, out)
 	if err != nil {
 		return err
 	}
@@ -279,7 +273,6 @@ func sample(ctx context.Context, natsURL string, out io.Writer, blobDir string) 
 	return nil
 }
 
-// free reports whether addr can be listened on.
 // listenOr starts a component that listens on addr; when addr is busy, it
 // starts it again on a free port of the same host, and says so. setting,
 // when the component has several addresses, is the one whose error names
