@@ -54,7 +54,7 @@ func TestObjectKeys(t *testing.T) {
 }
 
 func TestDeadLetter(t *testing.T) {
-	err := errors.New("invalid_command: command is not valid JSON:\ninvalid character '\\x00'\r\n")
+	err := errors.New("invalid_command: command is not valid JSON:\ninvalid character '\\x00'\r\n") //nolint:revive // the line breaks are what is tested
 	if got := kybflow.DeadLetterReason(err); strings.ContainsAny(got, "\r\n") || !strings.HasPrefix(got, "invalid_command: ") {
 		t.Errorf("DeadLetterReason = %q", got)
 	}

@@ -134,8 +134,6 @@ func (c *Client) SubmitStatus(ctx context.Context, cmd LookupCommand) (Submissio
 	return Submission{}, nil
 }
 
-
-
 // sameAsAccepted reports whether the lookup has an accepted event, and
 // returns ErrLookupIDConflict when that describes another lookup than cmd.
 func (c *Client) sameAsAccepted(ctx context.Context, cmd LookupCommand) (accepted bool, err error) {

@@ -69,8 +69,10 @@ func TestWorkerKilledMidWorkLosesNothing(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	a.cmd.Process.Signal(syscall.SIGKILL)
-	<-a.done
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done //nolint:errcheck // killed on purpose: the exit error is "signal: killed"
 	a.done <- nil
 	t.Logf("killed worker A with %d sessions opened and %d lookups finished", sessions(t, sandboxAddr), len(terminal()))
 

@@ -2,6 +2,8 @@
 # Installs what the test suite needs, when it is missing:
 #   - MinIO, built from the Go module proxy at a pinned version, into $(go env GOPATH)/bin
 #     (outside the repo; about 3-5 minutes on 2 cores, once per machine);
+#   - golangci-lint, built from the Go module proxy at a pinned version, into the same place
+#     (about a minute, once);
 #   - pdfinfo (poppler-utils) and qpdf from Debian, to check the sandbox's PDF reports.
 # It prints the path of the MinIO binary on its last line of output to stdout.
 set -euo pipefail
@@ -18,6 +20,13 @@ have_pinned_minio() {
 if ! have_pinned_minio; then
 	echo "install-tools: building MinIO ${MINIO_VERSION} into $gobin (a few minutes, once)" >&2
 	GOFLAGS=-buildvcs=false go install "github.com/minio/minio@${MINIO_VERSION}" >&2
+fi
+
+GOLANGCI_LINT_VERSION="${GOLANGCI_LINT_VERSION:-v2.15.0}"
+lint="$gobin/golangci-lint"
+if ! { [ -x "$lint" ] && go version -m "$lint" 2>/dev/null | grep -q "mod[[:space:]]*github.com/golangci/golangci-lint/v2[[:space:]]*${GOLANGCI_LINT_VERSION}"; }; then
+	echo "install-tools: building golangci-lint ${GOLANGCI_LINT_VERSION} into $gobin (a minute, once)" >&2
+	GOFLAGS=-buildvcs=false go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${GOLANGCI_LINT_VERSION}" >&2
 fi
 
 if ! command -v pdfinfo >/dev/null 2>&1 || ! command -v qpdf >/dev/null 2>&1; then

@@ -88,7 +88,9 @@ func TestManualCheck(t *testing.T) {
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var h amlapi.Webhook
-		json.Unmarshal(body, &h)
+		if err := json.Unmarshal(body, &h); err != nil {
+			t.Errorf("webhook body %s: %v", body, err)
+		}
 		mu.Lock()
 		hooks[h.SessionID] = append(hooks[h.SessionID], hook{h, amlapi.VerifyWebhook(secret, r.Header, body, time.Now(), time.Minute)})
 		mu.Unlock()
@@ -107,8 +109,10 @@ func TestManualCheck(t *testing.T) {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
 	}
-	json.Unmarshal(body, &tok)
-	if resp.StatusCode != 200 || tok.TokenType != "Bearer" || tok.AccessToken == "" {
+	if err := json.Unmarshal(body, &tok); err != nil {
+		t.Fatalf("token: %d %s: %v", resp.StatusCode, body, err)
+	}
+	if resp.StatusCode != http.StatusOK || tok.TokenType != "Bearer" || tok.AccessToken == "" {
 		t.Fatalf("token: %d %s", resp.StatusCode, body)
 	}
 
@@ -128,7 +132,9 @@ func TestManualCheck(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			resp, body := do(t, req)
 			var created amlapi.SessionCreated
-			json.Unmarshal(body, &created)
+			if err := json.Unmarshal(body, &created); err != nil {
+				t.Fatalf("create: %d %s: %v", resp.StatusCode, body, err)
+			}
 			if resp.StatusCode != http.StatusCreated || created.SessionID == "" || resp.Header.Get("Location") == "" {
 				t.Fatalf("create: %d %s", resp.StatusCode, body)
 			}
@@ -158,7 +164,7 @@ func TestManualCheck(t *testing.T) {
 			req, _ = http.NewRequest(http.MethodGet, s.Reports[amlapi.ReportAML].Link, nil)
 			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 			resp, pdf := do(t, req)
-			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pdf" {
 				t.Fatalf("pdf: %d %s", resp.StatusCode, resp.Header)
 			}
 			pdftest.Structure(t, pdf, 2)
@@ -188,11 +194,11 @@ func TestManualCheck(t *testing.T) {
 	// A bad check digit is a 400; no token is a 401.
 	req, _ = http.NewRequest(http.MethodPost, base+"/organization/session/no", strings.NewReader(`{"identifier":"923609017"}`))
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-	if resp, body := do(t, req); resp.StatusCode != 400 || !strings.Contains(string(body), amlapi.CodeInvalidIdentifier) {
+	if resp, body := do(t, req); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), amlapi.CodeInvalidIdentifier) {
 		t.Errorf("bad check digit: %d %s", resp.StatusCode, body)
 	}
 	req, _ = http.NewRequest(http.MethodPost, base+"/organization/session/no", strings.NewReader(`{"identifier":"923609016"}`))
-	if resp, body := do(t, req); resp.StatusCode != 401 {
+	if resp, body := do(t, req); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no token: %d %s", resp.StatusCode, body)
 	}
 }
@@ -218,7 +224,7 @@ func getJSON(t *testing.T, u, token string, v any) {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, b := do(t, req)
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
 	}
 	if err := json.Unmarshal(b, v); err != nil {

@@ -54,7 +54,7 @@ const (
 	// API publishes no limit; 20 requests a second is far above what one
 	// worker needs and low enough not to hammer the API in a retry storm.
 	DefaultRateLimit rate.Limit = 20
-	DefaultRateBurst            = 10
+	DefaultRateBurst int        = 10
 )
 
 // DefaultScopes are the scopes requested when Config.Scopes is empty.
@@ -455,7 +455,7 @@ func (c *Client) Download(ctx context.Context, link string) (*Download, error) {
 	if err != nil {
 		return nil, &Error{Op: "download", Class: Permanent, Err: err}
 	}
-	resp, err := c.send(ctx, &call{op: "download " + u.EscapedPath(), method: http.MethodGet, url: u.String(), notFound: Expired, stream: true})
+	resp, err := c.send(ctx, &call{op: "download " + u.EscapedPath(), method: http.MethodGet, url: u.String(), notFound: Expired, stream: true}) //nolint:bodyclose // the body is the caller's to close (Download.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -248,7 +248,7 @@ func TestSession(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"sessionId":"s/1","status":"PAUSED","created":"2025-01-02T03:04:05Z","future":{"x":1},
+		_, _ = io.WriteString(w, `{"sessionId":"s/1","status":"PAUSED","created":"2025-01-02T03:04:05Z","future":{"x":1},
 			"jsonData":{"status":"READY","link":"/beneficial/session/s%2F1/json","expires":"2025-01-02T05:04:05Z"},
 			"reports":{"aml":{"status":"IN_PROGRESS"},"new_report":{"status":"QUEUED"}}}`)
 	})
@@ -292,7 +292,7 @@ func TestErrorClasses(t *testing.T) {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(code)
-			io.WriteString(w, "<html><body>Bad gateway</body></html>")
+			_, _ = io.WriteString(w, "<html><body>Bad gateway</body></html>")
 		}
 	}
 	empty := func(code int) http.HandlerFunc {
@@ -459,7 +459,7 @@ func TestRetryAfterBeyondBudgetGivesUp(t *testing.T) {
 			start := time.Now()
 			_, err := c.AccessRights(ctx)
 			var e *Error
-			if !errors.As(err, &e) || e.Class != Transient || e.RetryAfter != 30*time.Second || e.StatusCode != 429 {
+			if !errors.As(err, &e) || e.Class != Transient || e.RetryAfter != 30*time.Second || e.StatusCode != http.StatusTooManyRequests {
 				t.Fatalf("err = %v, want a Transient 429 with RetryAfter 30s", err)
 			}
 			if d := time.Since(start); d > time.Second {
@@ -703,7 +703,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		cfg.ClientSecret = "wrong"
 		_, err := newClient(t, cfg).AccessRights(context.Background())
 		var e *Error
-		if !errors.As(err, &e) || e.Class != Permanent || e.StatusCode != 401 || e.Code != "invalid_client" ||
+		if !errors.As(err, &e) || e.Class != Permanent || e.StatusCode != http.StatusUnauthorized || e.Code != "invalid_client" ||
 			e.Error() != "amlapi: get access rights: fetch token: 401 invalid_client: Invalid client credentials" {
 			t.Fatalf("err = %v, want a Permanent 401 invalid_client", err)
 		}
@@ -806,18 +806,18 @@ func TestDownload(t *testing.T) {
 		case "/organization/session/s1/report/aml":
 			w.Header().Set("Content-Type", ContentTypePDF)
 			w.Header().Set("Content-Length", "10")
-			io.WriteString(w, "%PDF-")
+			_, _ = io.WriteString(w, "%PDF-")
 			w.(http.Flusher).Flush()
 			select {
 			case <-release:
 			case <-time.After(5 * time.Second):
 			}
-			io.WriteString(w, "1.7 x")
+			_, _ = io.WriteString(w, "1.7 x")
 		case "/organization/session/s1/json":
 			w.Header().Set("Content-Type", ContentTypeJSON)
 			w.(http.Flusher).Flush() // chunked: no length
 			time.Sleep(300 * time.Millisecond)
-			io.WriteString(w, `{"keyInformation":{}}`)
+			_, _ = io.WriteString(w, `{"keyInformation":{}}`)
 		default:
 			http.NotFound(w, r)
 		}
@@ -861,7 +861,7 @@ func TestDownloadRetriesBeforeBody(t *testing.T) {
 	f := newFake(t)
 	f.setAPI(sequence(status(503, CodeUnavailable), func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", ContentTypeJSON)
-		io.WriteString(w, "{}")
+		_, _ = io.WriteString(w, "{}")
 	}))
 	d, err := newClient(t, testConfig(f)).Download(context.Background(), "/organization/session/s1/json")
 	if err != nil {

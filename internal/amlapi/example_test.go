@@ -19,7 +19,7 @@ func fakeAML() *httptest.Server {
 		reply := func(status int, v any) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
-			json.NewEncoder(w).Encode(v)
+			_ = json.NewEncoder(w).Encode(v)
 		}
 		switch {
 		case r.URL.Path == "/token":
@@ -34,7 +34,7 @@ func fakeAML() *httptest.Server {
 				JSONData: amlapi.Entity{Status: amlapi.EntityReady, Link: amlapi.JSONLinkPath(amlapi.KindOrganization, id), Expires: &expires}})
 		case r.URL.Path == amlapi.JSONLinkPath(amlapi.KindOrganization, id):
 			w.Header().Set("Content-Type", amlapi.ContentTypeJSON)
-			io.WriteString(w, `{"keyInformation": {"name": "Nordlys Eksempel AS", "organizationNumber": "923609016"},
+			_, _ = io.WriteString(w, `{"keyInformation": {"name": "Nordlys Eksempel AS", "organizationNumber": "923609016"},
 				"ownership": {"beneficials": []}}`)
 		default:
 			reply(http.StatusNotFound, amlapi.ErrorBody{ErrorCode: amlapi.CodeNotFound, ErrorMessage: "unknown session", TraceID: "abc"})

@@ -180,7 +180,7 @@ func (f *fakeAPI) scopes() []string {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // sequence answers the API requests in turn with the given handlers,

@@ -17,7 +17,7 @@ func TestSessionInTheGuidesShape(t *testing.T) {
 	body := `{"jsonData": "IN_PROGRESS", "aml-report": "NOT_STARTED"}`
 	f.setAPI(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body)
 	})
 	c := newClient(t, testConfig(f))
 	s, err := c.Session(context.Background(), KindOrganization, "s-1")
@@ -49,7 +49,7 @@ func TestUnreadableSessionNamesItsShape(t *testing.T) {
 	f := newFake(t)
 	f.setAPI(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `[{"jsonData": {"status": 7}, "owner": "Kari Nordmann 01018012345"}]`)
+		_, _ = io.WriteString(w, `[{"jsonData": {"status": 7}, "owner": "Kari Nordmann 01018012345"}]`)
 	})
 	c := newClient(t, testConfig(f))
 	_, err := c.Session(context.Background(), KindOrganization, "s-1")

@@ -488,7 +488,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			t.Raw = string(b)
-			return nil
+			return nil //nolint:nilerr // an unreadable value is kept in Raw, not an error
 		}
 		for _, layout := range timeLayouts {
 			if v, err := time.Parse(layout, s); err == nil {
@@ -524,8 +524,8 @@ func unixTime(n int64) time.Time {
 // or null when there is neither.
 func (t Time) MarshalJSON() ([]byte, error) {
 	switch {
-	case !t.Time.IsZero():
-		return json.Marshal(t.Time.Format(time.RFC3339Nano))
+	case !t.IsZero():
+		return json.Marshal(t.Format(time.RFC3339Nano))
 	case t.Raw != "":
 		return json.Marshal(t.Raw)
 	}

@@ -48,15 +48,15 @@ func TestHTTP2StreamResetIsTransient(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, WellKnownPath):
-			json.NewEncoder(w).Encode(Discovery{TokenEndpoint: "https://" + r.Host + "/token"})
+			_ = json.NewEncoder(w).Encode(Discovery{TokenEndpoint: "https://" + r.Host + "/token"})
 		case r.URL.Path == "/token":
 			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"access_token":"t","token_type":"Bearer","expires_in":300}`))
+			_, _ = w.Write([]byte(`{"access_token":"t","token_type":"Bearer","expires_in":300}`))
 		default:
 			if calls.Add(1) == 1 {
 				panic(http.ErrAbortHandler) // resets the HTTP/2 stream
 			}
-			json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessGranted})
+			_ = json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessGranted})
 		}
 	}))
 	srv.EnableHTTP2 = true
@@ -82,14 +82,14 @@ func TestRedirectNeverCarriesTheTokenToAnotherOrigin(t *testing.T) {
 	var leaked atomic.Value
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		leaked.Store(r.Header.Get("Authorization"))
-		json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessMissing})
+		_ = json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessMissing})
 	}))
 	defer other.Close()
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/token":
 			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"access_token":"SECRET-TOKEN","token_type":"Bearer","expires_in":300}`))
+			_, _ = w.Write([]byte(`{"access_token":"SECRET-TOKEN","token_type":"Bearer","expires_in":300}`))
 		default:
 			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
 		}
@@ -109,7 +109,7 @@ func TestRedirectNeverCarriesTheTokenToAnotherOrigin(t *testing.T) {
 
 func TestDiscoveryMustNameTheConfiguredIssuer(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(Discovery{Issuer: "https://evil.example/realms/x", TokenEndpoint: "http://" + r.Host + "/token"})
+		_ = json.NewEncoder(w).Encode(Discovery{Issuer: "https://evil.example/realms/x", TokenEndpoint: "http://" + r.Host + "/token"})
 	}))
 	defer srv.Close()
 	c, err := New(Config{BaseURL: srv.URL, IssuerURL: srv.URL + "/realms/x", ClientID: "c", ClientSecret: "s"})
@@ -134,10 +134,10 @@ func TestFailedEarlyRefreshKeepsTheTokenAndBacksOff(t *testing.T) {
 				return
 			}
 			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"access_token":"t","token_type":"Bearer","expires_in":4}`))
+			_, _ = w.Write([]byte(`{"access_token":"t","token_type":"Bearer","expires_in":4}`))
 			return
 		}
-		json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessGranted})
+		_ = json.NewEncoder(w).Encode(AccessRights{NationalRegistry: AccessGranted})
 	}))
 	defer srv.Close()
 	c, err := New(Config{BaseURL: srv.URL, TokenURL: srv.URL + "/token", ClientID: "c", ClientSecret: "s",

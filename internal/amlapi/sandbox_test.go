@@ -50,9 +50,8 @@ func client(t *testing.T, srv *sandbox.Server, mod func(*amlapi.Config)) *amlapi
 }
 
 // waitReady polls a session until every entity is READY.
-func waitReady(t *testing.T, c *amlapi.Client, kind amlapi.Kind, id string) *amlapi.Session {
+func waitReady(ctx context.Context, t *testing.T, c *amlapi.Client, kind amlapi.Kind, id string) *amlapi.Session {
 	t.Helper()
-	ctx := context.Background()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
 		s, err := c.Session(ctx, kind, id)
 		if err != nil {
@@ -107,7 +106,7 @@ func TestClientAgainstSandboxEveryEndpoint(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.country, err)
 		}
-		s := waitReady(t, c, amlapi.KindOrganization, sid)
+		s := waitReady(ctx, t, c, amlapi.KindOrganization, sid)
 		doc, err := amlapi.DecodeOrganization(bytes.NewReader(download(t, c, s.JSONData.Link, amlapi.ContentTypeJSON)))
 		if err != nil {
 			t.Fatalf("%s: decode: %v", tc.country, err)
@@ -132,7 +131,7 @@ func TestClientAgainstSandboxEveryEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := waitReady(t, c, amlapi.KindBeneficial, sid)
+	s := waitReady(ctx, t, c, amlapi.KindBeneficial, sid)
 	bo, err := amlapi.DecodeBeneficialOwners(bytes.NewReader(download(t, c, s.JSONData.Link, amlapi.ContentTypeJSON)))
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +238,7 @@ func TestClientAgainstSandboxErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := waitReady(t, c, amlapi.KindOrganization, sid)
+		s := waitReady(ctx, t, c, amlapi.KindOrganization, sid)
 		time.Sleep(sandbox.ExpiresAtOnceLifetime + 200*time.Millisecond)
 		_, err = c.Download(ctx, s.JSONData.Link)
 		var ae *amlapi.Error

@@ -87,7 +87,7 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 		}
 		r.err = io.EOF
 	}
-	if r.err == io.EOF && n > 0 {
+	if r.err == io.EOF && n > 0 { //nolint:errorlint // r.err is our own state, io.EOF itself once the source reported it
 		return n, nil // let the caller see EOF on the next call, as most readers do
 	}
 	return n, r.err
@@ -115,7 +115,7 @@ func (r *hashingReader) checkEOF() error {
 
 // failure returns the error the reader returned, if any, other than io.EOF.
 func (r *hashingReader) failure() error {
-	if r.err == io.EOF {
+	if r.err == io.EOF { //nolint:errorlint // our own state (see Read): a source error wrapping EOF is a failure
 		return nil
 	}
 	return r.err
@@ -124,7 +124,7 @@ func (r *hashingReader) failure() error {
 // done returns the hex SHA-256 of the stream, or an error if the stream was
 // not consumed to its end or broke the declared size.
 func (r *hashingReader) done() (string, error) {
-	if r.err != nil && r.err != io.EOF {
+	if r.err != nil && r.err != io.EOF { //nolint:errorlint // our own state (see Read): a source error wrapping EOF is a failure
 		return "", r.err
 	}
 	if !r.eof {

@@ -55,7 +55,7 @@ type lease struct {
 func (h *Handlers) holdLease(ctx context.Context, rec lookups.Record, rev uint64) *lease {
 	lctx, cancel := context.WithCancel(ctx)
 	l := &lease{h: h, ctx: lctx, cancel: cancel, stop: make(chan struct{}), done: make(chan struct{}), rec: rec, rev: rev}
-	go l.renew() // owned: release stops it and waits for it
+	go l.renew() //nolint:contextcheck // renews under l.ctx, derived from ctx above; owned: release stops it and waits for it
 	return l
 }
 

@@ -25,7 +25,7 @@ import (
 func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) error {
 	cmd := rec.Command
 	l := h.holdLease(ctx, rec, rev)
-	sessionID, err := h.createSession(l.ctx, cmd)
+	sessionID, err := h.createSession(l.ctx, cmd) //nolint:contextcheck // l.ctx derives from ctx (holdLease)
 	rec, rev, lost := l.release()
 	if err != nil {
 		if errors.Is(lost, errLeaseTaken) {

@@ -83,7 +83,7 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 
 // Listen opens a TCP listener, with an error that names the setting.
 func Listen(setting, addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", addr) //nolint:noctx // binding is immediate; a context here would force one on bridge.Start, which has none
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen on %q: %w", setting, addr, err)
 	}

@@ -64,7 +64,7 @@ func TestDiscoveryAndToken(t *testing.T) {
 	resp, body := e.do(http.MethodGet, e.srv.IssuerURL()+amlapi.WellKnownPath, "", nil)
 	var d amlapi.Discovery
 	mustJSON(t, body, &d)
-	if resp.StatusCode != 200 || d.Issuer != e.base+"/auth/realms/sandbox" || d.TokenEndpoint != d.Issuer+amlapi.TokenPath {
+	if resp.StatusCode != http.StatusOK || d.Issuer != e.base+"/auth/realms/sandbox" || d.TokenEndpoint != d.Issuer+amlapi.TokenPath {
 		t.Fatalf("discovery: %d %s", resp.StatusCode, body)
 	}
 
@@ -131,17 +131,17 @@ func TestBearerToken(t *testing.T) {
 	e := newEnv(t, sandbox.Config{TokenLifetime: time.Second})
 	for name, tok := range map[string]string{"no token": "", "unknown token": "not-a-token"} {
 		resp, body := e.do(http.MethodGet, amlapi.AccessRightsPath, tok, nil)
-		if resp.StatusCode != 401 || errorCode(t, body) != amlapi.CodeUnauthorized {
+		if resp.StatusCode != http.StatusUnauthorized || errorCode(t, body) != amlapi.CodeUnauthorized {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
 		}
 	}
 	resp, body := e.do(http.MethodGet, amlapi.AccessRightsPath, e.token, nil)
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("fresh token: %d %s", resp.StatusCode, body)
 	}
 	time.Sleep(1100 * time.Millisecond)
 	resp, body = e.do(http.MethodGet, amlapi.AccessRightsPath, e.token, nil)
-	if resp.StatusCode != 401 || errorCode(t, body) != amlapi.CodeUnauthorized || !strings.Contains(string(body), "expired") {
+	if resp.StatusCode != http.StatusUnauthorized || errorCode(t, body) != amlapi.CodeUnauthorized || !strings.Contains(string(body), "expired") {
 		t.Errorf("expired token: %d %s", resp.StatusCode, body)
 	}
 }
@@ -254,7 +254,7 @@ func TestNotFound(t *testing.T) {
 		"/no/such/endpoint",
 	} {
 		resp, body := e.do(http.MethodGet, p, e.token, nil)
-		if resp.StatusCode != 404 || errorCode(t, body) != amlapi.CodeNotFound {
+		if resp.StatusCode != http.StatusNotFound || errorCode(t, body) != amlapi.CodeNotFound {
 			t.Errorf("GET %s: %d %s, want 404", p, resp.StatusCode, body)
 		}
 	}
@@ -267,7 +267,7 @@ func TestAccessRights(t *testing.T) {
 		resp, body := e.do(http.MethodGet, amlapi.AccessRightsPath, e.token, nil)
 		var ar amlapi.AccessRights
 		mustJSON(t, body, &ar)
-		if resp.StatusCode != 200 || ar.NationalRegistry != access {
+		if resp.StatusCode != http.StatusOK || ar.NationalRegistry != access {
 			t.Errorf("%s: %d %s", access, resp.StatusCode, body)
 		}
 	}
@@ -355,7 +355,7 @@ func TestLifetime(t *testing.T) {
 	id := e.create(amlapi.CreateOrganizationPath(amlapi.FI), amlapi.CreateSessionRequest{Identifier: "0112038-9"})
 	s := e.wait(amlapi.KindOrganization, id, 2*time.Second, done)
 	link := s.JSONData.Link
-	if resp, _ := e.do(http.MethodGet, link, e.token, nil); resp.StatusCode != 200 {
+	if resp, _ := e.do(http.MethodGet, link, e.token, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET json while READY: %d", resp.StatusCode)
 	}
 	s = e.wait(amlapi.KindOrganization, id, 2*time.Second, func(s amlapi.Session) bool { return s.JSONData.Status == amlapi.EntityExpired })
@@ -369,7 +369,7 @@ func TestLifetime(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		resp, body = e.do(http.MethodGet, amlapi.SessionPath(amlapi.KindOrganization, id), e.token, nil)
-		if resp.StatusCode == 404 {
+		if resp.StatusCode == http.StatusNotFound {
 			break
 		}
 		if time.Now().After(deadline) {

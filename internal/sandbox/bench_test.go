@@ -54,7 +54,7 @@ func TestLargeReportStreams(t *testing.T) {
 	resp.Body.Close()
 	close(stop)
 	<-sampled
-	if err != nil || resp.StatusCode != 200 || n != resp.ContentLength {
+	if err != nil || resp.StatusCode != http.StatusOK || n != resp.ContentLength {
 		t.Fatalf("%d, %v: read %d of Content-Length %d", resp.StatusCode, err, n, resp.ContentLength)
 	}
 	if n > size || n < size-(64<<10) {
@@ -86,15 +86,15 @@ func BenchmarkCreateAndPoll(b *testing.B) {
 				b.Fatal(err)
 			}
 			loc := resp.Header.Get("Location")
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			req, _ = http.NewRequest(http.MethodGet, loc, nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			resp, err = http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != 200 {
+			if err != nil || resp.StatusCode != http.StatusOK {
 				b.Fatal(err, resp.StatusCode)
 			}
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
 	})
@@ -118,10 +118,10 @@ func BenchmarkJSON(b *testing.B) {
 		req, _ := http.NewRequest(http.MethodGet, loc+"/json", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
+		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Fatal(err, resp.StatusCode)
 		}
-		io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
 }

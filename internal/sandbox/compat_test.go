@@ -21,7 +21,7 @@ func TestClientDecodesSandboxJSON(t *testing.T) {
 		id := e.create(create, req)
 		s := e.wait(k, id, 2*time.Second, done)
 		resp, body := e.do(http.MethodGet, s.JSONData.Link, e.token, nil)
-		if resp.StatusCode != 200 {
+		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET json: %d", resp.StatusCode)
 		}
 		return body

@@ -113,7 +113,7 @@ func TestEmptyNodes(t *testing.T) {
 	id := e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{Identifier: sandbox.NoOwnersNO, Expands: []string{"ownership"}})
 	s := e.wait(amlapi.KindOrganization, id, 2*time.Second, done)
 	resp, body := e.do(http.MethodGet, s.JSONData.Link, e.token, nil)
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"beneficials": []`)) {
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"beneficials": []`)) {
 		t.Errorf("no-owners organization: beneficials is not an empty list:\n%s", body)
 	}
 	// A sole proprietorship (found by search: deterministic data) has no
@@ -184,7 +184,7 @@ func TestDownloads(t *testing.T) {
 
 	for _, r := range []amlapi.ReportType{amlapi.ReportAML, amlapi.ReportCertificateOfIncorporation} {
 		resp, pdfBytes := e.do(http.MethodGet, s.Reports[r].Link, e.token, nil)
-		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != amlapi.ContentTypePDF || resp.ContentLength != int64(len(pdfBytes)) {
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != amlapi.ContentTypePDF || resp.ContentLength != int64(len(pdfBytes)) {
 			t.Fatalf("%s: %d %v, %d bytes", r, resp.StatusCode, resp.Header, len(pdfBytes))
 		}
 		pdftest.Structure(t, pdfBytes, 2)
@@ -218,7 +218,7 @@ func TestDownloads(t *testing.T) {
 	}
 	// HEAD gives the headers without generating the body.
 	resp, body = e.do(http.MethodHead, s.Reports[amlapi.ReportAML].Link, e.token, nil)
-	if resp.StatusCode != 200 || resp.ContentLength < 1000 || len(body) != 0 || resp.Header.Get("Content-Type") != amlapi.ContentTypePDF {
+	if resp.StatusCode != http.StatusOK || resp.ContentLength < 1000 || len(body) != 0 || resp.Header.Get("Content-Type") != amlapi.ContentTypePDF {
 		t.Errorf("HEAD report: %d, Content-Length %d, %d bytes", resp.StatusCode, resp.ContentLength, len(body))
 	}
 }
@@ -232,7 +232,7 @@ func TestReportSize(t *testing.T) {
 	id := e.create(amlapi.CreateBeneficialPath, amlapi.CreateSessionRequest{Identifier: "923609016", Reports: []amlapi.ReportType{"aml"}})
 	s := e.wait(amlapi.KindBeneficial, id, 2*time.Second, done)
 	resp, b := e.do(http.MethodGet, s.Reports[amlapi.ReportAML].Link, e.token, nil)
-	if resp.StatusCode != 200 || resp.ContentLength != int64(len(b)) {
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(b)) {
 		t.Fatalf("%d, Content-Length %d, %d bytes", resp.StatusCode, resp.ContentLength, len(b))
 	}
 	if len(b) > size || len(b) < size-16<<10 {

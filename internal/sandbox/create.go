@@ -94,14 +94,14 @@ func parseCreate(k amlapi.Kind, c amlapi.Country, body []byte, scopes []string) 
 	for _, e := range out.expands {
 		for _, r := range allowedReports {
 			if e == amlapi.ReportExpand(r) {
-				addReport(r)
+				_ = addReport(r) // cannot fail: r is one of allowedReports
 			}
 		}
 	}
 	if k == amlapi.KindBeneficial {
 		// The guide gives every beneficial owners result as the JSON and
 		// the PDF report, with no way to leave the report out.
-		addReport(amlapi.BeneficialReport)
+		_ = addReport(amlapi.BeneficialReport) // cannot fail: it is in allowedReports
 	}
 
 	if req.Language != "" && !slices.Contains(amlapi.Languages, req.Language) {

@@ -199,15 +199,14 @@ type orgRef struct {
 
 type owner struct {
 	person
-	share       float64
-	reason      string
-	phrase      string
-	control     *float64 // percentageControl, may be null
-	viaHolding  string   // name of the holding company, if indirect
-	holdingNo   string
-	roles       []string
-	integrated  float64
-	isBoardSeat bool
+	share      float64
+	reason     string
+	phrase     string
+	control    *float64 // percentageControl, may be null
+	viaHolding string   // name of the holding company, if indirect
+	holdingNo  string
+	roles      []string
+	integrated float64
 }
 
 type shareholder struct {
@@ -220,13 +219,6 @@ type shareholder struct {
 type subsidiary struct {
 	name, number string
 	share        float64
-}
-
-type role struct {
-	typ, description string
-	person           *person
-	org              *orgRef
-	since            time.Time
 }
 
 // org is the whole synthetic organization.

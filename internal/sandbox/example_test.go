@@ -68,6 +68,8 @@ func call(req *http.Request, v any) int {
 		return 0
 	}
 	defer resp.Body.Close()
-	json.NewDecoder(resp.Body).Decode(v)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		fmt.Println(err)
+	}
 	return resp.StatusCode
 }

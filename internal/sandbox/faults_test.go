@@ -30,7 +30,7 @@ func TestFaultErrorRate(t *testing.T) {
 		resp, body := e.do(http.MethodPost, amlapi.CreateOrganizationPath(amlapi.NO), e.token, amlapi.CreateSessionRequest{Identifier: "923609016"})
 		statuses[resp.StatusCode]++
 		code := errorCode(t, body)
-		if resp.StatusCode == 500 && code != amlapi.CodeInternal || resp.StatusCode == 503 && code != amlapi.CodeUnavailable {
+		if resp.StatusCode == http.StatusInternalServerError && code != amlapi.CodeInternal || resp.StatusCode == http.StatusServiceUnavailable && code != amlapi.CodeUnavailable {
 			t.Errorf("%d with %s", resp.StatusCode, code)
 		}
 	}
@@ -46,7 +46,7 @@ func TestFaultRateLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Config{Faults: sandbox.Faults{RateLimitRate: 1, RetryAfter: 1500 * time.Millisecond}})
 	resp, body := e.do(http.MethodPost, amlapi.CreateOrganizationPath(amlapi.NO), e.token, amlapi.CreateSessionRequest{Identifier: "923609016"})
-	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "2" || errorCode(t, body) != amlapi.CodeRateLimited {
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "2" || errorCode(t, body) != amlapi.CodeRateLimited {
 		t.Errorf("%d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	if in := e.srv.Sandbox().Inspect(); len(in.Sessions) != 0 {
@@ -72,7 +72,7 @@ func TestFaultFailRate(t *testing.T) {
 	if ev := events(rc.received()); !slices.Equal(ev, []string{"Failed"}) || got[0].verifyErr != nil {
 		t.Errorf("webhooks %v (%v), want Failed", ev, got[0].verifyErr)
 	}
-	if resp, _ := e.do(http.MethodGet, amlapi.JSONLinkPath(amlapi.KindOrganization, id), e.token, nil); resp.StatusCode != 404 {
+	if resp, _ := e.do(http.MethodGet, amlapi.JSONLinkPath(amlapi.KindOrganization, id), e.token, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("json of a failed session: %d", resp.StatusCode)
 	}
 	if in := e.srv.Sandbox().Inspect(); !in.Sessions[0].Failing {

@@ -252,7 +252,9 @@ func newReceiver(t *testing.T, secret string) *receiver {
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var h amlapi.Webhook
-		json.Unmarshal(body, &h)
+		if err := json.Unmarshal(body, &h); err != nil {
+			t.Errorf("webhook body %s: %v", body, err)
+		}
 		rc.mu.Lock()
 		rc.calls++
 		call, respond := rc.calls, rc.respond

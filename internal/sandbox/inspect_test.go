@@ -24,7 +24,7 @@ func TestInspectEndpoint(t *testing.T) {
 
 	// No token needed.
 	resp, body := e.do(http.MethodGet, sandbox.InspectPath, "", nil)
-	if resp.StatusCode != 200 {
+	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("inspect: %d %s", resp.StatusCode, body)
 	}
 	var in sandbox.Inspection

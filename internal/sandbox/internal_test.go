@@ -203,7 +203,9 @@ func TestHandlerWithoutBaseURL(t *testing.T) {
 	w := httptest.NewRecorder()
 	sb.Handler().ServeHTTP(w, r)
 	var s amlapi.Session
-	json.Unmarshal(w.Body.Bytes(), &s)
+	if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil {
+		t.Fatalf("session: %v (%s)", err, w.Body)
+	}
 	if want := "http://api.test:1234" + amlapi.JSONLinkPath(amlapi.KindOrganization, sess.id); s.JSONData.Link != want {
 		t.Errorf("link %q, want %q (%s)", s.JSONData.Link, want, w.Body)
 	}

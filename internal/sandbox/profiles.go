@@ -140,7 +140,7 @@ var seProfile = profile{
 		{"Handel", "46.900", "Icke specialiserad partihandel", "Partihandel med konsumentvaror"},
 		{"Logistik", "49.410", "Vägtransport, godstrafik", "Transporter och lagerhållning"},
 		{"Konsult", "70.220", "Konsultverksamhet avseende företags organisation", "Konsultverksamhet inom ledning och organisation"},
-		{"Energi", "35.110", "Generering av elektricitet", "Produktion och försäljning av förnybar energi"},
+		{"Energi", "35.110", "Generering av elektricitet", "Produktion och försäljning av förnybar energi"}, //nolint:misspell // Swedish, spelt right
 		{"Holding", "64.202", "Holdingverksamhet i icke-finansiella koncerner", "Att äga och förvalta aktier i dotterbolag"},
 	},
 	firstNames:  []string{"Anna", "Erik", "Karin", "Johan", "Maria", "Lars", "Elin", "Anders", "Sara", "Nils", "Ebba", "Gustav"},

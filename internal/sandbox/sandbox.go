@@ -131,7 +131,7 @@ func (s *Sandbox) recoverer(h http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
+				if v == http.ErrAbortHandler { //nolint:errorlint // a recovered value, re-panicked only if it is the sentinel itself, as net/http does
 					panic(v)
 				}
 				s.log.Error("sandbox: handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
@@ -254,7 +254,7 @@ func (s *Sandbox) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", amlapi.ContentTypeJSON)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	w.Write(b)
+	_, _ = w.Write(b) // the status is sent: nothing to do if the client went away
 }
 
 // baseURL is the API's base URL as seen by request r.

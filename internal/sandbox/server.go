@@ -34,8 +34,10 @@ type Server struct {
 // Start listens on addr (e.g. "127.0.0.1:0"), serves the sandbox there and
 // runs its webhook dispatcher. Unless cfg.BaseURL is set, the base URL is
 // http://<the address it listens on>.
+//
+//nolint:contextcheck // the server lives until Close, not until a caller's context ends
 func Start(cfg Config, addr string) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: listen on %s: %w", addr, err)
 	}
@@ -92,6 +94,8 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 // Close shuts the server down gracefully (requests in flight get
 // ShutdownTimeout), stops the webhook dispatcher and waits for every
 // goroutine of the server. It is idempotent.
+//
+//nolint:contextcheck // called once the caller's context is done: the shutdown gets its own deadline
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)

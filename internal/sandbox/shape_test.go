@@ -22,7 +22,7 @@ func TestBeneficialOwnersReportIsMadeUnasked(t *testing.T) {
 		t.Fatalf("reports %+v, want %s READY with a link", s.Reports, amlapi.BeneficialReport)
 	}
 	resp, body := e.do(http.MethodGet, rep.Link, e.token, nil)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != amlapi.ContentTypePDF || len(body) < 5 || string(body[:5]) != "%PDF-" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != amlapi.ContentTypePDF || len(body) < 5 || string(body[:5]) != "%PDF-" {
 		t.Fatalf("report: %d %s %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 }
@@ -35,7 +35,7 @@ func TestGuideSessionShape(t *testing.T) {
 	id := e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{Identifier: "923609016", Reports: []amlapi.ReportType{amlapi.ReportAML}})
 	resp, body := e.do(http.MethodGet, amlapi.SessionPath(amlapi.KindOrganization, id), e.token, nil)
 	var raw map[string]any
-	if resp.StatusCode != 200 || json.Unmarshal(body, &raw) != nil {
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &raw) != nil {
 		t.Fatalf("GET session: %d %s", resp.StatusCode, body)
 	}
 	if len(raw) != 2 {
@@ -58,7 +58,7 @@ func TestGuideSessionShape(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // the sandbox's own clock moves the session
 	}
 	for _, p := range []string{amlapi.JSONLinkPath(amlapi.KindOrganization, id), amlapi.ReportLinkPath(amlapi.KindOrganization, id, amlapi.ReportAML)} {
-		if resp, _ := e.do(http.MethodGet, p, e.token, nil); resp.StatusCode != 200 {
+		if resp, _ := e.do(http.MethodGet, p, e.token, nil); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d", p, resp.StatusCode)
 		}
 	}

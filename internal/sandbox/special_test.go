@@ -156,7 +156,9 @@ func TestBeneficialOwners(t *testing.T) {
 			var omitted []string
 			if o, ok := path(t, doc, "metadata").(map[string]any)["omittedFields"]; ok {
 				b, _ := json.Marshal(o)
-				json.Unmarshal(b, &omitted)
+				if err := json.Unmarshal(b, &omitted); err != nil {
+					t.Errorf("omittedFields %s: %v", b, err)
+				}
 			}
 			if !slices.Equal(omitted, tc.omitted) {
 				t.Errorf("omittedFields %v, want %v", omitted, tc.omitted)

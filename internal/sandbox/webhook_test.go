@@ -54,7 +54,7 @@ func TestWebhooksDeliveredAndSigned(t *testing.T) {
 		Identifier: "923609016", Reports: []amlapi.ReportType{"aml"},
 		Webhook: &amlapi.WebhookSubscription{URL: rc2.URL(), Events: []amlapi.WebhookEvent{amlapi.EventAllDone}},
 	})
-	got = rc2.waitFor(t, 1, 3*time.Second)
+	rc2.waitFor(t, 1, 3*time.Second)
 	time.Sleep(100 * time.Millisecond)
 	if ev := events(rc2.received()); !slices.Equal(ev, []string{"AllDone"}) {
 		t.Errorf("events %v, want only AllDone", ev)

@@ -164,7 +164,9 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 	calls.Wait()
 	time.Sleep(200 * time.Millisecond)
 	cancel()
-	<-errc
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if n != 1 {
@@ -235,7 +237,9 @@ func TestConsumeDrainFinishesInFlightAndAnotherConsumerTheRest(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel2()
-	<-errc
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for s, n := range handled {
@@ -403,7 +407,9 @@ func TestConsumeRidesOutAServerRestart(t *testing.T) {
 	default:
 	}
 	cancel()
-	<-errc
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for s, n := range seen {
@@ -446,7 +452,9 @@ func TestConsumeHandlerTimeoutRetriesTheMessage(t *testing.T) {
 		t.Fatal("a handler stuck past its timeout was not retried")
 	}
 	cancel()
-	<-errc
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestConsumeTakesOnlyWhatItCanStart: with handlers that outlast the ack
@@ -486,7 +494,9 @@ func TestConsumeTakesOnlyWhatItCanStart(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	cancel()
-	<-errc
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for s, n := range seen {

@@ -128,7 +128,7 @@ func (p *puller) wait(ctx context.Context) {
 		d *= 2
 	}
 	d = min(d, pullRetryMax)
-	d = d/2 + rand.N(d/2+1) // jitter: [d/2, d]
+	d = d/2 + rand.N(d/2+1) //nolint:gosec // G404: jitter: [d/2, d]; needs no secure randomness
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -243,7 +243,7 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func(ctx contex
 		if attempt == 1 || attempt%10 == 0 {
 			log.Warn(what+": JetStream cannot do it yet; retrying", "err", err, "attempt", attempt)
 		}
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1)) //nolint:gosec // G404: retry jitter; needs no secure randomness
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -102,7 +102,7 @@ func startCluster(t testing.TB, n int) (*Cluster, error) {
 func reservePorts(n int) ([]int, error) {
 	ports := make([]int, n)
 	for i := range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("reserve port: %w", err)
 		}

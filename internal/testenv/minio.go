@@ -7,6 +7,7 @@
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -115,7 +116,7 @@ func minioBinary(t testing.TB) string {
 // GOPATH entry's bin directory.
 func goBinDirs() []string {
 	var gobin, gopath string
-	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
+	if out, err := exec.CommandContext(context.Background(), "go", "env", "GOBIN", "GOPATH").Output(); err == nil {
 		lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 		if len(lines) == 2 {
 			gobin, gopath = lines[0], lines[1]
@@ -137,7 +138,7 @@ func goBinDirs() []string {
 }
 
 func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
+	fi, err := os.Stat(path) //nolint:gosec // G703: a candidate for the MinIO binary, from MINIO_BIN or GOPATH
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
@@ -176,7 +177,7 @@ func startMinIO(t testing.TB, bin string, cfg minioConfig) (MinIOServer, error) 
 	}
 
 	out := new(Buffer)
-	cmd := exec.Command(bin, "server",
+	cmd := exec.CommandContext(context.Background(), bin, "server", //nolint:gosec // G204: the MinIO binary the developer pointed us to
 		"--address", addr,
 		"--certs-dir", t.TempDir(),
 		t.TempDir(), // data
@@ -214,7 +215,7 @@ func startMinIO(t testing.TB, bin string, cfg minioConfig) (MinIOServer, error) 
 
 	if err := waitLive(srv.URL(), exited); err != nil {
 		stop()
-		return MinIOServer{}, fmt.Errorf("minio on %s: %w (exit: %v)\n%s", addr, err, waitErr, out.String())
+		return MinIOServer{}, fmt.Errorf("minio on %s: %w (exit: %v)\n%s", addr, err, waitErr, out.String()) //nolint:errorlint // waitErr is for reading, and may be nil (%w would print %!w(<nil>))
 	}
 	t.Cleanup(func() {
 		stop()
@@ -232,7 +233,11 @@ func waitLive(baseURL string, exited <-chan struct{}) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(startTimeout)
 	for {
-		resp, err := client.Get(baseURL + "/minio/health/live")
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, baseURL+"/minio/health/live", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && resp.Header.Get("x-minio-server-status") != "offline" {
@@ -240,7 +245,7 @@ func waitLive(baseURL string, exited <-chan struct{}) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not live after %s (last: %v)", startTimeout, err)
+			return fmt.Errorf("not live after %s (last: %v)", startTimeout, err) //nolint:errorlint // err is nil after an answer that was not 200: %w would print %!w(<nil>)
 		}
 		select {
 		case <-exited:
@@ -255,7 +260,7 @@ func waitLive(baseURL string, exited <-chan struct{}) error {
 // race with another process is possible; MinIO then exits and startMinIO is
 // tried again.
 func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}

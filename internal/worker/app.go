@@ -229,7 +229,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error {
 		if err := a.EnsureTopology(gctx); err != nil {
 			if gctx.Err() != nil {
-				return nil // stopped while waiting for NATS
+				return nil //nolint:nilerr // stopped while waiting for NATS: not a failure
 			}
 			return err
 		}

@@ -151,7 +151,9 @@ func TestSingleServerRestartLosesNothing(t *testing.T) {
 	})
 	port := url[len("nats://127.0.0.1:"):]
 	var p int
-	fmt.Sscan(port, &p)
+	if _, err := fmt.Sscan(port, &p); err != nil {
+		t.Fatal(err)
+	}
 	if srv, err = natsembed.Start(natsembed.Config{StoreDir: filepath.Join(dir, "nats"), Port: p}); err != nil {
 		t.Fatal(err)
 	}

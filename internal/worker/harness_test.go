@@ -31,16 +31,15 @@ const testWebhookSecret = "cGlwZWxpbmUtdGVzdC1zZWNyZXQ=" // "pipeline-test-secre
 // env is one pipeline under test: a real NATS server, the sandbox, the
 // webhook bridge and any number of workers, all in this process.
 type env struct {
-	t        testing.TB
-	natsURL  string
-	sb       *sandbox.Server
-	bridge   *bridge.App
-	js       jetstream.JetStream
-	subjects kybflow.Subjects
-	blobDir  string
-	s3       *testenv.MinIOServer
-	bucket   string
-	cluster  *testenv.Cluster
+	t       testing.TB
+	natsURL string
+	sb      *sandbox.Server
+	bridge  *bridge.App
+	js      jetstream.JetStream
+	blobDir string
+	s3      *testenv.MinIOServer
+	bucket  string
+	cluster *testenv.Cluster
 
 	mu     sync.Mutex
 	events map[string][]kybflow.Event // by lookupId, in stream order
@@ -51,10 +50,9 @@ type envOptions struct {
 	// replicas) instead of a single embedded server.
 	cluster *testenv.Cluster
 	// natsURL, when set, is a NATS server the test runs itself.
-	natsURL  string
-	sandbox  sandbox.Config
-	webhooks bool // run the bridge and give the worker AML_WEBHOOK_URL
-	s3       bool // store in a real MinIO instead of a directory
+	natsURL string
+	sandbox sandbox.Config
+	s3      bool // store in a real MinIO instead of a directory
 }
 
 func newEnv(t testing.TB, o envOptions) *env {

@@ -107,7 +107,12 @@ func TestTwoWorkersShareTheWork(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- app.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker %d: Run = %v", i, err)
+			}
+		})
 		apps[i] = app
 	}
 	const n = 24

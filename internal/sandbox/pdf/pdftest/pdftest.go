@@ -4,6 +4,7 @@ package pdftest
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,7 +60,7 @@ func ToolsFile(t testing.TB, path string) int {
 			}
 			t.Skipf("%s not installed (poppler-utils, qpdf); set %s=1 to make this a failure", tool[0], RequireEnv)
 		}
-		out, err := exec.Command(bin, tool[1:]...).CombinedOutput()
+		out, err := exec.CommandContext(context.Background(), bin, tool[1:]...).CombinedOutput() //nolint:gosec // G204: pdfinfo or qpdf from PATH, on a test's file
 		if err != nil {
 			t.Fatalf("%s rejects the PDF: %v\n%s", strings.Join(tool, " "), err, out)
 		}
