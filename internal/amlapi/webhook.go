@@ -88,7 +88,7 @@ func VerifyWebhook(secret string, h http.Header, body []byte, now time.Time, tol
 	}
 	sec, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
-		return fmt.Errorf("verify webhook: %w: %s %q is not a Unix time", ErrWebhookTimestamp, HeaderWebhookTimestamp, tsText)
+		return fmt.Errorf("verify webhook: %w: %s %q is not a Unix time", ErrWebhookTimestamp, HeaderWebhookTimestamp, clip(tsText))
 	}
 	ts := time.Unix(sec, 0)
 	if d := now.Sub(ts); d > tolerance || d < -tolerance {
@@ -100,5 +100,15 @@ func VerifyWebhook(secret string, h http.Header, body []byte, now time.Time, tol
 			return nil
 		}
 	}
-	return fmt.Errorf("verify webhook %s: %w", id, ErrWebhookSignature)
+	return fmt.Errorf("verify webhook %q: %w", clip(id), ErrWebhookSignature)
+}
+
+// clip bounds what a sender controls before it reaches an error (and so a
+// log line): a header can be kilobytes long.
+func clip(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + fmt.Sprintf("…(%d bytes)", len(s))
 }

@@ -162,7 +162,7 @@ func (a *App) Run(ctx context.Context) error {
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	opsSrv := &http.Server{Handler: opshttp.Handler(a.registry, ready, nil), ReadHeaderTimeout: 10 * time.Second}
+	opsSrv := opshttp.NewServer(opshttp.Handler(a.registry, ready, nil), a.log)
 
 	a.log.Info("webhook bridge listening", "addr", a.ln.Addr().String(), "ops_addr", a.ops.Addr().String(), "nats", envconfig.RedactURLs(a.cfg.NATSURL))
 	// One server failing on its own ends the group's context, which stops

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -164,5 +165,44 @@ func TestBadWebhookSecretIsRefusedAtStart(t *testing.T) {
 	good := Config{NATSURL: "nats://127.0.0.1:4222", ListenAddr: ":0", HTTPAddr: ":0", WebhookSecret: "whsec_c2VjcmV0", SubjectPrefix: "aml", MaxBody: 1024}
 	if err := good.Validate(); err != nil {
 		t.Errorf("a whsec_ secret: %v", err)
+	}
+}
+
+// What a sender puts in headers reaches the log bounded, and a webhook-id
+// no retry can fix is answered 400, not 503.
+func TestOversizedWebhookHeaders(t *testing.T) {
+	js := testenv.JetStream(t)
+	if _, err := js.CreateOrUpdateStream(context.Background(), jetstream.StreamConfig{
+		Name: "AML_WEBHOOKS", Subjects: []string{"aml.webhooks.>"}, Retention: jetstream.WorkQueuePolicy, Duplicates: time.Hour,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.Buffer
+	h, err := Handler(HandlerConfig{
+		Secret: secret, MaxBody: 1024, Publisher: js, PublishTimeout: time.Second,
+		Subject: func(id string) string { return "aml.webhooks." + id }, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(header http.Header) int {
+		body := webhookBody(t, "AllDone")
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/lk-1", bytes.NewReader(body))
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	huge := strings.Repeat("9", 100<<10)
+	if code := post(http.Header{"Webhook-Id": {strings.Repeat("m", MaxWebhookIDLength+1)}, "Webhook-Timestamp": {"1"}, "Webhook-Signature": {"v1,x"}}); code != http.StatusBadRequest {
+		t.Errorf("a webhook-id over %d bytes: %d, want 400", MaxWebhookIDLength, code)
+	}
+	if code := post(http.Header{"Webhook-Id": {"msg_1"}, "Webhook-Timestamp": {huge}, "Webhook-Signature": {"v1,x"}}); code != http.StatusUnauthorized {
+		t.Errorf("a 100 KiB timestamp: %d, want 401", code)
+	}
+	if n := len(logs.String()); n > 2048 || strings.Contains(logs.String(), strings.Repeat("9", 100)) {
+		t.Errorf("the rejection logged %d bytes; a sender's header must reach the log bounded:\n%.300s", n, logs.String())
 	}
 }

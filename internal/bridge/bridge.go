@@ -32,6 +32,11 @@ const (
 	HeaderReceivedAt = "Kybflow-Received-At"
 )
 
+// MaxWebhookIDLength bounds the webhook-id header: it becomes the message's
+// Nats-Msg-Id. Standard Webhooks ids are short (msg_ and a few dozen
+// characters).
+const MaxWebhookIDLength = 256
+
 // WebhookPath is the route; the webhook URL of a lookup is
 // <AML_WEBHOOK_URL>/<lookupId>, with AML_WEBHOOK_URL ending in /webhooks.
 const WebhookPath = "POST /webhooks/{lookupId}"
@@ -122,6 +127,11 @@ func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, me
 	lookupID := r.PathValue("lookupId")
 	if !kybflow.ValidLookupID(lookupID) {
 		return "bad_request", http.StatusNotFound, "unknown webhook path"
+	}
+	if id := r.Header.Get(amlapi.HeaderWebhookID); len(id) > MaxWebhookIDLength {
+		// Permanent: no retry makes it shorter (and JetStream would refuse
+		// it as a Nats-Msg-Id anyway).
+		return "bad_request", http.StatusBadRequest, fmt.Sprintf("%s over %d bytes", amlapi.HeaderWebhookID, MaxWebhookIDLength)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, cfg.MaxBody))
 	if err != nil {

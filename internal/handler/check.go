@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -81,10 +82,10 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
 	if err := json.Unmarshal(msg.Data(), &wh); err != nil {
 		return drop(fmt.Errorf("webhook for %s is not JSON: %w", lookupID, err))
 	}
-	h.c.Metrics.Webhooks.WithLabelValues(string(wh.Event)).Inc()
+	h.c.Metrics.Webhooks.WithLabelValues(webhookEventLabel(wh.Event)).Inc()
 	rec, rev, err := h.c.Lookups.Get(ctx, lookupID)
 	if errors.Is(err, lookups.ErrNotFound) {
-		h.log.Warn("webhook for an unknown lookup; ignored", "lookup_id", lookupID, "event", string(wh.Event))
+		h.log.Warn("webhook for an unknown lookup; ignored", "lookup_id", lookupID, "event", webhookEventLabel(wh.Event))
 		return nil
 	}
 	if err != nil {
@@ -97,9 +98,18 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
 		// BankID can call back before we recorded the session id.
 		return retryAfter(fmt.Errorf("webhook for %s before its session was recorded", lookupID), laggingReadRetry)
 	case wh.SessionID != rec.SessionID:
-		h.log.Warn("webhook names another session than the lookup's; ignored", "lookup_id", lookupID, "event", string(wh.Event))
+		h.log.Warn("webhook names another session than the lookup's; ignored", "lookup_id", lookupID, "event", webhookEventLabel(wh.Event))
 		return nil
 	}
 	_, err = h.progress(ctx, rec, rev)
 	return err
+}
+
+// webhookEventLabel is the metric label of a webhook's event: one of the
+// known events, or "other", so that a sender cannot make new series.
+func webhookEventLabel(e amlapi.WebhookEvent) string {
+	if slices.Contains(amlapi.AllWebhookEvents, e) {
+		return string(e)
+	}
+	return "other"
 }

@@ -58,6 +58,27 @@ func Handler(reg *prometheus.Registry, checks map[string]Check, notes map[string
 	return mux
 }
 
+// Timeouts of the ops servers. A client (a probe, a scraper, or anyone who
+// can reach the port) may hold a connection only this long: reading its
+// request, writing the answer, and idle between requests. Without them,
+// idle keep-alive connections pile up, each with its goroutine.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 60 * time.Second
+)
+
+// NewServer is the http.Server of an ops endpoint: h with the timeouts
+// above, and its errors logged at warn.
+func NewServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // Serve runs srv on ln until ctx ends, then shuts it down, giving in-flight
 // requests up to grace to finish. It returns nil after a clean shutdown.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *slog.Logger) error {

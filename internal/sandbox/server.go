@@ -58,7 +58,11 @@ func Start(cfg Config, addr string) (*Server, error) {
 		srv: &http.Server{
 			Handler:           sb.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(sb.log.Handler(), slog.LevelWarn),
+			// Requests are small; answers may be large reports, streamed,
+			// so no write timeout. Idle keep-alive connections are closed.
+			ReadTimeout: 30 * time.Second,
+			IdleTimeout: 60 * time.Second,
+			ErrorLog:    slog.NewLogLogger(sb.log.Handler(), slog.LevelWarn),
 		},
 	}
 	s.wg.Go(func() {

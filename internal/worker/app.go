@@ -222,7 +222,7 @@ func (a *App) Run(ctx context.Context) error {
 		ready["consumer "+role] = h.Check
 	}
 	notes := map[string]opshttp.Note{"national registry access": a.access.note}
-	srv := &http.Server{Handler: opshttp.Handler(a.registry, ready, notes), ReadHeaderTimeout: 10 * time.Second}
+	srv := opshttp.NewServer(opshttp.Handler(a.registry, ready, notes), a.log)
 	g.Go(func() error { return opshttp.Serve(gctx, srv, a.ops, 5*time.Second, a.log) })
 	g.Go(func() error { return a.watchAccessRights(gctx) })
 
