@@ -17,7 +17,18 @@ const (
 	// original message (stream name, stream sequence in decimal).
 	HeaderDeadLetterStream   = "Kybflow-Dead-Letter-Stream"
 	HeaderDeadLetterSequence = "Kybflow-Dead-Letter-Sequence"
+	// HeaderDeadLetterTruncated is "true" when the dead letter holds only
+	// the first DeadLetterKeep bytes of the command, which was too large
+	// to be kept whole with these headers; HeaderDeadLetterSize and
+	// HeaderDeadLetterSHA256 then describe the whole command.
+	HeaderDeadLetterTruncated = "Kybflow-Dead-Letter-Truncated"
+	HeaderDeadLetterSize      = "Kybflow-Dead-Letter-Size"
+	HeaderDeadLetterSHA256    = "Kybflow-Dead-Letter-Sha256"
 )
+
+// DeadLetterKeep is how much of a command too large to dead-letter whole
+// is kept.
+const DeadLetterKeep = 64 << 10
 
 // MaxDeadLetterReasonLength is the longest HeaderDeadLetterReason, in
 // bytes.

@@ -6,9 +6,12 @@ package handler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -87,7 +90,19 @@ func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause erro
 	hdr.Set(kybflow.HeaderDeadLetterSubject, msg.Subject())
 	hdr.Set(kybflow.HeaderDeadLetterStream, md.Stream)
 	hdr.Set(kybflow.HeaderDeadLetterSequence, fmt.Sprint(md.Sequence.Stream))
-	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.DeadLetterCommands(), msg.Data(), kybflow.DeadLetterMsgID(md.Stream, md.Sequence.Stream), hdr); err != nil {
+	data, id := msg.Data(), kybflow.DeadLetterMsgID(md.Stream, md.Sequence.Stream)
+	_, err = streams.Publish(ctx, h.c.Publisher, h.c.Subjects.DeadLetterCommands(), data, id, hdr)
+	if errors.Is(err, nats.ErrMaxPayload) && len(data) > kybflow.DeadLetterKeep {
+		// Too large to keep whole with the headers (it was published at
+		// the limit): keep its start, its size and its digest. Retrying
+		// the whole would fail the same way forever.
+		sum := sha256.Sum256(data)
+		hdr.Set(kybflow.HeaderDeadLetterTruncated, "true")
+		hdr.Set(kybflow.HeaderDeadLetterSize, strconv.Itoa(len(data)))
+		hdr.Set(kybflow.HeaderDeadLetterSHA256, hex.EncodeToString(sum[:]))
+		_, err = streams.Publish(ctx, h.c.Publisher, h.c.Subjects.DeadLetterCommands(), data[:kybflow.DeadLetterKeep], id, hdr)
+	}
+	if err != nil {
 		return retryBackoff(fmt.Errorf("dead letter: %w", err))
 	}
 	h.c.Metrics.DeadLetters.Inc()

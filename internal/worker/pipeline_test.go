@@ -1,10 +1,14 @@
 package worker
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,8 @@ import (
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/testenv"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // cmd is a lookup command as a platform writes it.
@@ -318,4 +324,48 @@ func TestAccessRightsAreReadPeriodicallyAndShown(t *testing.T) {
 		!strings.Contains(body, `kybflow_national_registry_access{access="GRANTED"} 0`) {
 		t.Errorf("/metrics lacks the access gauge:\n%s", body)
 	}
+}
+
+// A command without a readable lookupId that is too large to be kept whole
+// with the dead-letter headers (published at the server's max_payload) is
+// dead-lettered truncated, with its size and digest, and leaves the
+// commands stream: it is never retried forever.
+func TestOversizedUnattributableCommandIsDeadLetteredTruncated(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.start(false, 1)
+	nc, err := nats.Connect(e.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	big := bytes.Repeat([]byte("x"), int(nc.MaxPayload())-64) // fits alone, not with the headers
+	e.publish(big, "")
+	e.publish(cmd{LookupID: "after-big", Type: "organization", Identifier: "923609016"}, "")
+	completedData(t, e.terminal("after-big", 30*time.Second))
+
+	s, err := e.js.Stream(t.Context(), "AML_DEADLETTER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m *jetstream.RawStreamMsg
+	testenv.Eventually(t, 30*time.Second, func() error {
+		m, err = s.GetMsg(t.Context(), 1)
+		return err
+	})
+	sum := sha256.Sum256(big)
+	if m.Header.Get(kybflow.HeaderDeadLetterTruncated) != "true" || m.Header.Get(kybflow.HeaderDeadLetterSize) != strconv.Itoa(len(big)) ||
+		m.Header.Get(kybflow.HeaderDeadLetterSHA256) != hex.EncodeToString(sum[:]) || len(m.Data) != kybflow.DeadLetterKeep {
+		t.Fatalf("dead letter %d bytes, headers %v; want the first %d bytes with size and sha256", len(m.Data), m.Header, kybflow.DeadLetterKeep)
+	}
+	cs, err := e.js.Stream(t.Context(), "AML_COMMANDS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		info, err := cs.Info(t.Context())
+		if err == nil && info.State.Msgs != 0 {
+			err = fmt.Errorf("%d commands left in AML_COMMANDS", info.State.Msgs)
+		}
+		return err
+	})
 }
