@@ -3,14 +3,28 @@ GO        ?= go
 PKGS      ?= ./...
 TEST_FLAGS ?= -race -count=1 -timeout 12m
 
-.PHONY: test tools vet fmt-check build fuzz sandbox bench
+.PHONY: test tools contract-tools vet fmt-check lint build fuzz sandbox bench
 
-test: vet fmt-check
-	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" REQUIRE_PDF_TOOLS=1 REQUIRE_MINIO=1 \
+GOBIN_DIR := $(shell $(GO) env GOBIN)
+ifeq ($(GOBIN_DIR),)
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
+endif
+
+test: vet fmt-check lint contract-tools
+	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" REQUIRE_PDF_TOOLS=1 REQUIRE_MINIO=1 REQUIRE_NODE_CHECKS=1 \
 		$(GO) test $(TEST_FLAGS) $(PKGS)
 
 tools:
 	@./scripts/install-tools.sh >/dev/null
+
+# The npm packages of scripts/contract-check (exact versions, package-lock.json)
+# for docs/asyncapi_test.go: installed when node_modules is missing, or older
+# than the lock file. Install scripts are not run (none is needed).
+CONTRACT_CHECK := scripts/contract-check
+contract-tools: $(CONTRACT_CHECK)/node_modules/.package-lock.json
+$(CONTRACT_CHECK)/node_modules/.package-lock.json: $(CONTRACT_CHECK)/package-lock.json $(CONTRACT_CHECK)/package.json
+	npm ci --prefix $(CONTRACT_CHECK) --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 vet:
 	$(GO) vet $(PKGS)
@@ -19,11 +33,15 @@ fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
 
+# golangci-lint, pinned and installed by scripts/install-tools.sh (.golangci.yml).
+lint: tools
+	$(GOBIN_DIR)/golangci-lint run ./...
+
 build:
 	$(GO) build -o bin/ ./cmd/...
 
 # Short runs of every fuzz target (the seeds also run in `make test`).
-FUZZTIME ?= 15s
+FUZZTIME ?= 60s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \

@@ -34,7 +34,11 @@ const (
 	EventTypeSuffix = ".v1"
 	// SchemaBaseURI is the base of the $id of the schemas in docs/schemas;
 	// an event's dataschema is SchemaBaseURI + "<kind>.data.schema.json".
-	SchemaBaseURI = "https://raw.githubusercontent.com/kybflow/kybflow/main/docs/schemas/"
+	// It names the tag schemas-v1, not a branch, so that the URIs do not
+	// move with main: the tag is moved only for compatible changes of the
+	// v1 schemas, and an incompatible change gets schemas-v2 (and .v2
+	// event types). The open variants are under SchemaBaseURI + "open/".
+	SchemaBaseURI = "https://raw.githubusercontent.com/kybflow/kybflow/schemas-v1/docs/schemas/"
 )
 
 // More limits (see also command.go).
