@@ -650,11 +650,30 @@ func joinReports(rs []ReportType) string {
 }
 
 // quote quotes a value for an error message, cut to 40 characters.
+// quote is a rejected value of a field other than the identifier, for a
+// reason that the failed event (and a dead letter's header) carries: the
+// value itself when it looks like the token it should have been (letters,
+// '_', '.', '-', at most 40), so that a typo is plain to see; otherwise only
+// its length. A careless client may put anything in any field, a personal
+// identification number or a name included, and a reason is read by more
+// people than the command.
 func quote(s string) string {
-	if utf8.RuneCountInString(s) > 40 {
-		s = string([]rune(s)[:40]) + "…"
+	if tokenLike(s) {
+		return fmt.Sprintf("%q", s)
 	}
-	return fmt.Sprintf("%q", s)
+	return fmt.Sprintf("(a value of %d characters, not repeated here)", utf8.RuneCountInString(s))
+}
+
+func tokenLike(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // marshal encodes v as compact JSON without escaping <, > and &, so that

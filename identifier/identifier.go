@@ -14,6 +14,7 @@ package identifier
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"unicode"
 )
@@ -49,6 +50,12 @@ type Error struct {
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("invalid %s %q: %s", e.Kind.Description(), e.Value, e.Reason)
+}
+
+// LogValue logs the error without the value, which may be a personal
+// identification number typed where an organization number belongs.
+func (e *Error) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("kind", e.Kind.Description()), slog.String("reason", e.Reason))
 }
 
 // Unwrap makes errors.Is(err, ErrInvalid) hold.

@@ -31,7 +31,10 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 	if err := h.end(ctx, rec, rev); err != nil {
 		return err
 	}
-	return drop(fmt.Errorf("lookup %s failed: %s: %s", rec.Command.LookupID, code, reason))
+	// The reason is the event's, not the server's: it may quote what the
+	// API said about the identifier, and a term reason ends up in
+	// JetStream's advisories.
+	return drop(fmt.Errorf("lookup %s failed: %s", rec.Command.LookupID, code))
 }
 
 // end makes a lookup terminal: it first claims the ending by compare-and-set
@@ -58,7 +61,9 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 		return retryBackoff(err)
 	}
 	if rec.State == lookups.Failed {
-		h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(rec.Failure.Code), "reason", rec.Failure.Reason)
+		// The reason stays in the failed event: it may quote the identifier
+		// (a mistyped one can be a personal identification number).
+		h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(rec.Failure.Code))
 	}
 	return h.finish(ctx, rec, next)
 }

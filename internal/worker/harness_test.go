@@ -40,6 +40,7 @@ type env struct {
 	s3      *testenv.MinIOServer
 	bucket  string
 	cluster *testenv.Cluster
+	logs    *testenv.Buffer // when set, the workers' logs, every level
 
 	mu     sync.Mutex
 	events map[string][]kybflow.Event // by lookupId, in stream order
@@ -142,7 +143,11 @@ func (e *env) startWorker(cfg Config) (stop func() error) {
 func (e *env) startWorkerApp(cfg Config) (app *App, stop func() error) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	app, err := Start(ctx, cfg, testLogger(e.t), Options{})
+	log := testLogger(e.t)
+	if e.logs != nil { // every line, at debug, also into e.logs
+		log = slog.New(slog.NewJSONHandler(io.MultiWriter(tWriter{e.t}, e.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	app, err := Start(ctx, cfg, log, Options{})
 	if err != nil {
 		cancel()
 		e.t.Fatalf("start worker: %v", err)

@@ -369,3 +369,56 @@ func TestOversizedUnattributableCommandIsDeadLetteredTruncated(t *testing.T) {
 		return err
 	})
 }
+
+// A personal identification number typed into any field of a command (a
+// careless client) appears in no log line of the worker, and only in the
+// failed event of the field it belongs to: the identifier.
+func TestPersonalDataCanariesStayOutOfTheLogs(t *testing.T) {
+	const canary = "01017012345" // shaped like a Norwegian national identity number
+	logs := &testenv.Buffer{}
+	e := newEnv(t, envOptions{})
+	e.logs = logs
+	e.start(false, 1)
+	cases := []cmd{
+		{LookupID: "pii-type", Type: canary, Identifier: "923609016"},
+		{LookupID: "pii-country", Type: "organization", Country: canary, Identifier: "923609016"},
+		{LookupID: "pii-language", Type: "organization", Identifier: "923609016", Language: canary},
+		{LookupID: "pii-expands", Type: "organization", Identifier: "923609016", Expands: []string{canary}},
+		{LookupID: "pii-reports", Type: "organization", Identifier: "923609016", Reports: []string{canary}},
+		{LookupID: "pii-idtype", Type: "organization", IdentifierType: canary, Identifier: "923609016"},
+		{LookupID: "pii-identifier", Type: "organization", Identifier: canary},
+	}
+	for _, c := range cases {
+		e.publish(c, c.LookupID)
+	}
+	e.publish(`{"lookupId": "pii `+canary+`", "type": "organization"}`, "") // an invalid lookupId: a dead letter
+	for _, c := range cases {
+		d := failedData(t, e.terminal(c.LookupID, 30*time.Second))
+		if c.LookupID != "pii-identifier" && strings.Contains(d.Reason, canary) {
+			t.Errorf("%s: the failed event's reason quotes the value: %q", c.LookupID, d.Reason)
+		}
+	}
+	e.publish(cmd{LookupID: "pii-marker", Type: "organization", Identifier: "923609016"}, "pii-marker")
+	e.terminal("pii-marker", 30*time.Second)
+	s, err := e.js.Stream(t.Context(), "AML_DEADLETTER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		m, err := s.GetMsg(t.Context(), 1)
+		if err != nil {
+			return err
+		}
+		if r := m.Header.Get(kybflow.HeaderDeadLetterReason); strings.Contains(r, canary) {
+			t.Errorf("the dead letter's reason quotes the value: %q", r)
+		}
+		return nil
+	})
+	if strings.Contains(logs.String(), canary) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, canary) {
+				t.Errorf("a log line holds the canary: %s", line)
+			}
+		}
+	}
+}
