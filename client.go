@@ -269,12 +269,14 @@ func OfKinds(kinds ...Kind) EventsOption {
 	return func(o *eventsOptions) { o.kinds = kinds }
 }
 
-// Durable follows the events with the named durable consumer, created (or
-// updated) with the configuration docs/contract.md recommends: explicit
-// acks, so that an event whose handler fails is delivered again, and the
-// position kept by the server across restarts and shared by every replica
-// of the service. Without it Events uses an ordered consumer, which keeps
-// no state: each call starts from its deliver policy.
+// Durable follows the events with the named durable consumer: an existing
+// one is used as it is (its position and settings stand, whatever the other
+// options say); a missing one is created with the configuration
+// docs/contract.md recommends, explicit acks (an event whose handler fails
+// is delivered again), and the position kept by the server across restarts
+// and shared by every replica of the service. Without it Events uses an
+// ordered consumer, which keeps no state: each call starts from its
+// deliver policy.
 func Durable(name string) EventsOption {
 	return func(o *eventsOptions) { o.durable = name }
 }
@@ -294,6 +296,16 @@ func Since(t time.Time) EventsOption {
 // again an event whose handler returned an error.
 const eventRedelivery = 5 * time.Second
 
+// eventsBuffer is how many events Events pulls ahead of its handler.
+const eventsBuffer = 16
+
+// transientPull reports whether an iterator error is NATS passing trouble,
+// after which the iterator goes on by itself.
+func transientPull(err error) bool {
+	return errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerLeadershipChanged) ||
+		errors.Is(err, jetstream.ErrServerShutdown) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)
+}
+
 // Events calls handle with each event, in stream order, until ctx ends or
 // handle returns ErrStop (then Events returns nil) or another error. With
 // an ordered consumer another error ends Events and is returned; with
@@ -309,15 +321,26 @@ func (c *Client) Events(ctx context.Context, handle func(Event) error, opts ...E
 	if o.lookupID != "" && !ValidLookupID(o.lookupID) {
 		return fmt.Errorf("events: invalid lookupId %q", o.lookupID)
 	}
+	for _, k := range o.kinds {
+		if !slices.Contains(Kinds(), k) {
+			return fmt.Errorf("events: unknown kind %q", k)
+		}
+	}
 	filters := c.filters(o)
 	stream := c.subjects.EventsStream()
 	var cons jetstream.Consumer
 	var err error
 	if o.durable != "" {
-		cons, err = c.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-			Durable: o.durable, FilterSubjects: filters, AckPolicy: jetstream.AckExplicitPolicy,
-			DeliverPolicy: o.deliver, OptStartTime: startTime(o), AckWait: 30 * time.Second, MaxAckPending: 1000,
-		})
+		// An existing consumer is used as it is: its position and the
+		// settings an operator gave it stand (a deliver policy cannot be
+		// changed anyway). Only a missing one is created.
+		cons, err = c.js.Consumer(ctx, stream, o.durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			cons, err = c.js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{
+				Durable: o.durable, FilterSubjects: filters, AckPolicy: jetstream.AckExplicitPolicy,
+				DeliverPolicy: o.deliver, OptStartTime: startTime(o), AckWait: 30 * time.Second, MaxAckPending: 1000,
+			})
+		}
 	} else {
 		cons, err = c.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 			FilterSubjects: filters, DeliverPolicy: o.deliver, OptStartTime: startTime(o), InactiveThreshold: 30 * time.Second,
@@ -326,7 +349,8 @@ func (c *Client) Events(ctx context.Context, handle func(Event) error, opts ...E
 	if err != nil {
 		return fmt.Errorf("events: consumer on %s: %w", stream, err)
 	}
-	it, err := cons.Messages()
+	// A small buffer: what the iterator holds waits without keep-alives.
+	it, err := cons.Messages(jetstream.PullMaxMessages(eventsBuffer))
 	if err != nil {
 		return fmt.Errorf("events: %w", err)
 	}
@@ -336,6 +360,9 @@ func (c *Client) Events(ctx context.Context, handle func(Event) error, opts ...E
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if transientPull(err) {
+				continue // the iterator pulls again by itself (a leader election, a reconnect)
 			}
 			return fmt.Errorf("events: %w", err)
 		}
@@ -378,7 +405,7 @@ func (c *Client) filters(o eventsOptions) []string {
 	}
 	var out []string
 	for _, k := range o.kinds {
-		out = append(out, c.subjects.prefix()+".events."+id+"."+string(k))
+		out = append(out, c.subjects.Event(id, k))
 	}
 	return out
 }

@@ -2,7 +2,8 @@
 // module: the lookup command that platforms publish, the CloudEvents the
 // worker publishes back, the NATS subjects and stream names they travel
 // on, the failure codes, and the object keys of the artifacts a lookup
-// stores. It validates and encodes; it does no I/O. Platforms and
+// stores. Its types validate and encode without I/O; Client (NATS) and
+// FetchArtifact (S3 or a directory) are the contract's client. Platforms and
 // downstream services import it as github.com/kybflow/kybflow; every other
 // package of the module may depend on it.
 //

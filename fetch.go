@@ -41,7 +41,10 @@ func FetchArtifact(ctx context.Context, src ArtifactSource, a Artifact, w io.Wri
 		return fmt.Errorf("fetch %s (%s/%s): %w", a.Name, a.Bucket, a.Key, err)
 	}
 	if n != a.Size {
-		return fmt.Errorf("fetch %s: %w: %d bytes or more stored, the event says %d", a.Name, ErrArtifactMismatch, n, a.Size)
+		if n > a.Size {
+			return fmt.Errorf("fetch %s: %w: more than the %d bytes the event says are stored", a.Name, ErrArtifactMismatch, a.Size)
+		}
+		return fmt.Errorf("fetch %s: %w: %d bytes stored, the event says %d", a.Name, ErrArtifactMismatch, n, a.Size)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); sum != a.SHA256 {
 		return fmt.Errorf("fetch %s: %w: sha256 %s stored, the event says %s", a.Name, ErrArtifactMismatch, sum, a.SHA256)

@@ -85,10 +85,13 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 				rec.OmittedExpands = omitted
 			}
 			next, err := h.c.Lookups.Update(ctx, rec, rev)
-			if err != nil {
+			if errors.Is(err, lookups.ErrConflict) {
 				// Another replica moved the record: the object is stored
-				// under its deterministic key either way; decide again later.
+				// under its deterministic key either way; decide again soon.
 				return false, retryAfter(err, conflictRetry)
+			}
+			if err != nil {
+				return false, retryBackoff(err) // NATS trouble: back off
 			}
 			rev = next
 		case ent.Status == amlapi.EntityExpired:

@@ -12,7 +12,7 @@ import (
 )
 
 // The opening lease. A replica that claims a lookup (state opening) holds a
-// short lease (Config.Lease, default 15 s) and renews it every third of it
+// short lease (Config.Lease, the worker's OPEN_LEASE) and renews it every third of it
 // while its create-session call is in flight, so a live holder keeps its
 // claim however long the API takes, and a dead one loses it within one
 // lease. If the renewals stop succeeding (NATS unreachable, or another
@@ -37,11 +37,12 @@ func newLeaseHolder() string {
 
 // lease keeps a claimed record's lease alive while its holder works.
 type lease struct {
-	h      *Handlers
-	ctx    context.Context // cancelled when the lease can no longer be counted on
-	cancel context.CancelFunc
-	stop   chan struct{}
-	done   chan struct{}
+	h        *Handlers
+	ctx      context.Context // cancelled when the lease can no longer be counted on
+	cancel   context.CancelFunc
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 
 	mu  sync.Mutex
 	rec lookups.Record // the record as last written by us
@@ -72,6 +73,10 @@ func (l *lease) renew() {
 	for {
 		select {
 		case <-l.stop:
+			return
+		case <-l.ctx.Done():
+			// The work ended without release (a panic unwound it, or the
+			// handler's context ended): renew no more.
 			return
 		case <-deadline.C:
 			l.lose(errors.New("opening lease not renewed in time"))
@@ -133,9 +138,10 @@ func (l *lease) lose(err error) {
 }
 
 // release stops the renewals and returns the record as last written, its
-// revision, and why the lease was lost (nil if it is still held).
+// revision, and why the lease was lost (nil if it is still held). It may be
+// called more than once (open defers it, for a panic).
 func (l *lease) release() (lookups.Record, uint64, error) {
-	close(l.stop)
+	l.stopOnce.Do(func() { close(l.stop) })
 	<-l.done
 	l.cancel()
 	l.mu.Lock()

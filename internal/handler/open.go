@@ -25,6 +25,7 @@ import (
 func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) error {
 	cmd := rec.Command
 	l := h.holdLease(ctx, rec, rev)
+	defer func() { _, _, _ = l.release() }()      // for a panic in the create call; a second release is a no-op
 	sessionID, err := h.createSession(l.ctx, cmd) //nolint:contextcheck // l.ctx derives from ctx (holdLease)
 	rec, rev, lost := l.release()
 	if err != nil {
@@ -72,8 +73,10 @@ const releaseTimeout = 5 * time.Second
 // through NATS trouble (a leader election, a server restart). The write is
 // a compare-and-set on the claimed revision, so it can only land while no
 // other replica has taken the lookup over, however late it is: trying long
-// only narrows the window for a second session.
-const recordPatience = 2 * time.Minute
+// only narrows the window for a second session. It goes on through a drain,
+// so it is kept short enough that DRAIN_TIMEOUT plus it stays inside the
+// pods' termination grace period (45 s in deploy/k8s, DRAIN_TIMEOUT 20 s).
+const recordPatience = 20 * time.Second
 
 // recordRetry is the wait between attempts to record a session.
 const recordRetry = 200 * time.Millisecond

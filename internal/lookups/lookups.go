@@ -26,8 +26,8 @@ const (
 	Accepted  State = "accepted"  // valid, ours, no session yet
 	Opening   State = "opening"   // a replica holds the lease and is creating the session
 	Opened    State = "opened"    // session recorded; results being waited for and stored
-	Completed State = "completed" // every artifact stored, completed event published
-	Failed    State = "failed"    // failed event published
+	Completed State = "completed" // every artifact stored; the completed event is published next (Published marks it)
+	Failed    State = "failed"    // failed; the failed event is published next (Published marks it)
 )
 
 // MarkCheckScheduled in Record.Published: the first check is published.
@@ -119,8 +119,16 @@ type Store struct {
 // NewStore returns a store on a bucket made by streams.Ensure.
 func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
 
+// RequestTimeout bounds one read or write of a record. The caller's context
+// may allow minutes (a handler's deadline); a request whose answer was
+// lost with a server (a leader that died mid-request) must fail in seconds,
+// to be retried, not wait out that deadline.
+const RequestTimeout = 5 * time.Second
+
 // Get returns the record of lookupID and its revision.
 func (s *Store) Get(ctx context.Context, lookupID string) (Record, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
 	e, err := s.kv.Get(ctx, lookupID)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -141,6 +149,8 @@ func (s *Store) Create(ctx context.Context, r Record) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode lookup %s: %w", r.Command.LookupID, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
 	rev, err := s.kv.Create(ctx, r.Command.LookupID, b)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
@@ -158,6 +168,8 @@ func (s *Store) Update(ctx context.Context, r Record, rev uint64) (uint64, error
 	if err != nil {
 		return 0, fmt.Errorf("encode lookup %s: %w", r.Command.LookupID, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
 	next, err := s.kv.Update(ctx, r.Command.LookupID, b, rev)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {

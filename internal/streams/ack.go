@@ -100,23 +100,26 @@ func (b Backoff) Delay(n uint64) time.Duration {
 }
 
 // Decide maps a handler's result to an action and, for ActRetry, a delay.
-// It is the one place where results become acknowledgements.
-// numDelivered is the message's delivery count (≥ 1).
+// It is the one place where results become acknowledgements. ctx is the
+// context the handler's work ran under: when it has ended, the drain cut the
+// handler short, and whatever it returned (but a Term, which follows a
+// published failure) is not a verdict on the message: it is released at
+// once for another replica. numDelivered is the message's delivery count
+// (≥ 1).
 func Decide(ctx context.Context, err error, numDelivered uint64, backoff Backoff) (Action, time.Duration) {
 	if err == nil {
 		return ActAck, 0
 	}
 	var o *outcome
-	if errors.As(err, &o) {
+	isOutcome := errors.As(err, &o)
+	if ctx.Err() != nil && !(isOutcome && o.act == ActTerm) {
+		return ActRelease, 0
+	}
+	if isOutcome {
 		if o.act == ActRetry && o.delay <= 0 {
 			return ActRetry, backoff.Delay(numDelivered)
 		}
 		return o.act, o.delay
-	}
-	// An unclassified error while our own context is ending is the shutdown
-	// cutting the work short, not a property of the message.
-	if ctx.Err() != nil {
-		return ActRelease, 0
 	}
 	return ActRetry, backoff.Delay(numDelivered)
 }

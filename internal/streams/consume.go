@@ -124,7 +124,7 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 		go func() { // owned: joined by wg below
 			defer wg.Done()
 			defer func() { <-slots }()
-			handleOne(work, ctx, msg, h, cfg, log)
+			handleOne(work, msg, h, cfg, log)
 		}()
 	}
 
@@ -143,7 +143,7 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 
 // handleOne runs h for one message, keeps it alive while it runs, and
 // acknowledges it according to Decide.
-func handleOne(work, parent context.Context, msg jetstream.Msg, h Handler, cfg ConsumeConfig, log *slog.Logger) {
+func handleOne(work context.Context, msg jetstream.Msg, h Handler, cfg ConsumeConfig, log *slog.Logger) {
 	hctx, cancel := context.WithCancel(work)
 	if cfg.HandlerTimeout > 0 {
 		hctx, cancel = context.WithTimeout(work, cfg.HandlerTimeout)
@@ -174,12 +174,9 @@ func handleOne(work, parent context.Context, msg jetstream.Msg, h Handler, cfg C
 	if md, mdErr := msg.Metadata(); mdErr == nil {
 		n = md.NumDelivered
 	}
-	// A handler cut short by the drain deadline was not finished: release it.
-	decideCtx := parent
-	if work.Err() != nil {
-		decideCtx = work
-	}
-	act, delay := Decide(decideCtx, err, n, cfg.Backoff)
+	// A handler cut short by the drain deadline (work ended) was not
+	// finished: Decide releases it.
+	act, delay := Decide(work, err, n, cfg.Backoff)
 
 	var ackErr error
 	switch act {

@@ -53,6 +53,11 @@ func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 	return info.State.Msgs
 }
 
+// markerDelay is how long a marker message waits, by a delayed Nak, before
+// it comes back: longer than any backoff of the tests that use it, so that
+// what would be redelivered within that window comes before it.
+const markerDelay = 300 * time.Millisecond
+
 func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 	js := testenv.JetStream(t)
 	cons := workQueue(t, js, 5*time.Second)
@@ -87,6 +92,11 @@ func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 			return Term(errors.New("bad input"))
 		case "wq.panic":
 			panic("boom")
+		case "wq.marker": // once more after a window longer than the backoff, then fine
+			if n < 2 {
+				return Retry(errors.New("marker"), markerDelay)
+			}
+			return nil
 		}
 		return fmt.Errorf("unexpected subject %s", msg.Subject())
 	}
@@ -110,24 +120,36 @@ func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 			t.Fatalf("only %d of 8 deliveries: %v", i, deliveries)
 		}
 	}
-	// Nothing is redelivered after that: wait a little longer than the backoff.
-	time.Sleep(300 * time.Millisecond)
+	// Nothing is redelivered after that. The marker comes back markerDelay
+	// after its first delivery, itself after the 8 above: a redelivery due
+	// within that window (longer than the backoff) comes before it.
+	if _, err := js.Publish(ctx, "wq.marker", nil); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if n := actions[ActAck] + actions[ActRetry] + actions[ActTerm] + actions[ActRelease]; deliveries["wq.marker"] < 2 || n < 10 {
+			return fmt.Errorf("marker delivered %d times, %d outcomes: %v", deliveries["wq.marker"], n, actions)
+		}
+		return nil
+	})
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := map[string]int{"wq.ok": 1, "wq.retry": 3, "wq.unclassified": 2, "wq.term": 1, "wq.panic": 1}
+	want := map[string]int{"wq.ok": 1, "wq.retry": 3, "wq.unclassified": 2, "wq.term": 1, "wq.panic": 1, "wq.marker": 2}
 	for s, n := range want {
 		if deliveries[s] != n {
 			t.Errorf("%s delivered %d times, want %d", s, deliveries[s], n)
 		}
 	}
 	// The panic is retried after PanicDelay, not terminated: its lookup
-	// would be stranded.
-	if actions[ActAck] != 3 || actions[ActRetry] != 4 || actions[ActTerm] != 1 {
-		t.Errorf("actions = %v, want ack 3, retry 4 (one the panic), term 1", actions)
+	// would be stranded. (The marker adds an ack and a retry.)
+	if actions[ActAck] != 4 || actions[ActRetry] != 5 || actions[ActTerm] != 1 {
+		t.Errorf("actions = %v, want ack 4, retry 5 (one the panic, one the marker), term 1", actions)
 	}
 	if n := streamMsgs(t, js); n != 1 {
 		t.Errorf("work queue holds %d messages; want only the one that panicked, waiting", n)
@@ -143,7 +165,15 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 	calls.Add(1)
 	var n int
 	var mu sync.Mutex
+	marker := make(chan struct{}, 1)
 	h := func(ctx context.Context, msg jetstream.Msg) error {
+		if msg.Subject() == "wq.marker" {
+			select {
+			case marker <- struct{}{}:
+			default:
+			}
+			return nil
+		}
 		mu.Lock()
 		n++
 		first := n == 1
@@ -151,7 +181,7 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 		if first {
 			defer calls.Done()
 		}
-		time.Sleep(1800 * time.Millisecond)
+		time.Sleep(1800 * time.Millisecond) // the long work itself: three ack waits, which only InProgress can span
 		return nil
 	}
 	errc := make(chan error, 1)
@@ -162,7 +192,16 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls.Wait()
-	time.Sleep(200 * time.Millisecond)
+	// A redelivery of the long message would come before a message
+	// published after its work ended: the server sends redeliveries first.
+	if _, err := js.Publish(ctx, "wq.marker", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-marker:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the marker published after the long work was not handled")
+	}
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -203,6 +242,9 @@ func TestConsumeDrainFinishesInFlightAndAnotherConsumerTheRest(t *testing.T) {
 	<-started
 	<-started
 	cancel() // SIGTERM: take no new work
+	// The in-flight work goes on past the stop for a while: a Consume that
+	// returned without draining would have returned meanwhile. Nothing marks
+	// that it waits, so this checks that nothing happens within a window.
 	time.Sleep(200 * time.Millisecond)
 	close(finish) // in-flight work finishes
 	if err := <-errc; err != nil {
@@ -223,19 +265,14 @@ func TestConsumeDrainFinishesInFlightAndAnotherConsumerTheRest(t *testing.T) {
 	go func() {
 		errc <- Consume(ctx2, cons, h, ConsumeConfig{Name: "second", Concurrency: 2, DrainTimeout: testDrain})
 	}()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		mu.Lock()
-		got = len(handled)
-		mu.Unlock()
-		if got == 5 {
-			break
+		defer mu.Unlock()
+		if len(handled) != 5 {
+			return fmt.Errorf("only %d of 5 messages handled after the drain: %v", len(handled), handled)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of 5 messages handled after the drain: %v", got, handled)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel2()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -270,7 +307,9 @@ func TestDecide(t *testing.T) {
 		{"retry without delay backs off", live, Retry(errors.New("x"), 0), 3, ActRetry, 4 * time.Second},
 		{"wrapped term", live, fmt.Errorf("ctx: %w", Term(errors.New("x"))), 1, ActTerm, 0},
 		{"unclassified backs off, capped", live, errors.New("x"), 10, ActRetry, 8 * time.Second},
-		{"unclassified during shutdown releases", ended, errors.New("x"), 1, ActRelease, 0},
+		{"unclassified, cut short by the drain, releases", ended, errors.New("x"), 1, ActRelease, 0},
+		{"a retry cut short by the drain releases", ended, Retry(errors.New("x"), time.Minute), 1, ActRelease, 0},
+		{"a term cut short by the drain stays a term", ended, Term(errors.New("x")), 1, ActTerm, 0},
 	}
 	for _, tt := range tests {
 		act, d := Decide(tt.ctx, tt.err, tt.n, bo)
@@ -468,11 +507,19 @@ func TestConsumeTakesOnlyWhatItCanStart(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	total := make(chan struct{}, 16)
+	marker := make(chan struct{}, 1)
 	h := func(ctx context.Context, msg jetstream.Msg) error {
 		mu.Lock()
 		seen[msg.Subject()]++
 		mu.Unlock()
-		time.Sleep(2 * time.Second) // longer than the ack wait; kept alive by InProgress
+		if msg.Subject() == "wq.marker" {
+			select {
+			case marker <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		time.Sleep(2 * time.Second) // the long work itself: longer than the ack wait; kept alive by InProgress
 		total <- struct{}{}
 		return nil
 	}
@@ -492,7 +539,16 @@ func TestConsumeTakesOnlyWhatItCanStart(t *testing.T) {
 			t.Fatalf("only %d of 4 handled", i)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	// A message redelivered after it waited too long, on the server or in a
+	// buffer of ours, comes before one published now.
+	if _, err := js.Publish(ctx, "wq.marker", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-marker:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the marker published after the work was not handled")
+	}
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
