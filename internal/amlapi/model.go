@@ -487,7 +487,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
-			t.Raw = string(b)
+			t.Raw = strings.ToValidUTF8(string(b), "\uFFFD") // kept as text: valid UTF-8, so that it encodes the same twice
 			return nil //nolint:nilerr // an unreadable value is kept in Raw, not an error
 		}
 		for _, layout := range timeLayouts {
@@ -507,7 +507,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		t.Time = unixTime(int64(n))
 		return nil
 	}
-	t.Raw = string(b)
+	t.Raw = strings.ToValidUTF8(string(b), "\uFFFD") // kept as text: valid UTF-8, so that it encodes the same twice
 	return nil
 }
 
