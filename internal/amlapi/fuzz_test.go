@@ -3,10 +3,12 @@ package amlapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -114,6 +116,51 @@ func FuzzDecodeSession(f *testing.F) {
 		}
 		if s1.Status != s2.Status || s1.JSONData.Status != s2.JSONData.Status || len(s1.Reports) != len(s2.Reports) {
 			t.Fatalf("session changed: %+v, %+v", s1, s2)
+		}
+	})
+}
+
+// FuzzShape: the outline of any body never panics, stays bounded, and
+// repeats no value of the body (only keys, cut, and types).
+func FuzzShape(f *testing.F) {
+	f.Add([]byte(`{"jsonData": "IN_PROGRESS", "aml-report": "NOT_STARTED"}`))
+	f.Add([]byte(`[{"owner": "Kari Nordmann 01017012345"}]`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := Shape(body)
+		if len(s) > 4096 {
+			t.Fatalf("outline of %d bytes: %d bytes", len(body), len(s))
+		}
+		var v map[string]any
+		if json.Unmarshal(body, &v) == nil {
+			keys := ""
+			for k := range v {
+				keys += k + " "
+			}
+			for _, x := range v {
+				// A run of digits (a personal number, say) appears only if a
+				// key holds it.
+				if str, ok := x.(string); ok && len(str) >= 8 && strings.Trim(str, "0123456789") == "" &&
+					strings.Contains(s, str) && !strings.Contains(keys, str) {
+					t.Fatalf("the outline %q repeats the value %q", s, str)
+				}
+			}
+		}
+	})
+}
+
+// FuzzParseWebhookSecret: any text is a key or ErrWebhookSecret, never
+// quoted in the error.
+func FuzzParseWebhookSecret(f *testing.F) {
+	f.Add("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	f.Add("raw text")
+	f.Fuzz(func(t *testing.T, secret string) {
+		key, err := ParseWebhookSecret(secret)
+		if err != nil && (!errors.Is(err, ErrWebhookSecret) || len(secret) > 12 && strings.Contains(err.Error(), secret)) {
+			t.Fatalf("ParseWebhookSecret(%q) = %v", secret, err)
+		}
+		if err == nil && len(key) == 0 {
+			t.Fatalf("ParseWebhookSecret(%q) gave an empty key", secret)
 		}
 	})
 }
