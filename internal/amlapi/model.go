@@ -488,7 +488,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			t.Raw = strings.ToValidUTF8(string(b), "\uFFFD") // kept as text: valid UTF-8, so that it encodes the same twice
-			return nil //nolint:nilerr // an unreadable value is kept in Raw, not an error
+			return nil                                       //nolint:nilerr // an unreadable value is kept in Raw, not an error
 		}
 		for _, layout := range timeLayouts {
 			if v, err := time.Parse(layout, s); err == nil {

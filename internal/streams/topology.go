@@ -216,19 +216,24 @@ func (t Topology) consumer(name string) (stream string, cfg jetstream.ConsumerCo
 
 // Start-up retry timing: short first waits (a cluster that is forming
 // answers within seconds), capped so that a long outage is asked about
-// every few seconds, not hammered. ensureAttempt bounds one request.
+// every few seconds, not hammered. One request may take ensureFirstAttempt,
+// then twice as long each time, up to ensureAttempt: several replicas
+// creating one stream at once can leave a request unanswered, and the
+// retry of an identical configuration then succeeds at once.
 const (
-	ensureRetryMin = 250 * time.Millisecond
-	ensureRetryMax = 5 * time.Second
-	ensureAttempt  = 10 * time.Second
+	ensureRetryMin     = 250 * time.Millisecond
+	ensureRetryMax     = 5 * time.Second
+	ensureFirstAttempt = 2 * time.Second
+	ensureAttempt      = 10 * time.Second
 )
 
 // retry runs f until it succeeds, fails in a way retrying cannot mend, or
 // ctx ends; then it returns the last error, named by what.
 func retry(ctx context.Context, log *slog.Logger, what string, f func(ctx context.Context) error) error {
-	wait := ensureRetryMin
+	wait, attemptTimeout := ensureRetryMin, ensureFirstAttempt
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, ensureAttempt)
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		attemptTimeout = min(2*attemptTimeout, ensureAttempt)
 		err := f(actx)
 		cancel()
 		if err == nil {

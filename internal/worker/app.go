@@ -243,6 +243,13 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// retryBackoff is the redelivery delay of work that could not proceed for
+// our side's trouble (NATS, storage): from half a second, doubling with the
+// message's deliveries, capped at 10 s. The cap is low because a check's
+// deliveries also count its normal polls: a passing NATS error after many
+// polls must not wait a minute.
+var retryBackoff = streams.Backoff{Initial: 500 * time.Millisecond, Max: 10 * time.Second}
+
 // runConsumers runs one consume loop per role until ctx ends.
 func (a *App) runConsumers(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
@@ -253,7 +260,7 @@ func (a *App) runConsumers(ctx context.Context) error {
 		g.Go(func() error {
 			return streams.Consume(gctx, cons, h, streams.ConsumeConfig{
 				Name: role, Concurrency: a.cfg.Concurrency, HandlerTimeout: a.cfg.HandlerTimeout,
-				Backoff: streams.Backoff{Initial: time.Second, Max: time.Minute}, DrainTimeout: a.cfg.DrainTimeout,
+				Backoff: retryBackoff, DrainTimeout: a.cfg.DrainTimeout,
 				Logger: a.log, Health: a.health[role],
 				Recreate: func(ctx context.Context) (jetstream.Consumer, error) {
 					return streams.EnsureConsumer(ctx, a.js, a.topo, name)
