@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -105,22 +106,25 @@ func (p *proc) stop(t *testing.T) (time.Duration, error) {
 
 func waitHTTP(t *testing.T, url string, p *proc) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
+	err := testenv.Poll(60*time.Second, func() error {
 		select {
 		case err := <-p.done:
 			t.Fatalf("%s exited: %v\n%s", p.name, err, p.out.String())
-		case <-time.After(100 * time.Millisecond):
+		default:
 		}
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%d", resp.StatusCode)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s never answered 200 at %s (%v)\n%s", p.name, url, err, p.out.String())
 	}
-	t.Fatalf("%s never answered 200 at %s\n%s", p.name, url, p.out.String())
 }
 
 func TestBinariesEndToEnd(t *testing.T) {
@@ -180,7 +184,7 @@ func TestBinariesEndToEnd(t *testing.T) {
 		}
 	}
 
-	terminal := waitTerminal(t, watch, len(commands), 90*time.Second)
+	terminal := waitTerminal(t, watch, sandboxAddr, len(commands), 90*time.Second)
 
 	mc, err := minio.New(s3.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s3.AccessKey, s3.SecretKey, ""), Secure: false})
 	if err != nil {

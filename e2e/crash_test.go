@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // TestWorkerKilledMidWorkLosesNothing kills a worker with SIGKILL (no
@@ -63,24 +65,24 @@ func TestWorkerKilledMidWorkLosesNothing(t *testing.T) {
 		}
 	}
 	// Kill it in the middle: some sessions opened, some results stored.
-	for deadline := time.Now().Add(30 * time.Second); sessions(t, sandboxAddr) < 8; {
-		if time.Now().After(deadline) {
-			t.Fatal("worker A opened no sessions")
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if n := sessions(t, sandboxAddr); n < 8 {
+			return fmt.Errorf("worker A opened %d sessions", n)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-a.done //nolint:errcheck // killed on purpose: the exit error is "signal: killed"
 	a.done <- nil
-	t.Logf("killed worker A with %d sessions opened and %d lookups finished", sessions(t, sandboxAddr), len(terminal()))
+	t.Logf("killed worker A with %d sessions opened and %d lookups finished", sessions(t, sandboxAddr), len(terminal.terminal()))
 
 	opsB := freeAddr(t)
 	b := start(t, "worker B", filepath.Join(bin, "worker"), workerEnv(opsB))
 	waitHTTP(t, "http://"+opsB+"/readyz", b)
 
-	for id, evs := range waitTerminal(t, terminal, n, 2*time.Minute) {
+	for id, evs := range waitTerminal(t, terminal, sandboxAddr, n, 2*time.Minute) {
 		if len(evs) != 1 || evs[0].Kind != "completed" {
 			t.Errorf("%s: %d terminal events (first %s), want exactly one completed", id, len(evs), evs[0].Kind)
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,16 +32,18 @@ func TestDevModeRunsASampleLookup(t *testing.T) {
 		"dev", "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
 		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
 
-	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(p.out.String(), "Press Ctrl-C to stop.") {
+	if err := testenv.Poll(90*time.Second, func() error {
 		select {
 		case err := <-p.done:
 			t.Fatalf("dev mode exited: %v\n%s", err, p.out.String())
-		case <-time.After(100 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dev mode did not finish its sample lookup:\n%s", p.out.String())
+		if !strings.Contains(p.out.String(), "Press Ctrl-C to stop.") {
+			return errors.New("not ready")
 		}
+		return nil
+	}); err != nil {
+		t.Fatalf("dev mode did not finish its sample lookup:\n%s", p.out.String())
 	}
 	out := p.out.String()
 	for _, want := range []string{"completed", "amlctl lookup --wait", "NATS_URL=nats://127.0.0.1:"} {
@@ -110,12 +113,13 @@ func TestDevModeStoresInS3WhenConfigured(t *testing.T) {
 		"S3_SECRET_KEY=" + s3.SecretKey, "S3_BUCKET=dev-results", "S3_REGION=us-east-1", "S3_SECURE=false",
 	}, "dev", "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
 		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
-	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(p.out.String(), "Press Ctrl-C to stop.") {
-		if time.Now().After(deadline) {
-			t.Fatalf("dev mode did not finish its sample lookup:\n%s", p.out.String())
+	if err := testenv.Poll(90*time.Second, func() error {
+		if !strings.Contains(p.out.String(), "Press Ctrl-C to stop.") {
+			return errors.New("not ready")
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatalf("dev mode did not finish its sample lookup:\n%s", p.out.String())
 	}
 	out := p.out.String()
 	if !strings.Contains(out, "bucket dev-results") || !strings.Contains(out, "dev-results/lookups/") {

@@ -78,7 +78,7 @@ func TestOpenerKilledMidCreateIsTakenOverQuickly(t *testing.T) {
 	b := start(t, "worker B", filepath.Join(bin, "worker"), workerEnv(opsB))
 	waitHTTP(t, "http://"+opsB+"/readyz", b)
 
-	evs := waitTerminal(t, terminal, 1, 60*time.Second)["opener-killed"]
+	evs := waitTerminal(t, terminal, sandboxAddr, 1, 60*time.Second)["opener-killed"]
 	took := time.Since(killed)
 	t.Logf("lookup finished %s after its opener was killed mid-create", took.Round(100*time.Millisecond))
 	if len(evs) != 1 || evs[0].Kind != "completed" {

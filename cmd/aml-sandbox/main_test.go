@@ -48,21 +48,22 @@ func boot(t *testing.T, args []string, vars map[string]string) (base string, out
 		}
 	})
 	re := regexp.MustCompile(`API base URL\s+(\S+)`)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	err := testenv.Poll(5*time.Second, func() error {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1], out
+			base = m[1]
+			return nil
 		}
 		select {
 		case err := <-errc:
 			t.Fatalf("run returned early: %v\n%s", err, out)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no base URL printed:\n%s", out)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return errors.New("no base URL printed")
+	})
+	if err != nil {
+		t.Fatalf("no base URL printed:\n%s", out)
 	}
+	return base, out
 }
 
 type hook struct {
@@ -140,16 +141,17 @@ func TestManualCheck(t *testing.T) {
 			}
 
 			var s amlapi.Session
-			deadline := time.Now().Add(5 * time.Second)
-			for {
+			if err := testenv.Poll(5*time.Second, func() error {
 				getJSON(t, resp.Header.Get("Location"), tok.AccessToken, &s)
-				if s.Status == amlapi.SessionDone {
-					break
-				}
-				if s.Status == amlapi.SessionFailed || time.Now().After(deadline) {
+				switch s.Status {
+				case amlapi.SessionDone:
+					return nil
+				case amlapi.SessionFailed:
 					t.Fatalf("session: %+v", s)
 				}
-				time.Sleep(20 * time.Millisecond)
+				return errors.New("not done")
+			}); err != nil {
+				t.Fatalf("session: %+v", s)
 			}
 			if s.JSONData.Status != amlapi.EntityReady || s.Reports[amlapi.ReportAML].Status != amlapi.EntityReady {
 				t.Fatalf("DONE but %+v", s)
@@ -171,13 +173,14 @@ func TestManualCheck(t *testing.T) {
 			pdftest.Tools(t, pdf)
 
 			var got []hook
-			deadline = time.Now().Add(3 * time.Second)
-			for len(got) < 3 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
+			_ = testenv.Poll(3*time.Second, func() error { // fewer than 3 fail the check below
 				mu.Lock()
-				got = slices.Clone(hooks[created.SessionID])
-				mu.Unlock()
-			}
+				defer mu.Unlock()
+				if got = slices.Clone(hooks[created.SessionID]); len(got) < 3 {
+					return errors.New("not 3 webhooks yet")
+				}
+				return nil
+			})
 			var events []amlapi.WebhookEvent
 			for _, h := range got {
 				events = append(events, h.body.Event)

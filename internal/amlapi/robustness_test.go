@@ -3,12 +3,15 @@ package amlapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 func TestTimeReadsWhatItCanAndNeverFails(t *testing.T) {
@@ -149,7 +152,17 @@ func TestFailedEarlyRefreshKeepsTheTokenAndBacksOff(t *testing.T) {
 	if _, err := c.AccessRights(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2100 * time.Millisecond) // past the refresh point (half of 4 s), token still valid
+	// Calls go on past the refresh point (half of 4 s), the token still
+	// valid, until one has tried the refresh and failed; then 20 more.
+	testenv.Eventually(t, 3500*time.Millisecond, func() error {
+		if _, err := c.AccessRights(ctx); err != nil {
+			t.Fatalf("a call with a valid token failed because the refresh did: %v", err)
+		}
+		if n := tokenCalls.Load(); n < 2 {
+			return fmt.Errorf("token endpoint asked %d times: no refresh tried yet", n)
+		}
+		return nil
+	})
 	for range 20 {
 		if _, err := c.AccessRights(ctx); err != nil {
 			t.Fatalf("a call with a valid token failed because the refresh did: %v", err)

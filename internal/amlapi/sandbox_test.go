@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/kybflow/kybflow/identifier"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 func startSandbox(t *testing.T, cfg sandbox.Config) *sandbox.Server {
@@ -52,20 +54,21 @@ func client(t *testing.T, srv *sandbox.Server, mod func(*amlapi.Config)) *amlapi
 // waitReady polls a session until every entity is READY.
 func waitReady(ctx context.Context, t *testing.T, c *amlapi.Client, kind amlapi.Kind, id string) *amlapi.Session {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(30 * time.Millisecond) {
-		s, err := c.Session(ctx, kind, id)
-		if err != nil {
+	var s *amlapi.Session
+	testenv.Eventually(t, 10*time.Second, func() error {
+		var err error
+		if s, err = c.Session(ctx, kind, id); err != nil {
 			t.Fatalf("session %s: %v", id, err)
 		}
-		if s.Status == amlapi.SessionDone {
-			return s
-		}
-		if s.Status == amlapi.SessionFailed {
+		switch s.Status {
+		case amlapi.SessionDone:
+			return nil
+		case amlapi.SessionFailed:
 			t.Fatalf("session %s failed", id)
 		}
-	}
-	t.Fatalf("session %s not done in time", id)
-	return nil
+		return fmt.Errorf("session %s is %s", id, s.Status)
+	})
+	return s
 }
 
 func download(t *testing.T, c *amlapi.Client, link, wantType string) []byte {
@@ -207,14 +210,19 @@ func TestClientAgainstSandboxErrors(t *testing.T) {
 	t.Run("expired tokens are replaced", func(t *testing.T) {
 		srv := startSandbox(t, sandbox.Config{TokenLifetime: time.Second})
 		c := client(t, srv, nil)
-		for range 3 {
+		// Calls succeed all along, and within 2 s of 1 s tokens one is made
+		// with a second token.
+		testenv.Eventually(t, 2*time.Second, func() error {
 			if _, err := c.AccessRights(ctx); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(700 * time.Millisecond)
-		}
-		if n := srv.Sandbox().Inspect().Requests["POST /auth/realms/sandbox/protocol/openid-connect/token"]; n < 2 {
-			t.Errorf("%d token requests over 2 s with 1 s tokens: no refresh (%v)", n, srv.Sandbox().Inspect().Requests)
+			if n := srv.Sandbox().Inspect().Requests["POST /auth/realms/sandbox/protocol/openid-connect/token"]; n < 2 {
+				return fmt.Errorf("%d token requests with 1 s tokens: no refresh (%v)", n, srv.Sandbox().Inspect().Requests)
+			}
+			return nil
+		})
+		if _, err := c.AccessRights(ctx); err != nil {
+			t.Fatalf("with the second token: %v", err)
 		}
 	})
 
@@ -239,7 +247,18 @@ func TestClientAgainstSandboxErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := waitReady(ctx, t, c, amlapi.KindOrganization, sid)
-		time.Sleep(sandbox.ExpiresAtOnceLifetime + 200*time.Millisecond)
+		// The sandbox's clock expires the entities ExpiresAtOnceLifetime
+		// after they are READY: the status says so first.
+		testenv.Eventually(t, sandbox.ExpiresAtOnceLifetime+2*time.Second, func() error {
+			again, err := c.Session(ctx, amlapi.KindOrganization, sid)
+			if err != nil {
+				t.Fatalf("status within the lifetime: %v", err)
+			}
+			if again.JSONData.Status != amlapi.EntityExpired {
+				return fmt.Errorf("json is %s", again.JSONData.Status)
+			}
+			return nil
+		})
 		_, err = c.Download(ctx, s.JSONData.Link)
 		var ae *amlapi.Error
 		if !errors.As(err, &ae) || ae.StatusCode != http.StatusGone || amlapi.ClassOf(err) != amlapi.Expired {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -162,10 +163,12 @@ func TestAgainstPipeline(t *testing.T) {
 			if r := amlctl(ctx, p.env, "lookup", "--lookup-id", "t-follow", "--country", "FI", "2077474-0"); r.code != 0 {
 				t.Fatalf("lookup:\n%s", r)
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for !strings.Contains(out.String(), "completed") && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			_ = testenv.Poll(20*time.Second, func() error { // without it, the check below fails
+				if !strings.Contains(out.String(), "completed") {
+					return errors.New("no completed event followed yet")
+				}
+				return nil
+			})
 			cancel()
 			if code := <-done; code != 0 {
 				t.Errorf("events exit %d, want 0 on interruption; stderr: %s", code, errOut)

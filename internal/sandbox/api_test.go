@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
@@ -139,8 +141,15 @@ func TestBearerToken(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("fresh token: %d %s", resp.StatusCode, body)
 	}
-	time.Sleep(1100 * time.Millisecond)
-	resp, body = e.do(http.MethodGet, amlapi.AccessRightsPath, e.token, nil)
+	// The sandbox's own clock ends the token: within its lifetime (and a
+	// margin) from now, it is refused as expired.
+	testenv.Eventually(t, 2*time.Second, func() error {
+		resp, body = e.do(http.MethodGet, amlapi.AccessRightsPath, e.token, nil)
+		if resp.StatusCode == http.StatusOK {
+			return errors.New("the token is still accepted")
+		}
+		return nil
+	})
 	if resp.StatusCode != http.StatusUnauthorized || errorCode(t, body) != amlapi.CodeUnauthorized || !strings.Contains(string(body), "expired") {
 		t.Errorf("expired token: %d %s", resp.StatusCode, body)
 	}
@@ -366,17 +375,12 @@ func TestLifetime(t *testing.T) {
 	if resp.StatusCode != http.StatusGone || errorCode(t, body) != amlapi.CodeGone {
 		t.Errorf("GET expired json: %d %s", resp.StatusCode, body)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		resp, body = e.do(http.MethodGet, amlapi.SessionPath(amlapi.KindOrganization, id), e.token, nil)
-		if resp.StatusCode == http.StatusNotFound {
-			break
+	testenv.Eventually(t, 3*time.Second, func() error {
+		if resp, body = e.do(http.MethodGet, amlapi.SessionPath(amlapi.KindOrganization, id), e.token, nil); resp.StatusCode != http.StatusNotFound {
+			return fmt.Errorf("session still there: %d %s", resp.StatusCode, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("session still there: %d %s", resp.StatusCode, body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if code := errorCode(t, body); code != amlapi.CodeNotFound {
 		t.Errorf("forgotten session: %s", body)
 	}

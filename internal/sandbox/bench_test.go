@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // TestLargeReportStreams downloads a padded report far larger than the
@@ -112,7 +114,20 @@ func BenchmarkJSON(b *testing.B) {
 	resp, _ := http.DefaultClient.Do(req)
 	loc := resp.Header.Get("Location")
 	resp.Body.Close()
-	time.Sleep(time.Millisecond)
+	testenv.Eventually(b, 5*time.Second, func() error { // READY after ReadyAfter, a nanosecond
+		req, _ := http.NewRequest(http.MethodGet, loc+"/json", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET json: %d", resp.StatusCode)
+		}
+		return nil
+	})
 	b.ResetTimer()
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodGet, loc+"/json", nil)

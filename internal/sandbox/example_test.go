@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // Example starts a sandbox on a free port and walks one organization
@@ -43,10 +45,16 @@ func Example() {
 
 	// Poll until DONE, then fetch the JSON through its link.
 	var s amlapi.Session
-	for s.Status != amlapi.SessionDone {
-		time.Sleep(20 * time.Millisecond)
+	if err := testenv.Poll(10*time.Second, func() error {
 		req, _ = http.NewRequest(http.MethodGet, srv.URL()+amlapi.SessionPath(amlapi.KindOrganization, created.SessionID), nil)
 		call(bearer(req), &s)
+		if s.Status != amlapi.SessionDone {
+			return errors.New("session " + string(s.Status))
+		}
+		return nil
+	}); err != nil {
+		fmt.Println(err)
+		return
 	}
 	fmt.Println("json:", s.JSONData.Status, "report:", s.Reports[amlapi.ReportAML].Status)
 	var doc struct {

@@ -11,3 +11,7 @@ func OrgTypeOf(c amlapi.Country, id string) string {
 	k, _ := identifier.ForCountry(string(c))
 	return newOrg(c, k, id).typ.code
 }
+
+// Running reports whether Run is running (for a test that must call Run
+// again while it does).
+func (s *Sandbox) Running() bool { return s.running.Load() }

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // Fast timings for tests.
@@ -165,17 +167,16 @@ func (e *env) session(k amlapi.Kind, id string) amlapi.Session {
 // wait polls the session until cond holds or timeout passes.
 func (e *env) wait(k amlapi.Kind, id string, timeout time.Duration, cond func(amlapi.Session) bool) amlapi.Session {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		s := e.session(k, id)
-		if cond(s) {
-			return s
+	var s amlapi.Session
+	if err := testenv.Poll(timeout, func() error {
+		if s = e.session(k, id); !cond(s) {
+			return errors.New("not yet")
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("session %s: condition not met within %s; last: %+v", id, timeout, s)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	}); err != nil {
+		e.t.Fatalf("session %s: condition not met within %s; last: %+v", id, timeout, s)
 	}
+	return s
 }
 
 func done(s amlapi.Session) bool { return s.Status != amlapi.SessionInProgress }
@@ -236,8 +237,12 @@ type received struct {
 	at        time.Time
 }
 
+// hang, returned by a receiver's respond, answers nothing: the request is
+// held until the sender gives up on it.
+const hang = -1
+
 // receiver is a webhook endpoint that verifies signatures and answers what
-// respond says (200 by default).
+// respond says (200 by default; see hang).
 type receiver struct {
 	srv     *httptest.Server
 	secret  string
@@ -267,6 +272,13 @@ func newReceiver(t *testing.T, secret string) *receiver {
 		if respond != nil {
 			status = respond(call)
 		}
+		if status == hang {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second): // a sender that never gives up fails its test, not hangs it
+			}
+			return
+		}
 		w.WriteHeader(status)
 	}))
 	t.Cleanup(rc.srv.Close)
@@ -284,17 +296,16 @@ func (rc *receiver) received() []received {
 // waitFor waits until n webhooks arrived and returns them.
 func (rc *receiver) waitFor(t *testing.T, n int, timeout time.Duration) []received {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		got := rc.received()
-		if len(got) >= n {
-			return got
+	var got []received
+	if err := testenv.Poll(timeout, func() error {
+		if got = rc.received(); len(got) < n {
+			return errors.New("not yet")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d webhooks within %s, want %d: %+v", len(got), timeout, n, got)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatalf("got %d webhooks within %s, want %d: %+v", len(got), timeout, n, got)
 	}
+	return got
 }
 
 func events(rs []received) []string {

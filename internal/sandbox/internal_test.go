@@ -196,8 +196,8 @@ func TestHandlerWithoutBaseURL(t *testing.T) {
 	sb, _ := New(Config{ReadyAfter: time.Nanosecond})
 	tok := token{clientID: DefaultClientID, scopes: []string{amlapi.ScopeBasic}, expires: time.Now().Add(time.Hour)}
 	sb.tokens["t"] = tok
-	sess := sb.open(amlapi.KindOrganization, amlapi.NO, createRequest{identifier: "923609016", idKind: identifier.NorwegianOrgNumber}, DefaultClientID, time.Now())
-	time.Sleep(time.Millisecond)
+	// Made a moment ago: READY already, ReadyAfter being a nanosecond.
+	sess := sb.open(amlapi.KindOrganization, amlapi.NO, createRequest{identifier: "923609016", idKind: identifier.NorwegianOrgNumber}, DefaultClientID, time.Now().Add(-time.Millisecond))
 	r := httptest.NewRequest(http.MethodGet, "http://api.test:1234"+amlapi.SessionPath(amlapi.KindOrganization, sess.id), nil)
 	r.Header.Set("Authorization", "Bearer t")
 	w := httptest.NewRecorder()

@@ -2,12 +2,14 @@ package sandbox_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // A beneficial owners session makes its PDF report without being asked, as
@@ -46,17 +48,12 @@ func TestGuideSessionShape(t *testing.T) {
 			t.Errorf("%s = %#v, want a plain status string", k, raw[k])
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, body = e.do(http.MethodGet, amlapi.SessionPath(amlapi.KindOrganization, id), e.token, nil)
-		if string(body) == `{"aml-report":"READY","jsonData":"READY"}` {
-			break
+	testenv.Eventually(t, 10*time.Second, func() error { // the sandbox's own clock moves the session
+		if _, body = e.do(http.MethodGet, amlapi.SessionPath(amlapi.KindOrganization, id), e.token, nil); string(body) != `{"aml-report":"READY","jsonData":"READY"}` {
+			return fmt.Errorf("not all READY: %s", body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never all READY: %s", body)
-		}
-		time.Sleep(20 * time.Millisecond) // the sandbox's own clock moves the session
-	}
+		return nil
+	})
 	for _, p := range []string{amlapi.JSONLinkPath(amlapi.KindOrganization, id), amlapi.ReportLinkPath(amlapi.KindOrganization, id, amlapi.ReportAML)} {
 		if resp, _ := e.do(http.MethodGet, p, e.token, nil); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d", p, resp.StatusCode)

@@ -3,13 +3,17 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 func TestWebhooksDeliveredAndSigned(t *testing.T) {
@@ -48,14 +52,19 @@ func TestWebhooksDeliveredAndSigned(t *testing.T) {
 		t.Errorf("inspection: %+v", in.Webhooks)
 	}
 
-	// Only the chosen events.
+	// Only the chosen events. AllDone is a session's last webhook, and the
+	// session queues all of them when it is made: once AllDone arrived and
+	// nothing is queued, every webhook of the session has arrived.
 	rc2 := newReceiver(t, webhookSecret)
-	e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{
+	id2 := e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{
 		Identifier: "923609016", Reports: []amlapi.ReportType{"aml"},
 		Webhook: &amlapi.WebhookSubscription{URL: rc2.URL(), Events: []amlapi.WebhookEvent{amlapi.EventAllDone}},
 	})
-	rc2.waitFor(t, 1, 3*time.Second)
-	time.Sleep(100 * time.Millisecond)
+	waitInspect(t, e, func(in sandbox.Inspection) bool {
+		return in.WebhooksPending == 0 && slices.ContainsFunc(in.Webhooks, func(d sandbox.WebhookDelivery) bool {
+			return d.SessionID == id2 && d.Event == amlapi.EventAllDone && d.OK()
+		})
+	})
 	if ev := events(rc2.received()); !slices.Equal(ev, []string{"AllDone"}) {
 		t.Errorf("events %v, want only AllDone", ev)
 	}
@@ -83,7 +92,9 @@ func TestWebhooksUnsignedWithoutSecret(t *testing.T) {
 // same webhook-id, until 2xx or the attempts run out.
 func TestWebhookRetry(t *testing.T) {
 	t.Parallel()
+	logs := &testenv.Buffer{}
 	e := newEnv(t, sandbox.Config{
+		Logger:         slog.New(slog.NewTextHandler(logs, nil)),
 		ReadyAfter:     20 * time.Millisecond,
 		WebhookTimeout: 200 * time.Millisecond,
 		WebhookRetry:   sandbox.RetryPolicy{Initial: 50 * time.Millisecond, Multiplier: 2, Attempts: 4},
@@ -94,7 +105,7 @@ func TestWebhookRetry(t *testing.T) {
 		case 1, 2:
 			return http.StatusInternalServerError
 		case 3:
-			time.Sleep(400 * time.Millisecond) // beyond WebhookTimeout
+			return hang // answered only when the sandbox gives up, at WebhookTimeout
 		}
 		return http.StatusOK
 	}
@@ -123,13 +134,19 @@ func TestWebhookRetry(t *testing.T) {
 		t.Errorf("inspection: %+v", in.Webhooks)
 	}
 
-	// Attempts run out.
+	// Attempts run out: the sandbox says it gives up, after the last one.
 	rc2 := newReceiver(t, webhookSecret)
 	rc2.respond = func(int) int { return http.StatusServiceUnavailable }
-	e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{Identifier: "923609016",
+	id2 := e.create(amlapi.CreateOrganizationPath(amlapi.NO), amlapi.CreateSessionRequest{Identifier: "923609016",
 		Webhook: &amlapi.WebhookSubscription{URL: rc2.URL(), Events: []amlapi.WebhookEvent{amlapi.EventAllDone}}})
-	rc2.waitFor(t, 4, 3*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	testenv.Eventually(t, 3*time.Second, func() error {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "giving up") && strings.Contains(l, id2) {
+				return nil
+			}
+		}
+		return fmt.Errorf("the sandbox has not given up after %d attempts", len(rc2.received()))
+	})
 	if n := len(rc2.received()); n != 4 {
 		t.Errorf("%d attempts, want 4", n)
 	}
@@ -137,17 +154,16 @@ func TestWebhookRetry(t *testing.T) {
 
 func waitInspect(t *testing.T, e *env, cond func(sandbox.Inspection) bool) sandbox.Inspection {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		in := e.srv.Sandbox().Inspect()
-		if cond(in) {
-			return in
+	var in sandbox.Inspection
+	if err := testenv.Poll(3*time.Second, func() error {
+		if in = e.srv.Sandbox().Inspect(); !cond(in) {
+			return errors.New("not yet")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("inspection condition not met: %+v", in)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Fatalf("inspection condition not met: %+v", in)
 	}
+	return in
 }
 
 func TestRunLifecycle(t *testing.T) {
@@ -159,7 +175,12 @@ func TestRunLifecycle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- sb.Run(ctx) }()
-	time.Sleep(20 * time.Millisecond)
+	testenv.Eventually(t, 2*time.Second, func() error {
+		if !sb.Running() {
+			return errors.New("Run has not started")
+		}
+		return nil
+	})
 	if err := sb.Run(context.Background()); !errors.Is(err, sandbox.ErrRunning) {
 		t.Errorf("second Run = %v, want ErrRunning", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/bridge"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
@@ -42,8 +43,9 @@ type env struct {
 	cluster *testenv.Cluster
 	logs    *testenv.Buffer // when set, the workers' logs, every level
 
-	mu     sync.Mutex
-	events map[string][]kybflow.Event // by lookupId, in stream order
+	mu      sync.Mutex
+	events  map[string][]kybflow.Event // by lookupId, in stream order
+	markers int                        // marker lookups run so far
 }
 
 type envOptions struct {
@@ -300,22 +302,45 @@ func (e *env) publish(cmd any, msgID string) {
 // terminal waits for the terminal event of lookupID and returns it.
 func (e *env) terminal(lookupID string, timeout time.Duration) kybflow.Event {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	var found kybflow.Event
+	err := testenv.Poll(timeout, func() error {
 		e.mu.Lock()
+		defer e.mu.Unlock()
 		for _, ev := range e.events[lookupID] {
 			if k, _ := kybflow.KindOfEventType(ev.Type); k.Terminal() {
-				e.mu.Unlock()
-				return ev
+				found = ev
+				return nil
 			}
 		}
-		e.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
+		return fmt.Errorf("events: %v", kinds(e.events[lookupID]))
+	})
+	if err != nil {
+		e.t.Fatalf("no terminal event for %s within %s; %v", lookupID, timeout, err)
 	}
+	return found
+}
+
+// markerIdentifier is the organization number of marker lookups, looked up
+// by no test.
+const markerIdentifier = "987654325"
+
+// marker runs one more lookup, after everything a test did, and waits for
+// its ending: the positive sign that nothing more comes of the lookups
+// before it. Its command queues behind theirs (a redelivered command comes
+// first), its checks and webhooks behind theirs, so what those would still
+// publish (an ending twice, a late duplicate) is published before the
+// marker's own ending. It opens a session of its own, for
+// markerIdentifier.
+func (e *env) marker() {
+	e.t.Helper()
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.t.Fatalf("no terminal event for %s within %s; events: %v", lookupID, timeout, kinds(e.events[lookupID]))
-	return kybflow.Event{}
+	e.markers++
+	id := fmt.Sprintf("marker-%d", e.markers)
+	e.mu.Unlock()
+	e.publish(cmd{LookupID: id, Type: "organization", Country: "NO", Identifier: markerIdentifier}, id)
+	if k, _ := kybflow.KindOfEventType(e.terminal(id, time.Minute).Type); k != kybflow.KindCompleted {
+		e.t.Fatalf("marker lookup %s ended %s, want completed", id, k)
+	}
 }
 
 // eventsOf returns the kinds of lookupID's events so far.
@@ -334,8 +359,8 @@ func kinds(evs []kybflow.Event) []kybflow.Kind {
 	return out
 }
 
-// settle waits a little and checks that lookupID has exactly one terminal
-// event and no event twice.
+// assertExactlyOnce checks that lookupID has exactly one terminal event and
+// no event twice (run a marker first: duplicates come late).
 func (e *env) assertExactlyOnce(lookupID string) {
 	e.t.Helper()
 	seen := map[kybflow.Kind]int{}
@@ -471,4 +496,28 @@ func (e *env) postWebhook(lookupID string, body []byte, header http.Header) int 
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// consumerIdle is nil once the named consumer of the worker has nothing to
+// deliver and nothing delivered but not acknowledged.
+func (e *env) consumerIdle(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream := map[string]string{
+		streams.ConsumerCommands: kybflow.Subjects{}.CommandsStream(),
+		streams.ConsumerChecks:   kybflow.Subjects{}.ChecksStream(),
+		streams.ConsumerWebhooks: kybflow.Subjects{}.WebhooksStream(),
+	}[name]
+	cons, err := e.js.Consumer(ctx, stream, name)
+	if err != nil {
+		return err
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.NumPending != 0 || info.NumAckPending != 0 {
+		return fmt.Errorf("consumer %s: %d to deliver, %d not acknowledged", name, info.NumPending, info.NumAckPending)
+	}
+	return nil
 }

@@ -83,7 +83,7 @@ func runEveryKindOfLookup(t *testing.T, e *env, prefix string) {
 			t.Errorf("%s: correlationId %q, want %q", c.c.LookupID, d.CorrelationID, c.c.CorrelationID)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // late duplicates would show up now
+	e.marker() // late duplicates would show up before its ending
 	for _, c := range cases {
 		e.assertExactlyOnce(c.c.LookupID)
 		want := []kybflow.Kind{kybflow.KindAccepted, kybflow.KindSessionOpened, kybflow.KindCompleted}
@@ -167,7 +167,7 @@ func TestDuplicateCommandsOpenOneSession(t *testing.T) {
 	e.terminal("twice", 30*time.Second)
 	// And once more after it completed.
 	e.publish(c, "")
-	time.Sleep(time.Second)
+	e.marker() // its command queues behind the last copy's
 	e.assertExactlyOnce("twice")
 	if n := e.sessions("organization", "NO", "988077917"); n != 1 {
 		t.Fatalf("%d sessions opened for 5+1 copies of one command, want 1", n)

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 func TestSandboxFaultsOnlyDelayResults(t *testing.T) {
@@ -57,14 +61,31 @@ func TestResultsThatExpireBeforeTheyAreFetchedEndExpired(t *testing.T) {
 
 func TestStorageDownOnlyDelaysResults(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	e.start(false, 1)
+	e.start(false, 0)
+	app, _ := e.startWorkerApp(e.config(false))
 	// Break the store: a file where the results' directory must go.
 	blocker := filepath.Join(e.blobDir, "lookups")
 	if err := os.WriteFile(blocker, []byte("in the way"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e.publish(cmd{LookupID: "store-down", Type: "organization", Identifier: "923609016", Reports: []string{"aml"}}, "")
-	time.Sleep(2 * time.Second) // results are ready and every attempt to store them fails
+	// The results are ready and an attempt to store them has failed and
+	// ended: the JSON was downloaded, and every check that asked for the
+	// session's status has been acknowledged.
+	testenv.Eventually(t, 30*time.Second, func() error {
+		in := e.sb.Sandbox().Inspect()
+		downloads := 0
+		for _, d := range in.Downloads {
+			if d.Entity == "json" && d.Status == http.StatusOK {
+				downloads++
+			}
+		}
+		calls, checks := in.Requests["GET /organization/session/{id}"], handled(t, app, RoleChecks)
+		if downloads == 0 || checks < calls {
+			return fmt.Errorf("the JSON downloaded %d times; %d of %d checks that asked for the status ended", downloads, checks, calls)
+		}
+		return nil
+	})
 	if got := e.eventsOf("store-down"); len(got) != 2 {
 		t.Fatalf("events while storage is down: %v, want accepted and session_opened only", got)
 	}
@@ -131,17 +152,17 @@ func TestTwoWorkersShareTheWork(t *testing.T) {
 	for _, id := range ids {
 		e.verifyArtifacts(completedData(t, e.terminal(id, 60*time.Second)), "json", "report:aml")
 	}
-	time.Sleep(300 * time.Millisecond)
+	e.marker() // one more lookup, and session: duplicates would come before its ending
 	for _, id := range ids {
 		e.assertExactlyOnce(id)
 	}
-	if got := e.totalSessions(); got != n {
-		t.Errorf("%d sessions opened for %d lookups", got, n)
+	if got := e.totalSessions(); got != n+1 {
+		t.Errorf("%d sessions opened for %d lookups and the marker", got, n)
 	}
 	opened := [2]float64{counter(t, apps[0], "kybflow_sessions_opened_total"), counter(t, apps[1], "kybflow_sessions_opened_total")}
 	t.Logf("sessions opened per worker: %v", opened)
-	if opened[0]+opened[1] != n || opened[0] == 0 || opened[1] == 0 {
-		t.Errorf("sessions opened per worker %v: want both to share %d", opened, n)
+	if opened[0]+opened[1] != n+1 || opened[0] == 0 || opened[1] == 0 {
+		t.Errorf("sessions opened per worker %v: want both to share %d (and the marker)", opened, n)
 	}
 }
 
@@ -164,6 +185,30 @@ func counter(t *testing.T, a *App, name string) float64 {
 	return 0
 }
 
+// handled is how many messages a consume loop of an app has handled (and
+// acknowledged), whatever the acknowledgement.
+func handled(t *testing.T, a *App, role string) int {
+	t.Helper()
+	mfs, err := a.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "kybflow_messages_handled_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "consumer" && l.GetValue() == role {
+					n += int(m.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+	}
+	return n
+}
+
 func metricValue(m *dto.Metric) float64 {
 	if c := m.GetCounter(); c != nil {
 		return c.GetValue()
@@ -183,10 +228,12 @@ func TestSIGTERMDrainsAndAnotherWorkerFinishes(t *testing.T) {
 		e.publish(cmd{LookupID: fmt.Sprintf("drain-%02d", i), Type: "organization", Identifier: "974760673"}, "")
 	}
 	// Stop the first worker while it is busy.
-	deadline := time.Now().Add(10 * time.Second)
-	for e.totalSessions() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if e.totalSessions() == 0 {
+			return errors.New("no session opened yet")
+		}
+		return nil
+	})
 	start := time.Now()
 	if err := stop(); err != nil {
 		t.Fatalf("drain: %v", err)
@@ -201,12 +248,12 @@ func TestSIGTERMDrainsAndAnotherWorkerFinishes(t *testing.T) {
 		id := fmt.Sprintf("drain-%02d", i)
 		completedData(t, e.terminal(id, 60*time.Second))
 	}
-	time.Sleep(300 * time.Millisecond)
+	e.marker() // what the first worker released would be redelivered before its command
 	for i := range n {
 		e.assertExactlyOnce(fmt.Sprintf("drain-%02d", i))
 	}
-	if got := e.totalSessions(); got != n {
-		t.Errorf("%d sessions for %d lookups across a restart", got, n)
+	if got := e.totalSessions(); got != n+1 {
+		t.Errorf("%d sessions for %d lookups and the marker across a restart", got, n)
 	}
 }
 
@@ -225,8 +272,7 @@ func TestWaitingSessionsCostNoGoroutines(t *testing.T) {
 		for i := from; i < to; i++ {
 			e.publish(cmd{LookupID: fmt.Sprintf("wait-%04d", i), Type: "organization", Identifier: "923609016"}, "")
 		}
-		deadline := time.Now().Add(2 * time.Minute)
-		for time.Now().Before(deadline) {
+		testenv.Eventually(t, 2*time.Minute, func() error {
 			opened := 0
 			for i := from; i < to; i++ {
 				for _, k := range e.eventsOf(fmt.Sprintf("wait-%04d", i)) {
@@ -235,23 +281,30 @@ func TestWaitingSessionsCostNoGoroutines(t *testing.T) {
 					}
 				}
 			}
-			if opened == to-from {
-				return
+			if opened != to-from {
+				return fmt.Errorf("sessions %d..%d: %d of %d opened", from, to, opened, to-from)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatalf("sessions %d..%d not all opened in time", from, to)
+			return nil
+		})
+		// Opening is over once every command is acknowledged: no handler of
+		// one runs any more.
+		testenv.Eventually(t, time.Minute, func() error { return e.consumerIdle(streams.ConsumerCommands) })
 	}
 	openAll(0, 20)
-	settle := func() int {
-		time.Sleep(500 * time.Millisecond)
-		runtime.GC()
-		return runtime.NumGoroutine()
-	}
-	base := settle()
+	runtime.GC()
+	base := runtime.NumGoroutine()
 	const many = 400
 	openAll(20, 20+many)
-	after := settle()
+	// What stays is what waiting costs: goroutines that only come and go
+	// (a check being made) are given the time to end.
+	var after int
+	_ = testenv.Poll(10*time.Second, func() error {
+		runtime.GC()
+		if after = runtime.NumGoroutine(); after-base > 40 {
+			return errors.New("more goroutines than the bound")
+		}
+		return nil
+	})
 	t.Logf("goroutines: %d with 20 sessions waiting, %d with %d waiting", base, after, 20+many)
 	if after-base > 40 {
 		t.Errorf("goroutines grew by %d for %d more waiting sessions: waiting should cost none", after-base, many)
