@@ -349,7 +349,7 @@ func (r *faultRun) finish(after func() []string) map[string]float64 {
 	ids := r.plat.ackedIDs()
 	r.watch.waitEnded(ids, faultEndWait)
 	lastEnd := time.Now()
-	time.Sleep(faultSettle)
+	time.Sleep(faultSettle) // a window for second endings to show (see faultSettle): a check that nothing more happens
 	b.StopTimer()
 	elapsed := time.Since(r.began)
 	endWait := lastEnd.Sub(r.began)
@@ -760,7 +760,7 @@ func (w *faultWatch) snapshot() map[string][]faultSighting {
 
 // waitEnded waits until every id has a terminal event, or timeout.
 func (w *faultWatch) waitEnded(ids []string, timeout time.Duration) {
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) { // the poll of a condition wait (testenv takes a *testing.T, not a B)
 		got := w.snapshot()
 		if !slices.ContainsFunc(ids, func(id string) bool { return len(got[id]) == 0 }) {
 			return
