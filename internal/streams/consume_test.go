@@ -186,7 +186,7 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", Concurrency: 1, DrainTimeout: testDrain})
+		errc <- Consume(ctx, cons, h, ConsumeConfig{Name: "t", Concurrency: 2, DrainTimeout: testDrain}) // a free slot would take a redelivery
 	}()
 	if _, err := js.Publish(ctx, "wq.long", nil); err != nil {
 		t.Fatal(err)
