@@ -93,7 +93,9 @@ func (c *Client) Submit(ctx context.Context, cmd LookupCommand) error {
 type Submission struct {
 	// Duplicate: JetStream already held a command with this lookupId (it
 	// was submitted before, within the duplicate window), so it dropped
-	// this one.
+	// this one. When no worker has accepted the first one yet, its content
+	// could not be compared: a conflicting re-use is then not detected
+	// (ErrLookupIDConflict needs the accepted event).
 	Duplicate bool
 	// Accepted: a worker had already taken the lookup in (its accepted
 	// event exists), so nothing was published.
