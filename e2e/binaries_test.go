@@ -264,3 +264,19 @@ func readPrefix(t *testing.T, mc *minio.Client, bucket, key string) []byte {
 	}
 	return b
 }
+
+// natsAndSandbox builds the binaries and starts a nats-server process with
+// JetStream and the sandbox with the given extra settings (SANDBOX_*=...),
+// as the crash tests need them. It returns the binaries' directory, the
+// NATS URL and the sandbox's address.
+func natsAndSandbox(t *testing.T, sandboxEnv ...string) (bin, natsURL, sandboxAddr string) {
+	t.Helper()
+	bin = build(t)
+	natsAddr := freeAddr(t)
+	sandboxAddr = freeAddr(t)
+	host, port, _ := net.SplitHostPort(natsAddr)
+	start(t, "nats-server", filepath.Join(bin, "nats-server"), nil, "-js", "-a", host, "-p", port, "-sd", t.TempDir())
+	sandbox := start(t, "aml-sandbox", filepath.Join(bin, "aml-sandbox"), append([]string{"SANDBOX_LISTEN=" + sandboxAddr}, sandboxEnv...))
+	waitHTTP(t, "http://"+sandboxAddr+"/auth/realms/sandbox/.well-known/openid-configuration", sandbox)
+	return bin, "nats://" + natsAddr, sandboxAddr
+}

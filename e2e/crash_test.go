@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"syscall"
@@ -26,15 +25,7 @@ func TestWorkerKilledMidWorkLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
-	bin := build(t)
-	natsAddr, sandboxAddr := freeAddr(t), freeAddr(t)
-	host, port, _ := net.SplitHostPort(natsAddr)
-	natsURL := "nats://" + natsAddr
-	start(t, "nats-server", filepath.Join(bin, "nats-server"), nil, "-js", "-a", host, "-p", port, "-sd", t.TempDir())
-	sandbox := start(t, "aml-sandbox", filepath.Join(bin, "aml-sandbox"), []string{
-		"SANDBOX_LISTEN=" + sandboxAddr, "SANDBOX_READY_AFTER=500ms", "SANDBOX_LATENCY=150ms",
-	})
-	waitHTTP(t, "http://"+sandboxAddr+"/auth/realms/sandbox/.well-known/openid-configuration", sandbox)
+	bin, natsURL, sandboxAddr := natsAndSandbox(t, "SANDBOX_READY_AFTER=500ms", "SANDBOX_LATENCY=150ms")
 
 	const concurrency = 4
 	blobDir := t.TempDir()
