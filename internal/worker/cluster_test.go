@@ -3,7 +3,10 @@ package worker
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,5 +179,35 @@ func TestSingleServerRestartLosesNothing(t *testing.T) {
 	}
 	if got := e.totalSessions(); got != 11 {
 		t.Errorf("%d sessions for 11 lookups", got)
+	}
+}
+
+// A worker whose NATS does not answer yet is alive and not ready: /healthz
+// answers, /readyz names the topology it has not ensured, and Run waits.
+func TestWorkerWaitsForNATSAtStart(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	cfg := e.config(false)
+	cfg.NATSURL = "nats://127.0.0.1:1" // nothing listens there
+	app, stop := e.startWorkerApp(cfg)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + app.OpsAddr().String() + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if code, body := get("/healthz"); code != http.StatusOK {
+			return fmt.Errorf("/healthz %d %s", code, body)
+		}
+		return nil
+	})
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "topology: streams, bucket and consumers not ensured yet") {
+		t.Errorf("/readyz while NATS is away: %d %s", code, body)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("a stop while waiting for NATS: %v, want nil", err)
 	}
 }
