@@ -25,8 +25,8 @@ func TestContractExamples(t *testing.T) {
 	set := schemas(t)
 	golden := goldenEvents(t)
 	blocks := exampleBlock.FindAllSubmatch(doc, -1)
-	if len(blocks) != 5 {
-		t.Fatalf("%d examples in contract.md, want 5", len(blocks))
+	if len(blocks) != 6 {
+		t.Fatalf("%d examples in contract.md, want 6", len(blocks))
 	}
 	for i, m := range blocks {
 		schema, data := string(m[1]), m[2]

@@ -60,21 +60,28 @@ var ErrInvalidEvent = errors.New("invalid event")
 type Kind string
 
 // The kinds, in the order a lookup goes through them. Every lookup ends
-// with exactly one terminal event: completed or failed.
+// with exactly one terminal event: completed or failed. Erased is not a
+// terminal event: an operator publishes it (amlctl erase) after the
+// lookup's personal data was erased, usually long after its terminal
+// event, and instead of one for a lookup erased while it was in flight.
 const (
 	KindAccepted      Kind = "accepted"       // the command is valid; data: AcceptedData
 	KindSessionOpened Kind = "session_opened" // the AML session exists; data: SessionOpenedData
 	KindCompleted     Kind = "completed"      // every artifact is stored; data: CompletedData
 	KindFailed        Kind = "failed"         // the lookup ended without results; data: FailedData
+	KindErased        Kind = "erased"         // the lookup's personal data was erased; data: ErasedData
 )
 
 // Kinds returns every kind, in lifecycle order.
-func Kinds() []Kind { return []Kind{KindAccepted, KindSessionOpened, KindCompleted, KindFailed} }
+func Kinds() []Kind {
+	return []Kind{KindAccepted, KindSessionOpened, KindCompleted, KindFailed, KindErased}
+}
 
 // Known reports whether k is one of Kinds.
 func (k Kind) Known() bool { return slices.Contains(Kinds(), k) }
 
-// Terminal reports whether k ends a lookup: completed or failed.
+// Terminal reports whether k ends a lookup: completed or failed (not
+// erased, which comes after the ending).
 func (k Kind) Terminal() bool { return k == KindCompleted || k == KindFailed }
 
 // EventType is the CloudEvents type of kind k, e.g.
@@ -115,8 +122,8 @@ type Event struct {
 	Time            time.Time `json:"time,omitzero"`
 	DataContentType string    `json:"datacontenttype,omitempty"`
 	DataSchema      string    `json:"dataschema,omitempty"`
-	// Data is AcceptedData, SessionOpenedData, CompletedData or
-	// FailedData for the kinds of this package; DecodeEvent leaves the
+	// Data is AcceptedData, SessionOpenedData, CompletedData, FailedData
+	// or ErasedData for the kinds of this package; DecodeEvent leaves the
 	// data of other types as json.RawMessage.
 	Data any `json:"data,omitempty"`
 }
@@ -138,7 +145,7 @@ func (e Event) LogValue() slog.Value {
 	}
 	switch d := e.Data.(type) {
 	case nil:
-	case AcceptedData, SessionOpenedData, CompletedData, FailedData:
+	case AcceptedData, SessionOpenedData, CompletedData, FailedData, ErasedData:
 		attrs = append(attrs, slog.Any("data", d))
 	case json.RawMessage:
 		attrs = append(attrs, slog.Int("dataBytes", len(d)))
@@ -209,6 +216,19 @@ type FailedData struct {
 	Retryable bool `json:"retryable"`
 }
 
+// ErasedData is the data of an erased event: the personal data of a
+// lookup was erased (its stored objects, its other events, its state
+// record), and downstream services that keep copies should erase theirs.
+// It holds nothing about the lookup but its lookupId and the caller's
+// correlationId (the key the caller may know the lookup by), never the
+// metadata, the identifier or results.
+type ErasedData struct {
+	LookupID      string `json:"lookupId"`
+	CorrelationID string `json:"correlationId,omitempty"`
+	// ErasedAt is when the erasure began (in UTC); the event's time too.
+	ErasedAt time.Time `json:"erasedAt"`
+}
+
 // AcceptedData is the data of the accepted event of c.
 func (c LookupCommand) AcceptedData() AcceptedData {
 	return AcceptedData{
@@ -277,6 +297,11 @@ func (d FailedData) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("reason", d.Reason))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// LogValue leaves out CorrelationID.
+func (d ErasedData) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("lookupId", d.LookupID), slog.Time("erasedAt", d.ErasedAt))
 }
 
 func lookupAttrs(lookupID, sessionID string, t LookupType, c Country, it IdentifierType, id string) []slog.Attr {
@@ -393,6 +418,19 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			d.Reason = string([]rune(d.Reason)[:MaxReasonLength-1]) + "…"
 		}
 		return d, errors.Join(errs...)
+	case ErasedData:
+		if kind != KindErased {
+			break
+		}
+		var noMetadata json.RawMessage
+		errs := []error{checkCommon(lookupID, d.LookupID, d.CorrelationID, &noMetadata)}
+		d.ErasedAt = d.ErasedAt.UTC()
+		if d.ErasedAt.IsZero() {
+			errs = append(errs, errors.New("no erasedAt"))
+		} else if y := d.ErasedAt.Year(); y < 1 || y > 9999 {
+			errs = append(errs, fmt.Errorf("erasedAt %s out of range", d.ErasedAt))
+		}
+		return d, errors.Join(errs...)
 	}
 	return nil, fmt.Errorf("data is %T, not the data of a %s event", data, kind)
 }
@@ -413,6 +451,10 @@ func deref(data any) any {
 			return *d
 		}
 	case *FailedData:
+		if d != nil {
+			return *d
+		}
+	case *ErasedData:
 		if d != nil {
 			return *d
 		}
@@ -593,6 +635,11 @@ func DecodeEvent(data []byte) (Event, error) {
 		e.Data, err = decodeData[CompletedData](raw, w.Subject)
 	case KindFailed:
 		e.Data, err = decodeData[FailedData](raw, w.Subject)
+	case KindErased:
+		var d ErasedData
+		d, err = decodeData[ErasedData](raw, w.Subject)
+		d.ErasedAt = d.ErasedAt.UTC()
+		e.Data = d
 	}
 	if err != nil {
 		return invalid("%s: %v", w.Type, err)
@@ -610,6 +657,12 @@ func (d *AcceptedData) common() (string, *json.RawMessage)      { return d.Looku
 func (d *SessionOpenedData) common() (string, *json.RawMessage) { return d.LookupID, &d.Metadata }
 func (d *CompletedData) common() (string, *json.RawMessage)     { return d.LookupID, &d.Metadata }
 func (d *FailedData) common() (string, *json.RawMessage)        { return d.LookupID, &d.Metadata }
+
+// common of ErasedData: it has no metadata.
+func (d *ErasedData) common() (string, *json.RawMessage) {
+	var none json.RawMessage
+	return d.LookupID, &none
+}
 
 // decodeData decodes the data of a lookup event leniently: its lookupId
 // must be the subject and its metadata an object; the rest is taken as is.

@@ -20,6 +20,7 @@ func TestKinds(t *testing.T) {
 		{kybflow.KindSessionOpened, false, "io.kybflow.aml.lookup.session_opened.v1"},
 		{kybflow.KindCompleted, true, "io.kybflow.aml.lookup.completed.v1"},
 		{kybflow.KindFailed, true, "io.kybflow.aml.lookup.failed.v1"},
+		{kybflow.KindErased, false, "io.kybflow.aml.lookup.erased.v1"},
 	}
 	for _, tt := range tests {
 		if got := tt.kind.Terminal(); got != tt.terminal {
@@ -97,6 +98,9 @@ func TestNewEventRejects(t *testing.T) {
 		{"metadata not object", kybflow.DefaultSource, kybflow.KindCompleted, c.LookupID, goldenTime, mod(func(d *kybflow.CompletedData) { d.Metadata = json.RawMessage(`[1]`) }), "metadata"},
 		{"unknown code", kybflow.DefaultSource, kybflow.KindFailed, c.LookupID, goldenTime, c.FailedData("boom", "x"), "unknown failure code"},
 		{"no reason", kybflow.DefaultSource, kybflow.KindFailed, c.LookupID, goldenTime, c.FailedData(kybflow.CodeExpired, ""), "no reason"},
+		{"no erasedAt", kybflow.DefaultSource, kybflow.KindErased, c.LookupID, goldenTime, kybflow.ErasedData{LookupID: c.LookupID}, "no erasedAt"},
+		{"erased of another lookup", kybflow.DefaultSource, kybflow.KindErased, c.LookupID, goldenTime, kybflow.ErasedData{LookupID: "other", ErasedAt: goldenTime}, "not the event's"},
+		{"erased data for a failed event", kybflow.DefaultSource, kybflow.KindFailed, c.LookupID, goldenTime, kybflow.ErasedData{LookupID: c.LookupID, ErasedAt: goldenTime}, "not the data of a failed event"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

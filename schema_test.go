@@ -122,8 +122,8 @@ func TestSchemaIDs(t *testing.T) {
 		{schemaDir, kybflow.SchemaBaseURI, schemas(t)},
 		{openSchemaDir, openSchemaBaseURI, openSchemas(t)},
 	} {
-		if len(v.set.docs) != 7 {
-			t.Errorf("%s: %d schema files, want 7: %v", v.dir, len(v.set.docs), keys(v.set.docs))
+		if len(v.set.docs) != 8 {
+			t.Errorf("%s: %d schema files, want 8: %v", v.dir, len(v.set.docs), keys(v.set.docs))
 		}
 		for name, doc := range v.set.docs {
 			if got, want := doc["$id"], v.base+name; got != want {
