@@ -21,19 +21,24 @@ import (
 // State is where a lookup is in its life.
 type State string
 
-// The states, in order. Completed and Failed are terminal.
+// The states, in order. Completed and Failed are terminal. Erased is not
+// a step of a lookup's life but what an operator makes of it afterwards
+// (erase.go): a tombstone that workers must ignore everything for.
 const (
 	Accepted  State = "accepted"  // valid, ours, no session yet
 	Opening   State = "opening"   // a replica holds the lease and is creating the session
 	Opened    State = "opened"    // session recorded; results being waited for and stored
 	Completed State = "completed" // every artifact stored; the completed event is published next (Published marks it)
 	Failed    State = "failed"    // failed; the failed event is published next (Published marks it)
+	Erased    State = "erased"    // personal data erased: a tombstone (Tombstone); nothing more is done for the lookup
 )
 
 // MarkCheckScheduled in Record.Published: the first check is published.
 const MarkCheckScheduled = "check"
 
-// Terminal reports whether nothing more happens to a lookup in state s.
+// Terminal reports whether nothing more happens to a lookup in state s
+// because it ended. Erased is not terminal on purpose: a worker must not
+// finish (publish the ending of) an erased lookup, but ignore it.
 func (s State) Terminal() bool { return s == Completed || s == Failed }
 
 // Record is the state of one lookup.
@@ -69,6 +74,9 @@ type Record struct {
 	AcceptedAt time.Time `json:"acceptedAt,omitzero"`
 	OpenedAt   time.Time `json:"openedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// ErasedAt is when the lookup's personal data began to be erased
+	// (state Erased).
+	ErasedAt time.Time `json:"erasedAt,omitzero"`
 }
 
 // Artifact returns the stored artifact with name, if any.

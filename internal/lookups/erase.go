@@ -1,0 +1,86 @@
+package lookups
+
+// Erasure (amlctl erase): the record of a lookup whose personal data is
+// erased is replaced by a tombstone, in two steps, and the older revisions
+// of its key are purged from the bucket's stream.
+//
+// The tombstone is a record like any other, so it keeps blocking a second
+// session for the lookupId (a command re-sent with it finds a record) for
+// as long as the bucket keeps it: LOOKUP_RETENTION after it was written,
+// the bucket's max age. After that the key is gone, as for every lookup,
+// and a command with the same lookupId would be a new lookup.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow"
+)
+
+// Erasing is the tombstone written first, when an erasure begins: state
+// Erased, the lookupId, erasedAt, and what a resumed erasure still needs
+// if this one is cut short: the artifacts' locations (to delete the
+// objects) and the correlationId (for the erased event). No metadata,
+// identifier or results. Tombstone replaces it once the erased event is
+// published.
+func Erasing(r Record, lookupID string, erasedAt time.Time) Record {
+	return Record{
+		State:     Erased,
+		Command:   kybflow.LookupCommand{LookupID: lookupID, CorrelationID: r.Command.CorrelationID},
+		Artifacts: slices.Clone(r.Artifacts),
+		ErasedAt:  erasedAt.UTC(),
+	}
+}
+
+// Tombstone is the record of an erased lookup once its erased event is
+// published (Published marks it): the lookupId and erasedAt, nothing else.
+func Tombstone(lookupID string, erasedAt time.Time) Record {
+	return Record{
+		State:     Erased,
+		Command:   kybflow.LookupCommand{LookupID: lookupID},
+		ErasedAt:  erasedAt.UTC(),
+		Published: []string{string(kybflow.KindErased)},
+	}
+}
+
+// ErasureDone reports whether r is a Tombstone: its erasure ended with
+// the erased event published.
+func (r Record) ErasureDone() bool {
+	return r.State == Erased && slices.Contains(r.Published, string(kybflow.KindErased))
+}
+
+// PurgeHistory removes every revision of lookupID's record but the latest
+// from the bucket's stream, KV_<bucket>, and returns how many it removed:
+// the revisions before a tombstone hold the command and its personal
+// metadata. The bucket is made with a history of 1, so there is usually
+// nothing to remove (each write replaces the last); the purge is for a
+// bucket whose history an operator raised. A purge removes messages from
+// the stream, not their bytes from the servers' disks at once: NATS frees
+// them when it compacts their file block (the KV stream denies the secure
+// per-message delete).
+func (s *Store) PurgeHistory(ctx context.Context, js jetstream.JetStream, lookupID string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	bucket := s.kv.Bucket()
+	name, subject := "KV_"+bucket, "$KV."+bucket+"."+lookupID
+	stream, err := js.Stream(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("purge history of lookup %s: stream %s: %w", lookupID, name, err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return 0, fmt.Errorf("purge history of lookup %s: %w", lookupID, err)
+	}
+	n := info.State.Subjects[subject]
+	if n <= 1 {
+		return 0, nil
+	}
+	if err := stream.Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeKeep(1)); err != nil {
+		return 0, fmt.Errorf("purge history of lookup %s: %w", lookupID, err)
+	}
+	return n - 1, nil
+}
