@@ -53,8 +53,13 @@ sandbox:
 	$(GO) run ./cmd/aml-sandbox
 
 # Benchmark programs: numbers are reported, never enforced as times (the
-# e2e fault benchmarks fail on a lookup lost or ended twice, or a worker
-# that exits: what they measure is only meaningful without those).
+# e2e benchmarks fail on a lookup lost, failed or ended twice, or a process
+# that exits: what they measure is only meaningful without those). The e2e
+# ones (faults, e2e/faults_bench_test.go; throughput and memory at scale,
+# e2e/scale_bench_test.go) run each scenario once, with the binaries as
+# processes: about 5 minutes on 2 cores. SCALE_LOOKUPS and SCALE_SESSIONS
+# change the scale scenarios' sizes.
 bench: tools
 	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x -timeout 30m \
-		./internal/worker ./internal/blob ./internal/sandbox ./e2e
+		./internal/worker ./internal/blob ./internal/sandbox
+	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./e2e
