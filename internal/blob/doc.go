@@ -26,41 +26,56 @@
 // # Integrity
 //
 // Put hashes the stream while it uploads it and never holds the whole object
-// in memory. The hex SHA-256 is returned in Object and stored with the
-// object (S3: user metadata "sha256"; Dir: the sidecar), next to the content
-// type and the caller's metadata. When the caller gives the size, a stream
-// of any other length fails the Put and stores nothing.
+// in memory (except a small one, below). The hex SHA-256 is returned in
+// Object and stored with the object (S3: see below; Dir: the sidecar), next
+// to the content type and the caller's metadata. When the caller gives the
+// size, a stream of any other length fails the Put and stores nothing.
 //
-// # S3: setting the SHA-256 after the upload
+// # S3: one request per object
 //
-// S3 wants metadata before the body, but the SHA-256 is known only after it.
-// S3.Put therefore uploads the object (its metadata without sha256), then
-// copies it server-side onto itself with the metadata directive REPLACE,
-// adding sha256 and repeating the content type and the caller's metadata.
-// The copy is conditional on the ETag of the upload, so if another writer
-// overwrote the key in between, the Put fails rather than stamping a hash on
-// someone else's bytes. For MinIO and AWS S3 a copy onto itself rewrites only
-// the metadata. Between the two steps, and if the copy fails, the object
-// exists without a sha256 (Info.SHA256 == ""); Put then returns an error,
-// and the caller retries the whole Put, which is safe because it overwrites.
-// A single CopyObject is limited to 5 GiB, far above our ~100 MB artifacts.
+// S3 takes metadata only before the body, but the SHA-256 is known only
+// after it. S3.Put therefore sends it as an additional checksum
+// (x-amz-checksum-sha256), which MinIO and AWS S3 verify against the body
+// and store with the object:
 //
-// Memory per S3 upload: objects whose size is given and is at most
-// S3Config.PartSize go out as a single PUT streamed from the reader (no part
-// buffer). Larger objects, and every object of unknown size (-1), go out as a
-// multipart upload through one part buffer of PartSize bytes (default
-// 16 MiB): NumThreads is 1 and the reader is neither an io.ReaderAt nor used
-// with ConcurrentStreamParts, so minio-go fills and sends one part at a time.
-// The bound is therefore about PartSize per concurrent Put, plus small HTTP
-// buffers. A multipart upload interrupted by cancellation may leave
-// incomplete parts (not an object); configure the bucket's lifecycle rule
+//   - Size known (up to 5 GiB): one PUT streamed from the reader, the
+//     checksum sent as a trailer of the aws-chunked body. No part buffer.
+//   - Size unknown: the first SmallObjectSize+1 bytes are read into memory
+//     of the Put's own. An object that ends there goes out in one PUT, its
+//     SHA-256 in the metadata ("sha256") and the checksum. A larger one
+//     takes a part buffer (PartSize bytes) from the store's upload budget
+//     (UploadMemory, shared by every Put of the store; waiting for a buffer
+//     if all are taken); if it ends within the buffer it still goes out in
+//     one PUT, otherwise as a multipart upload, part after part through the
+//     one buffer, followed by one server-side copy of the object onto itself
+//     that adds "sha256" to its metadata (a multipart upload's checksum is a
+//     checksum of the parts' checksums, not the object's SHA-256). The copy
+//     is conditional on the ETag of the upload, so if another writer
+//     overwrote the key in between, the Put fails rather than stamping a
+//     hash on someone else's bytes; if it fails, the object exists without
+//     a sha256 until the caller retries the whole Put, which is safe since
+//     it overwrites.
+//
+// Stat and Get ask for the stored checksum (x-amz-checksum-mode: ENABLED)
+// and report Info.SHA256 from the "sha256" metadata, or else from the
+// full-object checksum; Get also lets minio-go verify a whole read against
+// that checksum. Objects written by earlier versions (an upload, then a
+// copy) carry the metadata and read back the same way.
+//
+// Memory: about 64 KiB per Put of known size (the signing chunk) plus HTTP
+// buffers; up to SmallObjectSize for a small Put of unknown size; and for
+// large ones of unknown size, UploadMemory in all (default 32 MiB, four
+// parts of the default 8 MiB), whatever the number of concurrent Puts. The
+// buffers, once made, are kept for reuse. A multipart upload interrupted
+// by cancellation is aborted; if even that fails it may leave incomplete
+// parts (not an object): configure the bucket's lifecycle rule
 // AbortIncompleteMultipartUpload (MinIO removes stale uploads by itself).
 //
 // # S3: encryption
 //
 // These objects hold personal data. S3Config.SSE requests SSE-S3
 // (x-amz-server-side-encryption: AES256) on the upload and on the metadata
-// copy. It is off by default because the server must support it: MinIO
+// copy of a multipart upload. It is off by default because the server must support it: MinIO
 // needs a KMS (for development, MINIO_KMS_SECRET_KEY) and otherwise rejects
 // every Put with 501 NotImplemented "Server side encryption specified but KMS
 // is not configured", which IsTransient reports as permanent. Bucket default

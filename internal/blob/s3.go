@@ -2,11 +2,13 @@ package blob
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -14,11 +16,12 @@ import (
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 )
 
-// Part sizes for S3 multipart uploads.
+// Part sizes for S3 multipart uploads, and the upload memory budget.
 const (
-	DefaultPartSize = 16 << 20 // S3Config.PartSize when zero
-	MinPartSize     = 5 << 20  // the S3 minimum for all parts but the last
-	MaxPartSize     = 5 << 30  // the S3 maximum
+	DefaultPartSize     = 8 << 20  // S3Config.PartSize when zero
+	MinPartSize         = 5 << 20  // the S3 minimum for all parts but the last
+	MaxPartSize         = 5 << 30  // the S3 maximum
+	DefaultUploadMemory = 32 << 20 // S3Config.UploadMemory when zero
 )
 
 // S3Config configures an S3 store. The zero value is not valid: Endpoint and
@@ -31,10 +34,17 @@ type S3Config struct {
 	Region    string // optional; "" lets the client discover it
 	Secure    bool   // HTTPS; false only for a local MinIO
 
-	// PartSize is the multipart part size in bytes and the memory one Put
-	// may buffer (see the package doc): 0 means DefaultPartSize; otherwise
-	// between MinPartSize and MaxPartSize.
+	// PartSize is the multipart part size in bytes (see the package doc):
+	// 0 means DefaultPartSize; otherwise between MinPartSize and
+	// MaxPartSize, and at most UploadMemory.
 	PartSize int64
+
+	// UploadMemory is the memory, in bytes, that all the store's uploads
+	// together may hold in part buffers: UploadMemory/PartSize uploads of
+	// unknown size larger than SmallObjectSize buffer at once, the others
+	// wait for a buffer. Uploads of known size and small ones never wait.
+	// 0 means DefaultUploadMemory.
+	UploadMemory int64
 
 	// SSE requests server-side encryption with server-managed keys (SSE-S3)
 	// for every object. The server must support it (MinIO needs a KMS); see
@@ -57,8 +67,26 @@ func (c S3Config) validate() error {
 		return errors.New("S3Config.Bucket is empty")
 	case c.PartSize != 0 && (c.PartSize < MinPartSize || c.PartSize > MaxPartSize):
 		return fmt.Errorf("S3Config.PartSize %d is outside [%d, %d] (0 means %d)", c.PartSize, MinPartSize, MaxPartSize, DefaultPartSize)
+	case c.UploadMemory < 0:
+		return fmt.Errorf("S3Config.UploadMemory %d is negative (0 means %d)", c.UploadMemory, DefaultUploadMemory)
+	case c.uploadMemory() < c.partSize():
+		return fmt.Errorf("S3Config.UploadMemory %d is less than one part (PartSize %d)", c.uploadMemory(), c.partSize())
 	}
 	return nil
+}
+
+func (c S3Config) partSize() int64 {
+	if c.PartSize == 0 {
+		return DefaultPartSize
+	}
+	return c.PartSize
+}
+
+func (c S3Config) uploadMemory() int64 {
+	if c.UploadMemory == 0 {
+		return DefaultUploadMemory
+	}
+	return c.UploadMemory
 }
 
 // LogValue logs the configuration without the secret key.
@@ -69,6 +97,7 @@ func (c S3Config) LogValue() slog.Value {
 		slog.String("region", c.Region),
 		slog.Bool("secure", c.Secure),
 		slog.Int64("part_size", c.PartSize),
+		slog.Int64("upload_memory", c.UploadMemory),
 		slog.Bool("sse", c.SSE),
 		slog.Bool("create_bucket", c.CreateBucket),
 		slog.Bool("access_key_set", c.AccessKey != ""),
@@ -86,10 +115,11 @@ func (c S3Config) String() string {
 // S3 stores objects in one bucket of an S3-compatible server. It is safe for
 // concurrent use.
 type S3 struct {
-	client   *minio.Client
-	bucket   string
-	partSize uint64
-	sse      encrypt.ServerSide // nil when off
+	client *minio.Client
+	core   minio.Core // the multipart calls, for uploads of unknown size (s3put.go)
+	bucket string
+	parts  *partPool
+	sse    encrypt.ServerSide // nil when off
 }
 
 // NewS3 returns a store for cfg.Bucket. It contacts the server only when
@@ -103,14 +133,15 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure: cfg.Secure,
 		Region: cfg.Region,
+		// The SHA-256 goes with the upload as a trailing checksum
+		// (x-amz-checksum-sha256), computed while the body streams.
+		TrailingHeaders: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("blob: s3 client for %s: %w", cfg.Endpoint, err)
 	}
-	s := &S3{client: client, bucket: cfg.Bucket, partSize: DefaultPartSize}
-	if cfg.PartSize != 0 {
-		s.partSize = uint64(cfg.PartSize)
-	}
+	s := &S3{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket,
+		parts: newPartPool(cfg.partSize(), int(cfg.uploadMemory()/cfg.partSize()))}
 	if cfg.SSE {
 		s.sse = encrypt.NewSSE()
 	}
@@ -161,71 +192,6 @@ func (s *S3) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Put streams r to key and returns the stored object's description. size is
-// the length of r, or -1 if unknown; if it is given and r yields a different
-// number of bytes, Put fails with ErrSizeMismatch and stores nothing. An
-// existing object under key is replaced. See the package doc for how the
-// SHA-256 reaches the object's metadata and for the memory used.
-func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Object, error) {
-	if err := s.checkPut(key, size, opts); err != nil {
-		return Object{}, fmt.Errorf("put %s: %w", key, err)
-	}
-	contentType := opts.contentType()
-	src := newHashingReader(ctx, r, size)
-	if err := src.failure(); err != nil { // size 0 and a non-empty stream
-		return Object{}, fmt.Errorf("put %s: %w", key, err)
-	}
-	up, err := s.client.PutObject(ctx, s.bucket, key, src, size, minio.PutObjectOptions{
-		ContentType:          contentType,
-		UserMetadata:         opts.Metadata,
-		ServerSideEncryption: s.sse,
-		PartSize:             s.partSize,
-		// One part buffer per Put: minio-go uses NumThreads only for
-		// io.ReaderAt sources and ConcurrentStreamParts, neither of which
-		// applies; it is set so that this stays true if that changes.
-		NumThreads: 1,
-	})
-	if err != nil {
-		if ferr := src.failure(); ferr != nil {
-			// The reader failed the upload (source error, size mismatch,
-			// cancellation); report that rather than how the HTTP layer
-			// relayed it, which may not wrap it.
-			err = ferr
-		}
-		return Object{}, fmt.Errorf("put %s: %w", key, err)
-	}
-	sum, err := src.done()
-	if err == nil && up.Size != src.n {
-		err = fmt.Errorf("server stored %d bytes, sent %d", up.Size, src.n)
-	}
-	if err != nil {
-		// Not expected (the reader fails the upload first); never leave
-		// a wrong object behind a failed Put.
-		_ = s.client.RemoveObject(context.WithoutCancel(ctx), s.bucket, key, minio.RemoveObjectOptions{})
-		return Object{}, fmt.Errorf("put %s: %w", key, err)
-	}
-
-	md := make(map[string]string, len(opts.Metadata)+1)
-	maps.Copy(md, opts.Metadata)
-	md[metaSHA256] = sum
-	_, err = s.client.CopyObject(ctx, minio.CopyDestOptions{
-		Bucket:          s.bucket,
-		Object:          key,
-		ReplaceMetadata: true,
-		UserMetadata:    md,
-		ContentType:     contentType,
-		Encryption:      s.sse,
-	}, minio.CopySrcOptions{
-		Bucket:    s.bucket,
-		Object:    key,
-		MatchETag: up.ETag,
-	})
-	if err != nil {
-		return Object{}, fmt.Errorf("put %s: set sha256 metadata (object uploaded without it; retry the put): %w", key, err)
-	}
-	return Object{Bucket: s.bucket, Key: key, Size: src.n, SHA256: sum, ContentType: contentType}, nil
-}
-
 func (s *S3) checkPut(key string, size int64, opts PutOptions) error {
 	if err := validateKey(key); err != nil {
 		return err
@@ -242,7 +208,9 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Info, error) {
 	if err := validateKey(key); err != nil {
 		return nil, Info{}, fmt.Errorf("get %s: %w", key, err)
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	// Checksum mode returns the stored x-amz-checksum-sha256, and makes
+	// minio-go verify a whole read against it.
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{Checksum: true})
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("get %s: %w", key, notFound(err))
 	}
@@ -260,7 +228,7 @@ func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
 	if err := validateKey(key); err != nil {
 		return Info{}, fmt.Errorf("stat %s: %w", key, err)
 	}
-	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{Checksum: true})
 	if err != nil {
 		return Info{}, fmt.Errorf("stat %s: %w", key, notFound(err))
 	}
@@ -289,6 +257,11 @@ func notFound(err error) error {
 	return err
 }
 
+// infoFromS3 reads an object's attributes. Its SHA-256 is the "sha256"
+// metadata of a multipart upload (and of objects written by earlier
+// versions), or else the full-object checksum x-amz-checksum-sha256 of a
+// single PUT; a composite checksum (of a multipart upload, "<b64>-<parts>")
+// is not the object's SHA-256 and is ignored.
 func infoFromS3(oi minio.ObjectInfo) Info {
 	info := Info{Size: oi.Size, ContentType: oi.ContentType, Metadata: make(map[string]string, len(oi.UserMetadata))}
 	for k, v := range oi.UserMetadata {
@@ -299,5 +272,21 @@ func infoFromS3(oi minio.ObjectInfo) Info {
 		}
 		info.Metadata[k] = v
 	}
+	if info.SHA256 == "" {
+		info.SHA256 = hexChecksum(oi.ChecksumSHA256, oi.ChecksumMode)
+	}
 	return info
+}
+
+// hexChecksum turns a full-object x-amz-checksum-sha256 (base64) into lower-case
+// hex; "" for a composite checksum or one that is not a SHA-256.
+func hexChecksum(b64, mode string) string {
+	if b64 == "" || strings.Contains(b64, "-") || strings.EqualFold(mode, "COMPOSITE") {
+		return ""
+	}
+	sum, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(sum) != sha256.Size {
+		return ""
+	}
+	return hex.EncodeToString(sum)
 }

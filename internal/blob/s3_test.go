@@ -227,6 +227,8 @@ func TestNewS3Config(t *testing.T) {
 		{"no bucket", func(c *blob.S3Config) { c.Bucket = "" }, "Bucket"},
 		{"small part", func(c *blob.S3Config) { c.PartSize = 1 << 20 }, "PartSize"},
 		{"huge part", func(c *blob.S3Config) { c.PartSize = 6 << 30 }, "PartSize"},
+		{"negative upload memory", func(c *blob.S3Config) { c.UploadMemory = -1 }, "UploadMemory"},
+		{"upload memory below a part", func(c *blob.S3Config) { c.UploadMemory = blob.DefaultPartSize - 1 }, "UploadMemory"},
 	} {
 		cfg := valid
 		tc.edit(&cfg)

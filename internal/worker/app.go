@@ -102,7 +102,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	} else {
 		s3, err := blob.NewS3(ctx, blob.S3Config{
 			Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-			Region: cfg.S3Region, Secure: cfg.S3Secure, SSE: cfg.S3SSE, PartSize: int64(cfg.S3PartSize), CreateBucket: true,
+			Region: cfg.S3Region, Secure: cfg.S3Secure, SSE: cfg.S3SSE, PartSize: int64(cfg.S3PartSize), UploadMemory: int64(cfg.S3UploadMem), CreateBucket: true,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("S3_ENDPOINT %s, S3_BUCKET %s: %w", cfg.S3Endpoint, cfg.S3Bucket, err)

@@ -49,6 +49,7 @@ type Config struct {
 	S3Secure    bool
 	S3SSE       bool
 	S3PartSize  int
+	S3UploadMem int
 	BlobDir     string
 	KeyPrefix   string
 
@@ -105,7 +106,8 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.S3Region, "S3_REGION", "s3-region", "", "S3 region (empty: discovered)")
 	s.Bool(&c.S3Secure, "S3_SECURE", "s3-secure", true, "use HTTPS to S3")
 	s.Bool(&c.S3SSE, "S3_SSE", "s3-sse", false, "ask S3 for server-side encryption (SSE-S3) of every object")
-	s.Int(&c.S3PartSize, "S3_PART_SIZE", "s3-part-size", 16<<20, "multipart part size in bytes: the memory one upload may buffer")
+	s.Int(&c.S3PartSize, "S3_PART_SIZE", "s3-part-size", 8<<20, "multipart part size in bytes, for results of unknown size larger than 1 MiB")
+	s.Int(&c.S3UploadMem, "S3_UPLOAD_MEMORY", "s3-upload-memory", 32<<20, "bytes of part buffers all uploads share (S3_UPLOAD_MEMORY/S3_PART_SIZE large uploads of unknown size at once; others never wait)")
 	s.String(&c.BlobDir, "BLOB_DIR", "blob-dir", "", "store results in this local directory instead of S3")
 	s.String(&c.KeyPrefix, "BLOB_KEY_PREFIX", "blob-key-prefix", kybflow.DefaultKeyPrefix, "prefix of every object key")
 
