@@ -1,7 +1,8 @@
 // Package cli is amlctl, a command-line client that pokes at a running
 // kybflow system the way `nats` or `temporal` do: it submits lookup
-// commands (and waits for their result), follows the events stream, and
-// downloads a completed lookup's artifacts, checking their SHA-256.
+// commands (and waits for their result), follows the events stream,
+// downloads a completed lookup's artifacts, checking their SHA-256, and
+// looks after dead letters (list, show, replay, purge).
 //
 // Everything lives here so that a test can run the whole program with Main;
 // cmd/amlctl only wires the signals and the exit code. Follow and
@@ -48,6 +49,7 @@ func commands() []command {
 		{"lookup", "submit a lookup command, and with --wait follow it to its result", (*app).runLookup},
 		{"events", "print the events of every lookup, or of one, as they are published", (*app).runEvents},
 		{"get", "download a completed lookup's artifacts, checking size and sha256", (*app).runGet},
+		{"deadletters", "list, show, replay (corrected) or purge the commands the worker dead-lettered", (*app).runDeadLetters},
 	}
 }
 
@@ -156,12 +158,14 @@ Usage:
   amlctl lookup [flags] IDENTIFIER   submit a lookup; --wait follows it to its result
   amlctl events [flags]              print lookup events as they are published
   amlctl get [flags] LOOKUP_ID       download a completed lookup's artifacts
+  amlctl deadletters list|show SEQ|replay SEQ...|purge [SEQ...]
+                                     look after the commands the worker dead-lettered
   amlctl help COMMAND                every flag and environment variable of COMMAND
 
 Commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-12s %s\n", c.name, c.summary)
 	}
 	b.WriteString(`
 Environment (each variable can also be given as a flag; see 'amlctl help COMMAND'):
@@ -180,6 +184,7 @@ Examples:
   amlctl lookup --country SE --json --wait 556036-0793
   amlctl events --all --follow=false
   amlctl get --dir results cli-20260302T093015Z-1a2b3c4d
+  amlctl deadletters replay --edit 3
 `)
 	return b.String()
 }

@@ -346,7 +346,8 @@ func TestNATSUnreachable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	for _, args := range [][]string{{"lookup", "923609016"}, {"events", "--all"}, {"get", "some-lookup"}} {
+	for _, args := range [][]string{{"lookup", "923609016"}, {"events", "--all"}, {"get", "some-lookup"},
+		{"deadletters", "list"}, {"deadletters", "replay", "--all"}} {
 		r := amlctl(context.Background(), map[string]string{"NATS_URL": "nats://kyb:s3cret@" + addr, "BLOB_DIR": t.TempDir()}, args...)
 		want := fmt.Sprintf("cannot reach NATS at nats://kyb:xxxxx@%s (set NATS_URL): ", addr)
 		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "s3cret") {
@@ -366,6 +367,8 @@ func TestStreamsMissing(t *testing.T) {
 		{[]string{"lookup", "--wait", "923609016"}, "AML_COMMANDS"},
 		{[]string{"events", "--all"}, "AML_EVENTS"},
 		{[]string{"get", "some-lookup"}, "AML_EVENTS"},
+		{[]string{"deadletters", "list"}, "AML_DEADLETTER"},
+		{[]string{"deadletters", "purge", "--yes"}, "AML_DEADLETTER"},
 	} {
 		r := amlctl(context.Background(), env, c.args...)
 		want := "stream " + c.stream + " not found: the worker has not started (it creates the streams at start)"
@@ -395,6 +398,7 @@ func TestHelp(t *testing.T) {
 		{"events", []string{"--lookup", "--json", "--all", "--since", "--follow", "NATS_URL", "AML_SUBJECT_PREFIX", "default true"}},
 		{"get", []string{"--dir", "NATS_URL", "AML_SUBJECT_PREFIX", "BLOB_DIR", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY",
 			"S3_REGION", "S3_SECURE", "S3_BUCKET", "BLOB_KEY_PREFIX", "0600"}},
+		{"deadletters", []string{"list", "show SEQ", "replay SEQ...|--all", "purge [SEQ...] --yes", "DEADLETTER_MAX_AGE"}},
 	} {
 		r := amlctl(ctx, env, c.command, "--help")
 		if r.code != 0 || r.stderr != "" {
@@ -414,8 +418,29 @@ func TestHelp(t *testing.T) {
 	}
 	for _, args := range [][]string{{"--help"}, {"help"}, {"-h"}} {
 		r := amlctl(ctx, env, args...)
-		if r.code != 0 || !strings.Contains(r.stdout, "amlctl lookup") || !strings.Contains(r.stdout, "NATS_URL") {
+		if r.code != 0 || !strings.Contains(r.stdout, "amlctl lookup") || !strings.Contains(r.stdout, "NATS_URL") ||
+			!strings.Contains(r.stdout, "amlctl deadletters") {
 			t.Errorf("%v: want exit 0 and the overview:\n%s", args, r)
+		}
+	}
+	// The subcommands of deadletters.
+	for _, c := range []struct {
+		command string
+		mention []string
+	}{
+		{"list", []string{"--json", "seq", "truncated", "sha256", "NATS_URL"}},
+		{"show", []string{"--body", "truncated", "--data"}},
+		{"replay", []string{"--all", "--edit", "--data", "VISUAL", "EDITOR", "replay-<stream>-<SEQ>", "DUPLICATE_WINDOW", "truncated", "unchanged"}},
+		{"purge", []string{"--yes", "without --yes", "secure"}},
+	} {
+		r := amlctl(ctx, env, "deadletters", c.command, "--help")
+		if r.code != 0 || r.stderr != "" {
+			t.Errorf("deadletters %s --help: want exit 0, nothing on stderr:\n%s", c.command, r)
+		}
+		for _, m := range c.mention {
+			if !strings.Contains(r.stdout, m) {
+				t.Errorf("deadletters %s --help does not mention %s", c.command, m)
+			}
 		}
 	}
 }
@@ -438,6 +463,18 @@ func TestUsageErrors(t *testing.T) {
 		{"events", "extra"},
 		{"get"},
 		{"get", "a.b"},
+		{"deadletters"},
+		{"deadletters", "frobnicate"},
+		{"deadletters", "list", "extra"},
+		{"deadletters", "show"},
+		{"deadletters", "show", "1", "2"},
+		{"deadletters", "show", "first"},
+		{"deadletters", "replay"},
+		{"deadletters", "replay", "--all", "1"},
+		{"deadletters", "replay", "--edit", "--data", "f.json", "1"},
+		{"deadletters", "replay", "--data", "f.json", "1", "2"},
+		{"deadletters", "replay", "--edit", "1"}, // no VISUAL or EDITOR
+		{"deadletters", "purge", "0"},
 	} {
 		r := amlctl(context.Background(), map[string]string{}, args...)
 		if r.code != 2 || r.stdout != "" {

@@ -1,0 +1,404 @@
+package cli
+
+// amlctl deadletters: the commands whose lookupId the worker could not
+// read, kept in the dead-letter stream with the headers of deadletter.go.
+// list and show read them; replay (replay.go) sends one back, corrected;
+// purge deletes them.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow"
+)
+
+const deadlettersUsage = `Usage: amlctl deadletters COMMAND [flags] [SEQ...]
+
+A dead letter is a command whose lookupId the worker could not read (not a
+JSON object with a valid top-level lookupId), so that no event can answer it.
+The worker keeps it, byte for byte (its first 64 KiB when it was too large),
+in the stream <PREFIX>_DEADLETTER, with the reason in headers, for the
+worker's DEADLETTER_MAX_AGE. SEQ is a dead letter's sequence in that stream,
+as list prints it.
+
+Commands:
+  list                        one line per dead letter: sequence, time, size, reason
+  show SEQ                    its headers and its body
+  replay SEQ...|--all         publish the body (corrected with --edit or --data) as a
+                              lookup command again, then delete the dead letter
+  purge [SEQ...] --yes        delete them (all without SEQ); without --yes, only say
+                              what would be deleted
+
+'amlctl deadletters COMMAND --help' gives every flag and variable of COMMAND.
+`
+
+// deadletterCommands are the subcommands of deadletters.
+func deadletterCommands() map[string]func(a *app, ctx context.Context, args []string) error {
+	return map[string]func(a *app, ctx context.Context, args []string) error{
+		"list": (*app).runDeadLettersList, "show": (*app).runDeadLettersShow,
+		"replay": (*app).runDeadLettersReplay, "purge": (*app).runDeadLettersPurge,
+	}
+}
+
+func (a *app) runDeadLetters(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("want a command: list, show, replay or purge")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(a.stdout, deadlettersUsage)
+		return errHelpShown
+	}
+	run, ok := deadletterCommands()[args[0]]
+	if !ok {
+		return usagef("unknown command %q: want list, show, replay or purge", args[0])
+	}
+	return run(a, ctx, args[1:])
+}
+
+// deadLetter is one message of the dead-letter stream.
+type deadLetter struct {
+	seq  uint64
+	time time.Time
+	msg  *jetstream.RawStreamMsg
+}
+
+func (d deadLetter) header(name string) string { return d.msg.Header.Get(name) }
+
+// truncated reports whether the body is only the command's start.
+func (d deadLetter) truncated() bool { return d.header(kybflow.HeaderDeadLetterTruncated) == "true" }
+
+// size is the whole command's size: the body's, or for a truncated dead
+// letter the size its header gives.
+func (d deadLetter) size() int64 {
+	if d.truncated() {
+		if n, err := strconv.ParseInt(d.header(kybflow.HeaderDeadLetterSize), 10, 64); err == nil {
+			return n
+		}
+	}
+	return int64(len(d.msg.Data))
+}
+
+// truncation says what a truncated body is, for people.
+func (d deadLetter) truncation() string {
+	return fmt.Sprintf("truncated: the body is the first %d of the command's %d bytes (sha256 %s)",
+		len(d.msg.Data), d.size(), d.header(kybflow.HeaderDeadLetterSHA256))
+}
+
+// deadLetters is the dead-letter stream of one deployment.
+type deadLetters struct {
+	subjects kybflow.Subjects
+	stream   jetstream.Stream
+}
+
+// openDeadLetters connects and finds the dead-letter stream; the caller
+// calls the returned func to close the connection.
+func openDeadLetters(ctx context.Context, conn *natsSettings) (*deadLetters, jetstream.JetStream, func(), error) {
+	subjects, err := conn.subjects()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nc, js, err := conn.connect()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	name := subjects.DeadLetterStream()
+	stream, err := js.Stream(ctx, name)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, streamError(subjects, name, err)
+	}
+	return &deadLetters{subjects: subjects, stream: stream}, js, nc.Close, nil
+}
+
+func (dl *deadLetters) name() string { return dl.subjects.DeadLetterStream() }
+
+// all is every dead letter, oldest first.
+func (dl *deadLetters) all(ctx context.Context) ([]deadLetter, error) {
+	var out []deadLetter
+	err := eachMsg(ctx, dl.stream, dl.subjects.DeadLetterCommands(), func(m *jetstream.RawStreamMsg) error {
+		out = append(out, deadLetter{seq: m.Sequence, time: m.Time, msg: m})
+		return nil
+	})
+	return out, err
+}
+
+// get is the dead letter at seq, or an error that says there is none.
+func (dl *deadLetters) get(ctx context.Context, seq uint64) (deadLetter, error) {
+	m, err := dl.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return deadLetter{}, fmt.Errorf("no dead letter %d in %s (replayed or purged already? see amlctl deadletters list)", seq, dl.name())
+	}
+	if err != nil {
+		return deadLetter{}, fmt.Errorf("read dead letter %d of %s: %w", seq, dl.name(), err)
+	}
+	if m.Subject != dl.subjects.DeadLetterCommands() {
+		return deadLetter{}, fmt.Errorf("message %d of %s is on %s, not a dead-lettered command", seq, dl.name(), m.Subject)
+	}
+	return deadLetter{seq: m.Sequence, time: m.Time, msg: m}, nil
+}
+
+// pick is the dead letters named by args (sequences), or all of them.
+func (dl *deadLetters) pick(ctx context.Context, seqs []uint64) ([]deadLetter, error) {
+	if len(seqs) == 0 {
+		return dl.all(ctx)
+	}
+	var out []deadLetter
+	for _, seq := range seqs {
+		d, err := dl.get(ctx, seq)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// parseSeqs reads the SEQ arguments.
+func parseSeqs(pos []string) ([]uint64, error) {
+	var out []uint64
+	for _, p := range pos {
+		seq, err := strconv.ParseUint(p, 10, 64)
+		if err != nil || seq == 0 {
+			return nil, usagef("%q is not a dead letter's sequence (a positive number, as amlctl deadletters list prints)", p)
+		}
+		if !slices.Contains(out, seq) {
+			out = append(out, seq)
+		}
+	}
+	return out, nil
+}
+
+const deadlettersListAbout = `
+Prints one line per dead letter, oldest first: its sequence in the dead-letter
+stream (the SEQ of show, replay and purge), when it was dead-lettered, the
+command's size ("truncated" when only its first 64 KiB were kept) and the
+reason. With --json each line is a JSON object: seq, time, size, truncated,
+sha256 (of the whole command, when truncated), subject, stream and sequence
+(where the command was published and read from) and reason.`
+
+func (a *app) runDeadLettersList(ctx context.Context, args []string) error {
+	var (
+		conn   natsSettings
+		asJSON bool
+	)
+	f := a.newFlags("deadletters list", "amlctl deadletters list [flags]", deadlettersListAbout)
+	f.Bool(&asJSON, "json", false, "print each dead letter as a JSON object on one line")
+	conn.register(f)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q (to see one dead letter: amlctl deadletters show SEQ)", pos[0])
+	}
+	dl, _, closeConn, err := openDeadLetters(ctx, &conn)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	all, err := dl.all(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printDeadLettersJSON(a.stdout, all)
+	}
+	if len(all) == 0 {
+		fmt.Fprintf(a.stderr, "no dead letters in %s\n", dl.name())
+		return nil
+	}
+	printDeadLetters(a.stdout, all)
+	return nil
+}
+
+// printDeadLetters prints the lines of list.
+func printDeadLetters(w io.Writer, all []deadLetter) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tSIZE\tREASON")
+	for _, d := range all {
+		size := humanSize(d.size())
+		if d.truncated() {
+			size += " truncated"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.seq, d.time.UTC().Format(time.RFC3339), size, d.header(kybflow.HeaderDeadLetterReason))
+	}
+	tw.Flush()
+}
+
+// deadLetterJSON is a line of list --json.
+type deadLetterJSON struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	Size      int64     `json:"size"`
+	Truncated bool      `json:"truncated"`
+	SHA256    string    `json:"sha256,omitempty"`
+	Subject   string    `json:"subject"`
+	Stream    string    `json:"stream"`
+	Sequence  uint64    `json:"sequence"`
+	Reason    string    `json:"reason"`
+}
+
+func printDeadLettersJSON(w io.Writer, all []deadLetter) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, d := range all {
+		line := deadLetterJSON{
+			Seq: d.seq, Time: d.time.UTC(), Size: d.size(), Truncated: d.truncated(),
+			Subject: d.header(kybflow.HeaderDeadLetterSubject), Stream: d.header(kybflow.HeaderDeadLetterStream),
+			Reason: d.header(kybflow.HeaderDeadLetterReason),
+		}
+		line.Sequence, _ = strconv.ParseUint(d.header(kybflow.HeaderDeadLetterSequence), 10, 64)
+		if line.Truncated {
+			line.SHA256 = d.header(kybflow.HeaderDeadLetterSHA256)
+		}
+		if err := enc.Encode(line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const deadlettersShowAbout = `
+Prints the dead letter's headers (the reason, where the command was published
+and read from, and for a truncated one the whole command's size and sha256),
+then an empty line and the body as it was published, byte for byte (a line
+break is added after a body that lacks one). A truncated body is said to be
+so: it is only the command's first 64 KiB. --body prints the body alone,
+exactly, to keep or correct in a file: amlctl deadletters show --body SEQ >
+command.json, then amlctl deadletters replay --data command.json SEQ.`
+
+func (a *app) runDeadLettersShow(ctx context.Context, args []string) error {
+	var (
+		conn     natsSettings
+		bodyOnly bool
+	)
+	f := a.newFlags("deadletters show", "amlctl deadletters show [flags] SEQ", deadlettersShowAbout)
+	f.Bool(&bodyOnly, "body", false, "print only the body, byte for byte")
+	conn.register(f)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one SEQ, got %d arguments", len(pos))
+	}
+	seqs, err := parseSeqs(pos)
+	if err != nil {
+		return err
+	}
+	dl, _, closeConn, err := openDeadLetters(ctx, &conn)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	d, err := dl.get(ctx, seqs[0])
+	if err != nil {
+		return err
+	}
+	if bodyOnly {
+		_, err := a.stdout.Write(d.msg.Data)
+		if d.truncated() {
+			fmt.Fprintf(a.stderr, "dead letter %d is %s\n", d.seq, d.truncation())
+		}
+		return err
+	}
+	fmt.Fprintf(a.stdout, "dead letter %d of %s, %s\n", d.seq, dl.name(), d.time.UTC().Format("2006-01-02T15:04:05.000Z"))
+	names := make([]string, 0, len(d.msg.Header))
+	for name := range d.msg.Header {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		for _, v := range d.msg.Header.Values(name) {
+			fmt.Fprintf(a.stdout, "%s: %s\n", name, v)
+		}
+	}
+	if d.truncated() {
+		fmt.Fprintf(a.stdout, "body: %s; it cannot be replayed as it is\n\n", d.truncation())
+	} else {
+		fmt.Fprintf(a.stdout, "body: %d bytes\n\n", len(d.msg.Data))
+	}
+	if _, err := a.stdout.Write(d.msg.Data); err != nil {
+		return err
+	}
+	if n := len(d.msg.Data); n > 0 && d.msg.Data[n-1] != '\n' {
+		fmt.Fprintln(a.stdout)
+	}
+	return nil
+}
+
+const deadlettersPurgeAbout = `
+Deletes the dead letters SEQ..., or all of them without SEQ. Nothing is asked:
+without --yes it prints the dead letters it would delete and deletes nothing
+(exit status 0); with --yes it deletes them and prints each one deleted. The
+delete is a secure one: the NATS servers overwrite the body on disk, since a
+command may hold personal data. To keep a command, replay it first.`
+
+func (a *app) runDeadLettersPurge(ctx context.Context, args []string) error {
+	var (
+		conn natsSettings
+		yes  bool
+	)
+	f := a.newFlags("deadletters purge", "amlctl deadletters purge [flags] [SEQ...]", deadlettersPurgeAbout)
+	f.Bool(&yes, "yes", false, "delete them; without it, only print what would be deleted")
+	conn.register(f)
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	seqs, err := parseSeqs(pos)
+	if err != nil {
+		return err
+	}
+	dl, _, closeConn, err := openDeadLetters(ctx, &conn)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	picked, err := dl.pick(ctx, seqs)
+	if err != nil {
+		return err
+	}
+	if len(picked) == 0 {
+		fmt.Fprintf(a.stderr, "no dead letters in %s: nothing to delete\n", dl.name())
+		return nil
+	}
+	if !yes {
+		printDeadLetters(a.stdout, picked)
+		fmt.Fprintf(a.stderr, "nothing deleted: run again with --yes to delete %s from %s\n", plural(len(picked), "dead letter"), dl.name())
+		return nil
+	}
+	n := 0
+	for _, d := range picked {
+		deleted, err := eraseMsg(ctx, dl.stream, d.seq)
+		if err != nil {
+			return fmt.Errorf("%w (%s deleted before it)", err, plural(n, "dead letter"))
+		}
+		if deleted {
+			n++
+			fmt.Fprintf(a.stdout, "deleted dead letter %d\n", d.seq)
+		} else {
+			fmt.Fprintf(a.stdout, "dead letter %d was gone already\n", d.seq)
+		}
+	}
+	fmt.Fprintf(a.stdout, "deleted %s from %s\n", plural(n, "dead letter"), dl.name())
+	return nil
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
+}
