@@ -1,8 +1,9 @@
 // Package cli is amlctl, a command-line client that pokes at a running
 // kybflow system the way `nats` or `temporal` do: it submits lookup
 // commands (and waits for their result), follows the events stream,
-// downloads a completed lookup's artifacts, checking their SHA-256, and
-// looks after dead letters (list, show, replay, purge).
+// downloads a completed lookup's artifacts, checking their SHA-256, looks
+// after dead letters (list, show, replay, purge) and erases lookups'
+// personal data.
 //
 // Everything lives here so that a test can run the whole program with Main;
 // cmd/amlctl only wires the signals and the exit code. Follow and
@@ -10,8 +11,8 @@
 // same progress.
 //
 // Every command reads NATS_URL and AML_SUBJECT_PREFIX (the worker's
-// variables, with the same defaults); lookup and get read the storage
-// variables too. Each variable can also be given as a flag (envconfig).
+// variables, with the same defaults); lookup, get and erase read the
+// storage variables too. Each variable can also be given as a flag (envconfig).
 package cli
 
 import (
@@ -50,6 +51,7 @@ func commands() []command {
 		{"events", "print the events of every lookup, or of one, as they are published", (*app).runEvents},
 		{"get", "download a completed lookup's artifacts, checking size and sha256", (*app).runGet},
 		{"deadletters", "list, show, replay (corrected) or purge the commands the worker dead-lettered", (*app).runDeadLetters},
+		{"erase", "erase lookups' personal data (GDPR): objects, events, record; publish erased", (*app).runErase},
 	}
 }
 
@@ -160,6 +162,7 @@ Usage:
   amlctl get [flags] LOOKUP_ID       download a completed lookup's artifacts
   amlctl deadletters list|show SEQ|replay SEQ...|purge [SEQ...]
                                      look after the commands the worker dead-lettered
+  amlctl erase [flags] LOOKUP_ID...  erase lookups' personal data (GDPR erasure)
   amlctl help COMMAND                every flag and environment variable of COMMAND
 
 Commands:
@@ -171,9 +174,9 @@ Commands:
 Environment (each variable can also be given as a flag; see 'amlctl help COMMAND'):
   NATS_URL            NATS server URL(s), comma-separated (all; default nats://127.0.0.1:4222)
   AML_SUBJECT_PREFIX  the worker's subject prefix (all; default aml)
-  BLOB_DIR            the worker's result directory, when it stores results locally (lookup, get)
+  BLOB_DIR            the worker's result directory, when it stores results locally (lookup, get, erase)
   S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION, S3_SECURE
-                      the worker's S3 storage (get)
+                      the worker's S3 storage (get, erase; erase also S3_BUCKET)
 
 Exit status: 0 done (a lookup completed); 1 a lookup failed, or something could
 not be done (the message says what to do); 2 a usage error, or lookup --wait
@@ -185,6 +188,7 @@ Examples:
   amlctl events --all --follow=false
   amlctl get --dir results cli-20260302T093015Z-1a2b3c4d
   amlctl deadletters replay --edit 3
+  amlctl erase onb-2026-000123
 `)
 	return b.String()
 }

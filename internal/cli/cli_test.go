@@ -347,7 +347,7 @@ func TestNATSUnreachable(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 	for _, args := range [][]string{{"lookup", "923609016"}, {"events", "--all"}, {"get", "some-lookup"},
-		{"deadletters", "list"}, {"deadletters", "replay", "--all"}} {
+		{"deadletters", "list"}, {"deadletters", "replay", "--all"}, {"erase", "some-lookup"}} {
 		r := amlctl(context.Background(), map[string]string{"NATS_URL": "nats://kyb:s3cret@" + addr, "BLOB_DIR": t.TempDir()}, args...)
 		want := fmt.Sprintf("cannot reach NATS at nats://kyb:xxxxx@%s (set NATS_URL): ", addr)
 		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "s3cret") {
@@ -369,6 +369,7 @@ func TestStreamsMissing(t *testing.T) {
 		{[]string{"get", "some-lookup"}, "AML_EVENTS"},
 		{[]string{"deadletters", "list"}, "AML_DEADLETTER"},
 		{[]string{"deadletters", "purge", "--yes"}, "AML_DEADLETTER"},
+		{[]string{"erase", "some-lookup"}, "AML_LOOKUPS"},
 	} {
 		r := amlctl(context.Background(), env, c.args...)
 		want := "stream " + c.stream + " not found: the worker has not started (it creates the streams at start)"
@@ -399,6 +400,8 @@ func TestHelp(t *testing.T) {
 		{"get", []string{"--dir", "NATS_URL", "AML_SUBJECT_PREFIX", "BLOB_DIR", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY",
 			"S3_REGION", "S3_SECURE", "S3_BUCKET", "BLOB_KEY_PREFIX", "0600"}},
 		{"deadletters", []string{"list", "show SEQ", "replay SEQ...|--all", "purge [SEQ...] --yes", "DEADLETTER_MAX_AGE"}},
+		{"erase", []string{"--force", "NATS_URL", "BLOB_DIR", "S3_ENDPOINT", "S3_BUCKET", "BLOB_KEY_PREFIX", "EVENT_SOURCE",
+			"LOOKUP_RETENTION", "tombstone", "erased event", "versioning"}},
 	} {
 		r := amlctl(ctx, env, c.command, "--help")
 		if r.code != 0 || r.stderr != "" {
@@ -419,7 +422,7 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"help"}, {"-h"}} {
 		r := amlctl(ctx, env, args...)
 		if r.code != 0 || !strings.Contains(r.stdout, "amlctl lookup") || !strings.Contains(r.stdout, "NATS_URL") ||
-			!strings.Contains(r.stdout, "amlctl deadletters") {
+			!strings.Contains(r.stdout, "amlctl deadletters") || !strings.Contains(r.stdout, "amlctl erase") {
 			t.Errorf("%v: want exit 0 and the overview:\n%s", args, r)
 		}
 	}
@@ -475,6 +478,11 @@ func TestUsageErrors(t *testing.T) {
 		{"deadletters", "replay", "--data", "f.json", "1", "2"},
 		{"deadletters", "replay", "--edit", "1"}, // no VISUAL or EDITOR
 		{"deadletters", "purge", "0"},
+		{"erase"},
+		{"erase", "a.b"},
+		{"erase", "--blob-key-prefix", "../up", "x"},
+		{"erase", "--event-source", "not a uri", "x"},
+		{"erase", "--s3-endpoint", "127.0.0.1:9000", "--s3-access-key", "k", "--s3-secret-key", "s", "x"}, // no S3_BUCKET
 	} {
 		r := amlctl(context.Background(), map[string]string{}, args...)
 		if r.code != 2 || r.stdout != "" {

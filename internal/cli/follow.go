@@ -11,7 +11,7 @@ import (
 	"github.com/kybflow/kybflow"
 )
 
-// Follow prints the progress of one lookup's events to out until its terminal event arrives or ctx ends, and returns the terminal event.
+// Follow prints the progress of one lookup's events to out until its terminal event (or an erased event) arrives or ctx ends, and returns that event.
 //
 // It reads the events stream from its start, filtered to the lookup, so
 // that events published before it subscribed are not missed. Each event is
@@ -33,7 +33,7 @@ func follow(ctx context.Context, c *kybflow.Client, lookupID string, out io.Writ
 	var last kybflow.Event
 	err := c.Events(ctx, func(ev kybflow.Event) error {
 		fmt.Fprintf(out, "%6.1fs  %-15s %s\n", time.Since(start).Seconds(), kindLabel(ev), summary(ev))
-		if ev.Kind().Terminal() {
+		if ev.Kind().Terminal() || ev.Kind() == kybflow.KindErased {
 			last = ev
 			return kybflow.ErrStop
 		}
@@ -82,6 +82,8 @@ func summary(ev kybflow.Event) string {
 		return fmt.Sprintf("%d artifacts", n)
 	case kybflow.FailedData:
 		return fmt.Sprintf("%s: %s (%s)", d.Code, oneLine(d.Reason), retryableText(d.Retryable))
+	case kybflow.ErasedData:
+		return "personal data erased at " + d.ErasedAt.UTC().Format(time.RFC3339)
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -79,7 +80,7 @@ func (a *app) runGet(ctx context.Context, args []string) error {
 	}
 
 	// Only now: a failed or unknown lookup needs no storage.
-	if err := storage.check(); err != nil {
+	if err := storage.check("get", "download from"); err != nil {
 		return err
 	}
 	stores, err := storage.open()
@@ -118,7 +119,15 @@ func completedData(ctx context.Context, stream jetstream.Stream, subjects kybflo
 		}
 		return ev, true, nil
 	}
-	ev, ok, err := last(kybflow.KindCompleted)
+	ev, ok, err := last(kybflow.KindErased)
+	if err != nil {
+		return kybflow.CompletedData{}, err
+	}
+	if ok {
+		return kybflow.CompletedData{}, &exitError{code: exitFailure, msg: fmt.Sprintf(
+			"lookup %s was erased at %s: its results are deleted", lookupID, ev.Time.UTC().Format(time.RFC3339))}
+	}
+	ev, ok, err = last(kybflow.KindCompleted)
 	if err != nil {
 		return kybflow.CompletedData{}, err
 	}

@@ -172,6 +172,8 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	case kybflow.FailedData:
 		// The progress line said why.
 		return &exitError{code: exitFailure}
+	case kybflow.ErasedData:
+		return &exitError{code: exitFailure, msg: fmt.Sprintf("lookup %s was erased: its results and events are deleted", lookupID)}
 	}
 	return fmt.Errorf("lookup %s ended with an event of unknown type %s", lookupID, ev.Type)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -34,8 +33,9 @@ func (s *storageSettings) register(f *flags) {
 }
 
 // check reports a configuration that cannot work, naming the variables to
-// set.
-func (s *storageSettings) check() error {
+// set, for command (get, erase), which uses the storage to what (download
+// from, erase from).
+func (s *storageSettings) check(command, what string) error {
 	if s.blobDir != "" {
 		if s.endpoint != "" {
 			return usagef("set BLOB_DIR or S3_ENDPOINT, not both (as for the worker)")
@@ -43,8 +43,8 @@ func (s *storageSettings) check() error {
 		return nil
 	}
 	if s.endpoint == "" {
-		return errors.New("no storage to download from: set BLOB_DIR to the worker's result directory, " +
-			"or S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY to its S3 (and S3_SECURE=false for plain HTTP); see 'amlctl get --help'")
+		return fmt.Errorf("no storage to %s: set BLOB_DIR to the worker's result directory, "+
+			"or S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY to its S3 (and S3_SECURE=false for plain HTTP); see 'amlctl %s --help'", what, command)
 	}
 	var missing []string
 	if s.accessKey == "" {
@@ -54,7 +54,7 @@ func (s *storageSettings) check() error {
 		missing = append(missing, "S3_SECRET_KEY")
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("S3_ENDPOINT is set but %s is not: set it to read the results bucket", strings.Join(missing, " and "))
+		return fmt.Errorf("S3_ENDPOINT is set but %s is not: set it to reach the results bucket", strings.Join(missing, " and "))
 	}
 	if strings.Contains(s.endpoint, "://") {
 		return usagef("S3_ENDPOINT %q must be host[:port] without scheme (S3_SECURE chooses HTTPS)", s.endpoint)

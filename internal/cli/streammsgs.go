@@ -48,3 +48,19 @@ func eraseMsg(ctx context.Context, stream jetstream.Stream, seq uint64) (bool, e
 	return true, nil
 }
 
+// eraseSubject deletes every message of subject in stream (eraseMsg) but
+// those whose subject keep names, and returns how many it deleted.
+func eraseSubject(ctx context.Context, stream jetstream.Stream, subject string, keep func(subject string) bool) (int, error) {
+	n := 0
+	err := eachMsg(ctx, stream, subject, func(m *jetstream.RawStreamMsg) error {
+		if keep != nil && keep(m.Subject) {
+			return nil
+		}
+		deleted, err := eraseMsg(ctx, stream, m.Sequence)
+		if deleted {
+			n++
+		}
+		return err
+	})
+	return n, err
+}
