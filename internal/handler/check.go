@@ -52,6 +52,8 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) error {
 	switch {
 	case rec.State.Terminal():
 		return h.finish(ctx, rec, rev)
+	case rec.State == lookups.Erased:
+		return nil // erased mid-flight (amlctl erase --force): nothing more to do
 	case rec.State != lookups.Opened:
 		return retryAfter(fmt.Errorf("check for lookup %s in state %s: a lagging read", cm.LookupID, rec.State), laggingReadRetry)
 	}
@@ -94,6 +96,8 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
 	switch {
 	case rec.State.Terminal():
 		return h.finish(ctx, rec, rev) // late or duplicate: at most re-publish the ending
+	case rec.State == lookups.Erased:
+		return nil
 	case rec.State != lookups.Opened:
 		// BankID can call back before we recorded the session id.
 		return retryAfter(fmt.Errorf("webhook for %s before its session was recorded", lookupID), laggingReadRetry)

@@ -59,7 +59,10 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("BankID session %s failed", rec.SessionID))
 	}
 
-	pending, unknown := 0, ""
+	// Every result ready now is stored, then recorded in one write: the
+	// ending's, when nothing is left to wait for. A crash before the write
+	// stores them again under the same keys.
+	pending, unknown, stored := 0, "", 0
 	for _, want := range wanted(cmd, sess) {
 		if _, ok := rec.Artifact(want.name); ok {
 			continue
@@ -76,6 +79,9 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			if err != nil {
 				retry, delay, code := classifyStore(err)
 				if retry {
+					if stored > 0 {
+						_, _ = h.record(ctx, rec, rev) // keep what is stored for the retry, if it can
+					}
 					return false, retryAfter(err, delay)
 				}
 				return true, h.fail(ctx, rec, rev, code, err.Error())
@@ -84,16 +90,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			if omitted != nil {
 				rec.OmittedExpands = omitted
 			}
-			next, err := h.c.Lookups.Update(ctx, rec, rev)
-			if errors.Is(err, lookups.ErrConflict) {
-				// Another replica moved the record: the object is stored
-				// under its deterministic key either way; decide again soon.
-				return false, retryAfter(err, conflictRetry)
-			}
-			if err != nil {
-				return false, retryBackoff(err) // NATS trouble: back off
-			}
-			rev = next
+			stored++
 		case ent.Status == amlapi.EntityExpired:
 			return true, h.fail(ctx, rec, rev, kybflow.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
 		case ent.Status == amlapi.EntityFailed:
@@ -108,6 +105,13 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		}
 	}
 	if pending > 0 {
+		if stored > 0 {
+			next, err := h.record(ctx, rec, rev)
+			if err != nil {
+				return false, err
+			}
+			rev = next
+		}
 		if h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
 			if unknown != "" {
 				return true, h.fail(ctx, rec, rev, kybflow.CodeUnavailable, fmt.Sprintf("no complete result within %s: %s stayed in a state the model does not know", h.c.MaxWait, unknown))
@@ -117,6 +121,21 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		return false, nil
 	}
 	return true, h.complete(ctx, rec, rev)
+}
+
+// record writes the artifacts stored so far, when the lookup still waits
+// for others.
+func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64) (uint64, error) {
+	next, err := h.c.Lookups.Update(ctx, rec, rev)
+	switch {
+	case errors.Is(err, lookups.ErrConflict):
+		// Another replica moved the record: the objects are stored under
+		// their deterministic keys either way; decide again soon.
+		return 0, retryAfter(err, conflictRetry)
+	case err != nil:
+		return 0, retryBackoff(err) // NATS trouble: back off
+	}
+	return next, nil
 }
 
 // wantedEntity is one result a lookup waits for.

@@ -111,18 +111,25 @@ func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause erro
 }
 
 // advance takes a valid command (stream sequence seq) as far as it goes:
-// from no record to an opened session with its check scheduled.
+// from no record to an opened session with its check scheduled. A new
+// lookup's record is created claimed (state opening, under this replica's
+// lease): one write, no read before it.
 func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq uint64) error {
 	id := cmd.LookupID
-	rec, rev, err := h.c.Lookups.Get(ctx, id)
-	if errors.Is(err, lookups.ErrNotFound) {
-		rec = lookups.Record{State: lookups.Accepted, Command: cmd, AcceptedAt: h.c.Now()}
-		rev, err = h.c.Lookups.Create(ctx, rec)
-		if errors.Is(err, lookups.ErrExists) {
-			rec, rev, err = h.c.Lookups.Get(ctx, id)
-		} else if err == nil {
-			h.c.Metrics.LookupsAccepted.Inc()
+	rec := h.claim(lookups.Record{State: lookups.Opening, Command: cmd, AcceptedAt: h.c.Now()}, seq)
+	rev, err := h.c.Lookups.Create(ctx, rec)
+	switch {
+	case err == nil:
+		h.c.Metrics.LookupsAccepted.Inc()
+		if err := h.ensureEvent(ctx, &rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
+			// Claimed but not announced: give the claim back, so that the
+			// redelivery publishes accepted and claims again at once.
+			h.unclaim(ctx, rec, rev)
+			return err
 		}
+		return h.open(ctx, rec, rev)
+	case errors.Is(err, lookups.ErrExists):
+		rec, rev, err = h.c.Lookups.Get(ctx, id)
 	}
 	if err != nil {
 		return h.readError(err)
@@ -139,7 +146,19 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 		case lookups.Completed, lookups.Failed:
 			return h.finish(ctx, rec, rev)
 
+		case lookups.Erased:
+			// Erased (amlctl erase): its tombstone blocks a second session
+			// for this lookupId while it is kept (LOOKUP_RETENTION).
+			h.log.Warn("command for an erased lookup; ignored", "lookup_id", id)
+			return drop(fmt.Errorf("lookup %s was erased", id))
+
 		case lookups.Opened:
+			if rec.OpenedSeq != 0 && seq != 0 && rec.OpenedSeq != seq {
+				// A duplicate: the command that opened the session
+				// announces it (it stays unacknowledged until it has).
+				h.log.Info("duplicate command for an opened lookup; acknowledged", "lookup_id", id)
+				return nil
+			}
 			return h.announceOpened(ctx, rec, rev)
 
 		case lookups.Opening:
@@ -165,7 +184,7 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 				return err
 			}
 			// Claim: one replica opens the session.
-			rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Opening, h.c.Now().Add(h.c.Lease), newLeaseHolder(), seq
+			rec = h.claim(rec, seq)
 			next, err := h.c.Lookups.Update(ctx, rec, rev)
 			if errors.Is(err, lookups.ErrConflict) {
 				if rec, rev, err = h.c.Lookups.Get(ctx, id); err != nil {
@@ -183,6 +202,13 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 		}
 	}
 	return retryBackoff(fmt.Errorf("lookup %s: too many concurrent changes", id))
+}
+
+// claim makes rec this replica's claim to open the session, for the
+// command at stream sequence seq.
+func (h *Handlers) claim(rec lookups.Record, seq uint64) lookups.Record {
+	rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Opening, h.c.Now().Add(h.c.Lease), newLeaseHolder(), seq
+	return rec
 }
 
 // sameLookup reports whether two commands ask for the same lookup.

@@ -54,6 +54,9 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 		if cur.State.Terminal() {
 			return h.finish(ctx, cur, curRev)
 		}
+		if cur.State == lookups.Erased {
+			return drop(fmt.Errorf("lookup %s was erased", rec.Command.LookupID))
+		}
 		// Another replica moved it (stored an artifact): decide again.
 		return retryAfter(err, conflictRetry)
 	}

@@ -38,14 +38,7 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 			err = fmt.Errorf("could not open a session within %s: %w", h.c.MaxWait, err)
 		}
 		if retry {
-			// Give the claim back so the next delivery may try at once; also
-			// when our own context is ending (a drain), hence WithoutCancel.
-			rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Accepted, time.Time{}, "", 0
-			uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-			if _, uerr := h.c.Lookups.Update(uctx, rec, rev); uerr != nil {
-				h.log.Warn("release opening lease", "lookup_id", cmd.LookupID, "err", uerr)
-			}
-			ucancel()
+			h.unclaim(ctx, rec, rev)
 			h.c.Metrics.TransientErrors.WithLabelValues("create_session").Inc()
 			return retryAfter(err, delay)
 		}
@@ -53,7 +46,7 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 	}
 	h.c.Metrics.SessionsOpened.Inc()
 	holder := rec.LeaseHolder
-	rec.State, rec.SessionID, rec.OpenedAt = lookups.Opened, sessionID, h.c.Now()
+	rec.State, rec.SessionID, rec.OpenedAt, rec.OpenedSeq = lookups.Opened, sessionID, h.c.Now(), rec.LeaseSeq
 	rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = time.Time{}, "", 0
 	next, err := h.recordSession(ctx, rec, rev, holder)
 	if err != nil {
@@ -64,6 +57,18 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 	}
 	h.log.Info("session opened", "lookup_id", cmd.LookupID, "session_id", sessionID)
 	return h.announceOpened(ctx, rec, next)
+}
+
+// unclaim gives an opening claim back (state accepted), so that the next
+// delivery may try at once; also when our own context is ending (a drain),
+// hence WithoutCancel. If it cannot, the claim runs out with its lease.
+func (h *Handlers) unclaim(ctx context.Context, rec lookups.Record, rev uint64) {
+	rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Accepted, time.Time{}, "", 0
+	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer ucancel()
+	if _, err := h.c.Lookups.Update(uctx, rec, rev); err != nil {
+		h.log.Warn("release opening lease", "lookup_id", rec.Command.LookupID, "err", err)
+	}
 }
 
 // releaseTimeout bounds giving an opening claim back.
@@ -156,11 +161,14 @@ func requestedReports(cmd kybflow.LookupCommand) []kybflow.ReportType {
 	return out
 }
 
-// announceOpened makes sure the session_opened event and the first check
-// are out, then the command is done.
-func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev uint64) error {
+// announceOpened publishes the session_opened event and the first check,
+// then the command is done. It runs for the command that opened the
+// session, and again for a redelivery of it (a crash in between): the
+// stream drops the repeats by their Nats-Msg-Id. Nothing is written back:
+// a duplicate command (another sequence) announces nothing (advance).
+func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, _ uint64) error {
 	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) && slices.Contains(rec.Published, string(kybflow.KindSessionOpened)) {
-		return nil
+		return nil // marked by an earlier version
 	}
 	if err := h.ensureEvent(ctx, &rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
 		return err
@@ -170,11 +178,6 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 		if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.LookupID), body, kybflow.CheckMsgID(rec.Command.LookupID), nil); err != nil {
 			return retryBackoff(err)
 		}
-		rec.Published = append(rec.Published, lookups.MarkCheckScheduled)
-	}
-	if _, err := h.c.Lookups.Update(ctx, rec, rev); err != nil && !errors.Is(err, lookups.ErrConflict) {
-		// The marks only save a re-publish, which the stream deduplicates.
-		h.log.Warn("record published marks", "lookup_id", rec.Command.LookupID, "err", err)
 	}
 	return nil
 }

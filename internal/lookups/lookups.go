@@ -57,6 +57,11 @@ type Record struct {
 	// another command for the lookup (a duplicate) is acknowledged while
 	// the lease is held, since the holder's own command carries the lookup.
 	LeaseSeq uint64 `json:"leaseSeq,omitempty"`
+	// OpenedSeq is the stream sequence of the command whose handler opened
+	// the session: it alone announces the session (a redelivery of it
+	// announces again, deduplicated by the stream); another command for
+	// the lookup is a duplicate and announces nothing.
+	OpenedSeq uint64 `json:"openedSeq,omitempty"`
 	// Artifacts stored so far, in the order they were stored.
 	Artifacts []kybflow.Artifact `json:"artifacts,omitempty"`
 	// OmittedExpands are requested expands the API left out of the result
