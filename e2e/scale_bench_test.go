@@ -17,7 +17,9 @@ package e2e
 //     counted). Then the pipeline: one worker process
 //     (WORKER_CONCURRENCY=32, polling every 5-20 ms, no request cap of our
 //     own) against the sandbox with results ready at once; lookups/s from
-//     the first publish to the last completed event. Then a plain peer: the
+//     the first publish to the last completed event (with SCALE_PPROF_DIR
+//     set, a 4 s CPU profile of the worker from that phase is saved there
+//     as worker.cpu). Then a plain peer: the
 //     same job written plainly in the benchmark with nats.go, minio-go and
 //     net/http, at concurrency 32, as a yardstick. Reported: lookups/s of
 //     each, pipeline/ceiling and kybflow/peer, and the CPU time per lookup
@@ -141,11 +143,19 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	ceilRate := float64(n) / ceilTook.Seconds()
 
 	// The pipeline.
-	worker, _ := e.startWorker("worker", "S3_BUCKET=kyb-results",
+	profDir := os.Getenv("SCALE_PPROF_DIR")
+	worker, ops := e.startWorker("worker", "S3_BUCKET=kyb-results",
 		fmt.Sprintf("WORKER_CONCURRENCY=%d", scaleConcurrency), "POLL_INITIAL="+scalePollInitial.String(),
-		"POLL_MAX="+scalePollMax.String(), "AML_RATE_LIMIT="+scaleNoRateCap)
+		"POLL_MAX="+scalePollMax.String(), "AML_RATE_LIMIT="+scaleNoRateCap, fmt.Sprintf("PPROF=%t", profDir != ""))
 	watch := scaleWatchEvents(b, e.js, "AML_EVENTS", "aml.events.>")
 	ids := scaleIDs("pipe", n)
+	var profiled chan error
+	if profDir != "" {
+		// A CPU profile of the worker while it runs the lookups (the
+		// first seconds of the phase).
+		profiled = make(chan error, 1)
+		go func() { profiled <- scaleProfile("http://"+ops, filepath.Join(profDir, "worker.cpu"), 4) }()
+	}
 	cpu = e.cpuProcs(worker)
 	before = scaleSampleCPU(b, cpu)
 	first, err := scalePublish(ctx, e.js, "aml.commands.lookup", ids, scaleCommand)
@@ -156,6 +166,13 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	pipeCPU := scaleSampleCPU(b, cpu).minus(before)
 	pipeTook := last.Sub(first)
 	pipeRate := float64(n) / pipeTook.Seconds()
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			b.Errorf("worker CPU profile: %v", err)
+		} else {
+			b.Logf("worker CPU profile: %s (go tool pprof -top %s)", filepath.Join(profDir, "worker.cpu"), filepath.Join(profDir, "worker.cpu"))
+		}
+	}
 	time.Sleep(scaleSettle)
 	watch.checkEnded(b, ids, "completed")
 	e.checkExits(b, worker)
@@ -223,6 +240,27 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 		m["peer-cpu-ms/lookup"] = v
 	}
 	faultReportMetrics(b, m)
+}
+
+// scaleProfile saves a CPU profile of seconds from the ops server at base.
+func scaleProfile(base, path string, seconds int) error {
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, seconds)) //nolint:noctx // bounded by the server's profile length
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // BenchmarkWorkerRSSLargeReports stores eight 100 MB reports at once

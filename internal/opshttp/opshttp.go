@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"time"
 
@@ -55,6 +56,21 @@ func Handler(reg *prometheus.Registry, checks map[string]Check, notes map[string
 		fmt.Fprint(w, body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// WithProfiling adds Go's profiles (net/http/pprof) under /debug/pprof/ to
+// an ops handler. Off by default in the binaries (PPROF): a profile shows
+// the program's insides, so only for an operator on a trusted network. A
+// CPU profile must ask for fewer seconds than WriteTimeout.
+func WithProfiling(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
 	return mux
 }
 

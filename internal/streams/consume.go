@@ -70,10 +70,10 @@ func (c *ConsumeConfig) prepare(cons jetstream.Consumer) error {
 // and returns when all of them have. Every message gets exactly one
 // acknowledgement, from Decide.
 //
-// It pulls one message per free slot (Consumer.Next) and buffers none: a
-// message is taken only when a handler can start on it at once, so none
-// waits in our hands without keep-alives, and what we cannot start stays
-// on the server for another replica.
+// It pulls as many messages as it has free slots, in one pull, and buffers
+// none: a message is taken only when a handler can start on it at once, so
+// none waits in our hands without keep-alives, and what we cannot start
+// stays on the server for another replica (puller.take).
 //
 // Trouble with JetStream never ends it: no responders, missing heartbeats,
 // a leader election, a reconnect, a consumer or stream unavailable for a
@@ -104,28 +104,39 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 		if ctx.Err() != nil {
 			break
 		}
-		msg, ok := p.next(ctx)
-		if !ok {
-			<-slots
-			if ctx.Err() != nil {
-				break
+		// Every free slot, taken at once: that many messages may start now.
+		n := 1
+	free:
+		for n < cfg.Concurrency {
+			select {
+			case slots <- struct{}{}:
+				n++
+			default:
+				break free
 			}
-			continue
+		}
+		msgs := p.take(ctx, n)
+		for range n - len(msgs) {
+			<-slots
 		}
 		if ctx.Err() != nil {
-			// It arrived as we stopped: never started, so give it back now.
-			<-slots
-			if err := msg.Nak(); err != nil {
-				log.Warn("consume: release message", "err", err)
+			// They arrived as we stopped: never started, so give them back now.
+			for _, msg := range msgs {
+				<-slots
+				if err := msg.Nak(); err != nil {
+					log.Warn("consume: release message", "err", err)
+				}
 			}
 			break
 		}
-		wg.Add(1)
-		go func() { // owned: joined by wg below
-			defer wg.Done()
-			defer func() { <-slots }()
-			handleOne(work, msg, h, cfg, log)
-		}()
+		for _, msg := range msgs {
+			wg.Add(1)
+			go func() { // owned: joined by wg below
+				defer wg.Done()
+				defer func() { <-slots }()
+				handleOne(work, msg, h, cfg, log)
+			}()
+		}
 	}
 
 	// Drain: let in-flight handlers finish, then cut them short.

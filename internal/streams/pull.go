@@ -41,7 +41,7 @@ const (
 // responders either.
 const goneAfter = 3
 
-// puller takes one message at a time from a consumer, and rides out what
+// puller takes messages from a consumer, and rides out what
 // JetStream does meanwhile.
 type puller struct {
 	cons     jetstream.Consumer
@@ -49,6 +49,41 @@ type puller struct {
 	log      *slog.Logger
 	failures int // pulls in a row that failed
 	gone     int // of them, pulls that failed as if the consumer did not exist
+}
+
+// take returns up to n messages, at least one unless none came within
+// pullWait or a failure was waited out: first those available now, in one
+// no-wait pull; when there are none, it waits for the next one (next). One
+// pull request per batch instead of one per message saves a round trip,
+// and its subscription, per message.
+func (p *puller) take(ctx context.Context, n int) []jetstream.Msg {
+	if n > 1 {
+		if msgs := p.available(n); len(msgs) > 0 {
+			return msgs
+		}
+	}
+	if msg, ok := p.next(ctx); ok {
+		return []jetstream.Msg{msg}
+	}
+	return nil
+}
+
+// available returns up to n messages the consumer has now, without
+// waiting. Its failures are left to the waiting pull that follows when it
+// returns none.
+func (p *puller) available(n int) []jetstream.Msg {
+	batch, err := p.cons.FetchNoWait(n)
+	if err != nil {
+		return nil
+	}
+	var msgs []jetstream.Msg
+	for msg := range batch.Messages() {
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) > 0 {
+		p.healthy()
+	}
+	return msgs
 }
 
 // next returns the next message, or false when there was none: none within

@@ -222,7 +222,11 @@ func (a *App) Run(ctx context.Context) error {
 		ready["consumer "+role] = h.Check
 	}
 	notes := map[string]opshttp.Note{"national registry access": a.access.note}
-	srv := opshttp.NewServer(opshttp.Handler(a.registry, ready, notes), a.log)
+	ops := opshttp.Handler(a.registry, ready, notes)
+	if a.cfg.Pprof {
+		ops = opshttp.WithProfiling(ops)
+	}
+	srv := opshttp.NewServer(ops, a.log)
 	g.Go(func() error { return opshttp.Serve(gctx, srv, a.ops, 5*time.Second, a.log) })
 	g.Go(func() error { return a.watchAccessRights(gctx) })
 

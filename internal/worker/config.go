@@ -54,6 +54,7 @@ type Config struct {
 	KeyPrefix   string
 
 	HTTPAddr string
+	Pprof    bool
 
 	Roles          []string
 	Concurrency    int
@@ -112,6 +113,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.KeyPrefix, "BLOB_KEY_PREFIX", "blob-key-prefix", kybflow.DefaultKeyPrefix, "prefix of every object key")
 
 	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9090", "address of /healthz, /readyz and /metrics")
+	s.Bool(&c.Pprof, "PPROF", "pprof", false, "also serve Go's profiles under /debug/pprof/ on HTTP_ADDR (for an operator on a trusted network)")
 
 	s.List(&c.Roles, "WORKER_ROLES", "roles", []string{RoleCommands, RoleChecks, RoleWebhooks}, "which consumers this process runs: commands, checks, webhooks")
 	s.Int(&c.Concurrency, "WORKER_CONCURRENCY", "concurrency", 8, "messages handled at once, per role")
