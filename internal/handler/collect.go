@@ -129,6 +129,9 @@ func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64) (
 	next, err := h.c.Lookups.Update(ctx, rec, rev)
 	switch {
 	case errors.Is(err, lookups.ErrConflict):
+		if cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID); gerr == nil && cur.State == lookups.Erased {
+			return 0, h.erasedMeanwhile(ctx, rec)
+		}
 		// Another replica moved the record: the objects are stored under
 		// their deterministic keys either way; decide again soon.
 		return 0, retryAfter(err, conflictRetry)
@@ -136,6 +139,19 @@ func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64) (
 		return 0, retryBackoff(err) // NATS trouble: back off
 	}
 	return next, nil
+}
+
+// erasedMeanwhile deletes the objects stored for rec after its lookup was
+// erased (amlctl erase --force while it ran), so that none outlives the
+// erasure, and drops the message.
+func (h *Handlers) erasedMeanwhile(ctx context.Context, rec lookups.Record) error {
+	for _, a := range rec.Artifacts {
+		if err := h.c.Blobs.Delete(ctx, a.Key); err != nil {
+			return retryBackoff(fmt.Errorf("delete %s stored after the erasure of lookup %s: %w", a.Name, rec.Command.LookupID, err))
+		}
+	}
+	h.log.Warn("lookup erased while its results were stored; they were deleted", "lookup_id", rec.Command.LookupID, "objects", len(rec.Artifacts))
+	return drop(fmt.Errorf("lookup %s was erased", rec.Command.LookupID))
 }
 
 // wantedEntity is one result a lookup waits for.

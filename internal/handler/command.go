@@ -134,7 +134,7 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 	if err != nil {
 		return h.readError(err)
 	}
-	if !sameLookup(rec.Command, cmd) {
+	if rec.State != lookups.Erased && !sameLookup(rec.Command, cmd) {
 		// The first command with a lookupId defines the lookup. Another one
 		// with the same id but other content is a caller's mistake; it must
 		// not open a second session.

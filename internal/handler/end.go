@@ -55,7 +55,7 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 			return h.finish(ctx, cur, curRev)
 		}
 		if cur.State == lookups.Erased {
-			return drop(fmt.Errorf("lookup %s was erased", rec.Command.LookupID))
+			return h.erasedMeanwhile(ctx, rec)
 		}
 		// Another replica moved it (stored an artifact): decide again.
 		return retryAfter(err, conflictRetry)

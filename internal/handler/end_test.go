@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +172,43 @@ func TestOpenedSessionIsRecordedEvenWhenTheContextEnds(t *testing.T) {
 	}
 	if got.State != lookups.Opened || got.SessionID == "" {
 		t.Fatalf("record after a create whose context ended: state %s, session %q; want opened with the session", got.State, got.SessionID)
+	}
+}
+
+// TestResultsStoredWhileErasedAreDeleted: a lookup erased (amlctl erase
+// --force) while a check stored its results: the check's ending loses the
+// compare-and-set to the tombstone, deletes what it stored, and publishes
+// nothing.
+func TestResultsStoredWhileErasedAreDeleted(t *testing.T) {
+	h, store, js := newHandlers(t)
+	ctx := context.Background()
+	dir := h.c.Blobs.(*blob.Dir)
+	key := "lookups/erased-mid/json.json"
+	obj, err := dir.Put(ctx, key, strings.NewReader("{}"), 2, blob.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := lookups.Record{
+		State: lookups.Opened, SessionID: "s-1", OpenedAt: time.Now(),
+		Command: kybflow.LookupCommand{LookupID: "erased-mid", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO, IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"},
+	}
+	rev, err := store.Create(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The erasure lands first.
+	if _, err := store.Update(ctx, lookups.Tombstone("erased-mid", time.Now()), rev); err != nil {
+		t.Fatal(err)
+	}
+	rec.AddArtifact(kybflow.Artifact{Name: "json", Bucket: obj.Bucket, Key: key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType})
+	err = h.complete(ctx, rec, rev)
+	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act != streams.ActTerm {
+		t.Fatalf("complete of an erased lookup: %v (%s), want it dropped", err, act)
+	}
+	if _, err := dir.Stat(ctx, key); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("object stored during the erasure: Stat = %v, want ErrNotFound", err)
+	}
+	if got := terminalEvents(t, js, "erased-mid"); len(got) != 0 {
+		t.Errorf("terminal events %v for an erased lookup, want none", got)
 	}
 }

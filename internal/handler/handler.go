@@ -36,6 +36,7 @@ type API interface {
 // Blobs is what the handlers need of storage (*blob.S3, *blob.Dir).
 type Blobs interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
+	Delete(ctx context.Context, key string) error
 }
 
 // Publisher is what the handlers need of JetStream.

@@ -49,6 +49,10 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 	rec.State, rec.SessionID, rec.OpenedAt, rec.OpenedSeq = lookups.Opened, sessionID, h.c.Now(), rec.LeaseSeq
 	rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = time.Time{}, "", 0
 	next, err := h.recordSession(ctx, rec, rev, holder)
+	if errors.Is(err, errErased) {
+		h.log.Warn("session opened for a lookup erased meanwhile; its tombstone blocks any other", "lookup_id", cmd.LookupID)
+		return drop(err)
+	}
 	if err != nil {
 		// Not recorded: a replica that takes over will not know this
 		// session, and will open another one.
@@ -70,6 +74,9 @@ func (h *Handlers) unclaim(ctx context.Context, rec lookups.Record, rev uint64) 
 		h.log.Warn("release opening lease", "lookup_id", rec.Command.LookupID, "err", err)
 	}
 }
+
+// errErased: the lookup was erased (amlctl erase --force) while we worked.
+var errErased = errors.New("erased meanwhile")
 
 // releaseTimeout bounds giving an opening claim back.
 const releaseTimeout = 5 * time.Second
@@ -104,6 +111,8 @@ func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev ui
 				err = gerr
 			case cur.State == lookups.Opened && cur.SessionID == rec.SessionID:
 				return curRev, nil
+			case cur.State == lookups.Erased:
+				return 0, fmt.Errorf("lookup %s: %w", rec.Command.LookupID, errErased)
 			case cur.State == lookups.Opening && cur.LeaseHolder == holder:
 				rev = curRev // still our claim: write over our own renewal
 				err = fmt.Errorf("record session: our claim moved to revision %d", curRev)
