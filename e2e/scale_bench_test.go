@@ -301,7 +301,7 @@ func BenchmarkWorkerRSSLargeReports(b *testing.B) {
 	}
 	gor, heap, _ := scaleWorkerMetrics(ops)
 
-	b.Logf("%d lookups with a %d MB report each, stored in %s (%.0f MB/s of reports); worker (default settings: WORKER_CONCURRENCY 8, S3_PART_SIZE 16 MiB) RSS at start %.1f MB, peak (VmHWM) %.1f MB (target < %d MB, not enforced), after %.1f MB; %s goroutines, %s MB heap in use after",
+	b.Logf("%d lookups with a %d MB report each, stored in %s (%.0f MB/s of reports); worker (default settings: WORKER_CONCURRENCY 8, S3_PART_SIZE 8 MiB, S3_UPLOAD_MEMORY 32 MiB) RSS at start %.1f MB, peak (VmHWM) %.1f MB (target < %d MB, not enforced), after %.1f MB; %s goroutines, %s MB heap in use after",
 		lookups, reportSize/1_000_000, took.Round(time.Millisecond), float64(lookups*reportSize)/1e6/took.Seconds(),
 		startRSS.rss, mem.hwm, scaleTargetLargeRSSMB, mem.rss, gor, heap)
 	if mem.hwm >= scaleTargetLargeRSSMB {

@@ -240,6 +240,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// maxIdleConnsPerHost is above the handlers a worker runs at once with
+// default settings (three roles of WORKER_CONCURRENCY 8) and those of a
+// busy one.
+const maxIdleConnsPerHost = 128
+
 // NewHTTPClient returns the default HTTP client: no overall timeout (it
 // would cut long downloads), but bounded dialing, TLS handshakes and waits
 // for response headers.
@@ -248,6 +253,10 @@ func NewHTTPClient() *http.Client {
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ResponseHeaderTimeout = DefaultRequestTimeout
+	// Keep a connection per concurrent request: with Go's default of two
+	// idle connections per host, every handler beyond two dials anew (and
+	// does a TLS handshake) for each call.
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	return &http.Client{Transport: t}
 }
 

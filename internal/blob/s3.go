@@ -112,6 +112,9 @@ func (c S3Config) String() string {
 		c.Endpoint, c.Bucket, c.Region, c.Secure, c.PartSize, c.SSE, c.CreateBucket)
 }
 
+// maxIdleConnsPerHost bounds the idle connections kept to the server.
+const maxIdleConnsPerHost = 128
+
 // S3 stores objects in one bucket of an S3-compatible server. It is safe for
 // concurrent use.
 type S3 struct {
@@ -129,10 +132,18 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("blob: %w", err)
 	}
+	transport, err := minio.DefaultTransport(cfg.Secure)
+	if err != nil {
+		return nil, fmt.Errorf("blob: s3 transport: %w", err)
+	}
+	// An idle connection kept per concurrent upload (minio-go keeps 16 per
+	// host): beyond that, every upload would dial anew.
+	transport.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.Secure,
-		Region: cfg.Region,
+		Transport: transport,
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    cfg.Secure,
+		Region:    cfg.Region,
 		// The SHA-256 goes with the upload as a trailing checksum
 		// (x-amz-checksum-sha256), computed while the body streams.
 		TrailingHeaders: true,
