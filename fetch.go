@@ -72,13 +72,17 @@ func (d dirSource) Open(ctx context.Context, _, key string) (io.ReadCloser, erro
 }
 
 // S3Source reads artifacts from S3 with a minio-go client, from the bucket
-// each artifact names.
+// each artifact names. Reads are verified against the object's stored
+// checksum too, where S3 has one.
 func S3Source(c *minio.Client) ArtifactSource { return s3Source{c} }
 
 type s3Source struct{ c *minio.Client }
 
 func (s s3Source) Open(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
-	obj, err := s.c.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	// Checksum mode: minio-go also checks the bytes against the checksum
+	// stored with the object (x-amz-checksum-sha256, written by the worker
+	// with every single-request upload) when the read reaches the end.
+	obj, err := s.c.GetObject(ctx, bucket, key, minio.GetObjectOptions{Checksum: true})
 	if err != nil {
 		return nil, err
 	}
