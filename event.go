@@ -27,6 +27,11 @@ const (
 	// ContentTypeCloudEvents is the Content-Type header of a published
 	// event (CloudEvents structured mode).
 	ContentTypeCloudEvents = "application/cloudevents+json"
+	// HeaderTraceparent and HeaderTracestate are the W3C Trace Context
+	// NATS headers: on a command, the worker continues its trace; on an
+	// event, they are its traceparent and tracestate attributes.
+	HeaderTraceparent = "traceparent"
+	HeaderTracestate  = "tracestate"
 	// EventTypePrefix and EventTypeSuffix frame the kind in an event
 	// type: io.kybflow.aml.lookup.<kind>.v1. The suffix is the version of
 	// the data's schema; an incompatible change gets a new one.
@@ -122,6 +127,12 @@ type Event struct {
 	Time            time.Time `json:"time,omitzero"`
 	DataContentType string    `json:"datacontenttype,omitempty"`
 	DataSchema      string    `json:"dataschema,omitempty"`
+	// TraceParent and TraceState are the CloudEvents distributed tracing
+	// extension: the W3C Trace Context of the lookup's trace where the
+	// event was published (the same traceparent is the message's NATS
+	// header). Absent when the worker does not trace.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 	// Data is AcceptedData, SessionOpenedData, CompletedData, FailedData
 	// or ErasedData for the kinds of this package; DecodeEvent leaves the
 	// data of other types as json.RawMessage.
@@ -547,6 +558,8 @@ type wireEvent struct {
 	Time            time.Time       `json:"time"`
 	DataContentType string          `json:"datacontenttype"`
 	DataSchema      string          `json:"dataschema"`
+	TraceParent     string          `json:"traceparent"`
+	TraceState      string          `json:"tracestate"`
 	Data            json.RawMessage `json:"data"`
 }
 
@@ -595,6 +608,8 @@ func DecodeEvent(data []byte) (Event, error) {
 		Time:            w.Time.UTC(),
 		DataContentType: w.DataContentType,
 		DataSchema:      w.DataSchema,
+		TraceParent:     w.TraceParent,
+		TraceState:      w.TraceState,
 	}
 	if y := e.Time.Year(); y < 0 || y > 9999 {
 		return invalid("time %s out of range", w.Time)

@@ -165,6 +165,41 @@ func TestProducedEventsValidate(t *testing.T) {
 	}
 }
 
+// TestEventTraceparent: the CloudEvents distributed tracing extension is
+// encoded when set, validates, and is decoded; it is absent otherwise.
+func TestEventTraceparent(t *testing.T) {
+	const tp, ts = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "vendor=x"
+	e, err := kybflow.NewEvent(kybflow.DefaultSource, kybflow.KindFailed, "x-1", time.Now(),
+		kybflow.FailedData{LookupID: "x-1", Code: kybflow.CodeUnavailable, Reason: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := kybflow.EncodeEvent(e)
+	if strings.Contains(string(plain), "trace") {
+		t.Errorf("an event without trace context encodes one: %s", plain)
+	}
+	e.TraceParent, e.TraceState = tp, ts
+	b, err := kybflow.EncodeEvent(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(schemas(t).event, b); err != nil {
+		t.Errorf("schema: %v\n%s", err, b)
+	}
+	got, err := kybflow.DecodeEvent(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TraceParent != tp || got.TraceState != ts {
+		t.Errorf("decoded traceparent %q, tracestate %q", got.TraceParent, got.TraceState)
+	}
+	e.TraceParent = "not-a-traceparent"
+	b, _ = kybflow.EncodeEvent(e)
+	if err := validate(schemas(t).event, b); err == nil {
+		t.Error("the schema accepts a malformed traceparent")
+	}
+}
+
 func TestDecodeEventTolerates(t *testing.T) {
 	// Unknown attributes and fields, unknown enum values, an offset time.
 	in := `{"specversion": "1.0", "id": "x-1.failed", "source": "urn:other", "type": "io.kybflow.aml.lookup.failed.v1",

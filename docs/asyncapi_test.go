@@ -275,6 +275,11 @@ func TestAsyncAPIMessages(t *testing.T) {
 					t.Errorf("message %s: header Content-Type %q (required: %v), want the required constant %q",
 						name, got, slices.Contains(h.Required, "Content-Type"), kybflow.ContentTypeCloudEvents)
 				}
+				for _, hdr := range []string{kybflow.HeaderTraceparent, kybflow.HeaderTracestate} {
+					if _, ok := h.Properties[hdr]; !ok || slices.Contains(h.Required, hdr) {
+						t.Errorf("message %s: no optional header %s", name, hdr)
+					}
+				}
 				if m.Payload.Schema.Ref != "./schemas/event.schema.json" {
 					t.Errorf("message %s: payload %q, want ./schemas/event.schema.json", name, m.Payload.Schema.Ref)
 				}
