@@ -22,6 +22,7 @@ import (
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/tracing"
 )
 
 // Config is the webhook bridge's configuration.
@@ -76,13 +77,26 @@ type App struct {
 	handler  http.Handler
 	registry *prometheus.Registry
 	subjects kybflow.Subjects
+	tracing  *tracing.Provider
+}
+
+// Options are the parts of the environment a caller may supply instead of
+// the defaults (tests).
+type Options struct {
+	// Tracing makes a span per webhook (default: tracing.Disabled; Main
+	// sets it up from the OTEL_* environment). Run shuts it down at its
+	// end, which flushes what Setup's provider has not exported yet.
+	Tracing *tracing.Provider
 }
 
 // Start validates cfg, connects to NATS and opens both listeners, so that
 // every startup problem is reported before Run.
-func Start(cfg Config, log *slog.Logger) (*App, error) {
+func Start(cfg Config, log *slog.Logger, opts Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.Tracing == nil {
+		opts.Tracing = tracing.Disabled()
 	}
 	subjects, _ := kybflow.NewSubjects(cfg.SubjectPrefix)
 	// NATS may not answer yet (a server restarting, a cluster forming): the
@@ -103,7 +117,7 @@ func Start(cfg Config, log *slog.Logger) (*App, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := Handler(HandlerConfig{
 		Secret: cfg.WebhookSecret, MaxBody: int64(cfg.MaxBody), Subject: subjects.Webhook,
-		Publisher: js, Logger: log, Metrics: NewMetrics(reg),
+		Publisher: js, Logger: log, Metrics: NewMetrics(reg), Tracer: opts.Tracing,
 	})
 	if err != nil {
 		nc.Close()
@@ -120,7 +134,7 @@ func Start(cfg Config, log *slog.Logger) (*App, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &App{cfg: cfg, log: log, nc: nc, js: js, ln: ln, ops: ops, handler: h, registry: reg, subjects: subjects}, nil
+	return &App{cfg: cfg, log: log, nc: nc, js: js, ln: ln, ops: ops, handler: h, registry: reg, subjects: subjects, tracing: opts.Tracing}, nil
 }
 
 // Close releases what Start opened, for a caller that will not Run the app.
@@ -140,6 +154,13 @@ func (a *App) OpsAddr() net.Addr { return a.ops.Addr() }
 // lets in-flight ones finish (their publishes included), and closes NATS.
 func (a *App) Run(ctx context.Context) error {
 	defer a.nc.Close()
+	defer func() { // after the servers: their last spans are flushed too
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tracing.ShutdownTimeout)
+		defer cancel()
+		if err := a.tracing.Shutdown(fctx); err != nil {
+			a.log.Warn("tracing: flush at shutdown", "err", err)
+		}
+	}()
 	ready := map[string]opshttp.Check{
 		"nats": func(context.Context) error {
 			if !a.nc.IsConnected() {
@@ -187,8 +208,13 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	if err != nil {
 		return err
 	}
-	app, err := Start(cfg, log)
+	tp, err := tracing.Setup(ctx, lookup, "kybflow-webhook-bridge", log)
 	if err != nil {
+		return err
+	}
+	app, err := Start(cfg, log, Options{Tracing: tp})
+	if err != nil {
+		_ = tp.Shutdown(ctx)
 		return err
 	}
 	return app.Run(ctx)

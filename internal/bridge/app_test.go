@@ -37,7 +37,7 @@ func TestBridgeWaitsForNATS(t *testing.T) {
 	app, err := Start(Config{
 		NATSURL: url, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: secret,
 		SubjectPrefix: "aml", MaxBody: 64 << 10,
-	}, slog.New(slog.DiscardHandler))
+	}, slog.New(slog.DiscardHandler), Options{})
 	if err != nil {
 		t.Fatalf("Start with NATS down: %v", err)
 	}

@@ -18,10 +18,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/tracing"
 )
 
 // Publisher is what the bridge needs of JetStream.
@@ -31,6 +36,9 @@ type Publisher = streams.Publisher
 const (
 	HeaderReceivedAt = "Kybflow-Received-At"
 )
+
+// TracerName is the instrumentation scope of the bridge's spans.
+const TracerName = "github.com/kybflow/kybflow/internal/bridge"
 
 // MaxWebhookIDLength bounds the webhook-id header: it becomes the message's
 // Nats-Msg-Id. Standard Webhooks ids are short (msg_ and a few dozen
@@ -60,6 +68,8 @@ type HandlerConfig struct {
 	Logger         *slog.Logger
 	Metrics        *Metrics
 	Now            func() time.Time
+	// Tracer makes a server span per webhook (default: a no-op provider).
+	Tracer trace.TracerProvider
 }
 
 // Metrics of the bridge.
@@ -106,9 +116,27 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider()
+	}
+	tracer := cfg.Tracer.Tracer(TracerName)
 	mux := http.NewServeMux()
 	mux.HandleFunc(WebhookPath, func(w http.ResponseWriter, r *http.Request) {
-		outcome, status, msg := receive(r, cfg)
+		// A span of its own, in a trace of its own: a traceparent the
+		// sender set is not trusted (anyone can call this endpoint). The
+		// worker's span that handles the webhook is in the lookup's trace,
+		// linked to this one (the message's traceparent header).
+		ctx, span := tracer.Start(r.Context(), "webhook", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", "/webhooks/{lookupId}")))
+		if id := r.PathValue("lookupId"); kybflow.ValidLookupID(id) {
+			span.SetAttributes(attribute.String("kybflow.lookup_id", id))
+		}
+		outcome, status, msg := receive(r.WithContext(ctx), cfg)
+		span.SetAttributes(attribute.String("kybflow.outcome", outcome), attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, outcome)
+		}
+		span.End()
 		cfg.Metrics.Webhooks.WithLabelValues(outcome).Inc()
 		if status >= 500 {
 			w.Header().Set("Retry-After", "5")
@@ -155,6 +183,7 @@ func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, me
 		msg.Header.Set(h, r.Header.Get(h))
 	}
 	msg.Header.Set(HeaderReceivedAt, cfg.Now().UTC().Format(time.RFC3339Nano))
+	tracing.Inject(r.Context(), msg.Header) // the bridge's span, for the worker's link
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.PublishTimeout)
 	defer cancel()
 	// The webhook id is the same on every re-send of one webhook, so the

@@ -154,7 +154,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		bcfg.ListenAddr = addr
 		return listenOr(cfg.BridgeHTTP, "HTTP_ADDR", say, "bridge /metrics", func(addr string) (*bridge.App, error) {
 			bcfg.HTTPAddr = addr
-			return bridge.Start(bcfg, log.With("component", "bridge"))
+			return bridge.Start(bcfg, log.With("component", "bridge"), bridge.Options{})
 		})
 	})
 	if err != nil {
