@@ -13,21 +13,29 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/tracing"
 )
 
 // Check polls one session: it stores whatever results are ready, ends the
 // lookup when all are stored or the session failed, and otherwise asks to
 // be redelivered after the next poll interval.
-func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) error {
+func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
+	// The check carries its lookup's trace (announceOpened), the same on
+	// every delivery.
+	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup check",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
+	defer func() { endMessage(ctx, span, err) }()
 	var cm kybflow.CheckMessage
 	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupID(cm.LookupID) {
 		return drop(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
 	}
+	span.SetAttributes(AttrLookupID.String(cm.LookupID))
 	var n uint64 = 1
 	published := h.c.Now()
 	if md, err := msg.Metadata(); err == nil {
@@ -75,7 +83,19 @@ func (h *Handlers) pollDelay(n uint64) time.Duration {
 // Webhook handles a webhook republished by the bridge. It is a hint: the
 // lookup's own record names the session, and progress asks the API for its
 // status with our own token before anything is stored.
-func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
+func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
+	// Its span is in the lookup's trace (the record's), linked to the
+	// bridge's span that received it (the message's traceparent); until
+	// the record is read, in the bridge's trace.
+	bridge := tracing.SpanContextOf(msg.Headers()) //nolint:contextcheck // only the header's span context, not ctx's
+	var span trace.Span
+	defer func() {
+		if span == nil { // ended before the record was read
+			_, span = h.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, bridge), "lookup webhook",
+				trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
+		}
+		endMessage(ctx, span, err)
+	}()
 	lookupID, ok := h.c.Subjects.WebhookLookupID(msg.Subject())
 	if !ok {
 		return drop(fmt.Errorf("webhook on subject %q: not a webhook subject with a lookupId", truncate([]byte(msg.Subject()), 200)))
@@ -93,6 +113,12 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return h.readError(err)
 	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(append(deliveryAttrs(msg), AttrLookupID.String(lookupID), AttrWebhookEvent.String(webhookEventLabel(wh.Event)))...)}
+	if bridge.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: bridge}))
+	}
+	ctx, span = h.tracer.Start(lookupContext(ctx, rec), "lookup webhook", opts...)
 	switch {
 	case rec.State.Terminal():
 		return h.finish(ctx, rec, rev) // late or duplicate: at most re-publish the ending

@@ -10,6 +10,8 @@ import (
 	"maps"
 	"slices"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/lookups"
@@ -25,7 +27,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		kind = amlapi.KindBeneficial
 	}
 	h.c.Metrics.Polls.Inc()
-	sess, err := h.c.API.Session(ctx, kind, rec.SessionID)
+	sess, err := h.sessionStatus(ctx, kind, rec)
 	if err != nil {
 		retry, delay, code := classify(err)
 		var ae *amlapi.Error
@@ -185,4 +187,16 @@ func wanted(cmd kybflow.LookupCommand, sess *amlapi.Session) []wantedEntity {
 		}})
 	}
 	return out
+}
+
+// sessionStatus is the status call, in a span of its own.
+func (h *Handlers) sessionStatus(ctx context.Context, kind amlapi.Kind, rec lookups.Record) (*amlapi.Session, error) {
+	ctx, span := h.tracer.Start(ctx, "session status", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		AttrLookupID.String(rec.Command.LookupID), AttrSessionID.String(rec.SessionID)))
+	sess, err := h.c.API.Session(ctx, kind, rec.SessionID)
+	if err == nil {
+		span.SetAttributes(AttrStatus.String(truncate([]byte(sess.Status), 40)))
+	}
+	endStep(span, err)
+	return sess, err
 }

@@ -15,24 +15,35 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/tracing"
 )
 
 // Command handles a lookup command: validate it, record it, open its
 // session, record the session, schedule its first check. It is acked once
 // the session is recorded; a duplicate finds the record and does nothing.
-func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) error {
+func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (err error) {
+	// A lookup's trace is its command's: continued from its traceparent
+	// header, or started here.
+	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup command",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
+	defer func() { endMessage(ctx, span, err) }()
 	cmd, err := kybflow.ParseCommand(msg.Data())
 	if err != nil {
 		var ce *kybflow.CommandError
 		if errors.As(err, &ce) && ce.LookupID != "" {
+			if kybflow.ValidLookupID(ce.LookupID) {
+				span.SetAttributes(AttrLookupID.String(ce.LookupID))
+			}
 			return h.rejectCommand(ctx, ce)
 		}
 		return h.deadLetter(ctx, msg, err)
 	}
+	span.SetAttributes(AttrLookupID.String(cmd.LookupID))
 	var seq uint64
 	if md, err := msg.Metadata(); err == nil {
 		seq = md.Sequence.Stream
@@ -50,6 +61,7 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) 
 		Failure:    &data,
 		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
 	}
+	recordTrace(ctx, &rec)
 	existing, rev, err := h.c.Lookups.Get(ctx, ce.LookupID)
 	switch {
 	case err == nil:
@@ -117,6 +129,7 @@ func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause erro
 func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq uint64) error {
 	id := cmd.LookupID
 	rec := h.claim(lookups.Record{State: lookups.Opening, Command: cmd, AcceptedAt: h.c.Now()}, seq)
+	recordTrace(ctx, &rec)
 	rev, err := h.c.Lookups.Create(ctx, rec)
 	switch {
 	case err == nil:

@@ -11,10 +11,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/tracing"
 )
 
 func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64) error {
@@ -131,17 +134,31 @@ func (h *Handlers) ensureEvent(ctx context.Context, rec *lookups.Record, kind ky
 // publishEvent publishes an event with its stable id as Nats-Msg-Id. It
 // reports whether this was the first publish of that id (the stream drops
 // the others within its duplicate window).
+//
+// The event carries the publish span's trace context, as its traceparent
+// (and tracestate) attribute and as the same NATS headers, for a consumer
+// to continue the lookup's trace.
 func (h *Handlers) publishEvent(ctx context.Context, kind kybflow.Kind, lookupID string, data any) (first bool, err error) {
+	ctx, span := h.tracer.Start(ctx, "publish "+string(kind), trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+		AttrLookupID.String(lookupID), AttrEventKind.String(string(kind)), attribute.String("messaging.system", "nats")))
+	defer func() {
+		if err == nil {
+			span.SetAttributes(AttrDuplicate.Bool(!first))
+		}
+		endStep(span, err)
+	}()
 	ev, err := kybflow.NewEvent(h.c.Source, kind, lookupID, h.c.Now(), data)
 	if err != nil {
 		return false, fmt.Errorf("event %s of %s: %w", kind, lookupID, err)
 	}
+	ev.TraceParent, ev.TraceState = tracing.Traceparent(ctx)
 	b, err := kybflow.EncodeEvent(ev)
 	if err != nil {
 		return false, err
 	}
 	hdr := nats.Header{}
-	hdr.Set("Content-Type", "application/cloudevents+json")
+	hdr.Set("Content-Type", kybflow.ContentTypeCloudEvents)
+	tracing.Inject(ctx, hdr)
 	dup, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Event(lookupID, kind), b, ev.ID, hdr)
 	if err != nil {
 		return false, err

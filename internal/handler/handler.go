@@ -18,6 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
@@ -79,12 +82,16 @@ type Config struct {
 	Logger  *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
+	// Tracer makes the spans of every handled message (trace.go; default:
+	// a no-op provider).
+	Tracer trace.TracerProvider
 }
 
 // Handlers are the pipeline's message handlers.
 type Handlers struct {
-	c   Config
-	log *slog.Logger
+	c      Config
+	log    *slog.Logger
+	tracer trace.Tracer
 }
 
 // New validates cfg and returns the handlers.
@@ -110,8 +117,11 @@ func New(cfg Config) (*Handlers, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Tracer == nil {
+		cfg.Tracer = noop.NewTracerProvider()
+	}
 	cfg.WebhookURL = strings.TrimRight(cfg.WebhookURL, "/")
-	return &Handlers{c: cfg, log: cfg.Logger}, nil
+	return &Handlers{c: cfg, log: cfg.Logger, tracer: cfg.Tracer.Tracer(TracerName)}, nil
 }
 
 // readError is the outcome of a failed read of a record. A record that

@@ -13,10 +13,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/tracing"
 )
 
 // open creates the session of a lookup this replica has claimed, and
@@ -131,7 +135,15 @@ func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev ui
 	}
 }
 
-func (h *Handlers) createSession(ctx context.Context, cmd kybflow.LookupCommand) (string, error) {
+func (h *Handlers) createSession(ctx context.Context, cmd kybflow.LookupCommand) (sessionID string, err error) {
+	ctx, span := h.tracer.Start(ctx, "create session", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		AttrLookupID.String(cmd.LookupID), AttrLookupType.String(string(cmd.Type)), AttrCountry.String(string(cmd.Country))))
+	defer func() {
+		if err == nil {
+			span.SetAttributes(AttrSessionID.String(sessionID))
+		}
+		endStep(span, err)
+	}()
 	kind, _ := cmd.IdentifierType.Kind(cmd.Country)
 	req := amlapi.CreateSessionRequest{
 		Identifier: cmd.Identifier, Expands: slices.Clone(cmd.Expands), Language: cmd.Language,
@@ -184,7 +196,11 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, _ uin
 	}
 	if !slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
 		body, _ := json.Marshal(kybflow.CheckMessage{LookupID: rec.Command.LookupID})
-		if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.LookupID), body, kybflow.CheckMsgID(rec.Command.LookupID), nil); err != nil {
+		// The check carries the lookup's trace: every delivery of it is a
+		// span of that trace.
+		hdr := nats.Header{}
+		tracing.Inject(lookupContext(ctx, rec), hdr)
+		if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.LookupID), body, kybflow.CheckMsgID(rec.Command.LookupID), hdr); err != nil {
 			return retryBackoff(err)
 		}
 	}

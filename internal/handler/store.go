@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
@@ -26,24 +28,39 @@ func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link str
 	if err != nil {
 		return kybflow.Artifact{}, nil, err
 	}
-	dl, err := h.c.API.Download(ctx, link)
+	// Two spans, overlapping as the work does: the download runs from the
+	// request until its body is read, while the upload streams it.
+	attrs := trace.WithAttributes(AttrLookupID.String(id), AttrArtifact.String(name))
+	dctx, dspan := h.tracer.Start(ctx, "download", trace.WithSpanKind(trace.SpanKindClient), attrs)
+	dl, err := h.c.API.Download(dctx, link)
 	if err != nil {
+		endStep(dspan, err)
 		return kybflow.Artifact{}, nil, err
 	}
 	defer dl.Body.Close()
+	read := &countingReader{r: dl.Body}
+	defer func() {
+		dspan.SetAttributes(AttrSize.Int64(read.n))
+		endStep(dspan, read.err)
+	}()
 	ct := dl.ContentType
 	if want := kybflow.ArtifactContentType(name); want != "" && !strings.HasPrefix(ct, want) {
 		ct = want
 	}
-	var body io.Reader = dl.Body
+	var body io.Reader = read
 	var inspect *boundedBuffer
 	if name == kybflow.ArtifactJSON && rec.Command.Type == kybflow.TypeBeneficialOwners && len(rec.Command.Expands) > 0 {
 		inspect = &boundedBuffer{limit: maxInspectedJSON}
-		body = io.TeeReader(dl.Body, inspect)
+		body = io.TeeReader(read, inspect)
 	}
-	obj, err := h.c.Blobs.Put(ctx, key, body, dl.Size, blob.PutOptions{
+	uctx, uspan := h.tracer.Start(ctx, "upload", trace.WithSpanKind(trace.SpanKindClient), attrs)
+	obj, err := h.c.Blobs.Put(uctx, key, body, dl.Size, blob.PutOptions{
 		ContentType: ct, Metadata: kybflow.ObjectMetadata(id, rec.SessionID, name),
 	})
+	if err == nil {
+		uspan.SetAttributes(AttrSize.Int64(obj.Size))
+	}
+	endStep(uspan, err)
 	if err != nil {
 		return kybflow.Artifact{}, nil, &storeError{err: fmt.Errorf("store %s of lookup %s: %w", name, id, err)}
 	}
@@ -101,6 +118,23 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.buf.Write(p)
+}
+
+// countingReader counts the bytes read through it and keeps the first
+// error other than EOF, for the download's span.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // storeError marks a storage failure (as opposed to a download failure).

@@ -62,6 +62,11 @@ type Record struct {
 	// announces again, deduplicated by the stream); another command for
 	// the lookup is a duplicate and announces nothing.
 	OpenedSeq uint64 `json:"openedSeq,omitempty"`
+	// Traceparent and Tracestate are the W3C trace context of the lookup
+	// (its command's span), set when the record is created: the checks and
+	// webhooks handled later continue its trace (internal/tracing).
+	Traceparent string `json:"traceparent,omitempty"`
+	Tracestate  string `json:"tracestate,omitempty"`
 	// Artifacts stored so far, in the order they were stored.
 	Artifacts []kybflow.Artifact `json:"artifacts,omitempty"`
 	// OmittedExpands are requested expands the API left out of the result

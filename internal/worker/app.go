@@ -32,6 +32,7 @@ import (
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/kybflow/kybflow/internal/tracing"
 )
 
 // blobStore is what the worker needs of storage beyond the handlers.
@@ -55,6 +56,7 @@ type App struct {
 	consume  prometheus.ObserverVec
 	health   map[string]*streams.Health // by role
 	access   *accessRights
+	tracing  *tracing.Provider
 
 	mu       sync.Mutex         // held while ensuring the topology
 	ready    atomic.Bool        // the topology is ensured: res and handlers are set
@@ -67,6 +69,10 @@ type App struct {
 type Options struct {
 	// HTTPClient for the AML API (default: amlapi.NewHTTPClient()).
 	HTTPClient *http.Client
+	// Tracing makes the handlers' spans (default: tracing.Disabled; Main
+	// sets it up from the OTEL_* environment). Run shuts it down at its
+	// end, which flushes what Setup's provider has not exported yet.
+	Tracing *tracing.Provider
 }
 
 // Start validates cfg, builds the clients and opens the ops listener, so
@@ -78,6 +84,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		return nil, err
 	}
 	subjects, _ := kybflow.NewSubjects(cfg.SubjectPrefix)
+	if opts.Tracing == nil {
+		opts.Tracing = tracing.Disabled()
+	}
 
 	auth := amlapi.ClientSecretBasic
 	if cfg.ClientAuth == "post" {
@@ -139,7 +148,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}
 	return &App{
 		cfg: cfg, log: log, nc: nc, js: js, store: store, api: api, ops: ops, registry: reg, consume: consume, health: health,
-		access: newAccessRights(reg),
+		access: newAccessRights(reg), tracing: opts.Tracing,
 		topo: streams.Topology{
 			Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
 			LookupsMaxAge: cfg.LookupsMaxAge, AckWait: cfg.AckWait, DeadLetterMaxAge: cfg.DeadLetterAge,
@@ -180,7 +189,7 @@ func (a *App) EnsureTopology(ctx context.Context) error {
 		Subjects: a.topo.Subjects, Keys: kybflow.ObjectKeys{Prefix: a.cfg.KeyPrefix}, Source: a.cfg.EventSource,
 		WebhookURL: a.cfg.WebhookURL, Lease: a.cfg.OpenLease, MaxWait: a.cfg.MaxWait,
 		Poll:   handler.Poll{Initial: a.cfg.PollInitial, Max: a.cfg.PollMax, MaxWithWebhooks: a.cfg.PollMaxWebhook},
-		Logger: a.log, Metrics: handler.NewMetrics(a.registry),
+		Logger: a.log, Metrics: handler.NewMetrics(a.registry), Tracer: a.tracing,
 	})
 	if err != nil {
 		return err
@@ -206,6 +215,7 @@ func (a *App) ensured(context.Context) error {
 // topology cannot be ensured within STARTUP_TIMEOUT, or a server fails.
 func (a *App) Run(ctx context.Context) error {
 	defer a.nc.Close()
+	defer a.flushTraces(ctx)
 
 	g, gctx := errgroup.WithContext(ctx)
 	ready := map[string]opshttp.Check{
@@ -245,6 +255,15 @@ func (a *App) Run(ctx context.Context) error {
 	err := g.Wait()
 	a.log.Info("worker stopped", "err", err)
 	return err
+}
+
+// flushTraces exports the spans not exported yet, at the end of Run.
+func (a *App) flushTraces(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tracing.ShutdownTimeout)
+	defer cancel()
+	if err := a.tracing.Shutdown(ctx); err != nil {
+		a.log.Warn("tracing: flush at shutdown", "err", err)
+	}
 }
 
 // retryBackoff is the redelivery delay of work that could not proceed for
@@ -370,8 +389,13 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	if err != nil {
 		return err
 	}
-	app, err := Start(ctx, cfg, log, Options{})
+	tp, err := tracing.Setup(ctx, lookup, "kybflow-worker", log)
 	if err != nil {
+		return err
+	}
+	app, err := Start(ctx, cfg, log, Options{Tracing: tp})
+	if err != nil {
+		_ = tp.Shutdown(ctx)
 		return err
 	}
 	return app.Run(ctx)

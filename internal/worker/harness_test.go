@@ -25,6 +25,7 @@ import (
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
+	"github.com/kybflow/kybflow/internal/tracing"
 )
 
 const testWebhookSecret = "cGlwZWxpbmUtdGVzdC1zZWNyZXQ=" // "pipeline-test-secret", base64 as Standard Webhooks secrets are
@@ -41,7 +42,8 @@ type env struct {
 	s3      *testenv.MinIOServer
 	bucket  string
 	cluster *testenv.Cluster
-	logs    *testenv.Buffer // when set, the workers' logs, every level
+	logs    *testenv.Buffer   // when set, the workers' logs, every level
+	tracing *tracing.Provider // the workers' and bridges' (nil: none)
 
 	mu      sync.Mutex
 	events  map[string][]kybflow.Event // by lookupId, in stream order
@@ -56,11 +58,13 @@ type envOptions struct {
 	natsURL string
 	sandbox sandbox.Config
 	s3      bool // store in a real MinIO instead of a directory
+	// tracing, when set, is the workers' and bridges' tracer provider.
+	tracing *tracing.Provider
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, events: map[string][]kybflow.Event{}, cluster: o.cluster}
+	e := &env{t: t, events: map[string][]kybflow.Event{}, cluster: o.cluster, tracing: o.tracing}
 	switch {
 	case o.cluster != nil:
 		e.natsURL = o.cluster.URLs()
@@ -149,7 +153,7 @@ func (e *env) startWorkerApp(cfg Config) (app *App, stop func() error) {
 	if e.logs != nil { // every line, at debug, also into e.logs
 		log = slog.New(slog.NewJSONHandler(io.MultiWriter(tWriter{e.t}, e.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	app, err := Start(ctx, cfg, log, Options{})
+	app, err := Start(ctx, cfg, log, Options{Tracing: e.tracing})
 	if err != nil {
 		cancel()
 		e.t.Fatalf("start worker: %v", err)
@@ -197,7 +201,7 @@ func (e *env) startBridge() *bridge.App {
 	app, err := bridge.Start(bridge.Config{
 		NATSURL: e.natsURL, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: testWebhookSecret,
 		SubjectPrefix: "aml", MaxBody: 64 << 10,
-	}, testLogger(e.t))
+	}, testLogger(e.t), bridge.Options{Tracing: e.tracing})
 	if err != nil {
 		e.t.Fatal(err)
 	}
