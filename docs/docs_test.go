@@ -130,10 +130,14 @@ func TestDocsQuoteOnlyRealMetrics(t *testing.T) {
 }
 
 // notSettings are upper-case names the docs quote that are not settings of
-// our binaries: the Go runtime's, the test suite's, and our stream names.
+// our binaries: the Go runtime's, the test suite's, the OpenTelemetry
+// SDK's and exporter's (which they read from the environment themselves;
+// internal/tracing reads the others), and our stream names.
 var notSettings = map[string]bool{
 	"GOMEMLIMIT": true, "GOTOOLCHAIN": true, "MINIO_BIN": true, "REQUIRE_MINIO": true, "REQUIRE_PDF_TOOLS": true,
 	"KYBFLOW_TEST_LOG": true, "TEST_FLAGS": true, "FUZZTIME": true, "MINIO_VERSION": true,
+	"OTEL_EXPORTER_OTLP_HEADERS": true, "OTEL_SERVICE_NAME": true, "OTEL_RESOURCE_ATTRIBUTES": true,
+	"OTEL_TRACES_SAMPLER": true, "OTEL_TRACES_SAMPLER_ARG": true,
 }
 
 func TestDocsQuoteOnlyRealSettings(t *testing.T) {

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/testenv"
@@ -25,6 +28,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, withStream bool) *fixture {
 	t.Helper()
+	return newTracedFixture(t, withStream, nil)
+}
+
+// newTracedFixture is newFixture whose handler makes its spans with tp.
+func newTracedFixture(t *testing.T, withStream bool, tp trace.TracerProvider) *fixture {
+	t.Helper()
 	js := testenv.JetStream(t)
 	if withStream {
 		if _, err := js.CreateOrUpdateStream(context.Background(), jetstream.StreamConfig{
@@ -36,7 +45,7 @@ func newFixture(t *testing.T, withStream bool) *fixture {
 	}
 	h, err := Handler(HandlerConfig{
 		Secret: secret, MaxBody: 1024, Publisher: js, PublishTimeout: time.Second,
-		Subject: func(id string) string { return "aml.webhooks." + id },
+		Subject: func(id string) string { return "aml.webhooks." + id }, Tracer: tp,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -160,5 +169,49 @@ func TestBridgeAnswers503WhenJetStreamCannotStore(t *testing.T) {
 	body := webhookBody(t, amlapi.EventAllDone)
 	if got := f.post(t, "/webhooks/l1", body, signed("msg_7", body)); got != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503", got)
+	}
+}
+
+// TestBridgeSpanPerWebhook: each webhook is a server span of its own trace
+// (a traceparent the sender set is not continued), and the republished
+// webhook carries that span's traceparent, for the worker's link.
+func TestBridgeSpanPerWebhook(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	f := newTracedFixture(t, true, tp)
+	body := webhookBody(t, amlapi.EventAllDone)
+	const foreign = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	sign := func(h http.Header) { signed("msg_t", body)(h); h.Set("traceparent", foreign) }
+	if got := f.post(t, "/webhooks/lookup-t", body, sign); got != http.StatusOK {
+		t.Fatalf("status %d", got)
+	}
+	spans := exp.GetSpans()
+	if len(spans) != 1 || spans[0].Name != "webhook" || spans[0].SpanKind != trace.SpanKindServer {
+		t.Fatalf("spans %v, want one server span webhook", spans)
+	}
+	sp := spans[0]
+	if sp.Parent.IsValid() || sp.SpanContext.TraceID().String() == "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("the sender's traceparent was continued: parent %v", sp.Parent)
+	}
+	msgs := f.stored(t)
+	if len(msgs) != 1 {
+		t.Fatalf("%d stored", len(msgs))
+	}
+	want := "00-" + sp.SpanContext.TraceID().String() + "-" + sp.SpanContext.SpanID().String() + "-01"
+	if got := msgs[0].Header.Get("traceparent"); got != want {
+		t.Errorf("republished traceparent %q, want the bridge span's %q", got, want)
+	}
+	var outcome, lookupID string
+	for _, a := range sp.Attributes {
+		switch a.Key {
+		case "kybflow.outcome":
+			outcome = a.Value.AsString()
+		case "kybflow.lookup_id":
+			lookupID = a.Value.AsString()
+		}
+	}
+	if outcome != "published" || lookupID != "lookup-t" {
+		t.Errorf("span attributes %v", sp.Attributes)
 	}
 }
