@@ -1,15 +1,16 @@
 package worker
 
+// The national registry access note of /readyz and its gauge.
+
 import (
 	"context"
 	"sync"
 	"time"
 
-	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// The national registry access note of /readyz and its gauge.
+	"github.com/kybflow/kybflow/internal/amlapi"
+)
 
 // accessRights keeps what the AML API says of our National Registry
 // access (which the beneficial owners expands citizenship, birthplace and
