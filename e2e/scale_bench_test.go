@@ -21,10 +21,15 @@ package e2e
 //     set, a 4 s CPU profile of the worker from that phase is saved there
 //     as worker.cpu). Then a plain peer: the
 //     same job written plainly in the benchmark with nats.go, minio-go and
-//     net/http, at concurrency 32, as a yardstick. Reported: lookups/s of
-//     each, pipeline/ceiling and kybflow/peer, and the CPU time per lookup
-//     of every process (worker, sandbox, nats-server, minio, the benchmark
-//     itself) from /proc/<pid>/stat, utime+stime, around each phase.
+//     net/http, at concurrency 32, as a yardstick. Then a Watermill peer:
+//     the pipeline a user would write instead (bench/watermill-peer, a
+//     module of its own: watermill-nats on JetStream, x/oauth2, minio-go),
+//     built and run as a process at concurrency 32 (the phase is skipped if
+//     it does not build). Reported: lookups/s of each, pipeline/ceiling,
+//     kybflow/peer and kybflow/watermill, and the CPU time per lookup of
+//     every process (worker, or the Watermill peer in its row, sandbox,
+//     nats-server, minio, the benchmark itself) from /proc/<pid>/stat,
+//     utime+stime, around each phase.
 //   - BenchmarkWorkerRSSLargeReports: a worker with default settings
 //     (concurrency 8) and the sandbox padding PDF reports to 100 MB; eight
 //     lookups published at once. Reported: the worker's peak RSS (VmHWM) and
@@ -202,15 +207,17 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	peerWatch.checkEnded(b, peerIDs, "completed")
 	e.checkExits(b, nil)
 
+	// The Watermill peer, when it builds.
+	wm, wmRan := e.runWatermillPeer(n)
+
 	var tbl strings.Builder
 	tw := tabwriter.NewWriter(&tbl, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tlookups\ttook\tlookups/s\tCPU ms/lookup:\tworker\tsandbox\tnats-server\tminio\tbenchmark\t")
-	for _, row := range []struct {
-		name string
-		took time.Duration
-		rate float64
-		cpu  scaleCPU
-	}{{"ceiling (PUTs)", ceilTook, ceilRate, ceilCPU}, {"pipeline", pipeTook, pipeRate, pipeCPU}, {"plain peer", peerTook, peerRate, peerCPU}} {
+	rows := []scaleRow{{"ceiling (PUTs)", ceilTook, ceilRate, ceilCPU}, {"pipeline", pipeTook, pipeRate, pipeCPU}, {"plain peer", peerTook, peerRate, peerCPU}}
+	if wmRan {
+		rows = append(rows, wm)
+	}
+	for _, row := range rows {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t\t%s\t%s\t%s\t%s\t%s\t\n", row.name, n, row.took.Round(time.Millisecond), row.rate,
 			row.cpu.perLookup("worker", n), row.cpu.perLookup("sandbox", n), row.cpu.perLookup("nats-server", n),
 			row.cpu.perLookup("minio", n), row.cpu.perLookup("benchmark", n))
@@ -219,6 +226,9 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	b.Logf("\n%s", strings.TrimRight(tbl.String(), "\n"))
 	b.Logf("pipeline/ceiling %.3f, kybflow/peer %.3f; the benchmark's CPU is the PUT client (ceiling), the publisher and watcher (pipeline), or the peer itself with them (plain peer); peer retries: %d",
 		pipeRate/ceilRate, pipeRate/peerRate, peer.retries.Load())
+	if wmRan {
+		b.Logf("kybflow/watermill %.3f; the worker column of the watermill peer row is the watermill-peer process (bench/watermill-peer)", pipeRate/wm.rate)
+	}
 
 	m := map[string]float64{
 		"ceiling-lookups/s":  ceilRate,
@@ -238,6 +248,13 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	}
 	if v, ok := peerCPU.ms("benchmark", n); ok {
 		m["peer-cpu-ms/lookup"] = v
+	}
+	if wmRan {
+		m["watermill-lookups/s"] = wm.rate
+		m["kybflow/watermill"] = pipeRate / wm.rate
+		if v, ok := wm.cpu.ms("worker", n); ok {
+			m["watermill-cpu-ms/lookup"] = v
+		}
 	}
 	faultReportMetrics(b, m)
 }
@@ -1301,4 +1318,93 @@ func (p *plainPeer) store(ctx context.Context, lookupID, sessionID, name, key, l
 		return peerArtifact{}, err
 	}
 	return peerArtifact{Name: name, Bucket: p.bucket, Key: key, Size: info.Size, SHA256: hex.EncodeToString(h.Sum(nil)), ContentType: ct}, nil
+}
+
+// ---- the Watermill peer ----
+
+// scaleRow is a phase's line in the table.
+type scaleRow struct {
+	name string
+	took time.Duration
+	rate float64
+	cpu  scaleCPU
+}
+
+// scaleWatermillReady is the line the Watermill peer prints once its
+// subscriptions are up.
+const scaleWatermillReady = "watermill-peer: ready"
+
+// runWatermillPeer builds bench/watermill-peer (a module of its own), runs
+// it against streams (WM_COMMANDS, WM_EVENTS) and a bucket of its own,
+// publishes n commands and waits for n completed events. Its CPU is the
+// row's "worker". It reports false, and the phase is skipped, if the peer
+// does not build (its modules cannot be downloaded, say) or does not start.
+func (e *scaleEnv) runWatermillPeer(n int) (scaleRow, bool) {
+	b := e.bench
+	ctx := context.Background()
+	bin := filepath.Join(b.TempDir(), "watermill-peer")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join("..", "bench", "watermill-peer")
+	build.Env = append(os.Environ(), "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Logf("the Watermill peer phase is skipped: go build in bench/watermill-peer: %v\n%s", err, out)
+		return scaleRow{}, false
+	}
+	if err := e.mc.MakeBucket(ctx, "watermill", minio.MakeBucketOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	for name, subjects := range map[string]string{"WM_COMMANDS": "wm.commands.>", "WM_EVENTS": "wm.events.>"} {
+		if _, err := e.js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subjects},
+			Storage: jetstream.FileStorage, Duplicates: 2 * time.Hour}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	api := "http://" + e.sandboxAddr
+	p := newFproc("watermill-peer", bin, []string{
+		"NATS_URL=" + e.natsURL, "COMMAND_SUBJECT=wm.commands.lookup", "EVENT_PREFIX=wm.events", "DURABLE=watermill-peer",
+		"AML_API_URL=" + api, "AML_TOKEN_URL=" + api + "/auth/realms/sandbox/protocol/openid-connect/token",
+		"AML_CLIENT_ID=sandbox", "AML_CLIENT_SECRET=sandbox-secret",
+		"S3_ENDPOINT=" + e.s3.Endpoint, "S3_ACCESS_KEY=" + e.s3.AccessKey, "S3_SECRET_KEY=" + e.s3.SecretKey,
+		"S3_REGION=" + e.s3.Region, "S3_BUCKET=watermill",
+		fmt.Sprintf("CONCURRENCY=%d", scaleConcurrency), "POLL_INITIAL=" + scalePollInitial.String(), "POLL_MAX=" + scalePollMax.String(),
+	})
+	faultCleanup(b, func() []*fproc { return []*fproc{p} })
+	if err := p.start(); err != nil {
+		b.Errorf("the Watermill peer phase is skipped: %v", err)
+		return scaleRow{}, false
+	}
+	var exits []string
+	err := testenv.Poll(time.Minute, func() error {
+		if exits = p.unexpectedExits(); len(exits) == 0 && !strings.Contains(p.out.String(), scaleWatermillReady) {
+			return errors.New("not ready within a minute")
+		}
+		return nil
+	})
+	if err == nil && len(exits) > 0 {
+		err = errors.New(strings.Join(exits, "; "))
+	}
+	if err != nil {
+		b.Errorf("the Watermill peer phase is skipped: the peer did not start: %v\n%s", err, p.out.String())
+		p.stop(10 * time.Second)
+		return scaleRow{}, false
+	}
+	watch := scaleWatchEvents(b, e.js, "WM_EVENTS", "wm.events.>")
+	ids := scaleIDs("wm", n)
+	cpu := append(e.cpuProcs(nil), scaleProc{"worker", p.pid()})
+	before := scaleSampleCPU(b, cpu)
+	first, err := scalePublish(ctx, e.js, "wm.commands.lookup", ids, scaleCommand)
+	if err != nil {
+		b.Fatalf("publish to the Watermill peer: %v", err)
+	}
+	last := watch.waitTerminal(b, ids, append(e.procs(nil), p))
+	used := scaleSampleCPU(b, cpu).minus(before)
+	time.Sleep(scaleSettle)
+	watch.checkEnded(b, ids, "completed")
+	e.checkExits(b, nil)
+	for _, x := range p.unexpectedExits() {
+		b.Error(x)
+	}
+	p.stop(30 * time.Second)
+	took := last.Sub(first)
+	return scaleRow{"watermill peer", took, float64(n) / took.Seconds(), used}, true
 }
