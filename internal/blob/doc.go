@@ -38,11 +38,15 @@
 // (x-amz-checksum-sha256), which MinIO and AWS S3 verify against the body
 // and store with the object:
 //
-//   - Size known (up to 5 GiB): one PUT streamed from the reader, the
-//     checksum sent as a trailer of the aws-chunked body. No part buffer.
+//   - Size known, larger (up to 5 GiB): one PUT streamed from the reader,
+//     the checksum sent as a trailer of the aws-chunked body. No part
+//     buffer.
+//   - Small (up to SmallObjectSize, 1 MiB), size known or not: read whole
+//     into a pooled buffer and sent in one PUT whose SHA-256, known before
+//     the request, is the signature's payload hash, the checksum header and
+//     the "sha256" metadata (no aws-chunked body: cheaper for both sides).
 //   - Size unknown: the first SmallObjectSize+1 bytes are read into memory
-//     of the Put's own. An object that ends there goes out in one PUT, its
-//     SHA-256 in the metadata ("sha256") and the checksum. A larger one
+//     of the Put's own; an object that ends there is a small one. A larger one
 //     takes a part buffer (PartSize bytes) from the store's upload budget
 //     (UploadMemory, shared by every Put of the store; waiting for a buffer
 //     if all are taken); if it ends within the buffer it still goes out in

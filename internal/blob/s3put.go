@@ -8,10 +8,13 @@ package blob
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -47,8 +50,8 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts 
 	var obj Object
 	var err error
 	switch {
-	case size == 0:
-		obj, err = s.putBuffered(ctx, key, nil, src, opts)
+	case size >= 0 && size <= SmallObjectSize:
+		obj, err = s.putSmall(ctx, key, src, size, opts)
 	case size > 0 && size <= maxSinglePut:
 		obj, err = s.putStreamed(ctx, key, src, size, opts)
 	default:
@@ -71,16 +74,59 @@ func (s *S3) putStreamed(ctx context.Context, key string, src *hashingReader, si
 	return s.uploaded(ctx, key, src, up, err, opts)
 }
 
+// putSmall reads a small object of known size whole, into a pooled buffer,
+// and sends it with putBuffered.
+func (s *S3) putSmall(ctx context.Context, key string, src *hashingReader, size int64, opts PutOptions) (Object, error) {
+	buf := getSmallBuffer()
+	defer putSmallBuffer(buf)
+	buf.Grow(int(size))
+	if _, err := io.CopyN(buf, src, size); err != nil {
+		return Object{}, err
+	}
+	return s.putBuffered(ctx, key, buf.Bytes(), src, opts)
+}
+
 // putBuffered sends an object read whole into data (src is at its end) in
-// one PUT. Its SHA-256 is known before the request: it goes in the
-// metadata as well as in the checksum.
+// one PUT. Its SHA-256 is known before the request, so it is sent as the
+// payload hash of the signature and as the x-amz-checksum-sha256 header,
+// and stored in the metadata too: no aws-chunked body, no chunk buffer.
 func (s *S3) putBuffered(ctx context.Context, key string, data []byte, src *hashingReader, opts PutOptions) (Object, error) {
 	sum, err := src.done()
 	if err != nil {
 		return Object{}, err
 	}
-	up, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), s.singlePutOptions(opts, withSHA256(opts.Metadata, sum)))
+	raw, err := hex.DecodeString(sum)
+	if err != nil {
+		return Object{}, err
+	}
+	md := withSHA256(opts.Metadata, sum)
+	md[minio.ChecksumSHA256.Key()] = base64.StdEncoding.EncodeToString(raw)
+	up, err := s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), "", sum, minio.PutObjectOptions{
+		ContentType: opts.contentType(), UserMetadata: md, ServerSideEncryption: s.sse,
+		// Not the streaming (aws-chunked) signature, which minio-go would
+		// otherwise use over HTTP: the payload hash is sum itself.
+		DisableContentSha256: true,
+	})
 	return s.uploaded(ctx, key, src, up, err, opts)
+}
+
+// smallBuffers are reused for small objects: an upload of a few KB then
+// allocates next to nothing.
+var smallBuffers sync.Pool
+
+func getSmallBuffer() *bytes.Buffer {
+	if b, ok := smallBuffers.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func putSmallBuffer(b *bytes.Buffer) {
+	if b.Cap() > 2*SmallObjectSize+bytes.MinRead {
+		return // grown past what a small object needs: let it go
+	}
+	b.Reset()
+	smallBuffers.Put(b)
 }
 
 func (s *S3) singlePutOptions(opts PutOptions, md map[string]string) minio.PutObjectOptions {
@@ -125,8 +171,9 @@ func (s *S3) uploaded(ctx context.Context, key string, src *hashingReader, up mi
 // budget), into a shared part buffer when larger; one PUT if it fits that
 // buffer, a multipart upload otherwise.
 func (s *S3) putUnknown(ctx context.Context, key string, src *hashingReader, opts PutOptions) (Object, error) {
-	var head bytes.Buffer
-	n, err := io.CopyN(&head, src, SmallObjectSize+1)
+	head := getSmallBuffer()
+	defer putSmallBuffer(head)
+	n, err := io.CopyN(head, src, SmallObjectSize+1)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return Object{}, err
 	}
