@@ -144,7 +144,8 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 		// A CPU profile of the worker while it runs the lookups (the
 		// first seconds of the phase).
 		profiled = make(chan error, 1)
-		go func() { profiled <- scaleProfile("http://"+ops, filepath.Join(profDir, "worker.cpu"), scaleEnvInt(b, "SCALE_PPROF_SECONDS", 4)) }()
+		seconds := scaleEnvInt(b, "SCALE_PPROF_SECONDS", 4)
+		go func() { profiled <- scaleProfile("http://"+ops, filepath.Join(profDir, "worker.cpu"), seconds) }()
 	}
 	cpu = e.cpuProcs(worker)
 	before = scaleSampleCPU(b, cpu)
