@@ -18,7 +18,8 @@ package e2e
 //     (WORKER_CONCURRENCY=32, polling every 5-20 ms, no request cap of our
 //     own) against the sandbox with results ready at once; lookups/s from
 //     the first publish to the last completed event (with SCALE_PPROF_DIR
-//     set, a 4 s CPU profile of the worker from that phase is saved there
+//     set, a CPU profile of the worker from that phase, SCALE_PPROF_SECONDS
+//     long (default 4), is saved there
 //     as worker.cpu). Then a plain peer: the
 //     same job written plainly in the benchmark with nats.go, minio-go and
 //     net/http, at concurrency 32, as a yardstick. Then a Watermill peer:
