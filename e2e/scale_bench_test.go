@@ -9,7 +9,8 @@ package e2e
 // itself. Each scenario runs once whatever b.N (see faultReportCached).
 //
 //   - BenchmarkPipelineVsStorageCeiling: SCALE_LOOKUPS lookups (default
-//     1000), each storing the JSON result and the AML PDF report of an
+//     3000: phases of several seconds, long enough to rise above the
+//     machine's noise), each storing the JSON result and the AML PDF report of an
 //     organization lookup (NO 923609016, natural size). First the ceiling:
 //     the very same two artifacts, downloaded once from the sandbox, PUT
 //     straight into a fresh bucket of the same MinIO with minio-go, two PUTs
@@ -64,7 +65,7 @@ import (
 )
 
 const (
-	scaleDefaultLookups  = 1000
+	scaleDefaultLookups  = 3000
 	scaleDefaultSessions = 10000
 	// scaleConcurrency is the pipeline worker's WORKER_CONCURRENCY, and the
 	// concurrency of the ceiling's PUTs and of the plain peer.
