@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,6 +80,9 @@ func TestDeadLetters(t *testing.T) {
 	if _, err := js.PublishMsg(ctx, trunc); err != nil {
 		t.Fatal(err)
 	}
+	// The worker handles commands concurrently: its dead letters may be in
+	// any order. Each names the sequence of its command, in publish order.
+	slices.SortFunc(listed, func(a, b deadLetterJSON) int { return cmp.Compare(a.Sequence, b.Sequence) })
 	seq := map[string]uint64{}
 	for i, name := range []string{"no-id", "not-json", "bad-id"} {
 		d := listed[i]
