@@ -121,11 +121,6 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	if err := e.mc.MakeBucket(ctx, "ceiling", minio.MakeBucketOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	// A warm-up first, so that MinIO's first requests after its start do
-	// not count.
-	if _, err := scalePuts(ctx, e.mc, "ceiling", "warm", scaleCeilingWarmUp, jsonDoc, pdf); err != nil {
-		b.Fatalf("ceiling warm-up: %v", err)
-	}
 	cpu := e.cpuProcs(nil)
 	before := scaleSampleCPU(b, cpu)
 	ceilTook, err := scalePuts(ctx, e.mc, "ceiling", "ceil", n, jsonDoc, pdf)
@@ -142,10 +137,12 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	var wmRan bool
 	wmFirst := os.Getenv("SCALE_WATERMILL_FIRST") != ""
 	if wmFirst {
+		e.freshMinIO()
 		wm, wmRan = e.runWatermillPeer(n)
 	}
 
-	// The pipeline.
+	// The pipeline, on a MinIO of its own (so is every phase).
+	e.freshMinIO()
 	profDir := os.Getenv("SCALE_PPROF_DIR")
 	worker, ops := e.startWorker("worker", "S3_BUCKET=kyb-results",
 		fmt.Sprintf("WORKER_CONCURRENCY=%d", scaleConcurrency), "POLL_INITIAL="+scalePollInitial.String(),
@@ -185,6 +182,7 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	worker.stop(30 * time.Second)
 
 	// The plain peer.
+	e.freshMinIO()
 	peer := &plainPeer{api: api, mc: e.mc, js: e.js, bucket: "peer"}
 	if err := peer.setup(ctx); err != nil {
 		b.Fatalf("peer: %v", err)
@@ -208,6 +206,7 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 
 	// The Watermill peer, when it builds.
 	if !wmFirst {
+		e.freshMinIO()
 		wm, wmRan = e.runWatermillPeer(n)
 	}
 
