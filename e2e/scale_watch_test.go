@@ -111,11 +111,12 @@ type scaleWatch struct {
 	last    time.Time                 // when any event was last seen
 	errs    int
 	lastErr string
+	changed chan struct{} // signalled after each event handled
 }
 
 func scaleWatchEvents(b *testing.B, js jetstream.JetStream, stream, filter string) *scaleWatch {
 	b.Helper()
-	w := &scaleWatch{got: map[string]map[string]int{}, first: map[string]int{}, lastAt: map[string]time.Time{},
+	w := &scaleWatch{changed: make(chan struct{}, 1), got: map[string]map[string]int{}, first: map[string]int{}, lastAt: map[string]time.Time{},
 		report: map[string]int64{}, last: time.Now()}
 	var cons jetstream.Consumer
 	err := testenv.Poll(30*time.Second, func() (err error) {
@@ -141,6 +142,7 @@ func scaleWatchEvents(b *testing.B, js jetstream.JetStream, stream, filter strin
 }
 
 func (w *scaleWatch) handle(m jetstream.Msg) {
+	defer w.signal()
 	now := time.Now()
 	parts := strings.Split(m.Subject(), ".")
 	md, err := m.Metadata()
@@ -233,6 +235,14 @@ func (w *scaleWatch) waitKind(b *testing.B, ids []string, kind string, procs []*
 	return w.wait(b, ids, procs, kind)
 }
 
+// signal wakes wait: an event was handled.
+func (w *scaleWatch) signal() {
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
 // wait waits until every id has an event of one of kinds; it fails the
 // benchmark when a process exits or no event came for scaleStall.
 func (w *scaleWatch) wait(b *testing.B, ids []string, procs []*fproc, kinds ...string) time.Time {
@@ -254,7 +264,11 @@ func (w *scaleWatch) wait(b *testing.B, ids []string, procs []*fproc, kinds ...s
 			b.Fatalf("lost: %d of %d lookups have a %s event, and no event came for %s (watcher: %s)",
 				len(ids)-n, len(ids), strings.Join(kinds, " or "), scaleStall, errs)
 		}
-		time.Sleep(50 * time.Millisecond) // the poll of a condition wait (testenv takes a *testing.T, not a B)
+		// The next event, or a look at the processes and the stall.
+		select {
+		case <-w.changed:
+		case <-time.After(time.Second):
+		}
 	}
 }
 
