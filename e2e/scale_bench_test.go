@@ -8,31 +8,33 @@ package e2e
 // only when a lookup is lost, fails or ends twice, or a process exits by
 // itself. Each scenario runs once whatever b.N (see faultReportCached).
 //
-//   - BenchmarkPipelineVsStorageCeiling: SCALE_LOOKUPS lookups (default
-//     3000: phases of several seconds, long enough to rise above the
-//     machine's noise; SCALE_WATERMILL_FIRST runs the Watermill peer
-//     before the pipeline instead of last), each storing the JSON result and the AML PDF report of an
-//     organization lookup (NO 923609016, natural size). First the ceiling:
-//     the very same two artifacts, downloaded once from the sandbox, PUT
-//     straight into a fresh bucket of the same MinIO with minio-go, two PUTs
-//     per lookup at concurrency 32 (after a warm-up of 100 lookups, not
-//     counted). Then the pipeline: one worker process
-//     (WORKER_CONCURRENCY=32, polling every 5-20 ms, no request cap of our
-//     own) against the sandbox with results ready at once; lookups/s from
-//     the first publish to the last completed event (with SCALE_PPROF_DIR
-//     set, a CPU profile of the worker from that phase, SCALE_PPROF_SECONDS
-//     long (default 4), is saved there
-//     as worker.cpu). Then a plain peer: the
-//     same job written plainly in the benchmark with nats.go, minio-go and
-//     net/http, at concurrency 32, as a yardstick. Then a Watermill peer:
-//     the pipeline a user would write instead (bench/watermill-peer, a
-//     module of its own: watermill-nats on JetStream, x/oauth2, minio-go),
-//     built and run as a process at concurrency 32 (the phase is skipped if
-//     it does not build). Reported: lookups/s of each, pipeline/ceiling,
-//     kybflow/peer and kybflow/watermill, and the CPU time per lookup of
-//     every process (worker, or the Watermill peer in its row, sandbox,
-//     nats-server, minio, the benchmark itself) from /proc/<pid>/stat,
-//     utime+stime, around each phase.
+//   - BenchmarkPipelineVsStorageCeiling: four ways of doing the same job,
+//     SCALE_LOOKUPS lookups each (default 2000) in each of SCALE_ROUNDS
+//     rounds (default 3), the order of the phases rotated from round to
+//     round so that the machine's drift (its speed changes by the minute
+//     here) weighs on every phase alike. Each lookup stores the JSON result
+//     and the AML PDF report of an organization lookup (NO 923609016,
+//     natural size). Each round of each phase has a MinIO of its own, just
+//     started and warmed up (MinIO slows as it fills), and its own processes
+//     (scale_phases_test.go). The ceiling: the very same two artifacts,
+//     downloaded once from the sandbox, PUT straight into MinIO with
+//     minio-go, two PUTs per lookup at concurrency 32. The pipeline: one
+//     worker process (WORKER_CONCURRENCY=32, polling every 5-20 ms, no
+//     request cap of our own) against the sandbox with results ready at
+//     once; lookups/s from the first publish to the last completed event
+//     (with SCALE_PPROF_DIR set, a CPU profile of the worker from its first
+//     round, SCALE_PPROF_SECONDS long (default 4), is saved there as
+//     worker.cpu). A plain peer: the same job written plainly in the
+//     benchmark with nats.go, minio-go and net/http, at concurrency 32, as a
+//     yardstick. A Watermill peer: the pipeline a user would write instead
+//     (bench/watermill-peer, a module of its own: watermill-nats on
+//     JetStream, x/oauth2, minio-go), built and run as a process at
+//     concurrency 32 (the phase is skipped if it does not build). Reported:
+//     each round's lookups/s and ratios, and over all rounds the lookups/s
+//     of each phase, pipeline/ceiling, kybflow/peer and kybflow/watermill,
+//     and the CPU time per lookup of every process (worker, or the
+//     Watermill peer in its row, sandbox, nats-server, minio, the benchmark
+//     itself) from /proc/<pid>/stat, utime+stime, around each phase.
 //   - BenchmarkWorkerRSSLargeReports: a worker with default settings
 //     (concurrency 8) and the sandbox padding PDF reports to 100 MB; eight
 //     lookups published at once. Reported: the worker's peak RSS (VmHWM) and
@@ -56,17 +58,17 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"text/tabwriter"
 	"time"
-
-	"github.com/minio/minio-go/v7"
 )
 
 const (
-	scaleDefaultLookups  = 3000
+	// scaleDefaultLookups is the lookups of each phase in each round, and
+	// scaleDefaultRounds the rounds.
+	scaleDefaultLookups  = 2000
+	scaleDefaultRounds   = 3
 	scaleDefaultSessions = 10000
 	// scaleConcurrency is the pipeline worker's WORKER_CONCURRENCY, and the
 	// concurrency of the ceiling's PUTs and of the plain peer.
@@ -97,7 +99,8 @@ const (
 
 // BenchmarkPipelineVsStorageCeiling compares lookups through the whole
 // pipeline with plain PUTs of the same artifacts to the same MinIO, and with
-// a plain peer doing the same job (see the file comment).
+// a plain peer and a Watermill peer doing the same job (see the file
+// comment), in rounds.
 func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds and runs nats-server, the sandbox, MinIO and a worker as processes")
@@ -107,156 +110,128 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 	}
 	began := time.Now()
 	n := scaleEnvInt(b, "SCALE_LOOKUPS", scaleDefaultLookups)
+	rounds := scaleEnvInt(b, "SCALE_ROUNDS", scaleDefaultRounds)
 	e := newScaleEnv(b, "SANDBOX_READY_AFTER=1ns", "SANDBOX_REPORT_INTERVAL=1ns")
-	ctx := context.Background()
-	api := newPeerAPI(e.sandboxAddr)
 
-	// The ceiling: the very artifacts of one lookup, PUT n times each.
-	jsonDoc, pdf, err := api.sample(ctx)
+	// The ceiling stores the very artifacts of one lookup, n times each.
+	jsonDoc, pdf, err := newPeerAPI(e.sandboxAddr).sample(context.Background())
 	if err != nil {
 		b.Fatalf("download the sample artifacts: %v", err)
 	}
 	b.Logf("artifacts per lookup: JSON %d bytes, AML PDF report %d bytes (as the sandbox serves an organization lookup of %s with reports [aml])",
 		len(jsonDoc), len(pdf), scaleIdentifier)
-	if err := e.mc.MakeBucket(ctx, "ceiling", minio.MakeBucketOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	cpu := e.cpuProcs(nil)
-	before := scaleSampleCPU(b, cpu)
-	ceilTook, err := scalePuts(ctx, e.mc, "ceiling", "ceil", n, jsonDoc, pdf)
-	ceilCPU := scaleSampleCPU(b, cpu).minus(before)
-	if err != nil {
-		b.Fatalf("ceiling: %v", err)
-	}
-	ceilRate := float64(n) / ceilTook.Seconds()
 
-	// The Watermill peer runs last, or with SCALE_WATERMILL_FIRST set right
-	// after the ceiling: MinIO slows down as a run goes on, so swapping the
-	// order shows how much of a ratio is the order's.
-	var wm scaleRow
-	var wmRan bool
-	wmFirst := os.Getenv("SCALE_WATERMILL_FIRST") != ""
-	if wmFirst {
-		e.freshMinIO()
-		wm, wmRan = e.runWatermillPeer(n)
-	}
-
-	// The pipeline, on a MinIO of its own (so is every phase).
-	e.freshMinIO()
-	profDir := os.Getenv("SCALE_PPROF_DIR")
-	worker, ops := e.startWorker("worker", "S3_BUCKET=kyb-results",
-		fmt.Sprintf("WORKER_CONCURRENCY=%d", scaleConcurrency), "POLL_INITIAL="+scalePollInitial.String(),
-		"POLL_MAX="+scalePollMax.String(), "AML_RATE_LIMIT="+scaleNoRateCap, fmt.Sprintf("PPROF=%t", profDir != ""))
-	watch := scaleWatchEvents(b, e.js, "AML_EVENTS", "aml.events.>")
-	ids := scaleIDs("pipe", n)
-	var profiled chan error
-	if profDir != "" {
-		// A CPU profile of the worker while it runs the lookups (the
-		// first seconds of the phase).
-		profiled = make(chan error, 1)
-		seconds := scaleEnvInt(b, "SCALE_PPROF_SECONDS", 4)
-		go func() { profiled <- scaleProfile("http://"+ops, filepath.Join(profDir, "worker.cpu"), seconds) }()
-	}
-	cpu = e.cpuProcs(worker)
-	before = scaleSampleCPU(b, cpu)
-	first, err := scalePublish(ctx, e.js, "aml.commands.lookup", ids, scaleCommand)
-	if err != nil {
-		b.Fatalf("publish: %v", err)
-	}
-	last := watch.waitTerminal(b, ids, e.procs(worker))
-	pipeCPU := scaleSampleCPU(b, cpu).minus(before)
-	pipeTook := last.Sub(first)
-	pipeRate := float64(n) / pipeTook.Seconds()
-	if profiled != nil {
-		if err := <-profiled; err != nil {
-			b.Errorf("worker CPU profile: %v", err)
-		} else {
-			b.Logf("worker CPU profile: %s (go tool pprof -top %s)", filepath.Join(profDir, "worker.cpu"), filepath.Join(profDir, "worker.cpu"))
+	// Round r runs the phases rotated by r: over the rounds each phase runs
+	// early and late alike.
+	phases := e.scalePhases(scaleSample{jsonDoc, pdf})
+	res := make([][]scaleRow, rounds) // by round, then phase
+	for r := range rounds {
+		res[r] = make([]scaleRow, len(phases))
+		for k := range phases {
+			i := (k + r) % len(phases)
+			row, ok := phases[i].round(fmt.Sprintf("r%d-%d", r, i), n)
+			if !ok {
+				row = scaleRow{name: phases[i].name} // rate 0: skipped
+			}
+			res[r][i] = row
 		}
 	}
-	time.Sleep(scaleSettle)
-	watch.checkEnded(b, ids, "completed")
-	e.checkExits(b, worker)
-	// The worker stops before the peer runs, so that its idle work does not
-	// count in the peer's numbers.
-	worker.stop(30 * time.Second)
-
-	// The plain peer.
-	e.freshMinIO()
-	peer := &plainPeer{api: api, mc: e.mc, js: e.js, bucket: "peer"}
-	if err := peer.setup(ctx); err != nil {
-		b.Fatalf("peer: %v", err)
+	total := make([]scaleRow, len(phases))
+	for i, ph := range phases {
+		total[i] = scaleRow{name: ph.name, cpu: scaleCPU{}}
+		for r := range rounds {
+			total[i].took += res[r][i].took
+			for k, v := range res[r][i].cpu {
+				total[i].cpu[k] += v
+			}
+		}
+		if total[i].took > 0 && res[0][i].rate > 0 {
+			total[i].rate = float64(n*rounds) / total[i].took.Seconds()
+		}
 	}
-	peerWatch := scaleWatchEvents(b, e.js, "PEER_EVENTS", "peer.events.>")
-	peerIDs := scaleIDs("peer", n)
-	cpu = e.cpuProcs(nil)
-	before = scaleSampleCPU(b, cpu)
-	stopPeer := peer.run(ctx)
-	peerFirst, err := scalePublish(ctx, e.js, "peer.commands.lookup", peerIDs, scaleCommand)
-	if err != nil {
-		b.Fatalf("publish to the peer: %v", err)
-	}
-	peerLast := peerWatch.waitTerminal(b, peerIDs, e.procs(nil))
-	peerCPU := scaleSampleCPU(b, cpu).minus(before)
-	stopPeer()
-	peerTook := peerLast.Sub(peerFirst)
-	peerRate := float64(n) / peerTook.Seconds()
-	peerWatch.checkEnded(b, peerIDs, "completed")
-	e.checkExits(b, nil)
+	const ceil, pipe, plain, wm = 0, 1, 2, 3
+	b.Logf("\n%s", scaleTable(total, n*rounds))
+	b.Logf("\n%s", scaleRoundsTable(res, ceil, pipe, wm))
+	b.Logf("over %d rounds of %d lookups per phase: pipeline/ceiling %.3f, kybflow/peer %.3f, kybflow/watermill %.3f (0: skipped); the benchmark's CPU is the PUT client (ceiling), the publisher and watcher (pipeline), or the peer itself with them (plain peer); the worker column of the watermill peer row is the watermill-peer process (bench/watermill-peer); plain peer retries: %d",
+		rounds, n, scaleRatio(total[pipe].rate, total[ceil].rate), scaleRatio(total[pipe].rate, total[plain].rate),
+		scaleRatio(total[pipe].rate, total[wm].rate), e.peerRetries)
 
-	// The Watermill peer, when it builds.
-	if !wmFirst {
-		e.freshMinIO()
-		wm, wmRan = e.runWatermillPeer(n)
+	m := map[string]float64{
+		"ceiling-lookups/s":  total[ceil].rate,
+		"pipeline-lookups/s": total[pipe].rate,
+		"peer-lookups/s":     total[plain].rate,
+		"pipeline/ceiling":   scaleRatio(total[pipe].rate, total[ceil].rate),
+		"kybflow/peer":       scaleRatio(total[pipe].rate, total[plain].rate),
+		"ns/op":              float64(time.Since(began).Nanoseconds()),
 	}
+	all := n * rounds
+	for _, p := range []struct{ unit, name string }{{"worker", "worker"}, {"sandbox", "sandbox"}, {"nats", "nats-server"}, {"minio", "minio"}} {
+		if v, ok := total[pipe].cpu.ms(p.name, all); ok {
+			m[p.unit+"-cpu-ms/lookup"] = v
+		}
+	}
+	if v, ok := total[ceil].cpu.ms("minio", all); ok {
+		m["ceiling-minio-cpu-ms/lookup"] = v
+	}
+	if v, ok := total[plain].cpu.ms("benchmark", all); ok {
+		m["peer-cpu-ms/lookup"] = v
+	}
+	if total[wm].rate > 0 {
+		m["watermill-lookups/s"] = total[wm].rate
+		m["kybflow/watermill"] = total[pipe].rate / total[wm].rate
+		if v, ok := total[wm].cpu.ms("worker", all); ok {
+			m["watermill-cpu-ms/lookup"] = v
+		}
+	}
+	faultReportMetrics(b, m)
+}
 
+// scaleRatio is a/b, or 0 when b is (a phase skipped).
+func scaleRatio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// scaleTable is the phases' totals over the rounds: lookups/s and the CPU
+// per lookup of every process.
+func scaleTable(rows []scaleRow, n int) string {
 	var tbl strings.Builder
 	tw := tabwriter.NewWriter(&tbl, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tlookups\ttook\tlookups/s\tCPU ms/lookup:\tworker\tsandbox\tnats-server\tminio\tbenchmark\t")
-	rows := []scaleRow{{"ceiling (PUTs)", ceilTook, ceilRate, ceilCPU}, {"pipeline", pipeTook, pipeRate, pipeCPU}, {"plain peer", peerTook, peerRate, peerCPU}}
-	if wmRan {
-		rows = append(rows, wm)
-	}
 	for _, row := range rows {
+		if row.rate == 0 {
+			fmt.Fprintf(tw, "%s\tskipped\t\t\t\t\t\t\t\t\t\n", row.name)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t\t%s\t%s\t%s\t%s\t%s\t\n", row.name, n, row.took.Round(time.Millisecond), row.rate,
 			row.cpu.perLookup("worker", n), row.cpu.perLookup("sandbox", n), row.cpu.perLookup("nats-server", n),
 			row.cpu.perLookup("minio", n), row.cpu.perLookup("benchmark", n))
 	}
 	tw.Flush()
-	b.Logf("\n%s", strings.TrimRight(tbl.String(), "\n"))
-	b.Logf("pipeline/ceiling %.3f, kybflow/peer %.3f; the benchmark's CPU is the PUT client (ceiling), the publisher and watcher (pipeline), or the peer itself with them (plain peer); peer retries: %d",
-		pipeRate/ceilRate, pipeRate/peerRate, peer.retries.Load())
-	if wmRan {
-		b.Logf("kybflow/watermill %.3f; the worker column of the watermill peer row is the watermill-peer process (bench/watermill-peer)", pipeRate/wm.rate)
-	}
+	return strings.TrimRight(tbl.String(), "\n")
+}
 
-	m := map[string]float64{
-		"ceiling-lookups/s":  ceilRate,
-		"pipeline-lookups/s": pipeRate,
-		"peer-lookups/s":     peerRate,
-		"pipeline/ceiling":   pipeRate / ceilRate,
-		"kybflow/peer":       pipeRate / peerRate,
-		"ns/op":              float64(time.Since(began).Nanoseconds()),
+// scaleRoundsTable is every round's lookups/s by phase, and the round's
+// pipeline/ceiling and kybflow/watermill.
+func scaleRoundsTable(res [][]scaleRow, ceil, pipe, wm int) string {
+	var tbl strings.Builder
+	tw := tabwriter.NewWriter(&tbl, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "round\t")
+	for _, row := range res[0] {
+		fmt.Fprintf(tw, "%s/s\t", row.name)
 	}
-	for _, p := range []struct{ unit, name string }{{"worker", "worker"}, {"sandbox", "sandbox"}, {"nats", "nats-server"}, {"minio", "minio"}} {
-		if v, ok := pipeCPU.ms(p.name, n); ok {
-			m[p.unit+"-cpu-ms/lookup"] = v
+	fmt.Fprintln(tw, "pipeline/ceiling\tkybflow/watermill\t")
+	for r, rows := range res {
+		fmt.Fprintf(tw, "%d\t", r+1)
+		for _, row := range rows {
+			fmt.Fprintf(tw, "%.1f\t", row.rate)
 		}
+		fmt.Fprintf(tw, "%.3f\t%.3f\t\n", scaleRatio(rows[pipe].rate, rows[ceil].rate), scaleRatio(rows[pipe].rate, rows[wm].rate))
 	}
-	if v, ok := ceilCPU.ms("minio", n); ok {
-		m["ceiling-minio-cpu-ms/lookup"] = v
-	}
-	if v, ok := peerCPU.ms("benchmark", n); ok {
-		m["peer-cpu-ms/lookup"] = v
-	}
-	if wmRan {
-		m["watermill-lookups/s"] = wm.rate
-		m["kybflow/watermill"] = pipeRate / wm.rate
-		if v, ok := wm.cpu.ms("worker", n); ok {
-			m["watermill-cpu-ms/lookup"] = v
-		}
-	}
-	faultReportMetrics(b, m)
+	tw.Flush()
+	return strings.TrimRight(tbl.String(), "\n")
 }
 
 // scaleProfile saves a CPU profile of seconds from the ops server at base.

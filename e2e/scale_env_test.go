@@ -42,6 +42,11 @@ type scaleEnv struct {
 	s3          testenv.MinIOServer
 	minioPID    int // 0 if not found
 	mc          *minio.Client
+	// For the phases of BenchmarkPipelineVsStorageCeiling (scale_phases_test.go).
+	watches     map[string]*scaleWatch // by stream
+	peerRetries int64                  // the plain peer's, over the rounds
+	wmBin       string                 // the Watermill peer, once built
+	wmErr       error                  // why it did not build
 }
 
 func newScaleEnv(b *testing.B, sandboxEnv ...string) *scaleEnv {

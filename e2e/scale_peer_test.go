@@ -209,7 +209,7 @@ func (p *plainPeer) setup(ctx context.Context) error {
 		return err
 	}
 	for name, subjects := range map[string]string{"PEER_COMMANDS": "peer.commands.>", "PEER_EVENTS": "peer.events.>"} {
-		if _, err := p.js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subjects},
+		if _, err := p.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subjects},
 			Storage: jetstream.FileStorage, Duplicates: 2 * time.Hour}); err != nil {
 			return err
 		}

@@ -33,27 +33,24 @@ type scaleRow struct {
 // subscriptions are up.
 const scaleWatermillReady = "watermill-peer: ready"
 
-// runWatermillPeer builds bench/watermill-peer (a module of its own), runs
-// it against streams (WM_COMMANDS, WM_EVENTS) and a bucket of its own,
-// publishes n commands and waits for n completed events. Its CPU is the
-// row's "worker". It reports false, and the phase is skipped, if the peer
-// does not build (its modules cannot be downloaded, say) or does not start.
-func (e *scaleEnv) runWatermillPeer(n int) (scaleRow, bool) {
+// runWatermillPeer runs bench/watermill-peer (built once, a module of its
+// own) against streams (WM_COMMANDS, WM_EVENTS) and a bucket of its own,
+// publishes n commands (ids with prefix) and waits for n completed events.
+// Its CPU is the row's "worker". It reports false, and the phase is
+// skipped, if the peer does not build (its modules cannot be downloaded,
+// say) or does not start.
+func (e *scaleEnv) runWatermillPeer(prefix string, n int) (scaleRow, bool) {
 	b := e.bench
 	ctx := context.Background()
-	bin := filepath.Join(b.TempDir(), "watermill-peer")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join("..", "bench", "watermill-peer")
-	build.Env = append(os.Environ(), "GOWORK=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Logf("the Watermill peer phase is skipped: go build in bench/watermill-peer: %v\n%s", err, out)
+	bin, ok := e.buildWatermillPeer()
+	if !ok {
 		return scaleRow{}, false
 	}
 	if err := e.mc.MakeBucket(ctx, "watermill", minio.MakeBucketOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	for name, subjects := range map[string]string{"WM_COMMANDS": "wm.commands.>", "WM_EVENTS": "wm.events.>"} {
-		if _, err := e.js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subjects},
+		if _, err := e.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subjects},
 			Storage: jetstream.FileStorage, Duplicates: 2 * time.Hour}); err != nil {
 			b.Fatal(err)
 		}
@@ -87,8 +84,8 @@ func (e *scaleEnv) runWatermillPeer(n int) (scaleRow, bool) {
 		p.stop(10 * time.Second)
 		return scaleRow{}, false
 	}
-	watch := scaleWatchEvents(b, e.js, "WM_EVENTS", "wm.events.>")
-	ids := scaleIDs("wm", n)
+	watch := e.watcher("WM_EVENTS", "wm.events.>")
+	ids := scaleIDs(prefix, n)
 	cpu := append(e.cpuProcs(nil), scaleProc{"worker", p.pid()})
 	before := scaleSampleCPU(b, cpu)
 	first, err := scalePublish(ctx, e.js, "wm.commands.lookup", ids, scaleCommand)
@@ -106,4 +103,23 @@ func (e *scaleEnv) runWatermillPeer(n int) (scaleRow, bool) {
 	p.stop(30 * time.Second)
 	took := last.Sub(first)
 	return scaleRow{"watermill peer", took, float64(n) / took.Seconds(), used}, true
+}
+
+// buildWatermillPeer builds bench/watermill-peer, once; false (logged at
+// the first try) if it does not build.
+func (e *scaleEnv) buildWatermillPeer() (string, bool) {
+	b := e.bench
+	if e.wmBin == "" && e.wmErr == nil {
+		bin := filepath.Join(b.TempDir(), "watermill-peer")
+		build := exec.Command("go", "build", "-o", bin, ".")
+		build.Dir = filepath.Join("..", "bench", "watermill-peer")
+		build.Env = append(os.Environ(), "GOWORK=off")
+		if out, err := build.CombinedOutput(); err != nil {
+			e.wmErr = err
+			b.Logf("the Watermill peer phase is skipped: go build in bench/watermill-peer: %v\n%s", err, out)
+		} else {
+			e.wmBin = bin
+		}
+	}
+	return e.wmBin, e.wmErr == nil
 }
