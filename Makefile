@@ -57,8 +57,8 @@ sandbox:
 # that exits: what they measure is only meaningful without those). The e2e
 # ones (faults, e2e/faults_bench_test.go; throughput and memory at scale,
 # e2e/scale_bench_test.go) run each scenario once, with the binaries as
-# processes: about 5 minutes on 2 cores. SCALE_LOOKUPS and SCALE_SESSIONS
-# change the scale scenarios' sizes.
+# processes: about 10 minutes on 2 cores. SCALE_LOOKUPS, SCALE_ROUNDS and
+# SCALE_SESSIONS change the scale scenarios' sizes.
 bench: tools
 	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x -timeout 30m \
 		./internal/worker ./internal/blob ./internal/sandbox

@@ -150,8 +150,9 @@ func BenchmarkPipelineVsStorageCeiling(b *testing.B) {
 		}
 	}
 	const ceil, pipe, plain, wm = 0, 1, 2, 3
-	b.Logf("\n%s", scaleTable(total, n*rounds))
-	b.Logf("\n%s", scaleRoundsTable(res, ceil, pipe, wm))
+	// The tables go to the output as they are: a benchmark's log keeps
+	// only its first lines.
+	fmt.Printf("%s\n\n%s\n", scaleTable(total, n*rounds), scaleRoundsTable(res, ceil, pipe, wm))
 	b.Logf("over %d rounds of %d lookups per phase: pipeline/ceiling %.3f, kybflow/peer %.3f, kybflow/watermill %.3f (0: skipped); the benchmark's CPU is the PUT client (ceiling), the publisher and watcher (pipeline), or the peer itself with them (plain peer); the worker column of the watermill peer row is the watermill-peer process (bench/watermill-peer); plain peer retries: %d",
 		rounds, n, scaleRatio(total[pipe].rate, total[ceil].rate), scaleRatio(total[pipe].rate, total[plain].rate),
 		scaleRatio(total[pipe].rate, total[wm].rate), e.peerRetries)

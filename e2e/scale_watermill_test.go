@@ -55,6 +55,12 @@ func (e *scaleEnv) runWatermillPeer(prefix string, n int) (scaleRow, bool) {
 			b.Fatal(err)
 		}
 	}
+	// The peer's push consumer goes with its subscription when the peer
+	// stops, and comes back delivering all the stream has: the commands of
+	// earlier rounds go first.
+	if err := scalePurge(ctx, e.js, "WM_COMMANDS"); err != nil {
+		b.Fatal(err)
+	}
 	api := "http://" + e.sandboxAddr
 	p := newFproc("watermill-peer", bin, []string{
 		"NATS_URL=" + e.natsURL, "COMMAND_SUBJECT=wm.commands.lookup", "EVENT_PREFIX=wm.events", "DURABLE=watermill-peer",
@@ -122,4 +128,12 @@ func (e *scaleEnv) buildWatermillPeer() (string, bool) {
 		}
 	}
 	return e.wmBin, e.wmErr == nil
+}
+
+func scalePurge(ctx context.Context, js jetstream.JetStream, stream string) error {
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	return st.Purge(ctx)
 }
