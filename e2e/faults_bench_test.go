@@ -1059,8 +1059,8 @@ func (n *faultNATS) urls() string {
 
 // faultStartNATS starts n nats-server processes with JetStream, each on its
 // own store; more than one form a cluster, every server routed to every
-// cluster port (its own included).
-func faultStartNATS(tb testing.TB, bin string, n int) *faultNATS {
+// cluster port (its own included). Every server also gets the flags extra.
+func faultStartNATS(tb testing.TB, bin string, n int, extra ...string) *faultNATS {
 	tb.Helper()
 	addrs := faultFreeAddrs(tb, 2*n)
 	np := &faultNATS{clientAddrs: addrs[:n]}
@@ -1071,7 +1071,7 @@ func faultStartNATS(tb testing.TB, bin string, n int) *faultNATS {
 	}
 	for i := range n {
 		host, port, _ := net.SplitHostPort(np.clientAddrs[i])
-		args := []string{"-js", "-sd", tb.TempDir(), "-a", host, "-p", port}
+		args := append([]string{"-js", "-sd", tb.TempDir(), "-a", host, "-p", port}, extra...)
 		if n > 1 {
 			args = append(args, "--cluster_name", "kybflow", "--cluster", "nats://"+clusterAddrs[i],
 				"--routes", strings.Join(routes, ","), "-n", fmt.Sprintf("n%d", i))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,6 +36,7 @@ type scaleEnv struct {
 	bench       *testing.B
 	bin         string
 	natsURL     string
+	natsProf    string // nats-server's profiling base URL, with SCALE_PPROF_DIR
 	nats        *faultNATS
 	js          jetstream.JetStream
 	sandbox     *fproc
@@ -52,7 +54,14 @@ type scaleEnv struct {
 func newScaleEnv(b *testing.B, sandboxEnv ...string) *scaleEnv {
 	b.Helper()
 	e := &scaleEnv{bench: b, bin: faultBuild(b)}
-	e.nats = faultStartNATS(b, e.bin, 1)
+	var natsFlags []string
+	if os.Getenv("SCALE_PPROF_DIR") != "" {
+		// nats-server serves /debug/pprof, for the pipeline's profiles.
+		_, port, _ := net.SplitHostPort(faultAddr(b))
+		natsFlags = append(natsFlags, "--profile", port)
+		e.natsProf = "http://127.0.0.1:" + port
+	}
+	e.nats = faultStartNATS(b, e.bin, 1, natsFlags...)
 	e.natsURL = e.nats.urls()
 	js, err := jetstream.New(faultClient(b, e.natsURL, "e2e platform"), jetstream.WithPublishAsyncMaxPending(scalePublishBatch))
 	if err != nil {

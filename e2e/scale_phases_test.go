@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -27,8 +29,25 @@ type scalePhase struct {
 }
 
 // scalePhases are the benchmark's phases, in their first round's order:
-// the ceiling, the pipeline, the plain peer and the Watermill peer.
+// the ceiling, the pipeline, the plain peer and the Watermill peer. With
+// SCALE_PHASES set (names, comma-separated: ceiling, pipeline, plain,
+// watermill), only those run; the others are reported skipped.
 func (e *scaleEnv) scalePhases(sample scaleSample) []scalePhase {
+	phases := e.allPhases(sample)
+	only := os.Getenv("SCALE_PHASES")
+	if only == "" {
+		return phases
+	}
+	keys := []string{"ceiling", "pipeline", "plain", "watermill"}
+	for i := range phases {
+		if !slices.Contains(strings.Split(only, ","), keys[i]) {
+			phases[i].round = func(string, int) (scaleRow, bool) { return scaleRow{}, false }
+		}
+	}
+	return phases
+}
+
+func (e *scaleEnv) allPhases(sample scaleSample) []scalePhase {
 	api := newPeerAPI(e.sandboxAddr)
 	var profiled bool
 	return []scalePhase{
@@ -86,13 +105,20 @@ func (e *scaleEnv) pipelineRound(prefix string, n int, profile bool) scaleRow {
 	defer worker.stop(30 * time.Second)
 	watch := e.watcher("AML_EVENTS", "aml.events.>")
 	ids := scaleIDs(prefix, n)
-	var profiled chan error
-	var profPath string
+	// CPU profiles of the worker and of nats-server while they run the
+	// lookups.
+	type profiling struct {
+		path string
+		done chan error
+	}
+	var profiles []profiling
 	if profile {
-		profiled = make(chan error, 1)
-		profPath = filepath.Join(os.Getenv("SCALE_PPROF_DIR"), "worker.cpu")
 		seconds := scaleEnvInt(b, "SCALE_PPROF_SECONDS", 4)
-		go func() { profiled <- scaleProfile("http://"+ops, profPath, seconds) }() // owned: received below
+		for name, base := range map[string]string{"worker": "http://" + ops, "nats": e.natsProf} {
+			p := profiling{filepath.Join(os.Getenv("SCALE_PPROF_DIR"), name+".cpu"), make(chan error, 1)}
+			go func() { p.done <- scaleProfile(base, p.path, seconds) }() // owned: received below
+			profiles = append(profiles, p)
+		}
 	}
 	cpu := e.cpuProcs(worker)
 	before := scaleSampleCPU(b, cpu)
@@ -102,11 +128,11 @@ func (e *scaleEnv) pipelineRound(prefix string, n int, profile bool) scaleRow {
 	}
 	last := watch.waitTerminal(b, ids, e.procs(worker))
 	used := scaleSampleCPU(b, cpu).minus(before)
-	if profiled != nil {
-		if err := <-profiled; err != nil {
-			b.Errorf("worker CPU profile: %v", err)
+	for _, p := range profiles {
+		if err := <-p.done; err != nil {
+			b.Errorf("CPU profile %s: %v", p.path, err)
 		} else {
-			b.Logf("worker CPU profile: %s (go tool pprof -top %s)", profPath, profPath)
+			b.Logf("CPU profile: %s (go tool pprof -top %s)", p.path, p.path)
 		}
 	}
 	time.Sleep(scaleSettle)
