@@ -31,6 +31,7 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup check",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
 	defer func() { endMessage(ctx, span, err) }()
+	ctx = withDelivery(ctx, msg)
 	var cm kybflow.CheckMessage
 	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupID(cm.LookupID) {
 		return drop(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
@@ -96,6 +97,7 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
 		}
 		endMessage(ctx, span, err)
 	}()
+	ctx = withDelivery(ctx, msg)
 	lookupID, ok := h.c.Subjects.WebhookLookupID(msg.Subject())
 	if !ok {
 		return drop(fmt.Errorf("webhook on subject %q: not a webhook subject with a lookupId", truncate([]byte(msg.Subject()), 200)))

@@ -32,6 +32,7 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (err error) {
 	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup command",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
 	defer func() { endMessage(ctx, span, err) }()
+	ctx = withDelivery(ctx, msg)
 	cmd, err := kybflow.ParseCommand(msg.Data())
 	if err != nil {
 		var ce *kybflow.CommandError
@@ -59,7 +60,7 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) 
 		State:      lookups.Failed,
 		Command:    kybflow.LookupCommand{LookupID: ce.LookupID, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
 		Failure:    &data,
-		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
+		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(), EndedBy: deliveryOf(ctx),
 	}
 	recordTrace(ctx, &rec)
 	existing, rev, err := h.c.Lookups.Get(ctx, ce.LookupID)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -48,6 +49,7 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 // terminal record whose event is not marked published: any later delivery
 // for the lookup publishes it (finish).
 func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) error {
+	rec.EndedBy = deliveryOf(ctx)
 	next, err := h.c.Lookups.Update(ctx, rec, rev)
 	if errors.Is(err, lookups.ErrConflict) {
 		cur, curRev, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
@@ -75,8 +77,19 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 }
 
 // finish publishes the terminal event of a record that is terminal in the
-// store, then marks it published: a crash before the mark re-publishes with
-// the same id, which the stream drops. It returns nil once both hold.
+// store. It returns nil once the event is out, or is the business of the
+// message that ended the lookup:
+//
+//   - Ended by a command or a check (rec.EndedBy): that message stays
+//     unacknowledged until its handler has published the ending, and is
+//     redelivered without limit. So finish publishes only for a delivery
+//     of that very message (a crash or a failed publish before; the stream
+//     drops a repeat by its id), and marks nothing: on the happy path the
+//     ending costs one write of the record.
+//   - Ended by a webhook, whose deliveries are bounded, or by an older
+//     version: finish publishes for any delivery, then marks the record
+//     (Published), and publishes nothing once it is marked. A crash before
+//     the mark re-publishes with the same id, which the stream drops.
 func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64) error {
 	var kind kybflow.Kind
 	var data any
@@ -95,6 +108,10 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64) e
 	if slices.Contains(rec.Published, string(kind)) {
 		return nil
 	}
+	carried := h.carriesEnding(rec.EndedBy)
+	if self := deliveryOf(ctx); carried && (self == nil || *self != *rec.EndedBy) {
+		return nil // the message that ended it publishes it (see above)
+	}
 	first, err := h.publishEvent(ctx, kind, rec.Command.LookupID, data)
 	if err != nil {
 		return retryBackoff(err)
@@ -106,6 +123,9 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64) e
 			h.c.Metrics.lookupFailed(rec.Failure.Code)
 		}
 	}
+	if carried {
+		return nil
+	}
 	rec.Published = append(rec.Published, string(kind))
 	if _, err := h.c.Lookups.Update(ctx, rec, rev); err != nil {
 		if errors.Is(err, lookups.ErrConflict) {
@@ -114,6 +134,34 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64) e
 			return nil
 		}
 		return retryBackoff(err)
+	}
+	return nil
+}
+
+// carriesEnding reports whether the message d, which ended a lookup, is
+// redelivered until its handler has published the ending: a command or a
+// check (consumers with no MaxDeliver), not a webhook.
+func (h *Handlers) carriesEnding(d *lookups.Delivery) bool {
+	return d != nil && (d.Stream == h.c.Subjects.CommandsStream() || d.Stream == h.c.Subjects.ChecksStream())
+}
+
+// deliveryKey is the context key of the message a handler runs for.
+type deliveryKey struct{}
+
+// withDelivery is ctx for the handler of msg: the ending it writes names
+// msg (Record.EndedBy).
+func withDelivery(ctx context.Context, msg jetstream.Msg) context.Context {
+	d := &lookups.Delivery{}
+	if md, err := msg.Metadata(); err == nil {
+		d.Stream, d.Seq = md.Stream, md.Sequence.Stream
+	}
+	return context.WithValue(ctx, deliveryKey{}, d)
+}
+
+// deliveryOf is the message ctx's handler runs for (nil outside of one).
+func deliveryOf(ctx context.Context) *lookups.Delivery {
+	if d, ok := ctx.Value(deliveryKey{}).(*lookups.Delivery); ok && d.Stream != "" {
+		return d
 	}
 	return nil
 }

@@ -139,6 +139,82 @@ func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
 	}
 }
 
+// TestEndingIsPublishedByTheMessageThatEndedIt: an ending written by a
+// check (redelivered until it has published it) is published by that check
+// alone, and never marked; one written by a webhook (bounded deliveries)
+// is published by whichever delivery comes next, and marked.
+func TestEndingIsPublishedByTheMessageThatEndedIt(t *testing.T) {
+	h, store, js := newHandlers(t)
+	ctx := context.Background()
+	subjects := kybflow.Subjects{}
+	as := func(stream string, seq uint64) context.Context {
+		return context.WithValue(ctx, deliveryKey{}, &lookups.Delivery{Stream: stream, Seq: seq})
+	}
+	check, webhook, duplicate := as(subjects.ChecksStream(), 7), as(subjects.WebhooksStream(), 3), as(subjects.CommandsStream(), 9)
+	events := func(id string) uint64 {
+		t.Helper()
+		s, err := js.Stream(ctx, "AML_EVENTS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx, jetstream.WithSubjectFilter("aml.events."+id+".>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, c := range info.State.Subjects {
+			n += c
+		}
+		return n
+	}
+	ended := func(id string, by context.Context) (lookups.Record, uint64) {
+		t.Helper()
+		data := kybflow.FailedData{LookupID: id, Code: kybflow.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
+		// Terminal in the store, its event not out: the process that
+		// wrote it died before publishing.
+		rec := lookups.Record{State: lookups.Failed, Failure: &data, SessionID: "s-" + id, EndedBy: deliveryOf(by),
+			Command: kybflow.LookupCommand{LookupID: id, Type: kybflow.TypeOrganization, Identifier: "923609016"}}
+		rev, err := store.Create(ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec, rev
+	}
+
+	rec, rev := ended("by-check", check)
+	for _, other := range []context.Context{webhook, duplicate} {
+		if err := h.finish(other, rec, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := events("by-check"); n != 0 {
+		t.Fatalf("a webhook and a duplicate command published %d events for an ending a check carries, want 0", n)
+	}
+	for range 2 { // the check redelivered, twice
+		if err := h.finish(check, rec, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := events("by-check"); n != 1 {
+		t.Fatalf("%d events after the check's redeliveries, want 1", n)
+	}
+	if _, now, err := store.Get(ctx, "by-check"); err != nil || now != rev {
+		t.Fatalf("the record was written again (revision %d, was %d; %v): an ending a check carries needs no mark", now, rev, err)
+	}
+
+	rec, rev = ended("by-webhook", webhook)
+	if err := h.finish(check, rec, rev); err != nil { // the check's next poll
+		t.Fatal(err)
+	}
+	if n := events("by-webhook"); n != 1 {
+		t.Fatalf("%d events for an ending by a webhook, after the next check, want 1", n)
+	}
+	marked, _, err := store.Get(ctx, "by-webhook")
+	if err != nil || len(marked.Published) != 1 || marked.Published[0] != "failed" {
+		t.Fatalf("record %+v (%v): an ending by a webhook is marked once out", marked, err)
+	}
+}
+
 // cancelAfterCreate is the real client, with the caller's context cancelled
 // the moment a session has been created: a drain racing the API's answer.
 type cancelAfterCreate struct {
