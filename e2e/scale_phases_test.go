@@ -103,7 +103,7 @@ func (e *scaleEnv) pipelineRound(prefix string, n int, profile bool) scaleRow {
 	// The worker stops after the round, so that its idle work counts in no
 	// other phase.
 	defer worker.stop(30 * time.Second)
-	watch := e.watcher("AML_EVENTS", "aml.events.>")
+	watch := e.watcher("AML_EVENTS", scaleTerminalEvents("aml.events")...)
 	ids := scaleIDs(prefix, n)
 	// CPU profiles of the worker and of nats-server while they run the
 	// lookups.
@@ -152,7 +152,7 @@ func (e *scaleEnv) plainPeerRound(api *peerAPI, prefix string, n int) scaleRow {
 	if err := peer.setup(ctx); err != nil {
 		b.Fatalf("peer: %v", err)
 	}
-	watch := e.watcher("PEER_EVENTS", "peer.events.>")
+	watch := e.watcher("PEER_EVENTS", scaleTerminalEvents("peer.events")...)
 	ids := scaleIDs(prefix, n)
 	cpu := e.cpuProcs(nil)
 	before := scaleSampleCPU(b, cpu)
@@ -180,14 +180,14 @@ func (e *scaleEnv) watermillRound(prefix string, n int) (scaleRow, bool) {
 
 // watcher is the watch of a stream's events, made at its first use and
 // kept for the rounds after.
-func (e *scaleEnv) watcher(stream, filter string) *scaleWatch {
+func (e *scaleEnv) watcher(stream string, filters ...string) *scaleWatch {
 	if w, ok := e.watches[stream]; ok {
 		return w
 	}
 	if e.watches == nil {
 		e.watches = map[string]*scaleWatch{}
 	}
-	w := scaleWatchEvents(e.bench, e.js, stream, filter)
+	w := scaleWatchEvents(e.bench, e.js, stream, filters...)
 	e.watches[stream] = w
 	return w
 }

@@ -114,7 +114,16 @@ type scaleWatch struct {
 	changed chan struct{} // signalled after each event handled
 }
 
-func scaleWatchEvents(b *testing.B, js jetstream.JetStream, stream, filter string) *scaleWatch {
+// scaleTerminalEvents are the filters of the terminal events under an
+// events prefix (aml.events): what a platform waiting for results
+// subscribes to, and all the throughput phases' watchers read, so that the
+// watcher's work per lookup is the same in every phase.
+func scaleTerminalEvents(prefix string) []string {
+	return []string{prefix + ".*.completed", prefix + ".*.failed"}
+}
+
+// scaleWatchEvents watches the events of stream that match filters.
+func scaleWatchEvents(b *testing.B, js jetstream.JetStream, stream string, filters ...string) *scaleWatch {
 	b.Helper()
 	w := &scaleWatch{changed: make(chan struct{}, 1), got: map[string]map[string]int{}, first: map[string]int{}, lastAt: map[string]time.Time{},
 		report: map[string]int64{}, last: time.Now()}
@@ -122,7 +131,7 @@ func scaleWatchEvents(b *testing.B, js jetstream.JetStream, stream, filter strin
 	err := testenv.Poll(30*time.Second, func() (err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		cons, err = js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+		cons, err = js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: filters})
 		return err
 	})
 	if err != nil {

@@ -90,7 +90,7 @@ func (e *scaleEnv) runWatermillPeer(prefix string, n int) (scaleRow, bool) {
 		p.stop(10 * time.Second)
 		return scaleRow{}, false
 	}
-	watch := e.watcher("WM_EVENTS", "wm.events.>")
+	watch := e.watcher("WM_EVENTS", scaleTerminalEvents("wm.events")...)
 	ids := scaleIDs(prefix, n)
 	cpu := append(e.cpuProcs(nil), scaleProc{"worker", p.pid()})
 	before := scaleSampleCPU(b, cpu)
