@@ -93,8 +93,21 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 
+	// Concurrency handler goroutines, for as long as the loop runs: a
+	// goroutine per message would grow a new stack on every message (the
+	// handlers go deep: HTTP, S3, JSON). A message is handed over only
+	// once its slot is taken, so a handler is free or about to be.
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, cfg.Concurrency)
+	handoff := make(chan jetstream.Msg)
+	for range cfg.Concurrency {
+		wg.Go(func() { // owned: ends when handoff is closed, joined by wg below
+			for msg := range handoff {
+				handleOne(work, msg, h, cfg, log)
+				<-slots
+			}
+		})
+	}
 	p := puller{cons: cons, cfg: &cfg, log: log}
 	for {
 		select {
@@ -130,16 +143,12 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 			break
 		}
 		for _, msg := range msgs {
-			wg.Add(1)
-			go func() { // owned: joined by wg below
-				defer wg.Done()
-				defer func() { <-slots }()
-				handleOne(work, msg, h, cfg, log)
-			}()
+			handoff <- msg
 		}
 	}
 
 	// Drain: let in-flight handlers finish, then cut them short.
+	close(handoff)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }() // owned: ends when wg does
 	select {
@@ -161,25 +170,31 @@ func handleOne(work context.Context, msg jetstream.Msg, h Handler, cfg ConsumeCo
 	}
 	defer cancel()
 
-	keepAlive := make(chan struct{})
-	go func() { // owned: ends when the handler returns (keepAlive closed)
-		t := time.NewTicker(cfg.ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-keepAlive:
-				return
-			case <-t.C:
-				if err := msg.InProgress(); err != nil {
-					log.Warn("consume: in progress", "err", err)
-				}
-			}
+	// Keep-alives every third of the ack wait while the handler runs, from
+	// a timer (most handlers finish long before the first is due).
+	var mu sync.Mutex
+	handled := false
+	var keepAlive *time.Timer
+	mu.Lock() // keepAlive is set before its function runs
+	keepAlive = time.AfterFunc(cfg.ackWait/3, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if handled {
+			return
 		}
-	}()
+		if err := msg.InProgress(); err != nil {
+			log.Warn("consume: in progress", "err", err)
+		}
+		keepAlive.Reset(cfg.ackWait / 3)
+	})
+	mu.Unlock()
 
 	start := time.Now()
 	err := safeCall(hctx, msg, h, log)
-	close(keepAlive)
+	mu.Lock()
+	handled = true
+	keepAlive.Stop()
+	mu.Unlock()
 
 	var n uint64 = 1
 	if md, mdErr := msg.Metadata(); mdErr == nil {
