@@ -46,6 +46,10 @@ const (
 // copyBufferSize is the buffer through which Dir.Put copies a stream.
 const copyBufferSize = 256 << 10
 
+// copyBuffers are Dir.Put's copy buffers, reused: one allocated per put
+// was most of what a lookup allocated in dev mode.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+
 // NewDir returns a store rooted at root, creating the directory (mode 0700)
 // if it does not exist. An existing directory keeps its mode.
 func NewDir(root string) (*Dir, error) {
@@ -186,7 +190,9 @@ func (d *Dir) put(ctx context.Context, key string, r io.Reader, size int64, opts
 	src := newHashingReader(ctx, r, size)
 	if err := writeFile(root, tmp, func(w io.Writer) error {
 		// Hide the file's ReadFrom so that the copy uses our buffer.
-		_, err := io.CopyBuffer(struct{ io.Writer }{w}, src, make([]byte, copyBufferSize))
+		buf := copyBuffers.Get().(*[]byte)
+		defer copyBuffers.Put(buf)
+		_, err := io.CopyBuffer(struct{ io.Writer }{w}, src, *buf)
 		if ferr := src.failure(); ferr != nil {
 			return ferr
 		}
