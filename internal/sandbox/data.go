@@ -1,10 +1,7 @@
 package sandbox
 
 import (
-	"fmt"
-	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -24,154 +21,6 @@ import (
 // accounts are those of the three years before it. Fixed, so that the data
 // of an identifier never changes.
 var dataDate = time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC)
-
-type gen struct{ r *rand.Rand }
-
-func newGen(parts ...string) *gen {
-	h := fnv.New64a()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	sum := h.Sum64()
-	return &gen{rand.New(rand.NewPCG(sum, sum^0x9e3779b97f4a7c15))}
-}
-
-func (g *gen) intn(n int) int          { return g.r.IntN(n) }
-func (g *gen) between(lo, hi int) int  { return lo + g.r.IntN(hi-lo+1) }
-func (g *gen) chance(p float64) bool   { return g.r.Float64() < p }
-func (g *gen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
-func (g *gen) digits(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte('0' + g.r.IntN(10))
-	}
-	return string(b)
-}
-
-// date is a random day between the starts of years lo and hi.
-func (g *gen) date(lo, hi int) time.Time {
-	start := time.Date(lo, 1, 1, 0, 0, 0, 0, time.UTC)
-	days := int(time.Date(hi, 1, 1, 0, 0, 0, 0, time.UTC).Sub(start).Hours() / 24)
-	return start.AddDate(0, 0, g.intn(days))
-}
-
-// orgNumber is a synthetic, valid organization number of country c.
-func (g *gen) orgNumber(c amlapi.Country) string {
-	for {
-		switch c {
-		case amlapi.SE:
-			body := "55" + strconv.Itoa(6+g.intn(4)) + g.digits(6)
-			d, _ := identifier.CheckDigit(identifier.SwedishOrgNumber, body)
-			return body + strconv.Itoa(d)
-		case amlapi.FI:
-			body := strconv.Itoa(1+g.intn(3)) + g.digits(6)
-			if d, ok := identifier.CheckDigit(identifier.FinnishBusinessID, body); ok {
-				return body + "-" + strconv.Itoa(d)
-			}
-		default:
-			body := strconv.Itoa(8+g.intn(2)) + g.digits(7)
-			if d, ok := identifier.CheckDigit(identifier.NorwegianOrgNumber, body); ok {
-				return body + strconv.Itoa(d)
-			}
-		}
-	}
-}
-
-// lei is a synthetic Legal Entity Identifier with valid ISO 7064 check
-// digits.
-func (g *gen) lei() string {
-	const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	b := []byte("5967SBX0")
-	for len(b) < 18 {
-		b = append(b, alnum[g.intn(len(alnum))])
-	}
-	rem := 0
-	for _, c := range string(b) + "00" {
-		v := strings.IndexRune(alnum, c)
-		if v >= 10 {
-			rem = (rem*100 + v) % 97
-		} else {
-			rem = (rem*10 + v) % 97
-		}
-	}
-	return string(b) + fmt.Sprintf("%02d", 98-rem)
-}
-
-// person is a synthetic natural person.
-type person struct {
-	name        string
-	birth       time.Time
-	city        string
-	citizenship []string
-	birthplace  string
-	ssn         string // a synthetic Norwegian national identity number
-}
-
-func (g *gen) person(p *profile, country amlapi.Country) person {
-	pr := person{
-		name:  g.pick(p.firstNames) + " " + g.pick(p.lastNames),
-		birth: g.date(1945, 2000),
-		city:  g.pick(placeCities(p)),
-	}
-	pr.citizenship = []string{string(country)}
-	if g.chance(0.1) {
-		pr.citizenship = append(pr.citizenship, g.pick([]string{"NO", "SE", "FI", "DK", "DE"}))
-		if pr.citizenship[1] == pr.citizenship[0] {
-			pr.citizenship = pr.citizenship[:1]
-		}
-	}
-	pr.birthplace = g.pick(birthplaces)
-	pr.ssn = syntheticSSN(g, pr.birth)
-	return pr
-}
-
-func placeCities(p *profile) []string {
-	out := make([]string, len(p.places))
-	for i, pl := range p.places {
-		out[i] = titleCase(pl.city)
-	}
-	return out
-}
-
-// syntheticSSN makes a Norwegian national identity number (fødselsnummer)
-// of the synthetic kind used by Skatteetaten's Tenor test data: the month
-// is increased by 80, which no real person's number has. Both mod-11
-// control digits are valid. Births are 1940-1999, individual numbers
-// 000-499.
-func syntheticSSN(g *gen, birth time.Time) string {
-	base := fmt.Sprintf("%02d%02d%02d", birth.Day(), int(birth.Month())+80, birth.Year()%100)
-	for {
-		s := base + fmt.Sprintf("%03d", g.intn(500))
-		k1, ok1 := ssnControl(s, []int{3, 7, 6, 1, 8, 9, 4, 5, 2})
-		if !ok1 {
-			continue
-		}
-		s += strconv.Itoa(k1)
-		k2, ok2 := ssnControl(s, []int{5, 4, 3, 2, 7, 6, 5, 4, 3, 2})
-		if !ok2 {
-			continue
-		}
-		return s + strconv.Itoa(k2)
-	}
-}
-
-// ssnControl is a fødselsnummer control digit: 11 - (weighted sum mod 11),
-// 11 meaning 0 and 10 meaning none.
-func ssnControl(digits string, weights []int) (int, bool) {
-	sum := 0
-	for i, w := range weights {
-		sum += int(digits[i]-'0') * w
-	}
-	k := 11 - sum%11
-	switch k {
-	case 11:
-		return 0, true
-	case 10:
-		return 0, false
-	}
-	return k, true
-}
 
 type address struct {
 	AddressLine string `json:"addressLine"`
@@ -195,30 +44,6 @@ type accountingYear struct {
 type orgRef struct {
 	name, number string
 	since        time.Time
-}
-
-type owner struct {
-	person
-	share      float64
-	reason     string
-	phrase     string
-	control    *float64 // percentageControl, may be null
-	viaHolding string   // name of the holding company, if indirect
-	holdingNo  string
-	roles      []string
-	integrated float64
-}
-
-type shareholder struct {
-	name, kind, number string // kind PERSON or ORGANIZATION
-	birth              time.Time
-	share              float64
-	shares             int64
-}
-
-type subsidiary struct {
-	name, number string
-	share        float64
 }
 
 // org is the whole synthetic organization.
@@ -417,84 +242,6 @@ func newOrg(c amlapi.Country, k identifier.Kind, id string) *org {
 	return o
 }
 
-// ownership makes owners, shareholders and subsidiaries of a company.
-func (o *org) ownership(g *gen) {
-	p := o.p
-	// Beneficial owners: one to three persons above 25 %, or, for a listed
-	// company, the CEO by role.
-	left := 100.0
-	if o.typ.listed {
-		o.owners = []owner{{person: *o.ceo, reason: "ROLE", phrase: "No person owns or controls more than 25 %: the CEO is registered",
-			roles: []string{"CEO"}}}
-	} else {
-		n := g.between(1, 3)
-		for i := range n {
-			var pr person
-			roles := []string{}
-			switch i {
-			case 0:
-				pr, roles = *o.chair, []string{"CHAIRMAN"}
-			case 1:
-				pr, roles = *o.ceo, []string{"CEO"}
-			default:
-				pr = g.person(p, o.country)
-			}
-			share := float64(g.between(26, 100/n)) + float64(g.intn(100))/100
-			share = math.Min(share, left)
-			if share <= 25 {
-				break
-			}
-			left -= share
-			ow := owner{person: pr, share: round2(share), integrated: round2(share), roles: roles,
-				reason: "OWNERSHIP", phrase: "Owns more than 25 % of the shares, directly or indirectly"}
-			if g.chance(0.4) {
-				ow.viaHolding = pr.name + " " + p.holdingWord + " " + p.types[0].code
-				ow.holdingNo = o.number
-				for ow.holdingNo == o.number {
-					ow.holdingNo = g.orgNumber(o.country)
-				}
-			}
-			if g.chance(0.75) {
-				c := ow.share
-				if g.chance(0.2) {
-					c = math.Min(100, round2(ow.share+float64(g.between(1, 20))))
-					ow.reason, ow.phrase = "CONTROL", "Controls more than 25 % of the votes"
-				}
-				ow.control = &c
-			}
-			o.owners = append(o.owners, ow)
-		}
-	}
-	totalShares := int64(g.between(1, 2000)) * 100
-	for _, ow := range o.owners {
-		if ow.share == 0 {
-			continue
-		}
-		sh := shareholder{name: ow.name, kind: "PERSON", birth: ow.birth, share: ow.share}
-		if ow.viaHolding != "" {
-			sh = shareholder{name: ow.viaHolding, kind: "ORGANIZATION", number: ow.holdingNo, share: ow.share}
-		}
-		sh.shares = int64(math.Round(sh.share / 100 * float64(totalShares)))
-		o.shareholders = append(o.shareholders, sh)
-	}
-	for left > 0.5 {
-		share := round2(math.Min(left, float64(g.between(5, 24))+float64(g.intn(100))/100))
-		left -= share
-		o.shareholders = append(o.shareholders, shareholder{
-			name: g.pick(p.stems) + " Invest " + p.types[0].code, kind: "ORGANIZATION", number: g.orgNumber(o.country),
-			share: share, shares: int64(math.Round(share / 100 * float64(totalShares))),
-		})
-	}
-	if o.trade.word == p.holdingWord || g.chance(0.3) {
-		for range g.between(1, 3) {
-			o.subsidiaries = append(o.subsidiaries, subsidiary{
-				name:   g.pick(p.stems) + " " + g.pick([]string{p.trades[0].word, p.trades[1].word, p.trades[4].word}) + " " + p.types[0].code,
-				number: g.orgNumber(o.country), share: float64(g.between(51, 100)),
-			})
-		}
-	}
-}
-
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 func slug(s string) string {
@@ -510,15 +257,6 @@ func slug(s string) string {
 		}
 	}
 	return strings.Trim(b.String(), "-")
-}
-
-// titleCase turns "TROMSØ" into "Tromsø".
-func titleCase(s string) string {
-	rs := []rune(strings.ToLower(s))
-	if len(rs) > 0 {
-		rs[0] = []rune(strings.ToUpper(string(rs[0])))[0]
-	}
-	return string(rs)
 }
 
 func day(t time.Time) string { return t.Format(time.DateOnly) }
