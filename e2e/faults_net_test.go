@@ -1,0 +1,95 @@
+package e2e
+
+// Free addresses, waiting for an HTTP 200, and the sandbox's inspect endpoint.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func faultAddr(tb testing.TB) string {
+	tb.Helper()
+	a, err := faultFreeAddr()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+func faultFreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// faultFreeAddrs picks n distinct free addresses, holding each until all
+// are picked.
+func faultFreeAddrs(tb testing.TB, n int) []string {
+	tb.Helper()
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
+// faultWaitOK waits until url answers 200, for at most timeout, and fails early
+// when p exits.
+func faultWaitOK(url string, p *fproc, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	exited := p.exited()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s never answered 200 at %s within %s: %v", p.name, url, timeout, err) //nolint:errorlint // temporary, like the rule for faults_bench_test.go (where this was) in .golangci.yml: its author fixes it
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s exited before it answered 200 at %s", p.name, url)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// faultSandboxInspection is the part of the sandbox's /_sandbox/inspect that
+// the benchmarks read.
+type faultSandboxInspection struct {
+	Sessions  []json.RawMessage `json:"sessions"`
+	Downloads []struct {
+		SessionID string    `json:"sessionId"`
+		Entity    string    `json:"entity"`
+		Status    int       `json:"status"`
+		Time      time.Time `json:"time"`
+	} `json:"downloads"`
+}
+
+func faultInspectSandbox(addr string) (faultSandboxInspection, error) {
+	var ins faultSandboxInspection
+	resp, err := http.Get("http://" + addr + "/_sandbox/inspect")
+	if err != nil {
+		return ins, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&ins)
+	return ins, err
+}
