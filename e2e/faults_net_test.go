@@ -61,7 +61,7 @@ func faultWaitOK(url string, p *fproc, timeout time.Duration) error {
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s never answered 200 at %s within %s: %v", p.name, url, timeout, err) //nolint:errorlint // temporary, like the rule for faults_bench_test.go (where this was) in .golangci.yml: its author fixes it
+			return fmt.Errorf("%s never answered 200 at %s within %s: %w", p.name, url, timeout, err)
 		}
 		select {
 		case <-exited:
