@@ -31,7 +31,6 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup check",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
 	defer func() { endMessage(ctx, span, err) }()
-	ctx = withDelivery(ctx, msg)
 	var cm kybflow.CheckMessage
 	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupID(cm.LookupID) {
 		return drop(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
@@ -60,7 +59,7 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 	}
 	switch {
 	case rec.State.Terminal():
-		return h.finish(ctx, rec, rev)
+		return h.finish(ctx, rec)
 	case rec.State == lookups.Erased:
 		return nil // erased mid-flight (amlctl erase --force): nothing more to do
 	case rec.State != lookups.Opened:
@@ -97,7 +96,6 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
 		}
 		endMessage(ctx, span, err)
 	}()
-	ctx = withDelivery(ctx, msg)
 	lookupID, ok := h.c.Subjects.WebhookLookupID(msg.Subject())
 	if !ok {
 		return drop(fmt.Errorf("webhook on subject %q: not a webhook subject with a lookupId", truncate([]byte(msg.Subject()), 200)))
@@ -123,7 +121,7 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
 	ctx, span = h.tracer.Start(lookupContext(ctx, rec), "lookup webhook", opts...)
 	switch {
 	case rec.State.Terminal():
-		return h.finish(ctx, rec, rev) // late or duplicate: at most re-publish the ending
+		return h.finish(ctx, rec) // late or duplicate: at most re-publish the ending
 	case rec.State == lookups.Erased:
 		return nil
 	case rec.State != lookups.Opened:

@@ -32,7 +32,6 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (err error) {
 	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup command",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
 	defer func() { endMessage(ctx, span, err) }()
-	ctx = withDelivery(ctx, msg)
 	cmd, err := kybflow.ParseCommand(msg.Data())
 	if err != nil {
 		var ce *kybflow.CommandError
@@ -60,15 +59,15 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) 
 		State:      lookups.Failed,
 		Command:    kybflow.LookupCommand{LookupID: ce.LookupID, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
 		Failure:    &data,
-		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(), EndedBy: deliveryOf(ctx),
+		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
 	}
 	recordTrace(ctx, &rec)
-	existing, rev, err := h.c.Lookups.Get(ctx, ce.LookupID)
+	existing, _, err := h.c.Lookups.Get(ctx, ce.LookupID)
 	switch {
 	case err == nil:
 		if existing.State == lookups.Failed && existing.Failure != nil && existing.Failure.Code == data.Code && existing.SessionID == "" {
 			// Our own earlier rejection, redelivered: make sure its event is out.
-			if err := h.finish(ctx, existing, rev); err != nil {
+			if err := h.finish(ctx, existing); err != nil {
 				return err
 			}
 			return drop(ce)
@@ -78,14 +77,14 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) 
 	case !errors.Is(err, lookups.ErrNotFound):
 		return retryBackoff(err)
 	}
-	rev, err = h.c.Lookups.Create(ctx, rec)
+	_, err = h.c.Lookups.Create(ctx, rec)
 	if err != nil {
 		if errors.Is(err, lookups.ErrExists) {
 			return retryAfter(err, twinRetry) // raced a twin; decide again on its record
 		}
 		return retryBackoff(err)
 	}
-	if err := h.finish(ctx, rec, rev); err != nil {
+	if err := h.publishEnding(ctx, rec); err != nil {
 		return err
 	}
 	return drop(ce)
@@ -158,7 +157,7 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 	for range 10 { // compare-and-set rounds; each conflict means another replica moved
 		switch rec.State {
 		case lookups.Completed, lookups.Failed:
-			return h.finish(ctx, rec, rev)
+			return h.finish(ctx, rec)
 
 		case lookups.Erased:
 			// Erased (amlctl erase): its tombstone blocks a second session

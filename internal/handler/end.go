@@ -45,19 +45,18 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 // on the record, so that of two replicas ending one lookup (a poll and a
 // webhook; one seeing it complete, the other a result just expired) only one
 // ending exists, then publishes it. The loser publishes the winner's ending
-// if that is not out yet. A crash between the claim and the publish leaves a
-// terminal record whose event is not marked published: any later delivery
-// for the lookup publishes it (finish).
+// if that is not out yet (finish). A crash between the claim and the
+// publish leaves a terminal record whose event is not out: any later
+// delivery for the lookup publishes it (finish).
 func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) error {
-	rec.EndedBy = deliveryOf(ctx)
-	next, err := h.c.Lookups.Update(ctx, rec, rev)
+	_, err := h.c.Lookups.Update(ctx, rec, rev)
 	if errors.Is(err, lookups.ErrConflict) {
-		cur, curRev, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
+		cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
 		if gerr != nil {
 			return h.readError(gerr)
 		}
 		if cur.State.Terminal() {
-			return h.finish(ctx, cur, curRev)
+			return h.finish(ctx, cur)
 		}
 		if cur.State == lookups.Erased {
 			return h.erasedMeanwhile(ctx, rec)
@@ -73,44 +72,49 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 		// (a mistyped one can be a personal identification number).
 		h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(rec.Failure.Code))
 	}
-	return h.finish(ctx, rec, next)
+	return h.publishEnding(ctx, rec)
 }
 
-// finish publishes the terminal event of a record that is terminal in the
-// store. It returns nil once the event is out, or is the business of the
-// message that ended the lookup:
+// finish makes sure that the terminal event of a record found terminal in
+// the store is out; it runs for a delivery after the one that wrote the
+// ending (a redelivery, a duplicate command, a late webhook or poll). The
+// events stream is the record of what was published: finish reads the
+// lookup's terminal subject there and publishes only when it is empty, so
+// nothing is marked in the record, and a lost acknowledgement redelivered
+// after the duplicate window publishes nothing twice. Two deliveries that
+// both find it empty publish the same id, which the stream keeps once.
 //
-//   - Ended by a command or a check (rec.EndedBy): that message stays
-//     unacknowledged until its handler has published the ending, and is
-//     redelivered without limit. So finish publishes only for a delivery
-//     of that very message (a crash or a failed publish before; the stream
-//     drops a repeat by its id), and marks nothing: on the happy path the
-//     ending costs one write of the record.
-//   - Ended by a webhook, whose deliveries are bounded, or by an older
-//     version: finish publishes for any delivery, then marks the record
-//     (Published), and publishes nothing once it is marked. A crash before
-//     the mark re-publishes with the same id, which the stream drops.
-func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64) error {
-	var kind kybflow.Kind
-	var data any
-	switch rec.State {
-	case lookups.Completed:
-		d := rec.Command.CompletedData(rec.SessionID, rec.Artifacts)
-		if len(rec.OmittedExpands) > 0 {
-			d.OmittedExpands = rec.OmittedExpands
-		}
-		kind, data = kybflow.KindCompleted, d
-	case lookups.Failed:
-		kind, data = kybflow.KindFailed, *rec.Failure
-	default:
-		return retryBackoff(fmt.Errorf("finish lookup %s in state %s", rec.Command.LookupID, rec.State))
+// An ending older than the stream keeps events (EventsMaxAge) and not in it
+// has expired from it: it is not published again. Records of older
+// versions mark their ending in Published; a marked one is out.
+func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
+	kind, _, err := ending(rec)
+	if err != nil {
+		return retryBackoff(err)
 	}
 	if slices.Contains(rec.Published, string(kind)) {
 		return nil
 	}
-	carried := h.carriesEnding(rec.EndedBy)
-	if self := deliveryOf(ctx); carried && (self == nil || *self != *rec.EndedBy) {
-		return nil // the message that ended it publishes it (see above)
+	_, err = h.c.Events.GetLastMsgForSubject(ctx, h.c.Subjects.Event(rec.Command.LookupID, kind))
+	switch {
+	case err == nil:
+		return nil // out
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		return retryBackoff(fmt.Errorf("is the %s event of %s out: %w", kind, rec.Command.LookupID, err))
+	}
+	if h.c.EventsMaxAge > 0 && !rec.FinishedAt.IsZero() && h.c.Now().Sub(rec.FinishedAt) > h.c.EventsMaxAge {
+		h.log.Warn("lookup ended longer ago than events are kept; its ending is not published again", "lookup_id", rec.Command.LookupID, "kind", string(kind))
+		return nil
+	}
+	return h.publishEnding(ctx, rec)
+}
+
+// publishEnding publishes the terminal event of rec, just made terminal (or
+// found terminal without it, finish). It returns nil once it is out.
+func (h *Handlers) publishEnding(ctx context.Context, rec lookups.Record) error {
+	kind, data, err := ending(rec)
+	if err != nil {
+		return retryBackoff(err)
 	}
 	first, err := h.publishEvent(ctx, kind, rec.Command.LookupID, data)
 	if err != nil {
@@ -123,47 +127,22 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record, rev uint64) e
 			h.c.Metrics.lookupFailed(rec.Failure.Code)
 		}
 	}
-	if carried {
-		return nil
-	}
-	rec.Published = append(rec.Published, string(kind))
-	if _, err := h.c.Lookups.Update(ctx, rec, rev); err != nil {
-		if errors.Is(err, lookups.ErrConflict) {
-			// Another replica marked it too: the record is terminal either
-			// way, and the event it published has the same id as ours.
-			return nil
+	return nil
+}
+
+// ending is the kind and data of a terminal record's event.
+func ending(rec lookups.Record) (kybflow.Kind, any, error) {
+	switch rec.State {
+	case lookups.Completed:
+		d := rec.Command.CompletedData(rec.SessionID, rec.Artifacts)
+		if len(rec.OmittedExpands) > 0 {
+			d.OmittedExpands = rec.OmittedExpands
 		}
-		return retryBackoff(err)
+		return kybflow.KindCompleted, d, nil
+	case lookups.Failed:
+		return kybflow.KindFailed, *rec.Failure, nil
 	}
-	return nil
-}
-
-// carriesEnding reports whether the message d, which ended a lookup, is
-// redelivered until its handler has published the ending: a command or a
-// check (consumers with no MaxDeliver), not a webhook.
-func (h *Handlers) carriesEnding(d *lookups.Delivery) bool {
-	return d != nil && (d.Stream == h.c.Subjects.CommandsStream() || d.Stream == h.c.Subjects.ChecksStream())
-}
-
-// deliveryKey is the context key of the message a handler runs for.
-type deliveryKey struct{}
-
-// withDelivery is ctx for the handler of msg: the ending it writes names
-// msg (Record.EndedBy).
-func withDelivery(ctx context.Context, msg jetstream.Msg) context.Context {
-	d := &lookups.Delivery{}
-	if md, err := msg.Metadata(); err == nil {
-		d.Stream, d.Seq = md.Stream, md.Sequence.Stream
-	}
-	return context.WithValue(ctx, deliveryKey{}, d)
-}
-
-// deliveryOf is the message ctx's handler runs for (nil outside of one).
-func deliveryOf(ctx context.Context) *lookups.Delivery {
-	if d, ok := ctx.Value(deliveryKey{}).(*lookups.Delivery); ok && d.Stream != "" {
-		return d
-	}
-	return nil
+	return "", nil, fmt.Errorf("finish lookup %s in state %s", rec.Command.LookupID, rec.State)
 }
 
 // ensureEvent publishes a non-terminal event once (marked in rec.Published;

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
@@ -52,7 +54,7 @@ func newHandlersWith(t *testing.T, wrap func(API) API) (*Handlers, *lookups.Stor
 	if wrap != nil {
 		a = wrap(api)
 	}
-	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Keys: kybflow.ObjectKeys{},
+	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Events: res.Events, EventsMaxAge: testTopology.EventsMaxAge, Keys: kybflow.ObjectKeys{},
 		Source: "urn:test", Lease: 15 * time.Second, MaxWait: time.Hour,
 		Poll: Poll{Initial: 100 * time.Millisecond, Max: time.Second, MaxWithWebhooks: time.Second}})
 	if err != nil {
@@ -124,10 +126,12 @@ func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 { // a redelivered command, then a late webhook
-		if err := h.finish(ctx, rec, rev); err != nil {
+		if err := h.finish(ctx, rec); err != nil {
 			t.Fatal(err)
 		}
-		rec, rev, _ = store.Get(ctx, "crashed")
+	}
+	if _, now, err := store.Get(ctx, "crashed"); err != nil || now != rev {
+		t.Fatalf("the record was written (revision %d, was %d; %v): the events stream, not a mark, says the ending is out", now, rev, err)
 	}
 	if got := terminalEvents(t, js, "crashed"); len(got) != 1 || got[0] != "failed" {
 		t.Fatalf("terminal events %v, want failed", got)
@@ -139,79 +143,92 @@ func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
 	}
 }
 
-// TestEndingIsPublishedByTheMessageThatEndedIt: an ending written by a
-// check (redelivered until it has published it) is published by that check
-// alone, and never marked; one written by a webhook (bounded deliveries)
-// is published by whichever delivery comes next, and marked.
-func TestEndingIsPublishedByTheMessageThatEndedIt(t *testing.T) {
-	h, store, js := newHandlers(t)
+// countingPublisher is the real JetStream, counting the publishes to each
+// subject: a publish the stream drops as a duplicate is still one here.
+type countingPublisher struct {
+	Publisher
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (p *countingPublisher) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	p.mu.Lock()
+	p.n[msg.Subject]++
+	p.mu.Unlock()
+	return p.Publisher.PublishMsg(ctx, msg, opts...)
+}
+
+func (p *countingPublisher) count(subject string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[subject]
+}
+
+// TestEndingIsPublishedOnceWhateverComesLater: an ending is published as it
+// is written, with no mark; whatever comes later for the lookup (a
+// redelivered check whose acknowledgement was lost, a duplicate command, a
+// late webhook) publishes nothing, however late, since the events stream
+// says it is out: no second event even after the stream's duplicate window.
+// An ending whose event never went out is published by the next delivery,
+// once; one that expired from the events stream is not published again.
+func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
+	h, store, _ := newHandlers(t)
+	pub := &countingPublisher{Publisher: h.c.Publisher, n: map[string]int{}}
+	h.c.Publisher = pub
 	ctx := context.Background()
 	subjects := kybflow.Subjects{}
-	as := func(stream string, seq uint64) context.Context {
-		return context.WithValue(ctx, deliveryKey{}, &lookups.Delivery{Stream: stream, Seq: seq})
-	}
-	check, webhook, duplicate := as(subjects.ChecksStream(), 7), as(subjects.WebhooksStream(), 3), as(subjects.CommandsStream(), 9)
-	events := func(id string) uint64 {
-		t.Helper()
-		s, err := js.Stream(ctx, "AML_EVENTS")
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(ctx, jetstream.WithSubjectFilter("aml.events."+id+".>"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var n uint64
-		for _, c := range info.State.Subjects {
-			n += c
-		}
-		return n
-	}
-	ended := func(id string, by context.Context) (lookups.Record, uint64) {
-		t.Helper()
-		data := kybflow.FailedData{LookupID: id, Code: kybflow.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
-		// Terminal in the store, its event not out: the process that
-		// wrote it died before publishing.
-		rec := lookups.Record{State: lookups.Failed, Failure: &data, SessionID: "s-" + id, EndedBy: deliveryOf(by),
-			Command: kybflow.LookupCommand{LookupID: id, Type: kybflow.TypeOrganization, Identifier: "923609016"}}
-		rev, err := store.Create(ctx, rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rec, rev
-	}
 
-	rec, rev := ended("by-check", check)
-	for _, other := range []context.Context{webhook, duplicate} {
-		if err := h.finish(other, rec, rev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := events("by-check"); n != 0 {
-		t.Fatalf("a webhook and a duplicate command published %d events for an ending a check carries, want 0", n)
-	}
-	for range 2 { // the check redelivered, twice
-		if err := h.finish(check, rec, rev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := events("by-check"); n != 1 {
-		t.Fatalf("%d events after the check's redeliveries, want 1", n)
-	}
-	if _, now, err := store.Get(ctx, "by-check"); err != nil || now != rev {
-		t.Fatalf("the record was written again (revision %d, was %d; %v): an ending a check carries needs no mark", now, rev, err)
-	}
-
-	rec, rev = ended("by-webhook", webhook)
-	if err := h.finish(check, rec, rev); err != nil { // the check's next poll
+	rec := lookups.Record{State: lookups.Opened, SessionID: "s-once", OpenedAt: time.Now(),
+		Command: kybflow.LookupCommand{LookupID: "once", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO, IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"},
+		Artifacts: []kybflow.Artifact{{Name: "json", Bucket: "b", Key: "lookups/once/json.json", Size: 2,
+			SHA256: strings.Repeat("ab", 32), ContentType: "application/json"}}}
+	rev, err := store.Create(ctx, rec)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n := events("by-webhook"); n != 1 {
-		t.Fatalf("%d events for an ending by a webhook, after the next check, want 1", n)
+	if err := h.complete(ctx, rec, rev); err != nil {
+		t.Fatal(err)
 	}
-	marked, _, err := store.Get(ctx, "by-webhook")
-	if err != nil || len(marked.Published) != 1 || marked.Published[0] != "failed" {
-		t.Fatalf("record %+v (%v): an ending by a webhook is marked once out", marked, err)
+	ended, endedRev, err := store.Get(ctx, "once")
+	if err != nil || ended.State != lookups.Completed || len(ended.Published) != 0 || endedRev != rev+1 {
+		t.Fatalf("record %+v at revision %d (created at %d), %v: want completed in one write, no mark", ended, endedRev, rev, err)
+	}
+	completed := subjects.Event("once", kybflow.KindCompleted)
+	for range 3 { // later deliveries
+		if err := h.finish(ctx, ended); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pub.count(completed); n != 1 {
+		t.Fatalf("completed published %d times, want 1: later deliveries must not publish an ending that is out", n)
+	}
+
+	data := kybflow.FailedData{LookupID: "crashed", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
+	crashed := lookups.Record{State: lookups.Failed, Failure: &data, SessionID: "s-2", FinishedAt: time.Now(),
+		Command: kybflow.LookupCommand{LookupID: "crashed", Type: kybflow.TypeOrganization, Identifier: "923609016"}}
+	if _, err := store.Create(ctx, crashed); err != nil { // ended, then the process died
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := h.finish(ctx, crashed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pub.count(subjects.Event("crashed", kybflow.KindFailed)); n != 1 {
+		t.Fatalf("a failed event that never went out was published %d times by the next deliveries, want 1", n)
+	}
+
+	old := crashed
+	old.Command.LookupID, old.Failure = "expired", &kybflow.FailedData{LookupID: "expired", Code: kybflow.CodeSessionFailed}
+	old.FinishedAt = time.Now().Add(-testTopology.EventsMaxAge - time.Minute)
+	if _, err := store.Create(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.finish(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if n := pub.count(subjects.Event("expired", kybflow.KindFailed)); n != 0 {
+		t.Fatalf("an ending older than the events stream keeps was published again (%d)", n)
 	}
 }
 

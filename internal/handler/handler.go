@@ -26,6 +26,7 @@ import (
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/streams"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // API is what the handlers need of the AML API client (*amlapi.Client).
@@ -45,6 +46,12 @@ type Blobs interface {
 // Publisher is what the handlers need of JetStream.
 type Publisher = streams.Publisher
 
+// EventLog is what the handlers read of the events stream
+// (jetstream.Stream): whether a lookup's terminal event is out (finish).
+type EventLog interface {
+	GetLastMsgForSubject(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error)
+}
+
 // Poll is the polling policy: the n-th check of a session waits
 // min(Initial·2^(n-1), Max) before the next. With webhooks configured the
 // cap is MaxWithWebhooks: polls are then only the fallback.
@@ -60,8 +67,15 @@ type Config struct {
 	Blobs     Blobs
 	Lookups   *lookups.Store
 	Publisher Publisher
-	Subjects  kybflow.Subjects
-	Keys      kybflow.ObjectKeys
+	// Events is the events stream, read when a later delivery finds a
+	// lookup ended (required).
+	Events EventLog
+	// EventsMaxAge is how long the events stream keeps events
+	// (EVENTS_MAX_AGE; 0: for ever): an ending older than that and not in
+	// it is not published again.
+	EventsMaxAge time.Duration
+	Subjects     kybflow.Subjects
+	Keys         kybflow.ObjectKeys
 	// Source is the CloudEvents source of our events (required).
 	Source string
 	// WebhookURL is the bridge's public base URL (ending in /webhooks); the
@@ -96,8 +110,8 @@ type Handlers struct {
 
 // New validates cfg and returns the handlers.
 func New(cfg Config) (*Handlers, error) {
-	if cfg.API == nil || cfg.Blobs == nil || cfg.Lookups == nil || cfg.Publisher == nil {
-		return nil, errors.New("handler: API, Blobs, Lookups and Publisher are required")
+	if cfg.API == nil || cfg.Blobs == nil || cfg.Lookups == nil || cfg.Publisher == nil || cfg.Events == nil {
+		return nil, errors.New("handler: API, Blobs, Lookups, Publisher and Events are required")
 	}
 	if err := cfg.Keys.Validate(); err != nil {
 		return nil, fmt.Errorf("handler: %w", err)

@@ -62,15 +62,6 @@ type Record struct {
 	// announces again, deduplicated by the stream); another command for
 	// the lookup is a duplicate and announces nothing.
 	OpenedSeq uint64 `json:"openedSeq,omitempty"`
-	// EndedBy is the message whose handler ended the lookup (wrote it
-	// completed or failed). A command or a check is redelivered until its
-	// handler has published the ending, so when one of them ended it, a
-	// redelivery of it publishes the ending again (the stream drops the
-	// repeat) and no other message does: nothing needs marking. A webhook's
-	// deliveries are bounded, so an ending by a webhook (or by an older
-	// version, EndedBy unset) is marked in Published once out, and any
-	// later delivery publishes it while it is not.
-	EndedBy *Delivery `json:"endedBy,omitempty"`
 	// Traceparent and Tracestate are the W3C trace context of the lookup
 	// (its command's span), set when the record is created: the checks and
 	// webhooks handled later continue its trace (internal/tracing).
@@ -87,7 +78,9 @@ type Record struct {
 	// kinds, and MarkCheckScheduled. A step publishes first and records
 	// here after, so a crash in between re-publishes with the same
 	// Nats-Msg-Id (dropped by the stream), and a duplicate command much
-	// later publishes nothing at all.
+	// later publishes nothing at all. Endings are not marked any more (the
+	// events stream says whether one is out: handler.finish); older
+	// records may carry their mark.
 	Published []string `json:"published,omitempty"`
 
 	AcceptedAt time.Time `json:"acceptedAt,omitzero"`
@@ -96,12 +89,6 @@ type Record struct {
 	// ErasedAt is when the lookup's personal data began to be erased
 	// (state Erased).
 	ErasedAt time.Time `json:"erasedAt,omitzero"`
-}
-
-// Delivery names a message of a stream.
-type Delivery struct {
-	Stream string `json:"stream"`
-	Seq    uint64 `json:"seq"`
 }
 
 // Artifact returns the stored artifact with name, if any.

@@ -72,6 +72,8 @@ func (t *Topology) validate() error {
 type Resources struct {
 	Commands, Checks, Webhooks jetstream.Consumer
 	Lookups                    jetstream.KeyValue
+	// Events is the events stream, for reading what was published.
+	Events jetstream.Stream
 }
 
 // Ensure creates or updates every stream, bucket and consumer of t.
@@ -87,15 +89,18 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources
 	if err := t.validate(); err != nil {
 		return nil, err
 	}
+	res := &Resources{}
 	for _, cfg := range t.streams() {
 		if err := retry(ctx, t.Logger, "ensure stream "+cfg.Name, func(ctx context.Context) error {
-			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			st, err := js.CreateOrUpdateStream(ctx, cfg)
+			if err == nil && cfg.Name == t.Subjects.EventsStream() {
+				res.Events = st
+			}
 			return err
 		}); err != nil {
 			return nil, err
 		}
 	}
-	res := &Resources{}
 	bucket := t.bucket()
 	if err := retry(ctx, t.Logger, "ensure bucket "+bucket.Bucket, func(ctx context.Context) (err error) {
 		res.Lookups, err = js.CreateOrUpdateKeyValue(ctx, bucket)

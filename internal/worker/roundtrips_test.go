@@ -15,8 +15,9 @@ import (
 
 // TestOneLookupsWritesAndPublishes counts what one lookup costs NATS on its
 // happy path (results ready at the first check): the record is written
-// three times (created claimed; the session; the ending, which the check
-// that wrote it publishes, with no mark), and read once (by the check);
+// three times (created claimed; the session; the ending, with no mark
+// after its event: the events stream says it is out), and read once (by
+// the check);
 // three events and one check are published. docs/design.md explains each
 // write; a fourth is a regression.
 func TestOneLookupsWritesAndPublishes(t *testing.T) {
