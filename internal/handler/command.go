@@ -62,6 +62,7 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) 
 		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
 	}
 	recordTrace(ctx, &rec)
+	markEnding(&rec)
 	existing, _, err := h.c.Lookups.Get(ctx, ce.LookupID)
 	switch {
 	case err == nil:

@@ -49,6 +49,7 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 // publish leaves a terminal record whose event is not out: any later
 // delivery for the lookup publishes it (finish).
 func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) error {
+	markEnding(&rec)
 	_, err := h.c.Lookups.Update(ctx, rec, rev)
 	if errors.Is(err, lookups.ErrConflict) {
 		cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
@@ -78,35 +79,55 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 // finish makes sure that the terminal event of a record found terminal in
 // the store is out; it runs for a delivery after the one that wrote the
 // ending (a redelivery, a duplicate command, a late webhook or poll). The
-// events stream is the record of what was published: finish reads the
-// lookup's terminal subject there and publishes only when it is empty, so
-// nothing is marked in the record, and a lost acknowledgement redelivered
-// after the duplicate window publishes nothing twice. Two deliveries that
-// both find it empty publish the same id, which the stream keeps once.
+// events stream is the record of what was published: finish reads the last
+// of the lookup's events there (from the stream's leader), and
 //
-// An ending older than the stream keeps events (EventsMaxAge) and not in it
-// has expired from it: it is not published again. Records of older
-// versions mark their ending in Published; a marked one is out.
+//   - the ending (or the lookup's erased event) is last: it is out, and
+//     nothing is published, however late this delivery comes;
+//   - another of its events is last: the lookup's events are kept and its
+//     ending is not among them (the writer died before publishing): it is
+//     published;
+//   - none is kept (expired, purged, erased): it is published only within
+//     the stream's duplicate window of the ending, where a repeat is
+//     dropped; after that, it may have been out and gone, and is not.
+//
+// Two deliveries that both find it missing publish the same id, which the
+// stream keeps once. A mark written by an older version (after its event
+// was out) is trusted.
 func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 	kind, _, err := ending(rec)
 	if err != nil {
 		return retryBackoff(err)
 	}
-	if slices.Contains(rec.Published, string(kind)) {
+	id := rec.Command.LookupID
+	if slices.Contains(rec.Published, string(kind)) && !rec.MarkedAtEnd {
 		return nil
 	}
-	_, err = h.c.Events.GetLastMsgForSubject(ctx, h.c.Subjects.Event(rec.Command.LookupID, kind))
+	last, err := h.c.Events.GetLastMsgForSubject(ctx, h.c.Subjects.EventsFor(id))
 	switch {
 	case err == nil:
-		return nil // out
+		if last.Subject == h.c.Subjects.Event(id, kind) || last.Subject == h.c.Subjects.Event(id, kybflow.KindErased) {
+			return nil
+		}
 	case !errors.Is(err, jetstream.ErrMsgNotFound):
-		return retryBackoff(fmt.Errorf("is the %s event of %s out: %w", kind, rec.Command.LookupID, err))
-	}
-	if h.c.EventsMaxAge > 0 && !rec.FinishedAt.IsZero() && h.c.Now().Sub(rec.FinishedAt) > h.c.EventsMaxAge {
-		h.log.Warn("lookup ended longer ago than events are kept; its ending is not published again", "lookup_id", rec.Command.LookupID, "kind", string(kind))
+		return retryBackoff(fmt.Errorf("is the %s event of %s out: %w", kind, id, err))
+	case h.c.Now().Sub(rec.FinishedAt) >= h.c.DuplicateWindow:
+		h.log.Warn("ended lookup with none of its events kept, past the duplicate window; its ending is not published again", "lookup_id", id, "kind", string(kind))
 		return nil
 	}
 	return h.publishEnding(ctx, rec)
+}
+
+// markEnding marks the ending of rec, about to be written, in Published,
+// for older versions (which take a mark for an event that is out, and
+// publish nothing for it); MarkedAtEnd tells this version that the mark
+// only says the event is due (finish).
+func markEnding(rec *lookups.Record) {
+	kind, _, err := ending(*rec)
+	if err == nil && !slices.Contains(rec.Published, string(kind)) {
+		rec.Published = append(rec.Published, string(kind))
+	}
+	rec.MarkedAtEnd = true
 }
 
 // publishEnding publishes the terminal event of rec, just made terminal (or

@@ -54,7 +54,7 @@ func newHandlersWith(t *testing.T, wrap func(API) API) (*Handlers, *lookups.Stor
 	if wrap != nil {
 		a = wrap(api)
 	}
-	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Events: res.Events, EventsMaxAge: testTopology.EventsMaxAge, Keys: kybflow.ObjectKeys{},
+	h, err := New(Config{API: a, Blobs: dir, Lookups: store, Publisher: js, Events: res.Events, DuplicateWindow: testTopology.Duplicates, Keys: kybflow.ObjectKeys{},
 		Source: "urn:test", Lease: 15 * time.Second, MaxWait: time.Hour,
 		Poll: Poll{Initial: 100 * time.Millisecond, Max: time.Second, MaxWithWebhooks: time.Second}})
 	if err != nil {
@@ -118,7 +118,7 @@ func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
 	ctx := context.Background()
 	data := kybflow.FailedData{LookupID: "crashed", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
 	rec := lookups.Record{
-		State: lookups.Failed, Failure: &data, SessionID: "s-2",
+		State: lookups.Failed, Failure: &data, SessionID: "s-2", FinishedAt: time.Now(),
 		Command: kybflow.LookupCommand{LookupID: "crashed", Type: kybflow.TypeOrganization, Identifier: "923609016"},
 	}
 	rev, err := store.Create(ctx, rec)
@@ -190,8 +190,8 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	ended, endedRev, err := store.Get(ctx, "once")
-	if err != nil || ended.State != lookups.Completed || len(ended.Published) != 0 || endedRev != rev+1 {
-		t.Fatalf("record %+v at revision %d (created at %d), %v: want completed in one write, no mark", ended, endedRev, rev, err)
+	if err != nil || ended.State != lookups.Completed || !ended.MarkedAtEnd || endedRev != rev+1 {
+		t.Fatalf("record %+v at revision %d (created at %d), %v: want completed in one write, marked with it", ended, endedRev, rev, err)
 	}
 	completed := subjects.Event("once", kybflow.KindCompleted)
 	for range 3 { // later deliveries
@@ -205,6 +205,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 
 	data := kybflow.FailedData{LookupID: "crashed", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
 	crashed := lookups.Record{State: lookups.Failed, Failure: &data, SessionID: "s-2", FinishedAt: time.Now(),
+		Published: []string{"failed"}, MarkedAtEnd: true, // as end writes it
 		Command: kybflow.LookupCommand{LookupID: "crashed", Type: kybflow.TypeOrganization, Identifier: "923609016"}}
 	if _, err := store.Create(ctx, crashed); err != nil { // ended, then the process died
 		t.Fatal(err)
@@ -218,17 +219,52 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 		t.Fatalf("a failed event that never went out was published %d times by the next deliveries, want 1", n)
 	}
 
-	old := crashed
-	old.Command.LookupID, old.Failure = "expired", &kybflow.FailedData{LookupID: "expired", Code: kybflow.CodeSessionFailed}
-	old.FinishedAt = time.Now().Add(-testTopology.EventsMaxAge - time.Minute)
-	if _, err := store.Create(ctx, old); err != nil {
+	// None of its events kept, past the duplicate window: it may have been
+	// out and expired (or purged, or erased); a re-publish would not be
+	// dropped.
+	gone := crashed
+	gone.Command.LookupID, gone.Failure = "gone", &kybflow.FailedData{LookupID: "gone", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed"}
+	gone.FinishedAt = time.Now().Add(-testTopology.Duplicates - time.Minute)
+	if err := h.finish(ctx, gone); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.finish(ctx, old); err != nil {
+	if n := pub.count(subjects.Event("gone", kybflow.KindFailed)); n != 0 {
+		t.Fatalf("an ending with none of its lookup's events kept, past the duplicate window, was published again (%d)", n)
+	}
+
+	// Its other events kept, its ending not among them, however long ago
+	// it ended: the writer died before publishing; published, once.
+	kept := gone
+	kept.Command = kybflow.LookupCommand{LookupID: "kept", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO, IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"}
+	kept.Failure = &kybflow.FailedData{LookupID: "kept", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed"}
+	if _, err := h.publishEvent(ctx, kybflow.KindAccepted, "kept", kept.Command.AcceptedData()); err != nil {
 		t.Fatal(err)
 	}
-	if n := pub.count(subjects.Event("expired", kybflow.KindFailed)); n != 0 {
-		t.Fatalf("an ending older than the events stream keeps was published again (%d)", n)
+	for range 2 {
+		if err := h.finish(ctx, kept); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := pub.count(subjects.Event("kept", kybflow.KindFailed)); n != 1 {
+		t.Fatalf("an ending missing among its lookup's kept events was published %d times, want 1", n)
+	}
+
+	// A mark of an older version (written after its event was out) is
+	// trusted; the erased event says the lookup is gone.
+	marked := gone
+	marked.Command.LookupID, marked.MarkedAtEnd, marked.FinishedAt = "marked", false, time.Now()
+	erased := marked
+	erased.Command.LookupID = "erased"
+	if _, err := h.publishEvent(ctx, kybflow.KindErased, "erased", kybflow.ErasedData{LookupID: "erased", ErasedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []lookups.Record{marked, erased} {
+		if err := h.finish(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if n := pub.count(subjects.Event(r.Command.LookupID, kybflow.KindFailed)); n != 0 {
+			t.Fatalf("%s: ending published (%d)", r.Command.LookupID, n)
+		}
 	}
 }
 

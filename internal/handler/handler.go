@@ -70,12 +70,11 @@ type Config struct {
 	// Events is the events stream, read when a later delivery finds a
 	// lookup ended (required).
 	Events EventLog
-	// EventsMaxAge is how long the events stream keeps events
-	// (EVENTS_MAX_AGE; 0: for ever): an ending older than that and not in
-	// it is not published again.
-	EventsMaxAge time.Duration
-	Subjects     kybflow.Subjects
-	Keys         kybflow.ObjectKeys
+	// DuplicateWindow is the streams' duplicate window (DUPLICATE_WINDOW):
+	// within it a re-published event is dropped (finish).
+	DuplicateWindow time.Duration
+	Subjects        kybflow.Subjects
+	Keys            kybflow.ObjectKeys
 	// Source is the CloudEvents source of our events (required).
 	Source string
 	// WebhookURL is the bridge's public base URL (ending in /webhooks); the

@@ -78,10 +78,14 @@ type Record struct {
 	// kinds, and MarkCheckScheduled. A step publishes first and records
 	// here after, so a crash in between re-publishes with the same
 	// Nats-Msg-Id (dropped by the stream), and a duplicate command much
-	// later publishes nothing at all. Endings are not marked any more (the
-	// events stream says whether one is out: handler.finish); older
-	// records may carry their mark.
+	// later publishes nothing at all. An ending's mark is written with the
+	// ending itself, before its event (MarkedAtEnd): for this version the
+	// events stream says whether the ending is out (handler.finish), and a
+	// version before it takes the mark as "out" and publishes nothing.
 	Published []string `json:"published,omitempty"`
+	// MarkedAtEnd: the ending's mark in Published was written with the
+	// ending, before its event; a mark without it was written after.
+	MarkedAtEnd bool `json:"markedAtEnd,omitempty"`
 
 	AcceptedAt time.Time `json:"acceptedAt,omitzero"`
 	OpenedAt   time.Time `json:"openedAt,omitzero"`

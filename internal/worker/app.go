@@ -186,7 +186,7 @@ func (a *App) EnsureTopology(ctx context.Context) error {
 	}
 	h, err := handler.New(handler.Config{
 		API: a.api, Blobs: a.store, Lookups: lookups.NewStore(res.Lookups), Publisher: a.js,
-		Events: res.Events, EventsMaxAge: a.cfg.EventsMaxAge,
+		Events: res.Events, DuplicateWindow: a.cfg.Duplicates,
 		Subjects: a.topo.Subjects, Keys: kybflow.ObjectKeys{Prefix: a.cfg.KeyPrefix}, Source: a.cfg.EventSource,
 		WebhookURL: a.cfg.WebhookURL, Lease: a.cfg.OpenLease, MaxWait: a.cfg.MaxWait,
 		Poll:   handler.Poll{Initial: a.cfg.PollInitial, Max: a.cfg.PollMax, MaxWithWebhooks: a.cfg.PollMaxWebhook},
