@@ -84,9 +84,10 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 //
 //   - the ending (or the lookup's erased event) is last: it is out, and
 //     nothing is published, however late this delivery comes;
-//   - another of its events is last: the lookup's events are kept and its
-//     ending is not among them (the writer died before publishing): it is
-//     published;
+//   - another of its events is last, and the ending is not among its
+//     events (the writer died before publishing): it is published (an
+//     ending followed by an event a held-up replica published late is
+//     found by a second read);
 //   - none is kept (expired, purged, erased): it is published only within
 //     the stream's duplicate window of the ending, where a repeat is
 //     dropped; after that, it may have been out and gone, and is not.
@@ -108,6 +109,15 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 	case err == nil:
 		if last.Subject == h.c.Subjects.Event(id, kind) || last.Subject == h.c.Subjects.Event(id, kybflow.KindErased) {
 			return nil
+		}
+		// Another event last: a replica held up for hours may have
+		// published it after the ending. Is the ending there at all?
+		_, err = h.c.Events.GetLastMsgForSubject(ctx, h.c.Subjects.Event(id, kind))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return retryBackoff(fmt.Errorf("is the %s event of %s out: %w", kind, id, err))
 		}
 	case !errors.Is(err, jetstream.ErrMsgNotFound):
 		return retryBackoff(fmt.Errorf("is the %s event of %s out: %w", kind, id, err))

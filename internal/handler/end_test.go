@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -190,7 +191,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	ended, endedRev, err := store.Get(ctx, "once")
-	if err != nil || ended.State != lookups.Completed || !ended.MarkedAtEnd || endedRev != rev+1 {
+	if err != nil || ended.State != lookups.Completed || !ended.MarkedAtEnd || !slices.Contains(ended.Published, "completed") || endedRev != rev+1 {
 		t.Fatalf("record %+v at revision %d (created at %d), %v: want completed in one write, marked with it", ended, endedRev, rev, err)
 	}
 	completed := subjects.Event("once", kybflow.KindCompleted)
@@ -249,12 +250,24 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 		t.Fatalf("an ending missing among its lookup's kept events was published %d times, want 1", n)
 	}
 
+	// The ending out, then an event a held-up replica published late.
+	if _, err := h.publishEvent(ctx, kybflow.KindSessionOpened, "once", ended.Command.SessionOpenedData(ended.SessionID)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.finish(ctx, ended); err != nil {
+		t.Fatal(err)
+	}
+	if n := pub.count(completed); n != 1 {
+		t.Fatalf("completed published %d times, want 1: an event after the ending hid it", n)
+	}
+
 	// A mark of an older version (written after its event was out) is
 	// trusted; the erased event says the lookup is gone.
 	marked := gone
 	marked.Command.LookupID, marked.MarkedAtEnd, marked.FinishedAt = "marked", false, time.Now()
 	erased := marked
-	erased.Command.LookupID = "erased"
+	erased.Command.LookupID, erased.MarkedAtEnd = "erased", true // as end writes it
+	erased.Failure = &kybflow.FailedData{LookupID: "erased", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed"}
 	if _, err := h.publishEvent(ctx, kybflow.KindErased, "erased", kybflow.ErasedData{LookupID: "erased", ErasedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}

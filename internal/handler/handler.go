@@ -112,6 +112,9 @@ func New(cfg Config) (*Handlers, error) {
 	if cfg.API == nil || cfg.Blobs == nil || cfg.Lookups == nil || cfg.Publisher == nil || cfg.Events == nil {
 		return nil, errors.New("handler: API, Blobs, Lookups, Publisher and Events are required")
 	}
+	if cfg.DuplicateWindow <= 0 {
+		return nil, errors.New("handler: DuplicateWindow is required")
+	}
 	if err := cfg.Keys.Validate(); err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
 	}
