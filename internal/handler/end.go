@@ -125,7 +125,12 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 		h.log.Warn("ended lookup with none of its events kept, past the duplicate window; its ending is not published again", "lookup_id", id, "kind", string(kind))
 		return nil
 	}
-	return h.publishEnding(ctx, rec)
+	if err := h.publishEnding(ctx, rec); err != nil {
+		return err
+	}
+	h.c.Metrics.EndingsRepaired.Inc()
+	h.log.Info("ending published by a later delivery (its writer did not publish it)", "lookup_id", id, "kind", string(kind))
+	return nil
 }
 
 // markEnding marks the ending of rec, about to be written, in Published,

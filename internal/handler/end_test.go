@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
@@ -259,6 +260,14 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 	}
 	if n := pub.count(completed); n != 1 {
 		t.Fatalf("completed published %d times, want 1: an event after the ending hid it", n)
+	}
+
+	var repaired dto.Metric
+	if err := h.c.Metrics.EndingsRepaired.Write(&repaired); err != nil {
+		t.Fatal(err)
+	}
+	if n := repaired.GetCounter().GetValue(); n != 2 {
+		t.Errorf("kybflow_endings_repaired_total %v, want 2 (crashed and kept)", n)
 	}
 
 	// A mark of an older version (written after its event was out) is

@@ -24,6 +24,7 @@ type Metrics struct {
 	LookupDuration   prometheus.Histogram
 	Unreadable       prometheus.Counter     // session answers we could not read
 	SessionNotFound  *prometheus.CounterVec // by cause: expired, soon_after_create
+	EndingsRepaired  prometheus.Counter     // endings a later delivery found missing and published
 }
 
 // NewMetrics makes the metrics and registers them on reg (nil: not
@@ -48,11 +49,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Unreadable: prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_session_answers_unreadable_total", Help: "Session answers (2xx) the client could not read; model.go may not match the API."}),
 		SessionNotFound: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_session_not_found_total",
 			Help: "Session status calls answered 404, by cause: expired (older than the results' lifetime) or soon_after_create (the model's session path may be wrong)."}, []string{"cause"}),
+		EndingsRepaired: prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_endings_repaired_total",
+			Help: "Endings a later delivery found missing from the events stream and published (a worker died between writing an ending and publishing it, or the delivery raced that publish)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.LookupsAccepted, m.LookupsCompleted, m.LookupsFailed, m.SessionsOpened, m.ArtifactsStored,
 			m.BytesStored, m.Polls, m.Webhooks, m.Events, m.TransientErrors, m.DeadLetters, m.LookupDuration,
-			m.Unreadable, m.SessionNotFound)
+			m.Unreadable, m.SessionNotFound, m.EndingsRepaired)
 	}
 	return m
 }
