@@ -22,6 +22,7 @@ import (
 // A scalePhase is one way of doing the job, run for a round of lookups.
 type scalePhase struct {
 	name string
+	key  string // its name in SCALE_PHASES
 	// round runs lookups with ids of the given prefix (unique per round)
 	// and reports the row; ok is false if the phase cannot run here (the
 	// Watermill peer that does not build).
@@ -38,9 +39,8 @@ func (e *scaleEnv) scalePhases(sample scaleSample) []scalePhase {
 	if only == "" {
 		return phases
 	}
-	keys := []string{"ceiling", "pipeline", "plain", "watermill"}
 	for i := range phases {
-		if !slices.Contains(strings.Split(only, ","), keys[i]) {
+		if !slices.Contains(strings.Split(only, ","), phases[i].key) {
 			phases[i].round = func(string, int) (scaleRow, bool) { return scaleRow{}, false }
 		}
 	}
@@ -51,19 +51,19 @@ func (e *scaleEnv) allPhases(sample scaleSample) []scalePhase {
 	api := newPeerAPI(e.sandboxAddr)
 	var profiled bool
 	return []scalePhase{
-		{"ceiling (PUTs)", func(prefix string, n int) (scaleRow, bool) {
+		{"ceiling (PUTs)", "ceiling", func(prefix string, n int) (scaleRow, bool) {
 			return e.ceilingRound(prefix, n, sample), true
 		}},
-		{"pipeline", func(prefix string, n int) (scaleRow, bool) {
+		{"pipeline", "pipeline", func(prefix string, n int) (scaleRow, bool) {
 			// A CPU profile of the worker, in the first round only.
 			profile := !profiled && os.Getenv("SCALE_PPROF_DIR") != ""
 			profiled = true
 			return e.pipelineRound(prefix, n, profile), true
 		}},
-		{"plain peer", func(prefix string, n int) (scaleRow, bool) {
+		{"plain peer", "plain", func(prefix string, n int) (scaleRow, bool) {
 			return e.plainPeerRound(api, prefix, n), true
 		}},
-		{"watermill peer", e.watermillRound},
+		{"watermill peer", "watermill", e.watermillRound},
 	}
 }
 
