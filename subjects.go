@@ -3,6 +3,7 @@ package kybflow
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // DefaultPrefix is the subject prefix when none is configured.
@@ -119,6 +120,11 @@ func (s Subjects) Check(lookupID string) string { return s.prefix() + ".checks."
 // travels on a subject of this contract.
 type CheckMessage struct {
 	LookupID string `json:"lookupId"`
+	// NotBefore, when set, is when the check is first due: the command that
+	// opened the session polled it once already, just before publishing the
+	// check, and its first delivery waits until then. Older workers, which
+	// do not know it, poll at once.
+	NotBefore time.Time `json:"notBefore,omitzero"`
 }
 
 // CheckMsgID is the Nats-Msg-Id of a lookup's first check: the stream keeps

@@ -41,6 +41,12 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 	if md, err := msg.Metadata(); err == nil {
 		n, published = md.NumDelivered, md.Timestamp
 	}
+	if wait := cm.NotBefore.Sub(h.c.Now()); wait > 0 {
+		// Polled by the command that opened the session just before it
+		// published this check (announceOpened): due one poll interval
+		// after that poll, at most (a clock ahead of ours).
+		return retryAfter(errNotReady, min(wait, h.pollDelay(1)))
+	}
 	// A check exists only once its lookup is opened. A read that says
 	// otherwise may come from a key-value replica that lags behind (reads
 	// are served by followers on a cluster): never drop the lookup's only

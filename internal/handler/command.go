@@ -173,7 +173,7 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 				h.log.Info("duplicate command for an opened lookup; acknowledged", "lookup_id", id)
 				return nil
 			}
-			return h.announceOpened(ctx, rec, rev)
+			return h.announceOpened(ctx, rec, rev, false)
 
 		case lookups.Opening:
 			now := h.c.Now()

@@ -32,13 +32,18 @@ func newHandlers(t *testing.T) (*Handlers, *lookups.Store, jetstream.JetStream) 
 }
 
 func newHandlersWith(t *testing.T, wrap func(API) API) (*Handlers, *lookups.Store, jetstream.JetStream) {
+	return newHandlersOn(t, sandbox.Config{}, wrap)
+}
+
+// newHandlersOn is newHandlersWith on a sandbox configured by sbCfg.
+func newHandlersOn(t *testing.T, sbCfg sandbox.Config, wrap func(API) API) (*Handlers, *lookups.Store, jetstream.JetStream) {
 	t.Helper()
 	js := testenv.JetStream(t)
 	res, err := streams.Ensure(context.Background(), js, testTopology)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := sandbox.Start(sandbox.Config{}, "127.0.0.1:0")
+	sb, err := sandbox.Start(sbCfg, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

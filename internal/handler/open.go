@@ -64,7 +64,7 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 		return retryBackoff(err)
 	}
 	h.log.Info("session opened", "lookup_id", cmd.LookupID, "session_id", sessionID)
-	return h.announceOpened(ctx, rec, next)
+	return h.announceOpened(ctx, rec, next, true)
 }
 
 // unclaim gives an opening claim back (state accepted), so that the next
@@ -182,27 +182,51 @@ func requestedReports(cmd kybflow.LookupCommand) []kybflow.ReportType {
 	return out
 }
 
-// announceOpened publishes the session_opened event and the first check,
-// then the command is done. It runs for the command that opened the
-// session, and again for a redelivery of it (a crash in between): the
+// announceOpened publishes the session_opened event, then either finishes
+// the lookup at its first poll or publishes its first check, and then the
+// command is done. It runs for the command that opened the session
+// (pollFirst), and again for a redelivery of it (a crash in between): the
 // stream drops the repeats by their Nats-Msg-Id. Nothing is written back:
 // a duplicate command (another sequence) announces nothing (advance).
-func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, _ uint64) error {
+//
+// The first poll is made here, by the command that opened the session,
+// before any check exists: until the command is acknowledged it carries the
+// lookup (a crash redelivers it, and its redelivery schedules the check). A
+// session whose results are ready at once ends without a check message; any
+// other outcome (results not ready, a transient error, a conflict with a
+// webhook) publishes the check, due one poll interval later, as the check's
+// own first poll would have been followed by.
+func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev uint64, pollFirst bool) error {
 	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) && slices.Contains(rec.Published, string(kybflow.KindSessionOpened)) {
 		return nil // marked by an earlier version
 	}
+	stored := rec // as written: session_opened is not marked
 	if err := h.ensureEvent(ctx, &rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
 		return err
 	}
-	if !slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
-		body, _ := json.Marshal(kybflow.CheckMessage{LookupID: rec.Command.LookupID})
-		// The check carries the lookup's trace: every delivery of it is a
-		// span of that trace.
-		hdr := nats.Header{}
-		tracing.Inject(lookupContext(ctx, rec), hdr)
-		if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.LookupID), body, kybflow.CheckMsgID(rec.Command.LookupID), hdr); err != nil {
-			return retryBackoff(err)
+	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
+		return nil
+	}
+	check := kybflow.CheckMessage{LookupID: rec.Command.LookupID}
+	if pollFirst && ctx.Err() == nil {
+		done, err := h.progress(ctx, stored, rev)
+		switch {
+		case done && err == nil:
+			return nil // ended, its event out
+		case done && streams.IsTerm(err):
+			return err // ended failed, its event out (or erased meanwhile)
+		case err != nil:
+			h.log.Debug("first poll did not finish; the check takes over", "lookup_id", rec.Command.LookupID, "err", err)
 		}
+		check.NotBefore = h.c.Now().Add(h.pollDelay(1))
+	}
+	body, _ := json.Marshal(check)
+	// The check carries the lookup's trace: every delivery of it is a
+	// span of that trace.
+	hdr := nats.Header{}
+	tracing.Inject(lookupContext(ctx, rec), hdr)
+	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.LookupID), body, kybflow.CheckMsgID(rec.Command.LookupID), hdr); err != nil {
+		return retryBackoff(err)
 	}
 	return nil
 }

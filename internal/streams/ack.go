@@ -77,6 +77,13 @@ func Retry(err error, delay time.Duration) error {
 // event, a dead letter); Term only stops the redelivery.
 func Term(err error) error { return &outcome{act: ActTerm, err: err} }
 
+// IsTerm reports whether err was marked permanent by Term: for a handler
+// that runs another's work inline and must know whether it ended there.
+func IsTerm(err error) bool {
+	var o *outcome
+	return errors.As(err, &o) && o.act == ActTerm
+}
+
 // Backoff is the redelivery delay for a message delivered n times (n ≥ 1):
 // exponential from Initial, capped at Max.
 type Backoff struct {
