@@ -29,11 +29,12 @@ func (c countingStatus) Session(ctx context.Context, kind amlapi.Kind, id string
 }
 
 // openCounted opens a claimed lookup id on a sandbox configured by sbCfg,
-// counting polls and publishes.
-func openCounted(t *testing.T, sbCfg sandbox.Config, id string) (*Handlers, *lookups.Store, jetstream.JetStream, *atomic.Int32, *countingPublisher) {
+// with the polling policy poll, counting polls and publishes.
+func openCounted(t *testing.T, sbCfg sandbox.Config, poll Poll, id string) (*Handlers, *lookups.Store, jetstream.JetStream, *atomic.Int32, *countingPublisher) {
 	t.Helper()
 	polls := new(atomic.Int32)
 	h, store, js := newHandlersOn(t, sbCfg, func(a API) API { return countingStatus{API: a, n: polls} })
+	h.c.Poll = poll
 	pub := &countingPublisher{Publisher: h.c.Publisher, n: map[string]int{}}
 	h.c.Publisher = pub
 	ctx := context.Background()
@@ -54,7 +55,8 @@ func openCounted(t *testing.T, sbCfg sandbox.Config, id string) (*Handlers, *loo
 // session polls it once itself; results ready then are stored and the
 // lookup ends, with no check message at all.
 func TestSessionReadyAtOnceEndsWithoutACheck(t *testing.T) {
-	_, store, _, polls, pub := openCounted(t, sandbox.Config{ReadyAfter: time.Nanosecond, ReportInterval: time.Nanosecond}, "at-once")
+	_, store, _, polls, pub := openCounted(t, sandbox.Config{ReadyAfter: time.Nanosecond, ReportInterval: time.Nanosecond},
+		Poll{Initial: time.Minute, Max: time.Minute, MaxWithWebhooks: time.Minute}, "at-once")
 	subjects := kybflow.Subjects{}
 	rec, _, err := store.Get(context.Background(), "at-once")
 	if err != nil || rec.State != lookups.Completed || len(rec.Artifacts) != 2 {
@@ -77,8 +79,11 @@ func TestSessionReadyAtOnceEndsWithoutACheck(t *testing.T) {
 // the record; once due, it polls. So the polls of a session are as many,
 // and as far apart, as when the check made the first one.
 func TestFirstCheckWaitsOutTheOpenersPoll(t *testing.T) {
+	// A poll interval far longer than the test, so that the check is
+	// surely not due yet when it is first handled, however slow the machine.
+	poll := Poll{Initial: time.Minute, Max: 2 * time.Minute, MaxWithWebhooks: 2 * time.Minute}
 	before := time.Now()
-	h, store, js, polls, pub := openCounted(t, sandbox.Config{ReadyAfter: time.Hour}, "later")
+	h, store, js, polls, pub := openCounted(t, sandbox.Config{ReadyAfter: time.Hour}, poll, "later")
 	after := time.Now()
 	subjects := kybflow.Subjects{}
 	ctx := context.Background()
@@ -125,7 +130,7 @@ func TestFirstCheckWaitsOutTheOpenersPoll(t *testing.T) {
 		t.Fatalf("a check before it is due polled (%d polls)", n)
 	}
 
-	h.c.Now = func() time.Time { return time.Now().Add(time.Minute) } // due
+	h.c.Now = func() time.Time { return time.Now().Add(initial) } // due
 	err = h.Check(ctx, msg)
 	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act != streams.ActRetry || !errors.Is(err, errNotReady) {
 		t.Fatalf("due check of a session not ready: %v (%v), want a retry", act, err)
