@@ -46,14 +46,15 @@ func build(t *testing.T) string {
 	return dir
 }
 
+// freeAddr is a free 127.0.0.1 address for a binary to listen on
+// (testenv.FreeAddr: outside the ephemeral port range).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := testenv.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return a
 }
 
 // proc is a started binary whose output is kept for failures.

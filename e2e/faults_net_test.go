@@ -5,10 +5,11 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 func faultAddr(tb testing.TB) string {
@@ -20,27 +21,14 @@ func faultAddr(tb testing.TB) string {
 	return a
 }
 
-func faultFreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+func faultFreeAddr() (string, error) { return testenv.FreeAddr() }
 
-// faultFreeAddrs picks n distinct free addresses, holding each until all
-// are picked.
+// faultFreeAddrs picks n distinct free addresses.
 func faultFreeAddrs(tb testing.TB, n int) []string {
 	tb.Helper()
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().String())
+	out, err := testenv.FreeAddrs(n)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }

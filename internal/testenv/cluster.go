@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -94,17 +93,12 @@ func startCluster(t testing.TB, n int) (*Cluster, error) {
 	return c, nil
 }
 
-// reservePorts has the OS pick n distinct free ports on 127.0.0.1, and frees
-// them for the servers to bind.
+// reservePorts picks n distinct free ports on 127.0.0.1 (FreePorts), and
+// frees them for the servers to bind.
 func reservePorts(n int) ([]int, error) {
-	ports := make([]int, n)
-	for i := range n {
-		l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("reserve port: %w", err)
-		}
-		defer l.Close() // held until all are picked, so that they differ
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+	ports, err := FreePorts(n)
+	if err != nil {
+		return nil, fmt.Errorf("reserve port: %w", err)
 	}
 	return ports, nil
 }

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"go/build"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -256,20 +255,10 @@ func waitLive(baseURL string, exited <-chan struct{}) error {
 }
 
 // freeLoopbackAddr returns a 127.0.0.1 address whose port was free a moment
-// ago. MinIO cannot report a port it picked itself in a parseable way, so a
-// race with another process is possible; MinIO then exits and startMinIO is
-// tried again.
-func freeLoopbackAddr() (string, error) {
-	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return "", err
-	}
-	return addr, nil
-}
+// ago (FreeAddr). MinIO cannot report a port it picked itself in a
+// parseable way, so a race with another listener is possible; MinIO then
+// exits and startMinIO is tried again.
+func freeLoopbackAddr() (string, error) { return FreeAddr() }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
