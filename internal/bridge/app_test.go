@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -26,12 +25,11 @@ import (
 // is there it stores them and answers 200. The same when its server stops
 // and starts again mid-run.
 func TestBridgeWaitsForNATS(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // a port for the server that is not there yet
+	ports, err := testenv.FreePorts(1) // a port for the server that is not there yet
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := ports[0]
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
 
 	app, err := Start(Config{
