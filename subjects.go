@@ -3,7 +3,6 @@ package kybflow
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // DefaultPrefix is the subject prefix when none is configured.
@@ -120,11 +119,13 @@ func (s Subjects) Check(lookupID string) string { return s.prefix() + ".checks."
 // travels on a subject of this contract.
 type CheckMessage struct {
 	LookupID string `json:"lookupId"`
-	// NotBefore, when set, is when the check is first due: the command that
-	// opened the session polled it once already, just before publishing the
-	// check, and its first delivery waits until then. Older workers, which
-	// do not know it, poll at once.
-	NotBefore time.Time `json:"notBefore,omitzero"`
+	// PollAfterMs, when set, is how long after the check was stored its
+	// first poll is due, in milliseconds: the command that opened the
+	// session polled it once already, just before publishing the check. Its
+	// first delivery waits out what is left of it (measured by the stream's
+	// timestamp, so another replica's clock can delay it by this much at
+	// most). Older workers, which do not know it, poll at once.
+	PollAfterMs int64 `json:"pollAfterMs,omitempty"`
 }
 
 // CheckMsgID is the Nats-Msg-Id of a lookup's first check: the stream keeps

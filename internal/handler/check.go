@@ -41,11 +41,14 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 	if md, err := msg.Metadata(); err == nil {
 		n, published = md.NumDelivered, md.Timestamp
 	}
-	if wait := cm.NotBefore.Sub(h.c.Now()); wait > 0 {
+	if after := time.Duration(cm.PollAfterMs) * time.Millisecond; after > 0 && n == 1 {
 		// Polled by the command that opened the session just before it
-		// published this check (announceOpened): due one poll interval
-		// after that poll, at most (a clock ahead of ours).
-		return retryAfter(errNotReady, min(wait, h.pollDelay(1)))
+		// published this check (announceOpened): the first delivery waits
+		// out the rest of that, once, and never longer than that (the
+		// stream's clock may be ahead of ours).
+		if wait := min(after-h.c.Now().Sub(published), after); wait > 0 {
+			return retryAfter(errNotReady, wait)
+		}
 	}
 	// A check exists only once its lookup is opened. A read that says
 	// otherwise may come from a key-value replica that lags behind (reads

@@ -24,8 +24,9 @@ import (
 )
 
 // Command handles a lookup command: validate it, record it, open its
-// session, record the session, schedule its first check. It is acked once
-// the session is recorded; a duplicate finds the record and does nothing.
+// session, record the session, poll it once, and schedule its check when
+// that poll did not finish it. It is acked once the session is recorded
+// and polled; a duplicate finds the record and does nothing.
 func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (err error) {
 	// A lookup's trace is its command's: continued from its traceparent
 	// header, or started here.

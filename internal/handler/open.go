@@ -1,8 +1,9 @@
 package handler
 
 // Opening: the replica that claimed a lookup creates its session under a
-// renewed lease (lease.go), records it, and announces it with the
-// session_opened event and the first check.
+// renewed lease (lease.go), records it, announces it with the
+// session_opened event, and polls it once: what that poll does not finish
+// goes to the session's check.
 
 import (
 	"context"
@@ -52,7 +53,7 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 	holder := rec.LeaseHolder
 	rec.State, rec.SessionID, rec.OpenedAt, rec.OpenedSeq = lookups.Opened, sessionID, h.c.Now(), rec.LeaseSeq
 	rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = time.Time{}, "", 0
-	next, err := h.recordSession(ctx, rec, rev, holder)
+	rec, next, err := h.recordSession(ctx, rec, rev, holder)
 	if errors.Is(err, errErased) {
 		h.log.Warn("session opened for a lookup erased meanwhile; its tombstone blocks any other", "lookup_id", cmd.LookupID)
 		return drop(err)
@@ -97,11 +98,12 @@ const recordPatience = 20 * time.Second
 // recordRetry is the wait between attempts to record a session.
 const recordRetry = 200 * time.Millisecond
 
-// recordSession writes the record of a just-opened session. The session
-// exists upstream and cost money, so this write is worth more than our
-// context: it goes on when the context ends (a drain) and retries passing
-// failures, for recordPatience.
-func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, holder string) (uint64, error) {
+// recordSession writes the record of a just-opened session, and returns
+// the record as it stands with its revision. The session exists upstream
+// and cost money, so this write is worth more than our context: it goes on
+// when the context ends (a drain) and retries passing failures, for
+// recordPatience.
+func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, holder string) (lookups.Record, uint64, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordPatience)
 	defer cancel()
 	for {
@@ -114,22 +116,23 @@ func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev ui
 			case gerr != nil:
 				err = gerr
 			case cur.State == lookups.Opened && cur.SessionID == rec.SessionID:
-				return curRev, nil
+				// Ours, landed unheard; a webhook may have moved it since.
+				return cur, curRev, nil
 			case cur.State == lookups.Erased:
-				return 0, fmt.Errorf("lookup %s: %w", rec.Command.LookupID, errErased)
+				return rec, 0, fmt.Errorf("lookup %s: %w", rec.Command.LookupID, errErased)
 			case cur.State == lookups.Opening && cur.LeaseHolder == holder:
 				rev = curRev // still our claim: write over our own renewal
 				err = fmt.Errorf("record session: our claim moved to revision %d", curRev)
 			default:
-				return 0, fmt.Errorf("the lookup was taken over (state %s): %w", cur.State, err)
+				return rec, 0, fmt.Errorf("the lookup was taken over (state %s): %w", cur.State, err)
 			}
 		}
 		if err == nil {
-			return next, nil
+			return rec, next, nil
 		}
 		select {
 		case <-rctx.Done():
-			return 0, fmt.Errorf("%w (last: %w)", rctx.Err(), err)
+			return rec, 0, fmt.Errorf("%w (last: %w)", rctx.Err(), err)
 		case <-time.After(recordRetry):
 		}
 	}
@@ -201,6 +204,7 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 		return nil // marked by an earlier version
 	}
 	stored := rec // as written: session_opened is not marked
+	stored.Published = slices.Clone(rec.Published)
 	if err := h.ensureEvent(ctx, &rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
 		return err
 	}
@@ -213,12 +217,14 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 		switch {
 		case done && err == nil:
 			return nil // ended, its event out
-		case done && streams.IsTerm(err):
-			return err // ended failed, its event out (or erased meanwhile)
+		case streams.IsTerm(err):
+			return err // ended failed, its event out; or erased meanwhile
 		case err != nil:
 			h.log.Debug("first poll did not finish; the check takes over", "lookup_id", rec.Command.LookupID, "err", err)
 		}
-		check.NotBefore = h.c.Now().Add(h.pollDelay(1))
+		// Due one poll interval later, or later still when the poll's
+		// error asked for it (a Retry-After).
+		check.PollAfterMs = max(h.pollDelay(1), streams.RetryDelay(err)).Milliseconds()
 	}
 	body, _ := json.Marshal(check)
 	// The check carries the lookup's trace: every delivery of it is a

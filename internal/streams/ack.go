@@ -84,6 +84,17 @@ func IsTerm(err error) bool {
 	return errors.As(err, &o) && o.act == ActTerm
 }
 
+// RetryDelay is the delay err asks for, when it is a Retry with one (0
+// otherwise): for a handler that hands another's retry over to a message
+// of its own.
+func RetryDelay(err error) time.Duration {
+	var o *outcome
+	if errors.As(err, &o) && o.act == ActRetry {
+		return o.delay
+	}
+	return 0
+}
+
 // Backoff is the redelivery delay for a message delivered n times (n ≥ 1):
 // exponential from Initial, capped at Max.
 type Backoff struct {
