@@ -164,10 +164,7 @@ func Consume(ctx context.Context, cons jetstream.Consumer, h Handler, cfg Consum
 // handleOne runs h for one message, keeps it alive while it runs, and
 // acknowledges it according to Decide.
 func handleOne(work context.Context, msg jetstream.Msg, h Handler, cfg ConsumeConfig, log *slog.Logger) {
-	hctx, cancel := context.WithCancel(work)
-	if cfg.HandlerTimeout > 0 {
-		hctx, cancel = context.WithTimeout(work, cfg.HandlerTimeout)
-	}
+	hctx, cancel := handlerContext(work, cfg.HandlerTimeout)
 	defer cancel()
 
 	// Keep-alives every third of the ack wait while the handler runs, from
@@ -223,6 +220,18 @@ func handleOne(work context.Context, msg jetstream.Msg, h Handler, cfg ConsumeCo
 	if cfg.Observe != nil {
 		cfg.Observe(act, time.Since(start))
 	}
+}
+
+// handlerContext is the context of one handler: work's, cut at timeout (if
+// any). Exactly one child of work is made per message, and its cancel
+// removes it from work: work lives as long as the loop, so a child left
+// behind would stay for good (it did: a first child, replaced by the
+// timeout's, leaked about 100 bytes per message).
+func handlerContext(work context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(work, timeout)
+	}
+	return context.WithCancel(work)
 }
 
 // PanicDelay is how long a message whose handler panicked waits before it
