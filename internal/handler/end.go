@@ -104,7 +104,7 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 	if slices.Contains(rec.Published, string(kind)) && !rec.MarkedAtEnd {
 		return nil
 	}
-	last, err := h.c.Events.GetLastMsgForSubject(ctx, h.c.Subjects.EventsFor(id))
+	last, err := h.lastEvent(ctx, h.c.Subjects.EventsFor(id))
 	switch {
 	case err == nil:
 		if last.Subject == h.c.Subjects.Event(id, kind) || last.Subject == h.c.Subjects.Event(id, kybflow.KindErased) {
@@ -112,7 +112,7 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 		}
 		// Another event last: a replica held up for hours may have
 		// published it after the ending. Is the ending there at all?
-		_, err = h.c.Events.GetLastMsgForSubject(ctx, h.c.Subjects.Event(id, kind))
+		_, err = h.lastEvent(ctx, h.c.Subjects.Event(id, kind))
 		if err == nil {
 			return nil
 		}
@@ -131,6 +131,17 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 	h.c.Metrics.EndingsRepaired.Inc()
 	h.log.Info("ending published by a later delivery (its writer did not publish it)", "lookup_id", id, "kind", string(kind))
 	return nil
+}
+
+// lastEvent reads the last event on subject from the events stream,
+// bounded like a record read (lookups.RequestTimeout): a read whose answer
+// was lost with a server (a leader that died mid-request) must fail in
+// seconds and be retried, not hold the handler, and with it a slot of the
+// consume loop, for the handler's whole deadline.
+func (h *Handlers) lastEvent(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookups.RequestTimeout)
+	defer cancel()
+	return h.c.Events.GetLastMsgForSubject(ctx, subject)
 }
 
 // markEnding marks the ending of rec, about to be written, in Published,
