@@ -37,18 +37,24 @@ func openCounted(t *testing.T, sbCfg sandbox.Config, poll Poll, id string) (*Han
 	h.c.Poll = poll
 	pub := &countingPublisher{Publisher: h.c.Publisher, n: map[string]int{}}
 	h.c.Publisher = pub
-	ctx := context.Background()
-	cmd := kybflow.LookupCommand{LookupID: id, Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
-		IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016", Reports: []kybflow.ReportType{"aml"}}
-	rec := h.claim(lookups.Record{Command: cmd, AcceptedAt: time.Now()}, 1)
-	rev, err := store.Create(ctx, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.open(ctx, rec, rev); err != nil {
+	if err := openClaimed(t, h, store, id); err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	return h, store, js, polls, pub
+}
+
+// openClaimed claims a new organization lookup id, as its command does
+// (advance), and opens its session.
+func openClaimed(t *testing.T, h *Handlers, store *lookups.Store, id string) error {
+	t.Helper()
+	cmd := kybflow.LookupCommand{LookupID: id, Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
+		IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016", Reports: []kybflow.ReportType{"aml"}}
+	rec := h.claim(lookups.Record{Command: cmd, AcceptedAt: time.Now()}, 1)
+	rev, err := store.Create(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.open(context.Background(), rec, rev)
 }
 
 // firstCheck fetches the check in AML_CHECKS through the worker's consumer,
@@ -194,14 +200,7 @@ func TestFirstPollThatCannotFinishHandsOverToTheCheck(t *testing.T) {
 			polls := new(atomic.Int32)
 			h, store, js := newHandlersWith(t, func(a API) API { return countingAnswers{API: a, err: tc.err, n: polls} })
 			ctx := context.Background()
-			cmd := kybflow.LookupCommand{LookupID: "faulty", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
-				IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"}
-			rec := h.claim(lookups.Record{Command: cmd, AcceptedAt: time.Now()}, 1)
-			rev, err := store.Create(ctx, rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.open(ctx, rec, rev); err != nil {
+			if err := openClaimed(t, h, store, "faulty"); err != nil {
 				t.Fatalf("open with a failing first poll: %v, want the command done", err)
 			}
 			if got, _, err := store.Get(ctx, "faulty"); err != nil || got.State != lookups.Opened {
@@ -227,14 +226,7 @@ func TestSessionFailedAtTheFirstPollEndsFailed(t *testing.T) {
 	pub := &countingPublisher{Publisher: h.c.Publisher, n: map[string]int{}}
 	h.c.Publisher = pub
 	ctx := context.Background()
-	cmd := kybflow.LookupCommand{LookupID: "failing", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
-		IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"}
-	rec := h.claim(lookups.Record{Command: cmd, AcceptedAt: time.Now()}, 1)
-	rev, err := store.Create(ctx, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = h.open(ctx, rec, rev)
+	err := openClaimed(t, h, store, "failing")
 	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act != streams.ActTerm {
 		t.Fatalf("open of a session failed at once: %v (%v), want term", act, err)
 	}
