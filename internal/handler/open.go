@@ -214,17 +214,18 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 	check := kybflow.CheckMessage{LookupID: rec.Command.LookupID}
 	if pollFirst && ctx.Err() == nil {
 		done, err := h.progress(ctx, stored, rev)
+		act, delay, marked := streams.Marked(err)
 		switch {
 		case done && err == nil:
 			return nil // ended, its event out
-		case streams.IsTerm(err):
+		case marked && act == streams.ActTerm:
 			return err // ended failed, its event out; or erased meanwhile
 		case err != nil:
 			h.log.Debug("first poll did not finish; the check takes over", "lookup_id", rec.Command.LookupID, "err", err)
 		}
 		// Due one poll interval later, or later still when the poll's
 		// error asked for it (a Retry-After).
-		check.PollAfterMs = max(h.pollDelay(1), streams.RetryDelay(err)).Milliseconds()
+		check.PollAfterMs = max(h.pollDelay(1), delay).Milliseconds()
 	}
 	body, _ := json.Marshal(check)
 	// The check carries the lookup's trace: every delivery of it is a

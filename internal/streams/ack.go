@@ -77,22 +77,15 @@ func Retry(err error, delay time.Duration) error {
 // event, a dead letter); Term only stops the redelivery.
 func Term(err error) error { return &outcome{act: ActTerm, err: err} }
 
-// IsTerm reports whether err was marked permanent by Term: for a handler
-// that runs another's work inline and must know whether it ended there.
-func IsTerm(err error) bool {
+// Marked is what err was marked with by Retry or Term: the action and its
+// delay; ok is false for any other error (and nil). For a handler that runs
+// another's work inline and hands its outcome over to a message of its own.
+func Marked(err error) (act Action, delay time.Duration, ok bool) {
 	var o *outcome
-	return errors.As(err, &o) && o.act == ActTerm
-}
-
-// RetryDelay is the delay err asks for, when it is a Retry with one (0
-// otherwise): for a handler that hands another's retry over to a message
-// of its own.
-func RetryDelay(err error) time.Duration {
-	var o *outcome
-	if errors.As(err, &o) && o.act == ActRetry {
-		return o.delay
+	if !errors.As(err, &o) {
+		return ActAck, 0, false
 	}
-	return 0
+	return o.act, o.delay, true
 }
 
 // Backoff is the redelivery delay for a message delivered n times (n ≥ 1):
