@@ -2,10 +2,7 @@ module example.com/platform
 
 go 1.26.0
 
-require (
-	github.com/kybflow/kybflow v0.0.0
-	github.com/nats-io/nats.go v1.55.0
-)
+require github.com/kybflow/kybflow v0.0.0
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -17,6 +14,7 @@ require (
 	github.com/minio/crc64nvme v1.1.1 // indirect
 	github.com/minio/md5-simd v1.1.2 // indirect
 	github.com/minio/minio-go/v7 v7.4.1 // indirect
+	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect

@@ -4,6 +4,10 @@
 // it against development mode (go run ./cmd/worker dev, in the repository):
 //
 //	NATS_URL=nats://127.0.0.1:4222 go run .
+//
+// It connects as every kybflow program does (package natsconn): NATS_URL,
+// and for a secured NATS NATS_USER and NATS_PASSWORD, NATS_CREDS or
+// NATS_NKEY, NATS_CA, NATS_CERT and NATS_KEY, NATS_INBOX_PREFIX.
 package main
 
 import (
@@ -12,9 +16,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/natsconn"
 )
 
 func main() {
@@ -25,11 +28,8 @@ func main() {
 }
 
 func run() error {
-	url := os.Getenv("NATS_URL")
-	if url == "" {
-		url = nats.DefaultURL
-	}
-	nc, err := nats.Connect(url)
+	settings := natsconn.FromEnv(natsconn.Settings{InboxPrefix: "_INBOX_kybflow_platform"}, os.LookupEnv)
+	nc, err := settings.Connect("platform-example")
 	if err != nil {
 		return err
 	}

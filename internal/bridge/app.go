@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,11 +22,12 @@ import (
 	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/tracing"
+	"github.com/kybflow/kybflow/natsconn"
 )
 
 // Config is the webhook bridge's configuration.
 type Config struct {
-	NATSURL       string
+	NATS          natsconn.Settings
 	ListenAddr    string
 	HTTPAddr      string
 	WebhookSecret string
@@ -40,7 +40,8 @@ type Config struct {
 // Settings registers the bridge's settings on s, with their variables,
 // flags and defaults.
 func (c *Config) Settings(s *envconfig.Set) {
-	s.String(&c.NATSURL, "NATS_URL", "nats-url", nats.DefaultURL, "NATS server URL(s), comma-separated")
+	c.NATS = natsconn.Settings{URL: nats.DefaultURL, InboxPrefix: "_INBOX_kybflow_bridge"}
+	s.NATS(&c.NATS)
 	s.String(&c.ListenAddr, "LISTEN_ADDR", "listen", ":8080", "address BankID's webhooks are received on (POST /webhooks/{lookupId})")
 	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9091", "address of /healthz, /readyz and /metrics")
 	s.Secret(&c.WebhookSecret, "WEBHOOK_SECRET", "webhook-secret", "secret that verifies webhook signatures, whsec_<base64> or <base64> as Standard Webhooks secrets are (required)")
@@ -53,7 +54,9 @@ func (c *Config) Settings(s *envconfig.Set) {
 // Validate checks the configuration; every problem names its variable.
 func (c *Config) Validate() error {
 	var ck envconfig.Checker
-	ck.Require("NATS_URL", c.NATSURL)
+	if err := c.NATS.Validate(); err != nil {
+		ck.Add(err)
+	}
 	ck.Require("LISTEN_ADDR", c.ListenAddr)
 	ck.Require("HTTP_ADDR", c.HTTPAddr)
 	ck.Require("WEBHOOK_SECRET", c.WebhookSecret)
@@ -72,6 +75,7 @@ type App struct {
 	cfg      Config
 	log      *slog.Logger
 	nc       *nats.Conn
+	conn     *streams.Conn // nc, and why it is not connected
 	js       jetstream.JetStream
 	ln, ops  net.Listener
 	handler  http.Handler
@@ -104,10 +108,11 @@ func Start(cfg Config, log *slog.Logger, opts Options) (*App, error) {
 	// readiness says why. Nothing is buffered while reconnecting: a webhook
 	// that cannot be stored now is answered 503 at once, for BankID to send
 	// again, rather than after a publish timeout.
-	nc, err := streams.Connect(cfg.NATSURL, "kybflow-webhook-bridge", log, nats.ReconnectBufSize(-1))
+	conn, err := streams.Connect(cfg.NATS, "kybflow-webhook-bridge", log, nats.ReconnectBufSize(-1))
 	if err != nil {
-		return nil, fmt.Errorf("NATS_URL %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
+		return nil, err
 	}
+	nc := conn.Conn
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
@@ -134,7 +139,7 @@ func Start(cfg Config, log *slog.Logger, opts Options) (*App, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &App{cfg: cfg, log: log, nc: nc, js: js, ln: ln, ops: ops, handler: h, registry: reg, subjects: subjects, tracing: opts.Tracing}, nil
+	return &App{cfg: cfg, log: log, nc: nc, conn: conn, js: js, ln: ln, ops: ops, handler: h, registry: reg, subjects: subjects, tracing: opts.Tracing}, nil
 }
 
 // Close releases what Start opened, for a caller that will not Run the app.
@@ -162,12 +167,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}()
 	ready := map[string]opshttp.Check{
-		"nats": func(context.Context) error {
-			if !a.nc.IsConnected() {
-				return errors.New("not connected")
-			}
-			return nil
-		},
+		"nats": a.conn.Check,
 		"webhooks stream": func(ctx context.Context) error {
 			name := a.subjects.WebhooksStream()
 			if _, err := a.js.Stream(ctx, name); err != nil {
@@ -185,7 +185,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	opsSrv := opshttp.NewServer(opshttp.Handler(a.registry, ready, nil), a.log)
 
-	a.log.Info("webhook bridge listening", "addr", a.ln.Addr().String(), "ops_addr", a.ops.Addr().String(), "nats", envconfig.RedactURLs(a.cfg.NATSURL))
+	a.log.Info("webhook bridge listening", "addr", a.ln.Addr().String(), "ops_addr", a.ops.Addr().String(), "nats", a.cfg.NATS)
 	// One server failing on its own ends the group's context, which stops
 	// the other: the app is not whole without both.
 	g, gctx := errgroup.WithContext(ctx)

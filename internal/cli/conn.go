@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
-	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/natsconn"
 )
 
 // connectTimeout bounds the connection to each NATS server, so that a wrong
@@ -17,14 +17,22 @@ import (
 const connectTimeout = 3 * time.Second
 
 // natsSettings are the variables every command reads: where NATS is and
-// which subjects and streams the worker uses.
+// how to connect to it (the group every kybflow binary reads), and which
+// subjects and streams the worker uses.
 type natsSettings struct {
-	url, prefix string
+	nats   natsconn.Settings
+	prefix string
 }
 
 func (n *natsSettings) register(f *flags) {
-	f.EnvString(&n.url, "NATS_URL", "nats-url", nats.DefaultURL,
-		"NATS server URL(s), comma-separated; a user:password in it is never printed")
+	n.nats = natsconn.Settings{URL: nats.DefaultURL, InboxPrefix: "_INBOX_kybflow_amlctl"}
+	for _, v := range n.nats.Vars() {
+		if v.Secret {
+			f.EnvSecret(v.Value, v.Env, v.Flag, v.Usage)
+			continue
+		}
+		f.EnvString(v.Value, v.Env, v.Flag, *v.Value, v.Usage)
+	}
 	f.EnvString(&n.prefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix,
 		"prefix of the subjects and stream names: the worker's AML_SUBJECT_PREFIX")
 }
@@ -40,14 +48,17 @@ func (n *natsSettings) subjects() (kybflow.Subjects, error) {
 
 // connect connects to NATS. The caller closes the connection.
 func (n *natsSettings) connect() (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(n.url, nats.Name("amlctl"), nats.Timeout(connectTimeout))
+	if err := n.nats.Validate(); err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	nc, err := n.nats.Connect("amlctl", nats.Timeout(connectTimeout))
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach NATS at %s (set NATS_URL): %w", envconfig.RedactURLs(n.url), err)
+		return nil, nil, fmt.Errorf("cannot reach NATS (set NATS_URL and the NATS_* credentials): %w", err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("JetStream at %s: %w", envconfig.RedactURLs(n.url), err)
+		return nil, nil, fmt.Errorf("JetStream at %s: %w", natsconn.RedactURL(n.nats.URL), err)
 	}
 	return nc, js, nil
 }

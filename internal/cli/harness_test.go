@@ -37,7 +37,7 @@ func startPipeline(t *testing.T, s3 bool) *pipeline {
 	t.Cleanup(func() { sb.Close() })
 
 	cfg := worker.Defaults()
-	cfg.NATSURL, cfg.APIURL, cfg.IssuerURL = p.natsURL, sb.URL(), sb.IssuerURL()
+	cfg.NATS.URL, cfg.APIURL, cfg.IssuerURL = p.natsURL, sb.URL(), sb.IssuerURL()
 	cfg.ClientID, cfg.ClientSecret = "sandbox", "sandbox-secret"
 	cfg.RateLimit, cfg.RetryBudget, cfg.HTTPAddr, cfg.Concurrency = 200, 10*time.Second, "127.0.0.1:0", 4
 	cfg.PollInitial, cfg.PollMax, cfg.PollMaxWebhook = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second

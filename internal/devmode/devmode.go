@@ -38,6 +38,7 @@ import (
 	"github.com/kybflow/kybflow/internal/natsembed"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/worker"
+	"github.com/kybflow/kybflow/natsconn"
 )
 
 // Config of development mode.
@@ -147,7 +148,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	defer sb.Close()
 
 	bcfg := bridge.Config{
-		NATSURL: natsURL, ListenAddr: cfg.BridgeListen, HTTPAddr: cfg.BridgeHTTP,
+		NATS: natsconn.Settings{URL: natsURL}, ListenAddr: cfg.BridgeListen, HTTPAddr: cfg.BridgeHTTP,
 		WebhookSecret: secret, SubjectPrefix: kybflow.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,
 	}
 	br, err := listenOr(cfg.BridgeListen, "LISTEN_ADDR", say, "webhook bridge", func(addr string) (*bridge.App, error) {
@@ -162,7 +163,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	}
 
 	wcfg := worker.Defaults()
-	wcfg.NATSURL, wcfg.APIURL, wcfg.IssuerURL = natsURL, sb.URL(), sb.IssuerURL()
+	wcfg.NATS.URL, wcfg.APIURL, wcfg.IssuerURL = natsURL, sb.URL(), sb.IssuerURL()
 	wcfg.ClientID, wcfg.ClientSecret = "sandbox", "sandbox-secret"
 	wcfg.Scopes = []string{"aml_organization/basic", "aml_organization/OFAC"}
 	wcfg.WebhookURL = "http://" + br.Addr().String() + "/webhooks"

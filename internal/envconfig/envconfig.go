@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kybflow/kybflow/natsconn"
 )
 
 // Lookup reads an environment variable, like os.LookupEnv.
@@ -274,17 +276,29 @@ func (c *Checker) URL(env, value string, schemes ...string) {
 	c.errs = append(c.errs, fmt.Errorf("%s: %q must use %s", env, value, strings.Join(schemes, " or ")))
 }
 
+// Add reports problems found elsewhere (each already naming its variable).
+func (c *Checker) Add(err error) {
+	if err != nil {
+		c.errs = append(c.errs, err)
+	}
+}
+
 // Err returns every problem, joined, or nil.
 func (c *Checker) Err() error { return errors.Join(c.errs...) }
 
-// RedactURLs hides the password of every URL in a comma-separated list
-// (NATS_URL may carry user:password), for error messages and logs.
-func RedactURLs(list string) string {
-	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
-			parts[i] = u.Redacted()
+// RedactURLs hides the whole userinfo of every URL in a comma-separated
+// list, however it is spelled (natsconn.RedactURL), for errors and logs.
+func RedactURLs(list string) string { return natsconn.RedactURL(list) }
+
+// NATS registers the NATS connection settings (the NATS CLI's variables,
+// natsconn.Settings.Vars) on s, with the values n holds as their defaults:
+// one group, the same in every binary.
+func (s *Set) NATS(n *natsconn.Settings) {
+	for _, v := range n.Vars() {
+		if v.Secret {
+			s.Secret(v.Value, v.Env, v.Flag, v.Usage)
+			continue
 		}
+		s.String(v.Value, v.Env, v.Flag, *v.Value, v.Usage)
 	}
-	return strings.Join(parts, ",")
 }

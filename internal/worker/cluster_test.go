@@ -187,7 +187,7 @@ func TestSingleServerRestartLosesNothing(t *testing.T) {
 func TestWorkerWaitsForNATSAtStart(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	cfg := e.config(false)
-	cfg.NATSURL = "nats://127.0.0.1:1" // nothing listens there
+	cfg.NATS.URL = "nats://127.0.0.1:1" // nothing listens there
 	app, stop := e.startWorkerApp(cfg)
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + app.OpsAddr().String() + path)

@@ -13,6 +13,7 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/natsconn"
 )
 
 // Roles a worker can take; all of them by default. Splitting them lets an
@@ -26,7 +27,7 @@ const (
 // Config is the worker's configuration: one struct, loaded from the
 // environment and flags, validated at start.
 type Config struct {
-	NATSURL       string
+	NATS          natsconn.Settings
 	SubjectPrefix string
 
 	APIURL       string
@@ -84,7 +85,8 @@ type Config struct {
 
 // Settings registers every setting with its variable, flag and default.
 func (c *Config) Settings(s *envconfig.Set) {
-	s.String(&c.NATSURL, "NATS_URL", "nats-url", nats.DefaultURL, "NATS server URL(s), comma-separated")
+	c.NATS = natsconn.Settings{URL: nats.DefaultURL, InboxPrefix: "_INBOX_kybflow_worker"}
+	s.NATS(&c.NATS)
 	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix, "prefix of every NATS subject and stream name")
 
 	s.String(&c.APIURL, "AML_API_URL", "api-url", "", "BankID AML API base URL, e.g. https://aml-current.bankidapis.no (required)")
@@ -155,7 +157,9 @@ func Defaults() Config {
 // Validate reports every problem, each naming its variable.
 func (c *Config) Validate() error {
 	var ck envconfig.Checker
-	ck.Require("NATS_URL", c.NATSURL)
+	if err := c.NATS.Validate(); err != nil {
+		ck.Add(err)
+	}
 	if _, err := kybflow.NewSubjects(c.SubjectPrefix); err != nil {
 		ck.Check(false, "AML_SUBJECT_PREFIX", "%v", err)
 	}

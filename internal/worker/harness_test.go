@@ -22,6 +22,7 @@ import (
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/testenv"
 	"github.com/kybflow/kybflow/internal/tracing"
+	"github.com/kybflow/kybflow/natsconn"
 )
 
 const testWebhookSecret = "cGlwZWxpbmUtdGVzdC1zZWNyZXQ=" // "pipeline-test-secret", base64 as Standard Webhooks secrets are
@@ -111,7 +112,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 // config is a worker configuration for this env, as a user would set it.
 func (e *env) config(webhooks bool) Config {
 	c := Defaults()
-	c.NATSURL, c.APIURL, c.IssuerURL = e.natsURL, e.sb.URL(), e.sb.IssuerURL()
+	c.NATS.URL, c.APIURL, c.IssuerURL = e.natsURL, e.sb.URL(), e.sb.IssuerURL()
 	c.ClientID, c.ClientSecret = "sandbox", "sandbox-secret"
 	c.RateLimit, c.RetryBudget, c.HTTPAddr, c.Concurrency = 200, 10*time.Second, "127.0.0.1:0", 4
 	c.PollInitial, c.PollMax, c.PollMaxWebhook = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second
@@ -195,7 +196,7 @@ func ready(app *App) error {
 func (e *env) startBridge() *bridge.App {
 	e.t.Helper()
 	app, err := bridge.Start(bridge.Config{
-		NATSURL: e.natsURL, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: testWebhookSecret,
+		NATS: natsconn.Settings{URL: e.natsURL}, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: testWebhookSecret,
 		SubjectPrefix: "aml", MaxBody: 64 << 10,
 	}, testLogger(e.t), bridge.Options{Tracing: e.tracing})
 	if err != nil {
