@@ -165,8 +165,8 @@ func (k ObjectKeys) Key(lookupID, name string) (string, error) {
 	if err := k.Validate(); err != nil {
 		return "", err
 	}
-	if !ValidLookupID(lookupID) {
-		return "", fmt.Errorf("object key: invalid lookupId %q", lookupID)
+	if !ValidLookupKey(lookupID) {
+		return "", fmt.Errorf("object key: invalid lookup key %q", lookupID)
 	}
 	var file string
 	switch r, isReport := ArtifactReport(name); {

@@ -35,7 +35,7 @@ func TestObjectKeys(t *testing.T) {
 		t.Errorf("ArtifactReport = %q, %v", r, ok)
 	}
 	for _, bad := range []struct{ prefix, lookupID, name string }{
-		{"", "a.b", "json"},
+		{"", "a.b.c", "json"},
 		{"", "L-1", "pdf"},
 		{"", "L-1", "report:"},
 		{"", "L-1", "report:../x"},

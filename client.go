@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,8 +17,10 @@ import (
 // and waits for JetStream to store it, Wait returns a lookup's ending, and
 // Events follows the events stream. It holds no goroutines between calls.
 type Client struct {
+	nc       *nats.Conn
 	js       jetstream.JetStream
 	subjects Subjects
+	tenant   string
 
 	mu     sync.Mutex
 	events jetstream.Stream // the events stream, looked up once
@@ -39,6 +42,21 @@ func WithSubjectPrefix(prefix string) ClientOption {
 	}
 }
 
+// WithTenant makes the client a tenant's (tenant.go): it submits on
+// <prefix>.commands.lookup.<tenant>, and its lookupIds name that tenant's
+// lookups, whose events it reads by subject only (NATS can then limit its
+// user to <prefix>.events.<tenant>.*.*). Without it the client is
+// untenanted, as before tenants existed.
+func WithTenant(tenant string) ClientOption {
+	return func(c *Client) error {
+		if err := checkTenant(tenant); err != nil {
+			return err
+		}
+		c.tenant = tenant
+		return nil
+	}
+}
+
 // NewClient returns a client on nc.
 func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
 	if nc == nil {
@@ -48,7 +66,7 @@ func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kybflow: %w", err)
 	}
-	c := &Client{js: js}
+	c := &Client{nc: nc, js: js}
 	c.subjects, _ = NewSubjects(DefaultPrefix)
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -77,6 +95,11 @@ var ErrLookupIDConflict = errors.New("lookupId already names a different lookup"
 // about the input, not a programming error: the command is published, and
 // its lookup ends failed with code invalid_identifier, as one the API
 // rejects would, so a platform handles bad user input in one place (Wait).
+//
+// A command JetStream refuses is not stored: the commands stream full
+// is ErrCommandsFull (submit it again later; no stored command is ever
+// dropped for room), a command larger than the stream takes is
+// ErrCommandTooLarge.
 //
 // Submitting the same command again is not an error (nothing new is
 // opened). Submitting other content under a lookupId that already names a
@@ -119,13 +142,14 @@ func (c *Client) SubmitStatus(ctx context.Context, cmd LookupCommand) (Submissio
 	if perr != nil {
 		norm = cmd // an invalid identifier: nothing normalised to compare
 	}
+	norm.Tenant = c.tenant // where it is published says it, never the body
 	if accepted, err := c.sameAsAccepted(ctx, norm); err != nil || accepted {
 		return Submission{Accepted: accepted}, err // a worker has the lookup already: nothing to publish
 	}
-	ack, err := c.js.Publish(ctx, c.subjects.CommandLookup(), data, jetstream.WithMsgID(cmd.LookupID),
+	ack, err := c.js.Publish(ctx, c.subjects.CommandLookupOf(c.tenant), data, jetstream.WithMsgID(norm.Key()),
 		jetstream.WithExpectStream(c.subjects.CommandsStream()))
 	if err != nil {
-		return Submission{}, fmt.Errorf("submit %s: publish: %w", cmd.LookupID, err)
+		return Submission{}, fmt.Errorf("submit %s: publish: %w", cmd.LookupID, publishError(err, len(data)))
 	}
 	if ack.Duplicate {
 		// Within the duplicate window: the stream kept the first command.
@@ -138,7 +162,7 @@ func (c *Client) SubmitStatus(ctx context.Context, cmd LookupCommand) (Submissio
 // sameAsAccepted reports whether the lookup has an accepted event, and
 // returns ErrLookupIDConflict when that describes another lookup than cmd.
 func (c *Client) sameAsAccepted(ctx context.Context, cmd LookupCommand) (accepted bool, err error) {
-	ev, ok, err := c.lastEvent(ctx, cmd.LookupID, KindAccepted)
+	ev, ok, err := c.lastEvent(ctx, cmd.Key(), KindAccepted)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -177,22 +201,44 @@ func acceptedDiff(a, b AcceptedData) string {
 	return ""
 }
 
-// lastEvent reads the lookup's last event of kind from the events stream.
-func (c *Client) lastEvent(ctx context.Context, lookupID string, kind Kind) (Event, bool, error) {
-	s, err := c.eventsStream(ctx)
-	if err != nil {
-		return Event{}, false, err
+// lastEvent reads the last event of kind of the lookup named key from the
+// events stream, by its subject: a direct get, which a NATS user can be
+// allowed for its own subjects only ($JS.API.DIRECT.GET.<stream>.<subject>).
+// Against an events stream made before direct gets were allowed on it (no
+// responders), it reads through the stream's API instead.
+func (c *Client) lastEvent(ctx context.Context, key string, kind Kind) (Event, bool, error) {
+	subject := c.subjects.Event(key, kind)
+	msg, err := c.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+c.subjects.EventsStream()+"."+subject, nil)
+	var data []byte
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		s, serr := c.eventsStream(ctx)
+		if serr != nil {
+			return Event{}, false, serr
+		}
+		raw, gerr := s.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(gerr, jetstream.ErrMsgNotFound) {
+			return Event{}, false, nil
+		}
+		if gerr != nil {
+			return Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, key, gerr)
+		}
+		data = raw.Data
+	case err != nil:
+		return Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, key, err)
+	default:
+		switch status := msg.Header.Get("Status"); status {
+		case "":
+			data = msg.Data
+		case "404":
+			return Event{}, false, nil
+		default:
+			return Event{}, false, fmt.Errorf("read the %s event of %s: status %s %s", kind, key, status, msg.Header.Get("Description"))
+		}
 	}
-	raw, err := s.GetLastMsgForSubject(ctx, c.subjects.Event(lookupID, kind))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Event{}, false, nil
-	}
+	ev, err := DecodeEvent(data)
 	if err != nil {
-		return Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, lookupID, err)
-	}
-	ev, err := DecodeEvent(raw.Data)
-	if err != nil {
-		return Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, lookupID, err)
+		return Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, key, err)
 	}
 	return ev, true, nil
 }
@@ -219,28 +265,64 @@ type Result struct {
 	Failed    *FailedData
 }
 
+// waitRecheck is how often Wait reads the ending again while it waits: a
+// subscription misses what is published while the connection is down.
+const waitRecheck = 10 * time.Second
+
 // Wait returns the lookup's ending, waiting for it until ctx ends. A lookup
 // that ended before Wait was called is returned at once (the events stream
 // keeps events for EVENTS_MAX_AGE). A failed lookup is a Result, not an
 // error.
+//
+// It reads by subject only, and needs no consumer: it subscribes to the
+// lookup's events, reads its last completed and failed events from the
+// stream, and then waits for either to be published, reading again every
+// few seconds. So a NATS user allowed only its own tenant's event subjects
+// can wait (see docs/contract.md, permissions).
 func (c *Client) Wait(ctx context.Context, lookupID string) (Result, error) {
 	if !ValidLookupID(lookupID) {
 		return Result{}, fmt.Errorf("wait: invalid lookupId %q", lookupID)
 	}
-	var res Result
-	err := c.Events(ctx, func(ev Event) error {
-		switch d := ev.Data.(type) {
-		case CompletedData:
-			res = Result{Event: ev, Completed: &d}
-		case FailedData:
-			res = Result{Event: ev, Failed: &d}
-		default:
-			return nil
-		}
-		return ErrStop
-	}, ForLookup(lookupID), OfKinds(KindCompleted, KindFailed))
+	key := LookupKey(c.tenant, lookupID)
+	msgs := make(chan *nats.Msg, 16)
+	sub, err := c.nc.ChanSubscribe(c.subjects.EventsFor(key), msgs)
 	if err != nil {
-		return Result{}, fmt.Errorf("wait for %s: %w", lookupID, err)
+		return Result{}, fmt.Errorf("wait for %s: subscribe: %w", lookupID, err)
 	}
-	return res, nil
+	defer func() { _ = sub.Unsubscribe() }()
+	recheck := time.NewTicker(waitRecheck)
+	defer recheck.Stop()
+	for {
+		for _, kind := range []Kind{KindCompleted, KindFailed} {
+			ev, ok, err := c.lastEvent(ctx, key, kind)
+			if err != nil && ctx.Err() == nil {
+				return Result{}, fmt.Errorf("wait for %s: %w", lookupID, err)
+			}
+			if ok {
+				return resultOf(ev), nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return Result{}, fmt.Errorf("wait for %s: %w", lookupID, ctx.Err())
+		case <-recheck.C:
+		case m := <-msgs:
+			if ev, err := DecodeEvent(m.Data); err == nil {
+				if res := resultOf(ev); res.Completed != nil || res.Failed != nil {
+					return res, nil
+				}
+			}
+		}
+	}
+}
+
+// resultOf is the Result of an ending event; an empty one for another.
+func resultOf(ev Event) Result {
+	switch d := ev.Data.(type) {
+	case CompletedData:
+		return Result{Event: ev, Completed: &d}
+	case FailedData:
+		return Result{Event: ev, Failed: &d}
+	}
+	return Result{}
 }

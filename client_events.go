@@ -162,14 +162,20 @@ func (c *Client) Events(ctx context.Context, handle func(Event) error, opts ...E
 	}
 }
 
+// filters are the subjects Events follows: of the client's tenant only,
+// when it has one (WithTenant).
 func (c *Client) filters(o eventsOptions) []string {
 	id := "*"
 	if o.lookupID != "" {
 		id = o.lookupID
 	}
+	id = LookupKey(c.tenant, id)
 	if len(o.kinds) == 0 {
-		if o.lookupID != "" {
-			return []string{c.subjects.EventsFor(o.lookupID)}
+		switch {
+		case o.lookupID != "":
+			return []string{c.subjects.EventsFor(id)}
+		case c.tenant != "":
+			return []string{c.subjects.EventsOfTenant(c.tenant)}
 		}
 		return []string{c.subjects.EventsAll()}
 	}

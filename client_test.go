@@ -63,11 +63,11 @@ func (e *clientEnv) event(kind kybflow.Kind, data any) {
 	var id string
 	switch d := data.(type) {
 	case kybflow.AcceptedData:
-		id = d.LookupID
+		id = kybflow.LookupKey(d.Tenant, d.LookupID)
 	case kybflow.CompletedData:
-		id = d.LookupID
+		id = kybflow.LookupKey(d.Tenant, d.LookupID)
 	case kybflow.FailedData:
-		id = d.LookupID
+		id = kybflow.LookupKey(d.Tenant, d.LookupID)
 	}
 	ev, err := kybflow.NewEvent("urn:test", kind, id, time.Now(), data)
 	if err != nil {
@@ -96,7 +96,7 @@ func (e *clientEnv) commands() uint64 {
 	return info.State.Msgs
 }
 
-var orgCmd = kybflow.LookupCommand{LookupID: "c-1", Type: kybflow.TypeOrganization, Country: kybflow.CountrySE,
+var orgCmd = kybflow.LookupCommand{LookupID: "c-1", Type: kybflow.TypeOrganization, Country: kybflow.CountrySE, IdentifierType: kybflow.IdentifierOrganizationNumber,
 	Identifier: "5560360793", Reports: []kybflow.ReportType{kybflow.ReportAML}}
 
 func TestSubmitStoresOnceAndRefusesMalformedCommands(t *testing.T) {
@@ -271,5 +271,61 @@ func TestFetchArtifact(t *testing.T) {
 	escape.Key = "../outside.json"
 	if err := kybflow.FetchArtifact(ctx, kybflow.DirSource(dir), escape, io.Discard); err == nil {
 		t.Error("a key leaving the directory was read")
+	}
+}
+
+// TestTenantClientUsesOnlyItsSubjects: a tenant's client submits on its own
+// command subject with the key as Nats-Msg-Id, and waits on its own events;
+// an untenanted client with the same lookupId sees its own lookup, not the
+// tenant's.
+func TestTenantClientUsesOnlyItsSubjects(t *testing.T) {
+	e := newClientEnv(t)
+	ctx := context.Background()
+	nc, err := nats.Connect(e.js.Conn().ConnectedUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	acme, err := kybflow.NewClient(nc, kybflow.WithTenant("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kybflow.NewClient(nc, kybflow.WithTenant("a.b")); err == nil {
+		t.Fatal("WithTenant accepted a tenant with a dot")
+	}
+	if err := acme.Submit(ctx, orgCmd); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.js.Stream(ctx, "AML_COMMANDS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := s.GetLastMsgForSubject(ctx, "aml.commands.lookup.acme")
+	if err != nil {
+		t.Fatalf("the tenant's command is not on its subject: %v", err)
+	}
+	if id := msg.Header.Get(jetstream.MsgIDHeader); id != "acme.c-1" {
+		t.Fatalf("Nats-Msg-Id = %q, want acme.c-1", id)
+	}
+
+	tenantCmd := orgCmd
+	tenantCmd.Tenant = "acme"
+	e.event(kybflow.KindCompleted, tenantCmd.CompletedData("s-1", goldenArtifacts(t, tenantCmd)))
+	res, err := acme.Wait(ctx, "c-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Completed == nil || res.Completed.Tenant != "acme" || res.Event.Subject != "acme.c-1" {
+		t.Fatalf("tenant Wait = %+v", res)
+	}
+
+	// The untenanted lookup c-1 is another lookup: Wait sees its failure.
+	e.event(kybflow.KindFailed, orgCmd.FailedData(kybflow.CodeRejected, "no such organization"))
+	res, err = e.client.Wait(ctx, "c-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed == nil || res.Failed.Tenant != "" {
+		t.Fatalf("untenanted Wait = %+v, want its own failure", res)
 	}
 }

@@ -148,6 +148,12 @@ type LookupCommand struct {
 	// lookupId is one lookup. It names the events' subjects and the
 	// artifacts' keys. Required.
 	LookupID string `json:"lookupId"`
+	// Tenant is the platform's tenant (tenant.go), when the deployment
+	// keeps platforms apart: not a field platforms send (ParseCommand
+	// ignores it in a body), but where the command was published
+	// (Subjects.CommandTenant), set by the worker, and by Client from
+	// WithTenant. The lookup is then named Key(): <tenant>.<lookupId>.
+	Tenant string `json:"tenant,omitempty"`
 	// Type is organization or beneficial_owners. Required.
 	Type LookupType `json:"type"`
 	// Country is NO, SE or FI; NO when absent. Beneficial owner lookups
@@ -278,6 +284,9 @@ func (c LookupCommand) LogValue() slog.Value {
 		slog.String("lookupId", c.LookupID),
 		slog.String("type", string(c.Type)),
 		slog.String("country", string(c.Country)),
+	}
+	if c.Tenant != "" {
+		attrs = append(attrs, slog.String("tenant", c.Tenant))
 	}
 	if c.IdentifierType != "" {
 		attrs = append(attrs, slog.String("identifierType", string(c.IdentifierType)))

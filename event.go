@@ -164,6 +164,7 @@ func (e Event) LogValue() slog.Value {
 // understood it (normalised identifier, defaults filled in).
 type AcceptedData struct {
 	LookupID       string          `json:"lookupId"`
+	Tenant         string          `json:"tenant,omitempty"`
 	CorrelationID  string          `json:"correlationId,omitempty"`
 	Metadata       json.RawMessage `json:"metadata,omitempty"`
 	Type           LookupType      `json:"type"`
@@ -181,6 +182,7 @@ type AcceptedData struct {
 // SessionOpenedData is the data of a session_opened event.
 type SessionOpenedData struct {
 	LookupID       string          `json:"lookupId"`
+	Tenant         string          `json:"tenant,omitempty"`
 	CorrelationID  string          `json:"correlationId,omitempty"`
 	Metadata       json.RawMessage `json:"metadata,omitempty"`
 	SessionID      string          `json:"sessionId"`
@@ -194,6 +196,7 @@ type SessionOpenedData struct {
 // stored.
 type CompletedData struct {
 	LookupID       string          `json:"lookupId"`
+	Tenant         string          `json:"tenant,omitempty"`
 	CorrelationID  string          `json:"correlationId,omitempty"`
 	Metadata       json.RawMessage `json:"metadata,omitempty"`
 	SessionID      string          `json:"sessionId"`
@@ -211,6 +214,7 @@ type CompletedData struct {
 // FailedData is the data of a failed event.
 type FailedData struct {
 	LookupID      string          `json:"lookupId"`
+	Tenant        string          `json:"tenant,omitempty"`
 	CorrelationID string          `json:"correlationId,omitempty"`
 	Metadata      json.RawMessage `json:"metadata,omitempty"`
 	SessionID     string          `json:"sessionId,omitempty"` // when a session was opened
@@ -229,6 +233,7 @@ type FailedData struct {
 // metadata, the identifier or results.
 type ErasedData struct {
 	LookupID      string `json:"lookupId"`
+	Tenant        string `json:"tenant,omitempty"`
 	CorrelationID string `json:"correlationId,omitempty"`
 	// ErasedAt is when the erasure began (in UTC); the event's time too.
 	ErasedAt time.Time `json:"erasedAt"`
@@ -237,7 +242,7 @@ type ErasedData struct {
 // AcceptedData is the data of the accepted event of c.
 func (c LookupCommand) AcceptedData() AcceptedData {
 	return AcceptedData{
-		LookupID: c.LookupID, CorrelationID: c.CorrelationID, Metadata: c.Metadata,
+		LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata,
 		Type: c.Type, Country: c.Country, IdentifierType: c.IdentifierType, Identifier: c.Identifier,
 		Expands: c.Expands, Reports: c.Reports, Language: c.Language,
 	}
@@ -246,7 +251,7 @@ func (c LookupCommand) AcceptedData() AcceptedData {
 // SessionOpenedData is the data of the session_opened event of c.
 func (c LookupCommand) SessionOpenedData(sessionID string) SessionOpenedData {
 	return SessionOpenedData{
-		LookupID: c.LookupID, CorrelationID: c.CorrelationID, Metadata: c.Metadata, SessionID: sessionID,
+		LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata, SessionID: sessionID,
 		Type: c.Type, Country: c.Country, IdentifierType: c.IdentifierType, Identifier: c.Identifier,
 	}
 }
@@ -254,7 +259,7 @@ func (c LookupCommand) SessionOpenedData(sessionID string) SessionOpenedData {
 // CompletedData is the data of the completed event of c.
 func (c LookupCommand) CompletedData(sessionID string, artifacts []Artifact) CompletedData {
 	return CompletedData{
-		LookupID: c.LookupID, CorrelationID: c.CorrelationID, Metadata: c.Metadata, SessionID: sessionID,
+		LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata, SessionID: sessionID,
 		Type: c.Type, Country: c.Country, IdentifierType: c.IdentifierType, Identifier: c.Identifier,
 		Artifacts: artifacts,
 	}
@@ -264,7 +269,7 @@ func (c LookupCommand) CompletedData(sessionID string, artifacts []Artifact) Com
 // Retryable. Set SessionID when a session was opened.
 func (c LookupCommand) FailedData(code FailureCode, reason string) FailedData {
 	return FailedData{
-		LookupID: c.LookupID, CorrelationID: c.CorrelationID, Metadata: c.Metadata,
+		LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata,
 		Code: code, Reason: reason, Retryable: code.Retryable(),
 	}
 }

@@ -103,8 +103,8 @@ func DecodeEvent(data []byte) (Event, error) {
 		}
 		return e, nil
 	}
-	if !ValidLookupID(w.Subject) {
-		return invalid("%s: subject %q is not a lookupId", w.Type, w.Subject)
+	if !ValidLookupKey(w.Subject) {
+		return invalid("%s: subject %q is not a lookup key (a lookupId, or tenant.lookupId)", w.Type, w.Subject)
 	}
 	if w.DataContentType != "" {
 		if mt, _, err := mime.ParseMediaType(w.DataContentType); err != nil || mt != ContentTypeJSON {
@@ -142,15 +142,23 @@ type lookupData[T any] interface {
 	common() (lookupID string, metadata *json.RawMessage)
 }
 
-func (d *AcceptedData) common() (string, *json.RawMessage)      { return d.LookupID, &d.Metadata }
-func (d *SessionOpenedData) common() (string, *json.RawMessage) { return d.LookupID, &d.Metadata }
-func (d *CompletedData) common() (string, *json.RawMessage)     { return d.LookupID, &d.Metadata }
-func (d *FailedData) common() (string, *json.RawMessage)        { return d.LookupID, &d.Metadata }
+func (d *AcceptedData) common() (string, *json.RawMessage) {
+	return LookupKey(d.Tenant, d.LookupID), &d.Metadata
+}
+func (d *SessionOpenedData) common() (string, *json.RawMessage) {
+	return LookupKey(d.Tenant, d.LookupID), &d.Metadata
+}
+func (d *CompletedData) common() (string, *json.RawMessage) {
+	return LookupKey(d.Tenant, d.LookupID), &d.Metadata
+}
+func (d *FailedData) common() (string, *json.RawMessage) {
+	return LookupKey(d.Tenant, d.LookupID), &d.Metadata
+}
 
 // common of ErasedData: it has no metadata.
 func (d *ErasedData) common() (string, *json.RawMessage) {
 	var none json.RawMessage
-	return d.LookupID, &none
+	return LookupKey(d.Tenant, d.LookupID), &none
 }
 
 // decodeData decodes the data of a lookup event leniently: its lookupId
@@ -162,7 +170,7 @@ func decodeData[T any, P lookupData[T]](raw json.RawMessage, subject string) (T,
 	}
 	id, metadata := P(&d).common()
 	if id != subject {
-		return d, fmt.Errorf("data lookupId %q is not the subject %q", id, subject)
+		return d, fmt.Errorf("data lookup %q (tenant and lookupId) is not the subject %q", id, subject)
 	}
 	return d, normalizeMetadata(metadata)
 }

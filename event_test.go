@@ -265,3 +265,51 @@ func TestDecodeEventRejects(t *testing.T) {
 		t.Errorf("oversize event: %v", err)
 	}
 }
+
+// TestTenantEventsValidateAndRoundTrip: a tenant's events carry the tenant
+// in their data, the key as subject and id, validate, and decode to the
+// same data; an event whose data names another tenant is refused.
+func TestTenantEventsValidateAndRoundTrip(t *testing.T) {
+	set := schemas(t)
+	for _, data := range commandFiles(t, "ok-") {
+		c, err := kybflow.ParseCommand(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Tenant = "acme"
+		for _, e := range eventsOf(t, c) {
+			if e.Subject != "acme."+c.LookupID || e.ID != "acme."+c.LookupID+"."+string(e.Kind()) {
+				t.Fatalf("subject %q, id %q", e.Subject, e.ID)
+			}
+			b, err := kybflow.EncodeEvent(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validate(set.event, b); err != nil {
+				t.Errorf("%s: event schema: %v\n%s", e.ID, err, b)
+			}
+			raw, _ := json.Marshal(e.Data)
+			if err := validate(set.data[e.Kind()], raw); err != nil {
+				t.Errorf("%s: data schema: %v", e.ID, err)
+			}
+			back, err := kybflow.DecodeEvent(b)
+			if err != nil {
+				t.Fatalf("%s: DecodeEvent: %v", e.ID, err)
+			}
+			again, _ := json.Marshal(back.Data)
+			if string(again) != string(raw) {
+				t.Errorf("%s: decoded data %s, want %s", e.ID, again, raw)
+			}
+		}
+	}
+	other := orgAccepted()
+	other.Tenant = "beta"
+	if _, err := kybflow.NewEvent(kybflow.DefaultSource, kybflow.KindAccepted, "acme."+other.LookupID, time.Now(), other); err == nil {
+		t.Fatal("NewEvent accepted data of tenant beta for a lookup of tenant acme")
+	}
+}
+
+func orgAccepted() kybflow.AcceptedData {
+	return kybflow.LookupCommand{LookupID: "t-1", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
+		IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"}.AcceptedData()
+}

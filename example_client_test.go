@@ -32,6 +32,9 @@ func ExampleClient_Submit() {
 	case errors.Is(err, kybflow.ErrLookupIDConflict):
 		fmt.Println("that lookupId is taken by another lookup; use a new one")
 		return
+	case errors.Is(err, kybflow.ErrCommandsFull):
+		fmt.Println("the workers are behind and the commands stream is full; submit it again later")
+		return
 	case err != nil:
 		panic(err) // a malformed command (a *kybflow.CommandError), or NATS trouble
 	}

@@ -137,7 +137,7 @@ func goldenArtifacts(t testing.TB, c kybflow.LookupCommand) []kybflow.Artifact {
 		names = append(names, kybflow.ReportArtifactName(r))
 	}
 	for i, n := range names {
-		key, err := keys.Key(c.LookupID, n)
+		key, err := keys.Key(c.Key(), n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -54,11 +54,11 @@ func eventsOf(t testing.TB, c kybflow.LookupCommand) []kybflow.Event {
 		kybflow.KindSessionOpened: c.SessionOpenedData(goldenSession),
 		kybflow.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
 		kybflow.KindFailed:        failed,
-		kybflow.KindErased:        kybflow.ErasedData{LookupID: c.LookupID, CorrelationID: c.CorrelationID, ErasedAt: goldenTime},
+		kybflow.KindErased:        kybflow.ErasedData{LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, ErasedAt: goldenTime},
 	}
 	var out []kybflow.Event
 	for _, k := range kybflow.Kinds() {
-		e, err := kybflow.NewEvent(kybflow.DefaultSource, k, c.LookupID, goldenTime, data[k])
+		e, err := kybflow.NewEvent(kybflow.DefaultSource, k, c.Key(), goldenTime, data[k])
 		if err != nil {
 			t.Fatalf("NewEvent(%s) for %+v: %v", k, c, err)
 		}

@@ -86,9 +86,12 @@ func (s Subjects) Event(lookupID string, kind Kind) string {
 	return s.prefix() + ".events." + lookupID + "." + string(kind)
 }
 
-// EventsFor matches every event of one lookup: <prefix>.events.<lookupId>.>.
-func (s Subjects) EventsFor(lookupID string) string {
-	return s.prefix() + ".events." + lookupID + ".>"
+// EventsFor matches every event of one lookup, by its key (LookupKey):
+// <prefix>.events.<key>.*. The last token is a wildcard for one token, not
+// >, so that the untenanted lookup "acme" never matches the events of
+// tenant acme's lookups.
+func (s Subjects) EventsFor(key string) string {
+	return s.prefix() + ".events." + key + ".*"
 }
 
 // EventsAll matches every event, and is the events stream's subject
@@ -100,11 +103,11 @@ func (s Subjects) EventsAll() string { return s.prefix() + ".events.>" }
 // session's webhook URL with the lookupId in it.
 func (s Subjects) Webhook(lookupID string) string { return s.prefix() + ".webhooks." + lookupID }
 
-// WebhookLookupID is the lookupId of a Webhook subject, and whether
-// subject is one (of this prefix, with a valid lookupId).
+// WebhookLookupID is the lookup key of a Webhook subject, and whether
+// subject is one (of this prefix, with a valid key: ValidLookupKey).
 func (s Subjects) WebhookLookupID(subject string) (string, bool) {
 	id, ok := strings.CutPrefix(subject, s.prefix()+".webhooks.")
-	return id, ok && ValidLookupID(id)
+	return id, ok && ValidLookupKey(id)
 }
 
 // WebhooksAll is the webhooks stream's subject filter: <prefix>.webhooks.>.

@@ -19,7 +19,7 @@ func TestSubjects(t *testing.T) {
 	}
 	want := []string{
 		"aml.commands.lookup", "aml.commands.>",
-		"aml.events.L-1.completed", "aml.events.L-1.>", "aml.events.>",
+		"aml.events.L-1.completed", "aml.events.L-1.*", "aml.events.>",
 		"aml.webhooks.L-1", "aml.webhooks.>",
 		"aml.checks.L-1", "aml.checks.>",
 		"aml.deadletter.commands", "aml.deadletter.>",
@@ -60,7 +60,7 @@ func TestWebhookLookupIDAndBucket(t *testing.T) {
 	if id, ok := s.WebhookLookupID(s.Webhook("lk-1")); !ok || id != "lk-1" {
 		t.Errorf("WebhookLookupID(Webhook(lk-1)) = %q, %t", id, ok)
 	}
-	for _, subject := range []string{"aml.webhooks.lk-1", "acme.aml.webhooks.", "acme.aml.webhooks.a.b", "acme.aml.checks.lk-1"} {
+	for _, subject := range []string{"aml.webhooks.lk-1", "acme.aml.webhooks.", "acme.aml.webhooks.a.b.c", "acme.aml.webhooks.a*.b", "acme.aml.checks.lk-1"} {
 		if id, ok := s.WebhookLookupID(subject); ok {
 			t.Errorf("WebhookLookupID(%q) = %q, true; want false", subject, id)
 		}
@@ -71,4 +71,76 @@ func TestWebhookLookupIDAndBucket(t *testing.T) {
 	if got := kybflow.CheckMsgID("lk-1"); got != "lk-1.check" {
 		t.Errorf("CheckMsgID = %q", got)
 	}
+}
+
+func TestTenants(t *testing.T) {
+	s := kybflow.Subjects{}
+	for _, tc := range []struct {
+		subject, tenant string
+		ok              bool
+	}{
+		{"aml.commands.lookup", "", true},
+		{"aml.commands.lookup.acme", "acme", true},
+		{"aml.commands.lookup.acme.x", "", false},
+		{"aml.commands.lookup.a*", "", false},
+		{"aml.commands.other", "", false},
+	} {
+		tenant, ok := s.CommandTenant(tc.subject)
+		if ok != tc.ok || (ok && tenant != tc.tenant) {
+			t.Errorf("CommandTenant(%q) = %q, %t; want %q, %t", tc.subject, tenant, ok, tc.tenant, tc.ok)
+		}
+	}
+	if got := s.CommandLookupOf("acme"); got != "aml.commands.lookup.acme" {
+		t.Errorf("CommandLookupOf = %q", got)
+	}
+	key := kybflow.LookupKey("acme", "onb-1")
+	if key != "acme.onb-1" || kybflow.LookupKey("", "onb-1") != "onb-1" {
+		t.Fatalf("LookupKey = %q", key)
+	}
+	if tenant, id, ok := kybflow.SplitLookupKey(key); !ok || tenant != "acme" || id != "onb-1" {
+		t.Errorf("SplitLookupKey(%q) = %q, %q, %t", key, tenant, id, ok)
+	}
+	for _, bad := range []string{"", "a.b.c", ".x", "x.", "a b.c", strings.Repeat("t", 65) + ".x"} {
+		if kybflow.ValidLookupKey(bad) {
+			t.Errorf("ValidLookupKey(%q) = true", bad)
+		}
+	}
+	// A tenant's events and an untenanted lookup named like the tenant
+	// never match each other's subjects.
+	tenantEvent := s.Event(key, kybflow.KindCompleted)
+	plainEvent := s.Event("acme", kybflow.KindCompleted)
+	if tenantEvent != "aml.events.acme.onb-1.completed" {
+		t.Fatalf("Event(%q) = %q", key, tenantEvent)
+	}
+	for _, tc := range []struct {
+		filter, subject string
+		match           bool
+	}{
+		{s.EventsFor("acme"), tenantEvent, false},
+		{s.EventsFor("acme"), plainEvent, true},
+		{s.EventsOfTenant("acme"), plainEvent, false},
+		{s.EventsOfTenant("acme"), tenantEvent, true},
+		{s.EventsFor(key), tenantEvent, true},
+		{s.EventsAll(), tenantEvent, true},
+	} {
+		if got := subjectMatches(tc.filter, tc.subject); got != tc.match {
+			t.Errorf("%q matches %q = %t, want %t", tc.filter, tc.subject, got, tc.match)
+		}
+	}
+}
+
+// subjectMatches is NATS's subject matching of a filter with * and >.
+func subjectMatches(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, tok := range f {
+		switch {
+		case tok == ">":
+			return len(s) > i
+		case i >= len(s):
+			return false
+		case tok != "*" && tok != s[i]:
+			return false
+		}
+	}
+	return len(f) == len(s)
 }

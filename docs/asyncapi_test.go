@@ -91,6 +91,9 @@ func readAsyncAPI(t *testing.T) *asyncAPIDoc {
 // can be compared with the channel addresses.
 const lookupParam = "{lookupId}"
 
+// tenantParam stands for a tenant likewise.
+const tenantParam = "{tenant}"
+
 // codeChannel is what the code says about a channel.
 type codeChannel struct {
 	stream   string
@@ -103,10 +106,11 @@ type codeChannel struct {
 func codeChannels() map[string]codeChannel {
 	s, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
 	out := map[string]codeChannel{
-		s.CommandLookup():      {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
-		s.DeadLetterCommands(): {stream: s.DeadLetterStream()},
-		s.Webhook(lookupParam): {stream: s.WebhooksStream(), consumer: streams.ConsumerWebhooks},
-		s.Check(lookupParam):   {stream: s.ChecksStream(), consumer: streams.ConsumerChecks},
+		s.CommandLookup():              {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
+		s.CommandLookupOf(tenantParam): {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
+		s.DeadLetterCommands():         {stream: s.DeadLetterStream()},
+		s.Webhook(lookupParam):         {stream: s.WebhooksStream(), consumer: streams.ConsumerWebhooks},
+		s.Check(lookupParam):           {stream: s.ChecksStream(), consumer: streams.ConsumerChecks},
 	}
 	for _, k := range kybflow.Kinds() {
 		out[s.Event(lookupParam, k)] = codeChannel{stream: s.EventsStream(), kind: k}
@@ -147,8 +151,11 @@ func TestAsyncAPIChannels(t *testing.T) {
 		if ch.Stream != c.stream {
 			t.Errorf("channel %s (%s): x-jetstream-stream %q, want %q", id, ch.Address, ch.Stream, c.stream)
 		}
-		if _, has := ch.Parameters["lookupId"]; has != strings.Contains(ch.Address, lookupParam) || len(ch.Parameters) > 1 {
-			t.Errorf("channel %s (%s): parameters %v, want lookupId exactly when the address has it", id, ch.Address, keys(ch.Parameters))
+		_, hasLookup := ch.Parameters["lookupId"]
+		_, hasTenant := ch.Parameters["tenant"]
+		if hasLookup != strings.Contains(ch.Address, lookupParam) || hasTenant != strings.Contains(ch.Address, tenantParam) ||
+			len(ch.Parameters) > btoi(hasLookup)+btoi(hasTenant) {
+			t.Errorf("channel %s (%s): parameters %v, want lookupId and tenant exactly when the address has them", id, ch.Address, keys(ch.Parameters))
 		}
 		if len(ch.Messages) != 1 {
 			t.Errorf("channel %s: %d messages, want 1", id, len(ch.Messages))
@@ -250,4 +257,11 @@ func TestContractCheck(t *testing.T) {
 		t.Fatalf("node %s: %v\n%s", script, err, out)
 	}
 	t.Logf("node %s:\n%s", script, out)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -128,7 +128,7 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 		// linked to this one (the message's traceparent header).
 		ctx, span := tracer.Start(r.Context(), "webhook", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", "/webhooks/{lookupId}")))
-		if id := r.PathValue("lookupId"); kybflow.ValidLookupID(id) {
+		if id := r.PathValue("lookupId"); kybflow.ValidLookupKey(id) {
 			span.SetAttributes(attribute.String("kybflow.lookup_id", id))
 		}
 		outcome, status, msg := receive(r.WithContext(ctx), cfg)
@@ -152,8 +152,8 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 // HTTP status and a message for the caller.
 func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, message string) {
 	log := cfg.Logger
-	lookupID := r.PathValue("lookupId")
-	if !kybflow.ValidLookupID(lookupID) {
+	lookupID := r.PathValue("lookupId") // the lookup's key: a lookupId, or tenant.lookupId
+	if !kybflow.ValidLookupKey(lookupID) {
 		return "bad_request", http.StatusNotFound, "unknown webhook path"
 	}
 	if id := r.Header.Get(amlapi.HeaderWebhookID); len(id) > MaxWebhookIDLength {

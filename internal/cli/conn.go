@@ -22,6 +22,7 @@ const connectTimeout = 3 * time.Second
 type natsSettings struct {
 	nats   natsconn.Settings
 	prefix string
+	tenant string
 }
 
 func (n *natsSettings) register(f *flags) {
@@ -35,6 +36,26 @@ func (n *natsSettings) register(f *flags) {
 	}
 	f.EnvString(&n.prefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix,
 		"prefix of the subjects and stream names: the worker's AML_SUBJECT_PREFIX")
+	f.EnvString(&n.tenant, "AML_TENANT", "tenant", "",
+		"the platform's tenant, when the deployment keeps platforms apart: lookups are then this tenant's (a LOOKUP_ID may also be given as tenant.lookupId)")
+}
+
+// key is the lookup key (tenant.lookupId, or the lookupId) that id names:
+// a lookupId of AML_TENANT's, or without AML_TENANT a lookupId or a key.
+func (n *natsSettings) key(id string) (string, error) {
+	if n.tenant != "" {
+		if !kybflow.ValidTenant(n.tenant) {
+			return "", usagef("AML_TENANT %q: want 1 to %d of A-Z a-z 0-9 _ -", n.tenant, kybflow.MaxTenantLength)
+		}
+		if !kybflow.ValidLookupID(id) {
+			return "", usagef("%q is not a lookupId: want 1 to 128 of A-Z a-z 0-9 _ -", id)
+		}
+		return kybflow.LookupKey(n.tenant, id), nil
+	}
+	if !kybflow.ValidLookupKey(id) {
+		return "", usagef("%q is not a lookupId (1 to 128 of A-Z a-z 0-9 _ -) or a tenant's tenant.lookupId", id)
+	}
+	return id, nil
 }
 
 // subjects checks the prefix.
@@ -48,12 +69,14 @@ func (n *natsSettings) subjects() (kybflow.Subjects, error) {
 
 // connect connects to NATS. The caller closes the connection.
 func (n *natsSettings) connect() (*nats.Conn, jetstream.JetStream, error) {
-	if err := n.nats.Validate(); err != nil {
+	opts, err := n.nats.Options()
+	if err != nil {
 		return nil, nil, usagef("%v", err)
 	}
-	nc, err := n.nats.Connect("amlctl", nats.Timeout(connectTimeout))
+	nc, err := nats.Connect(n.nats.URL, append(opts, nats.Name("amlctl"), nats.Timeout(connectTimeout))...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach NATS (set NATS_URL and the NATS_* credentials): %w", err)
+		return nil, nil, fmt.Errorf("cannot reach NATS at %s (set NATS_URL and the NATS_* credentials): %w",
+			natsconn.RedactURL(n.nats.URL), natsconn.Explain(err))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -64,12 +87,12 @@ func (n *natsSettings) connect() (*nats.Conn, jetstream.JetStream, error) {
 }
 
 // client is the public Go client on nc, for the deployment's subjects.
-func client(nc *nats.Conn, s kybflow.Subjects) *kybflow.Client {
-	c, err := kybflow.NewClient(nc, kybflow.WithSubjectPrefix(s.Prefix))
+func client(nc *nats.Conn, s kybflow.Subjects, tenant string) (*kybflow.Client, error) {
+	c, err := kybflow.NewClient(nc, kybflow.WithSubjectPrefix(s.Prefix), kybflow.WithTenant(tenant))
 	if err != nil {
-		panic("cli: the client refused a checked prefix: " + err.Error()) // subjects() checked it
+		return nil, usagef("AML_TENANT: %v", err)
 	}
-	return c
+	return c, nil
 }
 
 // streamError explains an error of an operation on stream: a missing

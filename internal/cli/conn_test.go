@@ -23,7 +23,7 @@ func TestNATSUnreachable(t *testing.T) {
 	for _, args := range [][]string{{"lookup", "923609016"}, {"events", "--all"}, {"get", "some-lookup"},
 		{"deadletters", "list"}, {"deadletters", "replay", "--all"}, {"erase", "some-lookup"}} {
 		r := amlctl(context.Background(), map[string]string{"NATS_URL": "nats://kyb:s3cret@" + addr, "BLOB_DIR": t.TempDir()}, args...)
-		want := fmt.Sprintf("cannot reach NATS at nats://kyb:xxxxx@%s (set NATS_URL): ", addr)
+		want := fmt.Sprintf("cannot reach NATS at nats://redacted@%s (set NATS_URL and the NATS_* credentials): ", addr)
 		if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "s3cret") {
 			t.Errorf("%v: want exit 1 and %q, password hidden:\n%s", args, want, r)
 		}

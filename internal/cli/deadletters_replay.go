@@ -170,18 +170,23 @@ func (a *app) replay(ctx context.Context, dl *deadLetters, js jetstream.JetStrea
 		}
 	}
 
-	msg := nats.NewMsg(dl.subjects.CommandLookup())
+	// Back where it was published: a tenant's command stays the tenant's.
+	subject := dl.subjects.CommandLookup()
+	if _, ok := dl.subjects.CommandTenant(d.header(kybflow.HeaderDeadLetterSubject)); ok {
+		subject = d.header(kybflow.HeaderDeadLetterSubject)
+	}
+	msg := nats.NewMsg(subject)
 	msg.Data = body
 	id, commands := replayMsgID(dl.name(), d.seq), dl.subjects.CommandsStream()
 	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(commands))
 	if err != nil {
-		return fmt.Errorf("publish to %s: %w", dl.subjects.CommandLookup(), streamError(dl.subjects, commands, err))
+		return fmt.Errorf("publish to %s: %w", subject, streamError(dl.subjects, commands, err))
 	}
 	if ack.Duplicate {
 		fmt.Fprintf(a.stdout, "dead letter %d was replayed already: %s dropped this copy (Nats-Msg-Id %s), and the first replay stands", d.seq, commands, id)
 	} else {
 		fmt.Fprintf(a.stdout, "replayed dead letter %d %s as lookup %s%s: %d bytes to %s, %s sequence %d (Nats-Msg-Id %s)",
-			d.seq, how, lookupID, note, len(body), dl.subjects.CommandLookup(), commands, ack.Sequence, id)
+			d.seq, how, lookupID, note, len(body), subject, commands, ack.Sequence, id)
 	}
 	deleted, err := eraseMsg(ctx, dl.stream, d.seq)
 	if err != nil {

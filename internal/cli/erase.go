@@ -79,8 +79,9 @@ func (a *app) runErase(ctx context.Context, args []string) error {
 	}
 	var ids []string
 	for _, id := range pos {
-		if !kybflow.ValidLookupID(id) {
-			return usagef("%q is not a lookupId: want 1 to 128 of A-Z a-z 0-9 _ -", id)
+		id, err := conn.key(id)
+		if err != nil {
+			return err
 		}
 		if !slices.Contains(ids, id) {
 			ids = append(ids, id)
@@ -295,9 +296,10 @@ func (e *eraser) purgeHistory(ctx context.Context, r *erasure) error {
 }
 
 // erasedEvent is the erased event of a lookup.
-func erasedEvent(source, lookupID, correlationID string, erasedAt time.Time) (kybflow.Event, error) {
-	return kybflow.NewEvent(source, kybflow.KindErased, lookupID, erasedAt,
-		kybflow.ErasedData{LookupID: lookupID, CorrelationID: correlationID, ErasedAt: erasedAt})
+func erasedEvent(source, key, correlationID string, erasedAt time.Time) (kybflow.Event, error) {
+	tenant, lookupID, _ := kybflow.SplitLookupKey(key)
+	return kybflow.NewEvent(source, kybflow.KindErased, key, erasedAt,
+		kybflow.ErasedData{LookupID: lookupID, Tenant: tenant, CorrelationID: correlationID, ErasedAt: erasedAt})
 }
 
 // removed reports whether the erasure deleted anything but the record.

@@ -48,8 +48,12 @@ func (a *app) runEvents(ctx context.Context, args []string) error {
 	if len(pos) != 0 {
 		return usagef("unexpected argument %q (for one lookup say --lookup ID)", pos[0])
 	}
-	if lookupID != "" && !kybflow.ValidLookupID(lookupID) {
-		return usagef("--lookup %q is not a lookupId: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
+	if lookupID != "" {
+		key, err := conn.key(lookupID)
+		if err != nil {
+			return err
+		}
+		lookupID = key
 	}
 	if all && f.isSet("since") {
 		return usagef("--all and --since exclude each other")

@@ -50,9 +50,9 @@ func (a *app) runGet(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usagef("want one LOOKUP_ID, got %d arguments", len(pos))
 	}
-	lookupID := pos[0]
-	if !kybflow.ValidLookupID(lookupID) {
-		return usagef("%q is not a lookupId: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
+	lookupID, err := conn.key(pos[0])
+	if err != nil {
+		return err
 	}
 	if dir == "" {
 		return usagef("--dir is empty")

@@ -115,6 +115,10 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
+	c, err := client(nc, subjects, conn.tenant)
+	if err != nil {
+		return err
+	}
 
 	waitCtx := ctx
 	if wait {
@@ -126,10 +130,10 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	if noValidate {
 		// As given, past the client's checks: the worker's events say what
 		// it makes of it.
-		duplicate, err = publishCommand(waitCtx, js, subjects, lookupID, data)
+		duplicate, err = publishCommand(waitCtx, js, subjects, conn.tenant, lookupID, data)
 	} else {
 		var st kybflow.Submission
-		st, err = client(nc, subjects).SubmitStatus(waitCtx, cmd)
+		st, err = c.SubmitStatus(waitCtx, cmd)
 		duplicate = st.Duplicate || st.Accepted
 		if errors.Is(err, kybflow.ErrLookupIDConflict) {
 			return &exitError{code: exitFailure, msg: err.Error() + "; send a new --lookup-id to look up again"}
@@ -153,7 +157,7 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintf(a.stdout, "submitted lookup %s; waiting up to %s\n", lookupID, timeout)
 	}
-	ev, raw, err := follow(waitCtx, client(nc, subjects), lookupID, progress)
+	ev, raw, err := follow(waitCtx, c, lookupID, progress)
 	if err != nil {
 		return waitError(ctx, waitCtx, lookupID, timeout, err)
 	}
@@ -201,11 +205,11 @@ func expandsHelp() string {
 // publishCommand publishes the command with its lookupId as Nats-Msg-Id,
 // into the commands stream only, and reports whether JetStream already had
 // it.
-func publishCommand(ctx context.Context, js jetstream.JetStream, subjects kybflow.Subjects, lookupID string, data []byte) (duplicate bool, err error) {
-	msg := nats.NewMsg(subjects.CommandLookup())
+func publishCommand(ctx context.Context, js jetstream.JetStream, subjects kybflow.Subjects, tenant, lookupID string, data []byte) (duplicate bool, err error) {
+	msg := nats.NewMsg(subjects.CommandLookupOf(tenant))
 	msg.Data = data
 	stream := subjects.CommandsStream()
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(lookupID), jetstream.WithExpectStream(stream))
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(kybflow.LookupKey(tenant, lookupID)), jetstream.WithExpectStream(stream))
 	if err != nil {
 		return false, fmt.Errorf("publish lookup %s: %w", lookupID, streamError(subjects, stream, err))
 	}

@@ -88,7 +88,7 @@ func TestUsageErrors(t *testing.T) {
 		{"events", "--lookup", "no/such"},
 		{"events", "extra"},
 		{"get"},
-		{"get", "a.b"},
+		{"get", "a.b.c"},
 		{"deadletters"},
 		{"deadletters", "frobnicate"},
 		{"deadletters", "list", "extra"},
@@ -102,7 +102,7 @@ func TestUsageErrors(t *testing.T) {
 		{"deadletters", "replay", "--edit", "1"}, // no VISUAL or EDITOR
 		{"deadletters", "purge", "0"},
 		{"erase"},
-		{"erase", "a.b"},
+		{"erase", "a.b.c"},
 		{"erase", "--blob-key-prefix", "../up", "x"},
 		{"erase", "--event-source", "not a uri", "x"},
 		{"erase", "--s3-endpoint", "127.0.0.1:9000", "--s3-access-key", "k", "--s3-secret-key", "s", "x"}, // no S3_BUCKET

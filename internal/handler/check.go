@@ -32,7 +32,7 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
 	defer func() { endMessage(ctx, span, err) }()
 	var cm kybflow.CheckMessage
-	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupID(cm.LookupID) {
+	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupKey(cm.LookupID) {
 		return drop(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
 	}
 	span.SetAttributes(AttrLookupID.String(cm.LookupID))

@@ -35,13 +35,13 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		case amlapi.ClassOf(err) == amlapi.Unreadable && errors.As(err, &ae):
 			// Paid for, and unreadable: model.go may not match the API.
 			// Never a verdict on the lookup; an operator corrects the model.
-			h.log.Warn("session answer unreadable; retried later (model.go may not match the API)", "lookup_id", cmd.LookupID, "shape", ae.Shape, "err", err)
+			h.log.Warn("session answer unreadable; retried later (model.go may not match the API)", "lookup_id", cmd.Key(), "shape", ae.Shape, "err", err)
 			h.c.Metrics.Unreadable.Inc()
 		case amlapi.ClassOf(err) == amlapi.Expired && h.c.Now().Sub(rec.OpenedAt) < amlapi.Lifetime:
 			// Results live two hours after they become available, so a
 			// session created less than that ago cannot have expired: the
 			// session path of the model is wrong, or the API lost it.
-			h.log.Error("session not found soon after it was created; retried later (the session path in model.go may be wrong)", "lookup_id", cmd.LookupID, "session_id", rec.SessionID, "err", err)
+			h.log.Error("session not found soon after it was created; retried later (the session path in model.go may be wrong)", "lookup_id", cmd.Key(), "session_id", rec.SessionID, "err", err)
 			h.c.Metrics.SessionNotFound.WithLabelValues("soon_after_create").Inc()
 			retry, delay, code = true, unreadableRetry, ""
 		case amlapi.ClassOf(err) == amlapi.Expired:
@@ -102,7 +102,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		default: // a status the model does not know, or READY without a link: waited for
 			pending++
 			unknown = want.name
-			h.log.Warn("session entity in a state the model does not know; waiting", "lookup_id", cmd.LookupID,
+			h.log.Warn("session entity in a state the model does not know; waiting", "lookup_id", cmd.Key(),
 				"entity", want.name, "status", truncate([]byte(ent.Status), 40), "has_link", ent.Link != "")
 		}
 	}
@@ -131,7 +131,7 @@ func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64) (
 	next, err := h.c.Lookups.Update(ctx, rec, rev)
 	switch {
 	case errors.Is(err, lookups.ErrConflict):
-		if cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID); gerr == nil && cur.State == lookups.Erased {
+		if cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.Key()); gerr == nil && cur.State == lookups.Erased {
 			return 0, h.erasedMeanwhile(ctx, rec)
 		}
 		// Another replica moved the record: the objects are stored under
@@ -149,11 +149,11 @@ func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64) (
 func (h *Handlers) erasedMeanwhile(ctx context.Context, rec lookups.Record) error {
 	for _, a := range rec.Artifacts {
 		if err := h.c.Blobs.Delete(ctx, a.Key); err != nil {
-			return retryBackoff(fmt.Errorf("delete %s stored after the erasure of lookup %s: %w", a.Name, rec.Command.LookupID, err))
+			return retryBackoff(fmt.Errorf("delete %s stored after the erasure of lookup %s: %w", a.Name, rec.Command.Key(), err))
 		}
 	}
-	h.log.Warn("lookup erased while its results were stored; they were deleted", "lookup_id", rec.Command.LookupID, "objects", len(rec.Artifacts))
-	return drop(fmt.Errorf("lookup %s was erased", rec.Command.LookupID))
+	h.log.Warn("lookup erased while its results were stored; they were deleted", "lookup_id", rec.Command.Key(), "objects", len(rec.Artifacts))
+	return drop(fmt.Errorf("lookup %s was erased", rec.Command.Key()))
 }
 
 // wantedEntity is one result a lookup waits for.
@@ -192,7 +192,7 @@ func wanted(cmd kybflow.LookupCommand, sess *amlapi.Session) []wantedEntity {
 // sessionStatus is the status call, in a span of its own.
 func (h *Handlers) sessionStatus(ctx context.Context, kind amlapi.Kind, rec lookups.Record) (*amlapi.Session, error) {
 	ctx, span := h.tracer.Start(ctx, "session status", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-		AttrLookupID.String(rec.Command.LookupID), AttrSessionID.String(rec.SessionID)))
+		AttrLookupID.String(rec.Command.Key()), AttrSessionID.String(rec.SessionID)))
 	sess, err := h.c.API.Session(ctx, kind, rec.SessionID)
 	if err == nil {
 		span.SetAttributes(AttrStatus.String(truncate([]byte(sess.Status), 40)))

@@ -33,18 +33,26 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (err error) {
 	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup command",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
 	defer func() { endMessage(ctx, span, err) }()
+	// The tenant is where the command was published, which NATS authorised
+	// the publisher for; never what its body says.
+	tenant, ok := h.c.Subjects.CommandTenant(msg.Subject())
+	if !ok {
+		return h.deadLetter(ctx, msg, fmt.Errorf("published on %s: commands are published on %s, or %s.<tenant>",
+			msg.Subject(), h.c.Subjects.CommandLookup(), h.c.Subjects.CommandLookup()))
+	}
 	cmd, err := kybflow.ParseCommand(msg.Data())
 	if err != nil {
 		var ce *kybflow.CommandError
 		if errors.As(err, &ce) && ce.LookupID != "" {
 			if kybflow.ValidLookupID(ce.LookupID) {
-				span.SetAttributes(AttrLookupID.String(ce.LookupID))
+				span.SetAttributes(AttrLookupID.String(kybflow.LookupKey(tenant, ce.LookupID)))
 			}
-			return h.rejectCommand(ctx, ce)
+			return h.rejectCommand(ctx, ce, tenant)
 		}
 		return h.deadLetter(ctx, msg, err)
 	}
-	span.SetAttributes(AttrLookupID.String(cmd.LookupID))
+	cmd.Tenant = tenant
+	span.SetAttributes(AttrLookupID.String(cmd.Key()))
 	var seq uint64
 	if md, err := msg.Metadata(); err == nil {
 		seq = md.Sequence.Stream
@@ -54,17 +62,19 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (err error) {
 
 // rejectCommand ends a lookup whose command is invalid with a failed event,
 // unless its lookupId is already someone's lookup: then that one stands.
-func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) error {
+func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError, tenant string) error {
 	data, _ := ce.FailedData()
+	data.Tenant = tenant
+	key := kybflow.LookupKey(tenant, ce.LookupID)
 	rec := lookups.Record{
 		State:      lookups.Failed,
-		Command:    kybflow.LookupCommand{LookupID: ce.LookupID, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
+		Command:    kybflow.LookupCommand{LookupID: ce.LookupID, Tenant: tenant, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
 		Failure:    &data,
 		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
 	}
 	recordTrace(ctx, &rec)
 	markEnding(&rec)
-	existing, _, err := h.c.Lookups.Get(ctx, ce.LookupID)
+	existing, _, err := h.c.Lookups.Get(ctx, key)
 	switch {
 	case err == nil:
 		if existing.State == lookups.Failed && existing.Failure != nil && existing.Failure.Code == data.Code && existing.SessionID == "" {
@@ -74,7 +84,7 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError) 
 			}
 			return drop(ce)
 		}
-		h.log.Warn("invalid command reuses the lookupId of an existing lookup; ignored", "lookup_id", ce.LookupID, "err", ce)
+		h.log.Warn("invalid command reuses the lookupId of an existing lookup; ignored", "lookup_id", key, "err", ce)
 		return drop(ce)
 	case !errors.Is(err, lookups.ErrNotFound):
 		return retryBackoff(err)
@@ -129,7 +139,7 @@ func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause erro
 // lookup's record is created claimed (state opening, under this replica's
 // lease): one write, no read before it.
 func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq uint64) error {
-	id := cmd.LookupID
+	id := cmd.Key()
 	rec := h.claim(lookups.Record{State: lookups.Opening, Command: cmd, AcceptedAt: h.c.Now()}, seq)
 	recordTrace(ctx, &rec)
 	rev, err := h.c.Lookups.Create(ctx, rec)

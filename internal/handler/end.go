@@ -38,7 +38,7 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 	// The reason is the event's, not the server's: it may quote what the
 	// API said about the identifier, and a term reason ends up in
 	// JetStream's advisories.
-	return drop(fmt.Errorf("lookup %s failed: %s", rec.Command.LookupID, code))
+	return drop(fmt.Errorf("lookup %s failed: %s", rec.Command.Key(), code))
 }
 
 // end makes a lookup terminal: it first claims the ending by compare-and-set
@@ -52,7 +52,7 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 	markEnding(&rec)
 	_, err := h.c.Lookups.Update(ctx, rec, rev)
 	if errors.Is(err, lookups.ErrConflict) {
-		cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
+		cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.Key())
 		if gerr != nil {
 			return h.readError(gerr)
 		}
@@ -71,7 +71,7 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 	if rec.State == lookups.Failed {
 		// The reason stays in the failed event: it may quote the identifier
 		// (a mistyped one can be a personal identification number).
-		h.log.Warn("lookup failed", "lookup_id", rec.Command.LookupID, "code", string(rec.Failure.Code))
+		h.log.Warn("lookup failed", "lookup_id", rec.Command.Key(), "code", string(rec.Failure.Code))
 	}
 	return h.publishEnding(ctx, rec)
 }
@@ -100,7 +100,7 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 	if err != nil {
 		return retryBackoff(err)
 	}
-	id := rec.Command.LookupID
+	id := rec.Command.Key()
 	if slices.Contains(rec.Published, string(kind)) && !rec.MarkedAtEnd {
 		return nil
 	}
@@ -163,7 +163,7 @@ func (h *Handlers) publishEnding(ctx context.Context, rec lookups.Record) error 
 	if err != nil {
 		return retryBackoff(err)
 	}
-	first, err := h.publishEvent(ctx, kind, rec.Command.LookupID, data)
+	first, err := h.publishEvent(ctx, kind, rec.Command.Key(), data)
 	if err != nil {
 		return retryBackoff(err)
 	}
@@ -189,7 +189,7 @@ func ending(rec lookups.Record) (kybflow.Kind, any, error) {
 	case lookups.Failed:
 		return kybflow.KindFailed, *rec.Failure, nil
 	}
-	return "", nil, fmt.Errorf("finish lookup %s in state %s", rec.Command.LookupID, rec.State)
+	return "", nil, fmt.Errorf("finish lookup %s in state %s", rec.Command.Key(), rec.State)
 }
 
 // ensureEvent publishes a non-terminal event once (marked in rec.Published;
@@ -198,7 +198,7 @@ func (h *Handlers) ensureEvent(ctx context.Context, rec *lookups.Record, kind ky
 	if slices.Contains(rec.Published, string(kind)) {
 		return nil
 	}
-	if _, err := h.publishEvent(ctx, kind, rec.Command.LookupID, data); err != nil {
+	if _, err := h.publishEvent(ctx, kind, rec.Command.Key(), data); err != nil {
 		return retryBackoff(err)
 	}
 	rec.Published = append(rec.Published, string(kind))

@@ -89,7 +89,7 @@ func (l *lease) renew() {
 			return
 		}
 		if err != nil {
-			h.log.Warn("renew opening lease; trying again", "lookup_id", l.rec.Command.LookupID, "err", err)
+			h.log.Warn("renew opening lease; trying again", "lookup_id", l.rec.Command.Key(), "err", err)
 			continue
 		}
 		deadline.Reset(time.Until(until.Add(-h.leaseMargin())))
@@ -112,7 +112,7 @@ func (l *lease) renewOnce() (time.Time, error) {
 	next, err := h.c.Lookups.Update(ctx, rec, rev)
 	if errors.Is(err, lookups.ErrConflict) {
 		// Ours if it is still our claim: an earlier renewal applied unheard.
-		cur, curRev, gerr := h.c.Lookups.Get(ctx, rec.Command.LookupID)
+		cur, curRev, gerr := h.c.Lookups.Get(ctx, rec.Command.Key())
 		if gerr != nil {
 			return time.Time{}, gerr
 		}

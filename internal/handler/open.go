@@ -55,16 +55,16 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 	rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = time.Time{}, "", 0
 	rec, next, err := h.recordSession(ctx, rec, rev, holder)
 	if errors.Is(err, errErased) {
-		h.log.Warn("session opened for a lookup erased meanwhile; its tombstone blocks any other", "lookup_id", cmd.LookupID)
+		h.log.Warn("session opened for a lookup erased meanwhile; its tombstone blocks any other", "lookup_id", cmd.Key())
 		return drop(err)
 	}
 	if err != nil {
 		// Not recorded: a replica that takes over will not know this
 		// session, and will open another one.
-		h.log.Error("session opened but not recorded; a second session may be opened for this lookup", "lookup_id", cmd.LookupID, "session_id", sessionID, "err", err)
+		h.log.Error("session opened but not recorded; a second session may be opened for this lookup", "lookup_id", cmd.Key(), "session_id", sessionID, "err", err)
 		return retryBackoff(err)
 	}
-	h.log.Info("session opened", "lookup_id", cmd.LookupID, "session_id", sessionID)
+	h.log.Info("session opened", "lookup_id", cmd.Key(), "session_id", sessionID)
 	return h.announceOpened(ctx, rec, next, true)
 }
 
@@ -76,7 +76,7 @@ func (h *Handlers) unclaim(ctx context.Context, rec lookups.Record, rev uint64) 
 	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer ucancel()
 	if _, err := h.c.Lookups.Update(uctx, rec, rev); err != nil {
-		h.log.Warn("release opening lease", "lookup_id", rec.Command.LookupID, "err", err)
+		h.log.Warn("release opening lease", "lookup_id", rec.Command.Key(), "err", err)
 	}
 }
 
@@ -111,7 +111,7 @@ func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev ui
 		if errors.Is(err, lookups.ErrConflict) {
 			// An earlier attempt, or a renewal of our lease, may have been
 			// applied without our hearing: decide on what is there.
-			cur, curRev, gerr := h.c.Lookups.Get(rctx, rec.Command.LookupID)
+			cur, curRev, gerr := h.c.Lookups.Get(rctx, rec.Command.Key())
 			switch {
 			case gerr != nil:
 				err = gerr
@@ -119,7 +119,7 @@ func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev ui
 				// Ours, landed unheard; a webhook may have moved it since.
 				return cur, curRev, nil
 			case cur.State == lookups.Erased:
-				return rec, 0, fmt.Errorf("lookup %s: %w", rec.Command.LookupID, errErased)
+				return rec, 0, fmt.Errorf("lookup %s: %w", rec.Command.Key(), errErased)
 			case cur.State == lookups.Opening && cur.LeaseHolder == holder:
 				rev = curRev // still our claim: write over our own renewal
 				err = fmt.Errorf("record session: our claim moved to revision %d", curRev)
@@ -140,7 +140,7 @@ func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev ui
 
 func (h *Handlers) createSession(ctx context.Context, cmd kybflow.LookupCommand) (sessionID string, err error) {
 	ctx, span := h.tracer.Start(ctx, "create session", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
-		AttrLookupID.String(cmd.LookupID), AttrLookupType.String(string(cmd.Type)), AttrCountry.String(string(cmd.Country))))
+		AttrLookupID.String(cmd.Key()), AttrLookupType.String(string(cmd.Type)), AttrCountry.String(string(cmd.Country))))
 	defer func() {
 		if err == nil {
 			span.SetAttributes(AttrSessionID.String(sessionID))
@@ -164,7 +164,7 @@ func (h *Handlers) createSession(ctx context.Context, cmd kybflow.LookupCommand)
 		}
 	}
 	if h.c.WebhookURL != "" {
-		req.Webhook = &amlapi.WebhookSubscription{URL: h.c.WebhookURL + "/" + cmd.LookupID}
+		req.Webhook = &amlapi.WebhookSubscription{URL: h.c.WebhookURL + "/" + cmd.Key()}
 	}
 	opts := amlapi.CreateOptions{IdentifierKind: kind}
 	if cmd.Type == kybflow.TypeBeneficialOwners {
@@ -211,7 +211,7 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
 		return nil
 	}
-	check := kybflow.CheckMessage{LookupID: rec.Command.LookupID}
+	check := kybflow.CheckMessage{LookupID: rec.Command.Key()}
 	if pollFirst && ctx.Err() == nil {
 		done, err := h.progress(ctx, stored, rev)
 		act, delay, marked := streams.Marked(err)
@@ -221,7 +221,7 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 		case marked && act == streams.ActTerm:
 			return err // ended failed, its event out; or erased meanwhile
 		case err != nil:
-			h.log.Debug("first poll did not finish; the check takes over", "lookup_id", rec.Command.LookupID, "err", err)
+			h.log.Debug("first poll did not finish; the check takes over", "lookup_id", rec.Command.Key(), "err", err)
 		}
 		// Due one poll interval later, or later still when the poll's
 		// error asked for it (a Retry-After).
@@ -232,7 +232,7 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 	// span of that trace.
 	hdr := nats.Header{}
 	tracing.Inject(lookupContext(ctx, rec), hdr)
-	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.LookupID), body, kybflow.CheckMsgID(rec.Command.LookupID), hdr); err != nil {
+	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.Key()), body, kybflow.CheckMsgID(rec.Command.Key()), hdr); err != nil {
 		return retryBackoff(err)
 	}
 	return nil

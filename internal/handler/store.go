@@ -23,7 +23,7 @@ import (
 // streaming, which requested expands the API left out (omitted; nil when
 // the question does not apply).
 func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link string) (art kybflow.Artifact, omitted []string, err error) {
-	id := rec.Command.LookupID
+	id := rec.Command.Key()
 	key, err := h.c.Keys.Key(id, name)
 	if err != nil {
 		return kybflow.Artifact{}, nil, err
@@ -83,12 +83,12 @@ const maxInspectedJSON = 4 << 20
 // were left out, in the command's order; an empty, non-nil list when none.
 func (h *Handlers) omittedExpands(cmd kybflow.LookupCommand, doc *boundedBuffer) []string {
 	if doc.overflow {
-		h.log.Warn("beneficial owners JSON too large to read its omitted expands", "lookup_id", cmd.LookupID, "limit", maxInspectedJSON)
+		h.log.Warn("beneficial owners JSON too large to read its omitted expands", "lookup_id", cmd.Key(), "limit", maxInspectedJSON)
 		return []string{}
 	}
 	left, err := amlapi.OmittedExpands(doc.buf.Bytes())
 	if err != nil {
-		h.log.Warn("beneficial owners JSON: omitted expands unreadable", "lookup_id", cmd.LookupID, "err", err)
+		h.log.Warn("beneficial owners JSON: omitted expands unreadable", "lookup_id", cmd.Key(), "err", err)
 		return []string{}
 	}
 	out := []string{}
@@ -98,7 +98,7 @@ func (h *Handlers) omittedExpands(cmd kybflow.LookupCommand, doc *boundedBuffer)
 		}
 	}
 	if len(out) > 0 {
-		h.log.Info("the API left requested expands out (no National Registry access?)", "lookup_id", cmd.LookupID, "omitted", out)
+		h.log.Info("the API left requested expands out (no National Registry access?)", "lookup_id", cmd.Key(), "omitted", out)
 	}
 	return out
 }

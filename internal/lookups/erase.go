@@ -27,10 +27,10 @@ import (
 // objects) and the correlationId (for the erased event). No metadata,
 // identifier or results. Tombstone replaces it once the erased event is
 // published.
-func Erasing(r Record, lookupID string, erasedAt time.Time) Record {
+func Erasing(r Record, key string, erasedAt time.Time) Record {
 	return Record{
 		State:     Erased,
-		Command:   kybflow.LookupCommand{LookupID: lookupID, CorrelationID: r.Command.CorrelationID},
+		Command:   commandOf(key, r.Command.CorrelationID),
 		Artifacts: slices.Clone(r.Artifacts),
 		ErasedAt:  erasedAt.UTC(),
 	}
@@ -38,13 +38,20 @@ func Erasing(r Record, lookupID string, erasedAt time.Time) Record {
 
 // Tombstone is the record of an erased lookup once its erased event is
 // published (Published marks it): the lookupId and erasedAt, nothing else.
-func Tombstone(lookupID string, erasedAt time.Time) Record {
+func Tombstone(key string, erasedAt time.Time) Record {
 	return Record{
 		State:     Erased,
-		Command:   kybflow.LookupCommand{LookupID: lookupID},
+		Command:   commandOf(key, ""),
 		ErasedAt:  erasedAt.UTC(),
 		Published: []string{string(kybflow.KindErased)},
 	}
+}
+
+// commandOf is the command of a tombstone: the tenant and lookupId of the
+// lookup key, and the correlationId.
+func commandOf(key, correlationID string) kybflow.LookupCommand {
+	tenant, lookupID, _ := kybflow.SplitLookupKey(key)
+	return kybflow.LookupCommand{LookupID: lookupID, Tenant: tenant, CorrelationID: correlationID}
 }
 
 // ErasureDone reports whether r is a Tombstone: its erasure ended with

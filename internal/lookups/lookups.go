@@ -116,7 +116,7 @@ func (r *Record) AddArtifact(a kybflow.Artifact) {
 // LogValue logs the state, not the command's personal fields.
 func (r Record) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("lookup_id", r.Command.LookupID),
+		slog.String("lookup_id", r.Command.Key()),
 		slog.String("state", string(r.State)),
 		slog.String("session_id", r.SessionID),
 		slog.Int("artifacts", len(r.Artifacts)),
@@ -171,16 +171,16 @@ func (s *Store) Get(ctx context.Context, lookupID string) (Record, uint64, error
 func (s *Store) Create(ctx context.Context, r Record) (uint64, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return 0, fmt.Errorf("encode lookup %s: %w", r.Command.LookupID, err)
+		return 0, fmt.Errorf("encode lookup %s: %w", r.Command.Key(), err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
-	rev, err := s.kv.Create(ctx, r.Command.LookupID, b)
+	rev, err := s.kv.Create(ctx, r.Command.Key(), b)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return 0, fmt.Errorf("create lookup %s: %w", r.Command.LookupID, ErrExists)
+			return 0, fmt.Errorf("create lookup %s: %w", r.Command.Key(), ErrExists)
 		}
-		return 0, fmt.Errorf("create lookup %s: %w", r.Command.LookupID, err)
+		return 0, fmt.Errorf("create lookup %s: %w", r.Command.Key(), err)
 	}
 	return rev, nil
 }
@@ -190,16 +190,16 @@ func (s *Store) Create(ctx context.Context, r Record) (uint64, error) {
 func (s *Store) Update(ctx context.Context, r Record, rev uint64) (uint64, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return 0, fmt.Errorf("encode lookup %s: %w", r.Command.LookupID, err)
+		return 0, fmt.Errorf("encode lookup %s: %w", r.Command.Key(), err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
-	next, err := s.kv.Update(ctx, r.Command.LookupID, b, rev)
+	next, err := s.kv.Update(ctx, r.Command.Key(), b, rev)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
-			return 0, fmt.Errorf("update lookup %s at revision %d: %w", r.Command.LookupID, rev, ErrConflict)
+			return 0, fmt.Errorf("update lookup %s at revision %d: %w", r.Command.Key(), rev, ErrConflict)
 		}
-		return 0, fmt.Errorf("update lookup %s: %w", r.Command.LookupID, err)
+		return 0, fmt.Errorf("update lookup %s: %w", r.Command.Key(), err)
 	}
 	return next, nil
 }

@@ -21,6 +21,12 @@ import (
 // out, so that deduplication is the worker's own.
 func (e *env) publish(cmd any, msgID string) {
 	e.t.Helper()
+	e.publishOn("aml.commands.lookup", cmd, msgID)
+}
+
+// publishOn is publish on another subject: a tenant's commands subject.
+func (e *env) publishOn(subject string, cmd any, msgID string) {
+	e.t.Helper()
 	var data []byte
 	switch c := cmd.(type) {
 	case []byte:
@@ -45,7 +51,7 @@ func (e *env) publish(cmd any, msgID string) {
 	err := testenv.Poll(time.Minute, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		_, err := e.js.Publish(ctx, "aml.commands.lookup", data, opts...)
+		_, err := e.js.Publish(ctx, subject, data, opts...)
 		return err
 	})
 	if err != nil {
