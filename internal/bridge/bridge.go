@@ -189,6 +189,13 @@ func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, me
 	// The webhook id is the same on every re-send of one webhook, so the
 	// stream keeps one copy however often BankID sends it.
 	ack, err := cfg.Publisher.PublishMsg(ctx, msg, jetstream.WithMsgID(r.Header.Get(amlapi.HeaderWebhookID)))
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum || errors.Is(err, nats.ErrMaxPayload) {
+		// Larger than the stream takes (WEBHOOK_MAX_MSG_SIZE): no retry
+		// makes it smaller. Polling finds the result anyway.
+		log.Warn("webhook larger than the webhooks stream takes; refused", "lookup_id", lookupID, "bytes", len(body), "err", err)
+		return "too_large", http.StatusRequestEntityTooLarge, "webhook larger than the stream takes"
+	}
 	if err != nil {
 		log.Error("webhook not published", "lookup_id", lookupID, "session_id", hint.SessionID, "err", err)
 		return "unavailable", http.StatusServiceUnavailable, "cannot store the webhook now; retry"

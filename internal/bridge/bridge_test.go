@@ -215,3 +215,28 @@ func TestBridgeSpanPerWebhook(t *testing.T) {
 		t.Errorf("span attributes %v", sp.Attributes)
 	}
 }
+
+// TestBridgeAnswersTooLargeForTheStream: a webhook the stream refuses for
+// its size (WEBHOOK_MAX_MSG_SIZE below WEBHOOK_MAX_BODY) is answered 413,
+// which BankID does not retry, not 503; a tenant's lookup key is a path.
+func TestBridgeAnswersTooLargeForTheStream(t *testing.T) {
+	f := newFixture(t, true)
+	ctx := context.Background()
+	if _, err := f.js.UpdateStream(ctx, jetstream.StreamConfig{
+		Name: "AML_WEBHOOKS", Subjects: []string{"aml.webhooks.>"}, Retention: jetstream.WorkQueuePolicy,
+		Duplicates: time.Hour, MaxMsgSize: 600,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	small := webhookBody(t, amlapi.EventAllDone)
+	if got := f.post(t, "/webhooks/acme.lookup-1", small, signed("msg_small", small)); got != http.StatusOK {
+		t.Fatalf("a tenant's webhook: status %d, want 200", got)
+	}
+	big := []byte(strings.Replace(string(small), `"sessionId"`, `"padding":"`+strings.Repeat("x", 700)+`","sessionId"`, 1))
+	if got := f.post(t, "/webhooks/lookup-1", big, signed("msg_big", big)); got != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a webhook over the stream's MaxMsgSize: status %d, want 413", got)
+	}
+	if msgs := f.stored(t); len(msgs) != 1 || msgs[0].Subject != "aml.webhooks.acme.lookup-1" {
+		t.Fatalf("stored %d webhooks, want the tenant's one on aml.webhooks.acme.lookup-1", len(msgs))
+	}
+}
