@@ -416,7 +416,7 @@ func explain(err error) (error, bool) { //nolint:revive // the error and whether
 	if err == nil {
 		return nil, false
 	}
-	msg := err.Error()
+	msg := strings.ToLower(err.Error())
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	switch {
