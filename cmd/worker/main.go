@@ -1,6 +1,8 @@
 // Command worker runs the lookup pipeline. See `worker --help` and
 // docs/design.md. `worker dev` runs everything in one process for a first
-// run (see `worker dev --help`).
+// run (see `worker dev --help`). `worker topology` makes the streams, the
+// bucket and the consumers once and exits, for workers that run with
+// TOPOLOGY_MODE=verify (see `worker topology --help`).
 package main
 
 import (
@@ -20,8 +22,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	run := worker.Main
 	args := os.Args[1:]
-	if len(args) > 0 && args[0] == "dev" {
-		run, args = devmode.Main, args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "dev":
+			run, args = devmode.Main, args[1:]
+		case "topology":
+			run, args = worker.TopologyMain, args[1:]
+		}
 	}
 	err := run(ctx, args, os.LookupEnv, os.Stdout, os.Stderr)
 	stop()

@@ -40,6 +40,13 @@ var (
 	// ErrSizeMismatch means Put was given a size and the stream was shorter
 	// or longer. Nothing is stored and an existing object is left as it was.
 	ErrSizeMismatch = errors.New("blob: size mismatch")
+
+	// ErrRefused means the S3 server refused the credentials: an unknown
+	// access key (InvalidAccessKeyId), a secret key that is not the access
+	// key's (SignatureDoesNotMatch), or a key without the right to do what
+	// was asked (AccessDenied). Retrying cannot help; the configuration
+	// must change. S3.EnsureBucket and NewS3 with CreateBucket return it.
+	ErrRefused = errors.New("blob: credentials refused")
 )
 
 // DefaultContentType is stored when PutOptions.ContentType is empty.

@@ -122,8 +122,10 @@ const s3WriteBuffer = 32 << 10
 // concurrent use.
 type S3 struct {
 	client *minio.Client
-	core   minio.Core // the multipart calls, for uploads of unknown size (s3put.go)
+	probe  *minio.Client // client without retries, for EnsureBucket
+	core   minio.Core    // the multipart calls, for uploads of unknown size (s3put.go)
 	bucket string
+	region string
 	parts  *partPool
 	sse    encrypt.ServerSide // nil when off
 }
@@ -145,7 +147,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	// A small artifact's request (headers and body) in one write: with
 	// net/http's default of 4 KiB, a 3.4 kB PDF took two.
 	transport.WriteBufferSize = s3WriteBuffer
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
+	opts := minio.Options{
 		Transport: transport,
 		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:    cfg.Secure,
@@ -153,39 +155,69 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		// The SHA-256 goes with the upload as a trailing checksum
 		// (x-amz-checksum-sha256), computed while the body streams.
 		TrailingHeaders: true,
-	})
+	}
+	client, err := minio.New(cfg.Endpoint, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("blob: s3 client for %s: %w", cfg.Endpoint, err)
 	}
-	s := &S3{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket,
+	opts.MaxRetries = 1 // one request per call: EnsureBucket's caller retries
+	probe, err := minio.New(cfg.Endpoint, &opts)
+	if err != nil {
+		return nil, fmt.Errorf("blob: s3 client for %s: %w", cfg.Endpoint, err)
+	}
+	s := &S3{client: client, probe: probe, core: minio.Core{Client: client}, bucket: cfg.Bucket, region: cfg.Region,
 		parts: newPartPool(cfg.partSize(), int(cfg.uploadMemory()/cfg.partSize()))}
 	if cfg.SSE {
 		s.sse = encrypt.NewSSE()
 	}
 	if cfg.CreateBucket {
-		if err := s.createBucket(ctx, cfg.Region); err != nil {
+		if err := s.createBucket(ctx, s.client); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-func (s *S3) createBucket(ctx context.Context, region string) error {
-	exists, err := s.client.BucketExists(ctx, s.bucket)
+// EnsureBucket creates the bucket if it does not exist, as NewS3 does with
+// CreateBucket, for a caller that builds the store without contacting the
+// server and checks the bucket later (the worker, at start, retrying while
+// S3 cannot answer). Unlike the store's other calls, it sends each request
+// once, without the client's own retries, so that every failure reaches
+// the caller at once with its cause. An error of credentials the server
+// refuses wraps ErrRefused.
+func (s *S3) EnsureBucket(ctx context.Context) error { return s.createBucket(ctx, s.probe) }
+
+func (s *S3) createBucket(ctx context.Context, client *minio.Client) error {
+	exists, err := client.BucketExists(ctx, s.bucket)
 	if err != nil {
-		return fmt.Errorf("blob: check bucket %s: %w", s.bucket, err)
+		return fmt.Errorf("blob: check bucket %s: %w", s.bucket, refused(err))
 	}
 	if exists {
 		return nil
 	}
-	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region})
+	err = client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: s.region})
 	if code := minio.ToErrorResponse(err).Code; code == minio.BucketAlreadyOwnedByYou {
 		err = nil // created concurrently by another instance
 	}
 	if err != nil {
-		return fmt.Errorf("blob: create bucket %s: %w", s.bucket, err)
+		return fmt.Errorf("blob: create bucket %s: %w", s.bucket, refused(err))
 	}
 	return nil
+}
+
+// refusedCodes are the S3 error codes of credentials the server refuses.
+var refusedCodes = map[string]bool{
+	"InvalidAccessKeyId":    true, // no such access key
+	"SignatureDoesNotMatch": true, // the secret key is not the access key's
+	minio.AccessDenied:      true, // the key may not do it (or, on a HEAD without a body, any 403)
+}
+
+// refused adds ErrRefused to an error of credentials the server refuses.
+func refused(err error) error {
+	if refusedCodes[minio.ToErrorResponse(err).Code] {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return err
 }
 
 // Location returns the bucket name.

@@ -135,6 +135,37 @@ func TestS3(t *testing.T) {
 		}
 	})
 
+	t.Run("EnsureBucket", func(t *testing.T) {
+		cfg := s3Config(t, srv)
+		cfg.CreateBucket = false
+		s := newS3(t, cfg)
+		for i := range 2 { // creates the bucket, then finds it
+			if err := s.EnsureBucket(t.Context()); err != nil {
+				t.Fatalf("EnsureBucket #%d: %v", i+1, err)
+			}
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Errorf("Ping after EnsureBucket: %v", err)
+		}
+
+		for name, mod := range map[string]func(*blob.S3Config){
+			"wrong secret key":   func(c *blob.S3Config) { c.SecretKey = "wrong-" + c.SecretKey },
+			"unknown access key": func(c *blob.S3Config) { c.AccessKey = "unknown-" + c.AccessKey },
+		} {
+			bad := cfg
+			mod(&bad)
+			if err := newS3(t, bad).EnsureBucket(t.Context()); !errors.Is(err, blob.ErrRefused) {
+				t.Errorf("EnsureBucket with a %s: err = %v, want blob.ErrRefused", name, err)
+			}
+		}
+
+		down := cfg
+		down.Endpoint = "127.0.0.1:1" // nothing listens: refused at once, and not for the credentials
+		if err := newS3(t, down).EnsureBucket(t.Context()); err == nil || errors.Is(err, blob.ErrRefused) {
+			t.Errorf("EnsureBucket with S3 down: err = %v, want an error that is not ErrRefused", err)
+		}
+	})
+
 	t.Run("SSEWithoutKMS", func(t *testing.T) {
 		// This server has no KMS: MinIO refuses SSE-S3, and the error
 		// must say so and be permanent.

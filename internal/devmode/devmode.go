@@ -170,6 +170,11 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	wcfg.PollInitial, wcfg.PollMax, wcfg.PollMaxWebhook = time.Second, 10*time.Second, 30*time.Second
 	wcfg.DrainTimeout, wcfg.EventSource = 10*time.Second, "urn:kybflow:dev"
 	wcfg.LogFormat, wcfg.LogLevel = "text", cfg.LogLevel
+	// JetStream reserves every stream's MaxBytes on disk: the production
+	// defaults (about 5 GiB in all) are more than a laptop should give a
+	// trial run.
+	wcfg.CommandsMaxBytes, wcfg.ChecksMaxBytes, wcfg.WebhooksMaxBytes = 64<<20, 16<<20, 16<<20
+	wcfg.EventsMaxBytes, wcfg.DeadLetterMaxBytes, wcfg.LookupsMaxBytes = 128<<20, 16<<20, 64<<20
 	blobDir := ""
 	if cfg.S3Endpoint != "" {
 		wcfg.S3Endpoint, wcfg.S3Bucket, wcfg.S3AccessKey, wcfg.S3SecretKey = cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey

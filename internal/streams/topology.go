@@ -46,6 +46,15 @@ type Topology struct {
 	// WebhookMaxDeliver bounds retries of one webhook (WEBHOOK_MAX_DELIVER): polling
 	// is the fallback, so a webhook that cannot be handled is dropped.
 	WebhookMaxDeliver int
+	// Bytes each stream and the bucket may hold (COMMANDS_MAX_BYTES,
+	// CHECKS_MAX_BYTES, WEBHOOKS_MAX_BYTES, EVENTS_MAX_BYTES,
+	// DEADLETTER_MAX_BYTES, LOOKUPS_MAX_BYTES; streams says what a full one
+	// does), and the largest command and webhook, headers included
+	// (COMMAND_MAX_MSG_SIZE, WEBHOOK_MAX_MSG_SIZE). Zero leaves a stream
+	// unbounded, as it was before these settings: for tests that build a
+	// topology of their own; the worker always sets them.
+	CommandsMaxBytes, ChecksMaxBytes, WebhooksMaxBytes, EventsMaxBytes, DeadLetterMaxBytes, LookupsMaxBytes int64
+	CommandMaxMsgSize, WebhookMaxMsgSize                                                                    int32
 	// Logger receives the retries of Ensure (default: discard).
 	Logger *slog.Logger
 }
@@ -61,6 +70,13 @@ func (t *Topology) validate() error {
 	}
 	if t.Duplicates > t.EventsMaxAge {
 		return errors.New("topology: Duplicates cannot be longer than EventsMaxAge (what the stream keeps)")
+	}
+	if min(t.CommandsMaxBytes, t.ChecksMaxBytes, t.WebhooksMaxBytes, t.EventsMaxBytes, t.DeadLetterMaxBytes, t.LookupsMaxBytes) < 0 ||
+		min(t.CommandMaxMsgSize, t.WebhookMaxMsgSize) < 0 {
+		return errors.New("topology: a MaxBytes or MaxMsgSize is negative")
+	}
+	if t.CommandsMaxBytes > 0 && int64(t.CommandMaxMsgSize) > t.CommandsMaxBytes || t.WebhooksMaxBytes > 0 && int64(t.WebhookMaxMsgSize) > t.WebhooksMaxBytes {
+		return errors.New("topology: a stream's MaxMsgSize is larger than its MaxBytes")
 	}
 	if t.Logger == nil {
 		t.Logger = slog.New(slog.DiscardHandler)
@@ -91,18 +107,19 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources
 	}
 	res := &Resources{}
 	for _, cfg := range t.streams() {
-		if err := retry(ctx, t.Logger, "ensure stream "+cfg.Name, func(ctx context.Context) error {
-			st, err := js.CreateOrUpdateStream(ctx, cfg)
-			if err == nil && cfg.Name == t.Subjects.EventsStream() {
-				res.Events = st
-			}
-			return err
-		}); err != nil {
+		st, err := t.ensureStream(ctx, js, cfg)
+		if err != nil {
 			return nil, err
+		}
+		if cfg.Name == t.Subjects.EventsStream() {
+			res.Events = st
 		}
 	}
 	bucket := t.bucket()
 	if err := retry(ctx, t.Logger, "ensure bucket "+bucket.Bucket, func(ctx context.Context) (err error) {
+		if err := t.checkHeld(ctx, js, "KV_"+bucket.Bucket, bucket.MaxBytes); err != nil {
+			return err
+		}
 		res.Lookups, err = js.CreateOrUpdateKeyValue(ctx, bucket)
 		return err
 	}); err != nil {
@@ -133,14 +150,91 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, t Topology, nam
 		if cfg.Name != stream {
 			continue
 		}
-		if err := retry(ctx, t.Logger, "ensure stream "+cfg.Name, func(ctx context.Context) error {
-			_, err := js.CreateOrUpdateStream(ctx, cfg)
-			return err
-		}); err != nil {
+		if _, err := t.ensureStream(ctx, js, cfg); err != nil {
 			return nil, err
 		}
 	}
 	return t.ensureConsumer(ctx, js, name)
+}
+
+// ensureStream creates or updates the stream cfg, retrying like Ensure.
+func (t Topology) ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	var st jetstream.Stream
+	err := retry(ctx, t.Logger, "ensure stream "+cfg.Name, func(ctx context.Context) (err error) {
+		if cfg.Discard == jetstream.DiscardNew {
+			if err := t.checkHeld(ctx, js, cfg.Name, cfg.MaxBytes); err != nil {
+				return err
+			}
+		}
+		st, err = js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
+	return st, err
+}
+
+// ErrHoldsMore is wrapped by Ensure's error when a stream that refuses new
+// messages once full (DiscardNew) already holds more than its new MaxBytes:
+// the setting was lowered, or set for the first time (an upgrade) below
+// what the stream holds. Updating it would make the stream refuse every new
+// message until enough old ones are consumed or expire (for AML_EVENTS,
+// up to EVENTS_MAX_AGE), which stalls every lookup; so the stream is left
+// as it is and start-up fails at once, while the workers of the previous
+// configuration keep running.
+var ErrHoldsMore = errors.New("the stream holds more than its new MaxBytes")
+
+// checkHeld returns ErrHoldsMore when the named stream exists, is to get
+// maxBytes as a new bound, and holds more than that. A stream whose bound
+// does not change is never refused: on a cluster a full stream may hold a
+// message more than its bound, and a worker restarting then must start.
+func (t Topology) checkHeld(ctx context.Context, js jetstream.JetStream, name string, maxBytes int64) error {
+	if maxBytes <= 0 {
+		return nil
+	}
+	st, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil // a new stream
+	}
+	if err != nil {
+		return err
+	}
+	info := st.CachedInfo()
+	if held := info.State.Bytes; info.Config.MaxBytes != maxBytes && held > uint64(maxBytes) {
+		return &holdsMoreError{stream: name, setting: t.maxBytesSetting(name), held: held, max: maxBytes}
+	}
+	return nil
+}
+
+type holdsMoreError struct {
+	stream, setting string
+	held            uint64
+	max             int64
+}
+
+func (e *holdsMoreError) Error() string {
+	return fmt.Sprintf("%v: it holds %d bytes, %s is %d; raise %s above what it holds (nats stream info %s), or purge it",
+		ErrHoldsMore, e.held, e.setting, e.max, e.setting, e.stream)
+}
+
+func (e *holdsMoreError) Unwrap() error { return ErrHoldsMore }
+
+// maxBytesSetting names the worker setting that bounds the named stream.
+func (t Topology) maxBytesSetting(stream string) string {
+	s := t.Subjects
+	switch stream {
+	case s.CommandsStream():
+		return "COMMANDS_MAX_BYTES"
+	case s.ChecksStream():
+		return "CHECKS_MAX_BYTES"
+	case s.WebhooksStream():
+		return "WEBHOOKS_MAX_BYTES"
+	case s.EventsStream():
+		return "EVENTS_MAX_BYTES"
+	case s.DeadLetterStream():
+		return "DEADLETTER_MAX_BYTES"
+	case "KV_" + s.LookupsBucket():
+		return "LOOKUPS_MAX_BYTES"
+	}
+	return "its MaxBytes"
 }
 
 func (t Topology) ensureConsumer(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Consumer, error) {
@@ -154,6 +248,26 @@ func (t Topology) ensureConsumer(ctx context.Context, js jetstream.JetStream, na
 }
 
 // streams are the stream configurations of t.
+//
+// Each is bounded in bytes (JetStream reserves them on every server that
+// holds a replica, at creation), and the two that take messages from
+// outside the worker, commands and webhooks, in the size of one message.
+// What a full stream does is its Discard policy:
+//   - DiscardNew (commands, checks, events, dead letters; and the bucket,
+//     which a KV bucket always is): a publish is refused, never an old
+//     message dropped. Dropping one could lose an accepted lookup (a command
+//     not taken in yet, the check of an open session) or the record of what
+//     was published (the events stream is that record: docs/design.md). So
+//     a platform's Submit fails with ErrCommandsFull, and the worker's own
+//     publishes and record writes fail and are retried with backoff: work
+//     is delayed, never lost, until messages are consumed or expire.
+//     (Updating an existing record still fits: a key's new revision
+//     replaces its old one, so only new lookups wait.)
+//   - DiscardOld (webhooks): the oldest webhook is dropped for the new
+//     one. A webhook only makes a lookup finish sooner (polling is the
+//     fallback, and WEBHOOK_MAX_DELIVER drops one anyway), so the bridge
+//     keeps answering BankID, and the newest webhooks, the useful ones,
+//     are kept.
 func (t Topology) streams() []jetstream.StreamConfig {
 	s := t.Subjects
 	return []jetstream.StreamConfig{
@@ -161,29 +275,35 @@ func (t Topology) streams() []jetstream.StreamConfig {
 			Name: s.CommandsStream(), Description: "Lookup commands from platforms (work queue).",
 			Subjects: []string{s.CommandsAll()}, Retention: jetstream.WorkQueuePolicy,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas, Duplicates: t.Duplicates,
+			MaxBytes: bound(t.CommandsMaxBytes), MaxMsgSize: bound32(t.CommandMaxMsgSize), Discard: jetstream.DiscardNew,
 		},
 		{
 			Name: s.ChecksStream(), Description: "One session check per open session (work queue).",
 			Subjects: []string{s.ChecksAll()}, Retention: jetstream.WorkQueuePolicy,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas, Duplicates: t.Duplicates,
+			MaxBytes: bound(t.ChecksMaxBytes), Discard: jetstream.DiscardNew,
 		},
 		{
 			Name: s.WebhooksStream(), Description: "Verified BankID webhooks from the bridge (work queue).",
 			Subjects: []string{s.WebhooksAll()}, Retention: jetstream.WorkQueuePolicy,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas, Duplicates: t.Duplicates,
-			MaxAge: 24 * time.Hour,
+			MaxAge:   24 * time.Hour,
+			MaxBytes: bound(t.WebhooksMaxBytes), MaxMsgSize: bound32(t.WebhookMaxMsgSize), Discard: jetstream.DiscardOld,
 		},
 		{
 			Name: s.EventsStream(), Description: "Lookup events (CloudEvents) for downstream services.",
 			Subjects: []string{s.EventsAll()}, Retention: jetstream.LimitsPolicy,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas, Duplicates: t.Duplicates,
-			MaxAge: t.EventsMaxAge,
+			MaxAge: t.EventsMaxAge, MaxBytes: bound(t.EventsMaxBytes), Discard: jetstream.DiscardNew,
+			// Reads by subject ($JS.API.DIRECT.GET.<stream>.<subject>): what a
+			// tenant's platform is allowed for its own subjects only.
+			AllowDirect: true,
 		},
 		{
 			Name: s.DeadLetterStream(), Description: "Commands that could not be attributed to a lookup, with the reason.",
 			Subjects: []string{s.DeadLetterAll()}, Retention: jetstream.LimitsPolicy,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas, Duplicates: t.Duplicates,
-			MaxAge: t.DeadLetterMaxAge,
+			MaxAge: t.DeadLetterMaxAge, MaxBytes: bound(t.DeadLetterMaxBytes), Discard: jetstream.DiscardNew,
 		},
 	}
 }
@@ -192,7 +312,25 @@ func (t Topology) bucket() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket: t.Subjects.LookupsBucket(), Description: "Lookup state records, by lookupId.",
 		History: 1, TTL: t.LookupsMaxAge, Storage: jetstream.FileStorage, Replicas: t.Replicas,
+		MaxBytes: bound(t.LookupsMaxBytes),
 	}
+}
+
+// bound is a limit as JetStream spells it: -1 for none (zero here), which
+// is also what the server reports for a stream made without one, so that
+// an identical configuration compares equal.
+func bound(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func bound32(n int32) int32 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // consumer is the stream and configuration of the named durable consumer.
@@ -267,10 +405,14 @@ func retry(ctx context.Context, log *slog.Logger, what string, f func(ctx contex
 // permanent reports whether JetStream refused a topology request for a
 // reason that retrying cannot mend: the configuration itself (subjects
 // overlapping another stream's, replicas on a single server, an invalid
-// setting) or JetStream not enabled. Everything else (timeouts, no
-// responders, no leader, no suitable peers, a name taken by a concurrent
-// create) can pass.
+// setting, more MaxBytes than the server or the account has room for, a
+// stream holding more than its new MaxBytes) or JetStream not enabled.
+// Everything else (timeouts, no responders, no leader, no suitable peers,
+// a name taken by a concurrent create) can pass.
 func permanent(err error) bool {
+	if errors.Is(err, ErrHoldsMore) {
+		return true
+	}
 	var api *jetstream.APIError
 	if !errors.As(err, &api) {
 		return false
@@ -280,6 +422,8 @@ func permanent(err error) bool {
 		10074, // replicas > 1 not supported in non-clustered mode
 		10052, // stream configuration is invalid
 		10025, // invalid JSON: a request we built wrong
+		10047, // insufficient storage resources available: the *_MAX_BYTES do not fit max_file_store
+		10122, // stream max bytes exceeds the account's max stream bytes
 		jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount:
 		return true
 	}

@@ -40,7 +40,9 @@ func (s MinIOServer) URL() string { return "http://" + s.Endpoint }
 type MinIOOption func(*minioConfig)
 
 type minioConfig struct {
-	kms bool
+	kms                  bool
+	addr                 string // "" picks a free loopback port
+	accessKey, secretKey string // "" generates them
 }
 
 // WithStaticKMS starts the server with a built-in static KMS key
@@ -49,6 +51,18 @@ type minioConfig struct {
 // 501 NotImplemented "Server side encryption specified but KMS is not
 // configured".
 func WithStaticKMS() MinIOOption { return func(c *minioConfig) { c.kms = true } }
+
+// WithAddr starts the server on addr (host:port) instead of a free port of
+// its own: for a client configured before the server runs, with an address
+// from FreeAddr. MinIO fails to start if another listener took the port.
+func WithAddr(addr string) MinIOOption { return func(c *minioConfig) { c.addr = addr } }
+
+// WithCredentials gives the server these root credentials instead of
+// generated ones, for a client configured before the server runs. The
+// secret key must be at least 8 characters.
+func WithCredentials(accessKey, secretKey string) MinIOOption {
+	return func(c *minioConfig) { c.accessKey, c.secretKey = accessKey, secretKey }
+}
 
 const (
 	startTimeout = 30 * time.Second
@@ -144,15 +158,21 @@ func isExecutable(path string) bool {
 // startMinIO starts one server process and waits until it serves requests.
 // On failure the process is stopped and the error carries its output.
 func startMinIO(t testing.TB, bin string, cfg minioConfig) (MinIOServer, error) {
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return MinIOServer{}, err
+	addr := cfg.addr
+	if addr == "" {
+		var err error
+		if addr, err = freeLoopbackAddr(); err != nil {
+			return MinIOServer{}, err
+		}
 	}
 	srv := MinIOServer{
 		Endpoint:  addr,
 		AccessKey: "testenv-" + randomHex(8),
 		SecretKey: randomHex(20),
 		Region:    "us-east-1",
+	}
+	if cfg.accessKey != "" {
+		srv.AccessKey, srv.SecretKey = cfg.accessKey, cfg.secretKey
 	}
 
 	env := []string{

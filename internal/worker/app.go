@@ -47,6 +47,7 @@ type App struct {
 	cfg      Config
 	log      *slog.Logger
 	nc       *nats.Conn
+	conn     *streams.Conn // nc, and why it is not connected
 	js       jetstream.JetStream
 	topo     streams.Topology
 	store    blobStore
@@ -58,10 +59,14 @@ type App struct {
 	access   *accessRights
 	tracing  *tracing.Provider
 
-	mu       sync.Mutex         // held while ensuring the topology
-	ready    atomic.Bool        // the topology is ensured: res and handlers are set
-	res      *streams.Resources // set once the topology is ensured
-	handlers *handler.Handlers
+	mu        sync.Mutex         // held while ensuring the topology
+	ready     atomic.Bool        // the topology is ensured: res and handlers are set
+	topoState topologyState      // the topology step's last error, until it succeeds
+	res       *streams.Resources // set once the topology is ensured
+	handlers  *handler.Handlers
+
+	ensureBucket func(context.Context) error // makes sure of the S3 bucket; nil for BLOB_DIR
+	storage      storageState                // where ensureStorage stands
 }
 
 // Options are the parts of the environment a caller may supply instead of
@@ -83,7 +88,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	subjects, _ := kybflow.NewSubjects(cfg.SubjectPrefix)
 	if opts.Tracing == nil {
 		opts.Tracing = tracing.Disabled()
 	}
@@ -101,7 +105,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		return nil, fmt.Errorf("AML client: %w", err)
 	}
 
+	// Building the store asks S3 nothing: Run makes sure of the bucket
+	// (storage.go), so that S3 down at start makes the worker wait.
 	var store blobStore
+	var ensureBucket func(context.Context) error
 	if cfg.BlobDir != "" {
 		d, err := blob.NewDir(cfg.BlobDir)
 		if err != nil {
@@ -111,18 +118,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	} else {
 		s3, err := blob.NewS3(ctx, blob.S3Config{
 			Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-			Region: cfg.S3Region, Secure: cfg.S3Secure, SSE: cfg.S3SSE, PartSize: int64(cfg.S3PartSize), UploadMemory: int64(cfg.S3UploadMem), CreateBucket: true,
+			Region: cfg.S3Region, Secure: cfg.S3Secure, SSE: cfg.S3SSE, PartSize: int64(cfg.S3PartSize), UploadMemory: int64(cfg.S3UploadMem),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("S3_ENDPOINT %s, S3_BUCKET %s: %w", cfg.S3Endpoint, cfg.S3Bucket, err)
 		}
-		store = s3
+		store, ensureBucket = s3, s3.EnsureBucket
 	}
 
-	nc, err := streams.Connect(cfg.NATSURL, "kybflow-worker", log)
+	conn, err := streams.Connect(cfg.NATS, "kybflow-worker", log)
 	if err != nil {
-		return nil, fmt.Errorf("NATS_URL %s: %w", envconfig.RedactURLs(cfg.NATSURL), err)
+		return nil, err
 	}
+	nc := conn.Conn
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
@@ -146,16 +154,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	for _, role := range cfg.Roles {
 		health[role] = &streams.Health{}
 	}
+	topo := cfg.topology(log) // topology.go; `worker topology` makes the same
+	// How full each stream is, read on every scrape within streamFillTimeout.
+	reg.MustRegister(streams.NewFillCollector(js, topo, streamFillTimeout))
 	return &App{
-		cfg: cfg, log: log, nc: nc, js: js, store: store, api: api, ops: ops, registry: reg, consume: consume, health: health,
-		access: newAccessRights(reg), tracing: opts.Tracing,
-		topo: streams.Topology{
-			Subjects: subjects, Replicas: cfg.StreamReplicas, Duplicates: cfg.Duplicates, EventsMaxAge: cfg.EventsMaxAge,
-			LookupsMaxAge: cfg.LookupsMaxAge, AckWait: cfg.AckWait, DeadLetterMaxAge: cfg.DeadLetterAge,
-			WebhookMaxDeliver: cfg.WebhookDeliver, Logger: log,
-		},
+		cfg: cfg, log: log, nc: nc, conn: conn, js: js, store: store, ensureBucket: ensureBucket, api: api, ops: ops, registry: reg, consume: consume, health: health,
+		access: newAccessRights(reg), tracing: opts.Tracing, topo: topo,
 	}, nil
 }
+
+// streamFillTimeout bounds the stream info reads of one /metrics scrape
+// (kybflow_stream_*): JetStream without a leader delays a scrape this
+// much at most, and NATS disconnected not at all.
+const streamFillTimeout = 2 * time.Second
 
 // OpsAddr is the address of /healthz, /readyz and /metrics.
 func (a *App) OpsAddr() net.Addr { return a.ops.Addr() }
@@ -167,9 +178,11 @@ func (a *App) Close() {
 	a.nc.Close()
 }
 
-// EnsureTopology makes sure of the streams, the bucket and the consumers,
+// EnsureTopology makes sure of the streams, the bucket and the consumers
+// (makes them, or with TOPOLOGY_MODE=verify checks that they exist),
 // retrying while JetStream cannot do it yet (a cluster forming, a leader
-// election, NATS not reachable yet), for at most STARTUP_TIMEOUT. Run calls
+// election, NATS not reachable yet, the operator's job not done yet), for
+// at most STARTUP_TIMEOUT. Run calls
 // it; a caller that needs the streams before Run (development mode) may
 // call it first. Once it has succeeded it returns at once.
 func (a *App) EnsureTopology(ctx context.Context) error {
@@ -180,9 +193,9 @@ func (a *App) EnsureTopology(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
 	defer cancel()
-	res, err := streams.Ensure(ctx, a.js, a.topo)
+	res, err := a.makeTopology(ctx)
 	if err != nil {
-		return fmt.Errorf("NATS_URL %s: within STARTUP_TIMEOUT (%s): %w", envconfig.RedactURLs(a.cfg.NATSURL), a.cfg.StartupTimeout, err)
+		return fmt.Errorf("NATS_URL %s: within STARTUP_TIMEOUT (%s): %w", envconfig.RedactURLs(a.cfg.NATS.URL), a.cfg.StartupTimeout, err)
 	}
 	h, err := handler.New(handler.Config{
 		API: a.api, Blobs: a.store, Lookups: lookups.NewStore(res.Lookups), Publisher: a.js,
@@ -205,28 +218,36 @@ func (a *App) ensured(context.Context) error {
 	if a.ready.Load() {
 		return nil
 	}
+	if err := a.topoState.lastErr(); err != nil {
+		return fmt.Errorf("streams, bucket and consumers not ensured yet: %w", err)
+	}
 	return errors.New("streams, bucket and consumers not ensured yet")
 }
 
-// Run serves the ops endpoints, ensures the topology (not ready until it
-// is), then runs the consumers of the configured roles until ctx ends or
-// one of them fails; then every consumer drains (no new work, in-flight
-// work finishes or is released within DRAIN_TIMEOUT) before Run returns.
-// Trouble with NATS only makes it wait: it returns an error only when the
-// topology cannot be ensured within STARTUP_TIMEOUT, or a server fails.
+// prepare ensures the topology and the storage side by side, each within
+// STARTUP_TIMEOUT; the first that fails for good stops the other.
+func (a *App) prepare(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.EnsureTopology(gctx) })
+	g.Go(func() error { return a.ensureStorage(gctx) })
+	return g.Wait()
+}
+
+// Run serves the ops endpoints, ensures the topology and the storage (not
+// ready until they are), then runs the consumers of the configured roles
+// until ctx ends or one of them fails; then every consumer drains (no new
+// work, in-flight work finishes or is released within DRAIN_TIMEOUT) before
+// Run returns. Trouble with NATS or S3 only makes it wait: it returns an
+// error only when the topology or the bucket cannot be ensured within
+// STARTUP_TIMEOUT, S3 refuses the credentials, or a server fails.
 func (a *App) Run(ctx context.Context) error {
 	defer a.nc.Close()
 	defer a.flushTraces(ctx)
 
 	g, gctx := errgroup.WithContext(ctx)
 	ready := map[string]opshttp.Check{
-		"nats": func(context.Context) error {
-			if !a.nc.IsConnected() {
-				return errors.New("not connected")
-			}
-			return nil
-		},
-		"storage":  a.store.Ping,
+		"nats":     a.conn.Check,
+		"storage":  a.storageReady,
 		"topology": a.ensured,
 	}
 	for role, h := range a.health {
@@ -242,9 +263,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.watchAccessRights(gctx) })
 
 	g.Go(func() error {
-		if err := a.EnsureTopology(gctx); err != nil {
+		if err := a.prepare(gctx); err != nil {
 			if gctx.Err() != nil {
-				return nil //nolint:nilerr // stopped while waiting for NATS: not a failure
+				return nil //nolint:nilerr // stopped while waiting for NATS or S3: not a failure
 			}
 			return err
 		}
@@ -252,7 +273,7 @@ func (a *App) Run(ctx context.Context) error {
 	})
 
 	a.log.Info("worker running", "roles", a.cfg.Roles, "store", a.store.Location(), "webhooks", a.cfg.WebhookURL != "",
-		"ops_addr", a.ops.Addr().String(), "nats", envconfig.RedactURLs(a.cfg.NATSURL))
+		"ops_addr", a.ops.Addr().String(), "nats", a.cfg.NATS)
 	err := g.Wait()
 	a.log.Info("worker stopped", "err", err)
 	return err
@@ -286,9 +307,7 @@ func (a *App) runConsumers(ctx context.Context) error {
 				Name: role, Concurrency: a.cfg.Concurrency, HandlerTimeout: a.cfg.HandlerTimeout,
 				Backoff: retryBackoff, DrainTimeout: a.cfg.DrainTimeout,
 				Logger: a.log, Health: a.health[role],
-				Recreate: func(ctx context.Context) (jetstream.Consumer, error) {
-					return streams.EnsureConsumer(ctx, a.js, a.topo, name)
-				},
+				Recreate: a.recreate(name),
 				Observe: func(act streams.Action, d time.Duration) {
 					a.consume.WithLabelValues(role, act.String()).Observe(d.Seconds())
 				},
@@ -334,5 +353,6 @@ publishes CloudEvents to AML_EVENTS. Run any number of replicas.
 
 Every flag can also be set by the environment variable named with it.
 For a first run with nothing installed, see: worker dev --help
+To make the streams as the operator (TOPOLOGY_MODE=verify): worker topology --help
 
 `

@@ -118,3 +118,17 @@ func (e *env) sessions(kind, country, identifier string) int {
 }
 
 func (e *env) totalSessions() int { return len(e.sb.Sandbox().Inspect().Sessions) }
+
+// deadLetters is how many dead letters AML_DEADLETTER holds.
+func (e *env) deadLetters() uint64 {
+	e.t.Helper()
+	s, err := e.js.Stream(e.t.Context(), "AML_DEADLETTER")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.State.Msgs
+}

@@ -41,6 +41,7 @@ type env struct {
 	cluster *testenv.Cluster
 	logs    *testenv.Buffer   // when set, the workers' logs, every level
 	tracing *tracing.Provider // the workers' and bridges' (nil: none)
+	adjust  func(*Config)     // envOptions.configure
 
 	mu      sync.Mutex
 	events  map[string][]kybflow.Event // by lookupId, in stream order
@@ -57,11 +58,14 @@ type envOptions struct {
 	s3      bool // store in a real MinIO instead of a directory
 	// tracing, when set, is the workers' and bridges' tracer provider.
 	tracing *tracing.Provider
+	// configure, when set, changes every worker configuration config
+	// makes, the first one (which makes the streams) included.
+	configure func(*Config)
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{t: t, events: map[string][]kybflow.Event{}, cluster: o.cluster, tracing: o.tracing}
+	e := &env{t: t, events: map[string][]kybflow.Event{}, cluster: o.cluster, tracing: o.tracing, adjust: o.configure}
 	switch {
 	case o.cluster != nil:
 		e.natsURL = o.cluster.URLs()
@@ -128,6 +132,9 @@ func (e *env) config(webhooks bool) Config {
 	}
 	if webhooks && e.bridge != nil {
 		c.WebhookURL = "http://" + e.bridge.Addr().String() + "/webhooks"
+	}
+	if e.adjust != nil {
+		e.adjust(&c)
 	}
 	return c
 }

@@ -209,9 +209,10 @@ func TestAccessRightsAreReadPeriodicallyAndShown(t *testing.T) {
 // A command without a readable lookupId that is too large to be kept whole
 // with the dead-letter headers (published at the server's max_payload) is
 // dead-lettered truncated, with its size and digest, and leaves the
-// commands stream: it is never retried forever.
+// commands stream: it is never retried forever. (The commands stream takes
+// one that large only with COMMAND_MAX_MSG_SIZE raised to max_payload.)
 func TestOversizedUnattributableCommandIsDeadLetteredTruncated(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{configure: func(c *Config) { c.CommandMaxMsgSize = 1 << 20 }}) // the server's max_payload
 	e.start(false, 1)
 	nc, err := nats.Connect(e.natsURL)
 	if err != nil {

@@ -1,0 +1,88 @@
+package streams
+
+// Verify: the topology's check for a worker that may not manage it
+// (TOPOLOGY_MODE=verify). Kept beside topology.go, whose Ensure it mirrors.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrMissing is wrapped by Verify's errors when a stream, the bucket or a
+// consumer does not exist: in verify mode the worker makes none, the
+// operator does, with `worker topology`.
+var ErrMissing = errors.New("not found: run `worker topology` as the operator (TOPOLOGY_MODE=verify makes nothing)")
+
+// Verify checks that every stream, the bucket and every consumer of t
+// exist, and returns them as Ensure does, without creating, updating or
+// deleting anything: it asks only for stream info, consumer info and the
+// bucket, which is all a worker's NATS user needs for it.
+//
+// A missing one is waited for like any other failure (the operator's job
+// may still be running), until ctx ends: give ctx the start-up deadline.
+// The error of each failed attempt goes to failed, when set (readiness
+// shows it); a missing one's wraps ErrMissing and names it.
+func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func(error)) (*Resources, error) {
+	if err := t.validate(); err != nil {
+		return nil, err
+	}
+	attempt := func(f func(ctx context.Context) error) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			err := f(ctx)
+			if err != nil && failed != nil {
+				failed(err)
+			}
+			return err
+		}
+	}
+	res := &Resources{}
+	for _, cfg := range t.streams() {
+		if err := retry(ctx, t.Logger, "verify stream "+cfg.Name, attempt(func(ctx context.Context) error {
+			st, err := js.Stream(ctx, cfg.Name)
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("stream %s %w", cfg.Name, ErrMissing)
+			}
+			if err != nil {
+				return fmt.Errorf("stream %s: %w", cfg.Name, err)
+			}
+			if cfg.Name == t.Subjects.EventsStream() {
+				res.Events = st
+			}
+			return nil
+		})); err != nil {
+			return nil, err
+		}
+	}
+	bucket := t.bucket().Bucket
+	if err := retry(ctx, t.Logger, "verify bucket "+bucket, attempt(func(ctx context.Context) (err error) {
+		res.Lookups, err = js.KeyValue(ctx, bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return fmt.Errorf("bucket %s %w", bucket, ErrMissing)
+		}
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", bucket, err)
+		}
+		return nil
+	})); err != nil {
+		return nil, err
+	}
+	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks} {
+		stream, _, _ := t.consumer(name)
+		if err := retry(ctx, t.Logger, fmt.Sprintf("verify consumer %s on %s", name, stream), attempt(func(ctx context.Context) (err error) {
+			*c, err = js.Consumer(ctx, stream, name)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("consumer %s on %s %w", name, stream, ErrMissing)
+			}
+			if err != nil {
+				return fmt.Errorf("consumer %s on %s: %w", name, stream, err)
+			}
+			return nil
+		})); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
