@@ -121,6 +121,8 @@ func (s Subjects) Check(lookupID string) string { return s.prefix() + ".checks."
 // internal to the worker (no platform publishes or reads checks), but it
 // travels on a subject of this contract.
 type CheckMessage struct {
+	// LookupID is the lookup's key (LookupKey): its lookupId, or
+	// <tenant>.<lookupId>.
 	LookupID string `json:"lookupId"`
 	// PollAfterMs, when set, is how long after the check was stored its
 	// first poll is due, in milliseconds: the command that opened the
