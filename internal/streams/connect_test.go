@@ -65,7 +65,7 @@ func TestConnectRefusedCredentialsAreSaidOnceAndReady(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, func() error {
 		err := conn.Check(t.Context())
 		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization violation") || !strings.Contains(err.Error(), "NATS_PASSWORD") {
-			return fmt.Errorf("readiness says %v, want the refusal and what to check", err)
+			return fmt.Errorf("readiness says %w, want the refusal and what to check", err)
 		}
 		return nil
 	})
