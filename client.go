@@ -265,55 +265,95 @@ type Result struct {
 	Failed    *FailedData
 }
 
-// waitRecheck is how often Wait reads the ending again while it waits: a
-// subscription misses what is published while the connection is down.
-const waitRecheck = 10 * time.Second
+// followRecheck is how often Follow reads the lookup's events again while
+// it waits: a subscription misses what is published while the connection
+// is down.
+const followRecheck = 10 * time.Second
+
+// Follow calls handle with each event of one lookup, each once, until ctx
+// ends (its error is returned) or handle returns ErrStop (then Follow
+// returns nil) or another error (returned). Events published before Follow
+// was called come first, in the order of a lookup's life; then each as it
+// is published.
+//
+// It reads by subject only, and needs no consumer: it subscribes to the
+// lookup's events, reads the last event of each kind from the stream with
+// a direct get, and reads them again every few seconds. So a NATS user
+// allowed only its own tenant's event subjects can follow its lookups (see
+// docs/contract.md, Tenants). To follow many lookups, use Events.
+func (c *Client) Follow(ctx context.Context, lookupID string, handle func(Event) error) error {
+	if !ValidLookupID(lookupID) {
+		return fmt.Errorf("follow: invalid lookupId %q", lookupID)
+	}
+	key := LookupKey(c.tenant, lookupID)
+	msgs := make(chan *nats.Msg, 64)
+	sub, err := c.nc.ChanSubscribe(c.subjects.EventsFor(key), msgs)
+	if err != nil {
+		return fmt.Errorf("follow %s: subscribe: %w", lookupID, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	seen := map[string]bool{}
+	deliver := func(ev Event) error {
+		if seen[ev.ID] {
+			return nil
+		}
+		seen[ev.ID] = true
+		return handle(ev)
+	}
+	catchUp := func() error {
+		for _, kind := range Kinds() {
+			ev, ok, err := c.lastEvent(ctx, key, kind)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if err := deliver(ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	recheck := time.NewTicker(followRecheck)
+	defer recheck.Stop()
+	err = catchUp()
+	for err == nil {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-recheck.C:
+			err = catchUp()
+		case m := <-msgs:
+			if ev, derr := DecodeEvent(m.Data); derr == nil {
+				err = deliver(ev)
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, ErrStop):
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("follow %s: %w", lookupID, ctx.Err())
+	}
+	return fmt.Errorf("follow %s: %w", lookupID, err)
+}
 
 // Wait returns the lookup's ending, waiting for it until ctx ends. A lookup
 // that ended before Wait was called is returned at once (the events stream
 // keeps events for EVENTS_MAX_AGE). A failed lookup is a Result, not an
-// error.
-//
-// It reads by subject only, and needs no consumer: it subscribes to the
-// lookup's events, reads its last completed and failed events from the
-// stream, and then waits for either to be published, reading again every
-// few seconds. So a NATS user allowed only its own tenant's event subjects
-// can wait (see docs/contract.md, permissions).
+// error. It reads by subject only, as Follow does.
 func (c *Client) Wait(ctx context.Context, lookupID string) (Result, error) {
-	if !ValidLookupID(lookupID) {
-		return Result{}, fmt.Errorf("wait: invalid lookupId %q", lookupID)
-	}
-	key := LookupKey(c.tenant, lookupID)
-	msgs := make(chan *nats.Msg, 16)
-	sub, err := c.nc.ChanSubscribe(c.subjects.EventsFor(key), msgs)
+	var res Result
+	err := c.Follow(ctx, lookupID, func(ev Event) error {
+		if res = resultOf(ev); res.Completed != nil || res.Failed != nil {
+			return ErrStop
+		}
+		return nil
+	})
 	if err != nil {
-		return Result{}, fmt.Errorf("wait for %s: subscribe: %w", lookupID, err)
+		return Result{}, fmt.Errorf("wait: %w", err)
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	recheck := time.NewTicker(waitRecheck)
-	defer recheck.Stop()
-	for {
-		for _, kind := range []Kind{KindCompleted, KindFailed} {
-			ev, ok, err := c.lastEvent(ctx, key, kind)
-			if err != nil && ctx.Err() == nil {
-				return Result{}, fmt.Errorf("wait for %s: %w", lookupID, err)
-			}
-			if ok {
-				return resultOf(ev), nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return Result{}, fmt.Errorf("wait for %s: %w", lookupID, ctx.Err())
-		case <-recheck.C:
-		case m := <-msgs:
-			if ev, err := DecodeEvent(m.Data); err == nil {
-				if res := resultOf(ev); res.Completed != nil || res.Failed != nil {
-					return res, nil
-				}
-			}
-		}
-	}
+	return res, nil
 }
 
 // resultOf is the Result of an ending event; an empty one for another.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -327,5 +328,37 @@ func TestTenantClientUsesOnlyItsSubjects(t *testing.T) {
 	}
 	if res.Failed == nil || res.Failed.Tenant != "" {
 		t.Fatalf("untenanted Wait = %+v, want its own failure", res)
+	}
+}
+
+// TestFollowDeliversEachEventOnceInOrder: events published before Follow
+// come first, in a lookup's order, then live ones; none twice.
+func TestFollowDeliversEachEventOnceInOrder(t *testing.T) {
+	e := newClientEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := orgCmd
+	cmd.LookupID = "f-1"
+	e.event(kybflow.KindAccepted, cmd.AcceptedData())
+	got := make(chan []kybflow.Kind, 1)
+	go func() {
+		var kinds []kybflow.Kind
+		err := e.client.Follow(ctx, "f-1", func(ev kybflow.Event) error {
+			kinds = append(kinds, ev.Kind())
+			if ev.Kind() == kybflow.KindAccepted {
+				e.event(kybflow.KindFailed, cmd.FailedData(kybflow.CodeRejected, "no such organization"))
+			}
+			if ev.Kind().Terminal() {
+				return kybflow.ErrStop
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- kinds
+	}()
+	if kinds := <-got; !slices.Equal(kinds, []kybflow.Kind{kybflow.KindAccepted, kybflow.KindFailed}) {
+		t.Fatalf("Follow delivered %v, want accepted then failed, once each", kinds)
 	}
 }

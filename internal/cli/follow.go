@@ -13,8 +13,9 @@ import (
 
 // Follow prints the progress of one lookup's events to out until its terminal event (or an erased event) arrives or ctx ends, and returns that event.
 //
-// It reads the events stream from its start, filtered to the lookup, so
-// that events published before it subscribed are not missed. Each event is
+// It reads the lookup's events by subject (Client.Follow: no consumer, so a
+// tenant's platform user may), so that events published before it
+// subscribed are not missed. Each event is
 // one line: the time since Follow started, the kind and a summary (the
 // session id; the artifact count; the failure code, reason and whether it is
 // retryable). A failed lookup is not an error: the returned event says so.
@@ -31,14 +32,14 @@ func follow(ctx context.Context, c *kybflow.Client, lookupID string, out io.Writ
 	}
 	start := time.Now()
 	var last kybflow.Event
-	err := c.Events(ctx, func(ev kybflow.Event) error {
+	err := c.Follow(ctx, lookupID, func(ev kybflow.Event) error {
 		fmt.Fprintf(out, "%6.1fs  %-15s %s\n", time.Since(start).Seconds(), kindLabel(ev), summary(ev))
 		if ev.Kind().Terminal() || ev.Kind() == kybflow.KindErased {
 			last = ev
 			return kybflow.ErrStop
 		}
 		return nil
-	}, kybflow.ForLookup(lookupID))
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return kybflow.Event{}, nil, fmt.Errorf("follow lookup %s: %w", lookupID, ctx.Err())
