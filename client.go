@@ -208,7 +208,12 @@ func acceptedDiff(a, b AcceptedData) string {
 // responders), it reads through the stream's API instead.
 func (c *Client) lastEvent(ctx context.Context, key string, kind Kind) (Event, bool, error) {
 	subject := c.subjects.Event(key, kind)
-	msg, err := c.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+c.subjects.EventsStream()+"."+subject, nil)
+	// Bounded like a JetStream API call: a request the servers never
+	// answer (a permission refused, a reply lost in a reconnect) must not
+	// hold the caller for as long as its context.
+	rctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	msg, err := c.nc.RequestWithContext(rctx, "$JS.API.DIRECT.GET."+c.subjects.EventsStream()+"."+subject, nil)
 	var data []byte
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
@@ -216,12 +221,13 @@ func (c *Client) lastEvent(ctx context.Context, key string, kind Kind) (Event, b
 		if serr != nil {
 			return Event{}, false, serr
 		}
-		raw, gerr := s.GetLastMsgForSubject(ctx, subject)
+		raw, gerr := s.GetLastMsgForSubject(rctx, subject)
 		if errors.Is(gerr, jetstream.ErrMsgNotFound) {
 			return Event{}, false, nil
 		}
 		if gerr != nil {
-			return Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, key, gerr)
+			return Event{}, false, fmt.Errorf("read the %s event of %s: %w (the events stream %s does not allow direct gets, "+
+				"which a tenant's user needs: start a worker of this version, or run worker topology)", kind, key, gerr, c.subjects.EventsStream())
 		}
 		data = raw.Data
 	case err != nil:
@@ -265,6 +271,9 @@ type Result struct {
 	Failed    *FailedData
 }
 
+// readTimeout bounds one read of an event.
+const readTimeout = 5 * time.Second
+
 // followRecheck is how often Follow reads the lookup's events again while
 // it waits: a subscription misses what is published while the connection
 // is down.
@@ -304,7 +313,7 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(Event)
 		for _, kind := range Kinds() {
 			ev, ok, err := c.lastEvent(ctx, key, kind)
 			if err != nil {
-				return err
+				return &readError{err}
 			}
 			if ok {
 				if err := deliver(ev); err != nil {
@@ -316,13 +325,17 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(Event)
 	}
 	recheck := time.NewTicker(followRecheck)
 	defer recheck.Stop()
-	err = catchUp()
+	err = catchUp() // its failure ends Follow: the caller learns at once that it cannot read
 	for err == nil {
 		select {
 		case <-ctx.Done():
 			err = ctx.Err()
 		case <-recheck.C:
-			err = catchUp()
+			// A later read that fails (a leader election, a reconnect) is
+			// tried again at the next tick; what handle returns ends it.
+			if cerr := catchUp(); errors.Is(cerr, ErrStop) || (cerr != nil && !readFailure(cerr)) {
+				err = cerr
+			}
 		case m := <-msgs:
 			if ev, derr := DecodeEvent(m.Data); derr == nil {
 				err = deliver(ev)
@@ -355,6 +368,20 @@ func (c *Client) Wait(ctx context.Context, lookupID string) (Result, error) {
 	}
 	return res, nil
 }
+
+// readFailure reports whether err is lastEvent's own failure (not one of
+// the handler's): lastEvent wraps each in readError.
+func readFailure(err error) bool {
+	var re *readError
+	return errors.As(err, &re)
+}
+
+// readError is a failure to read an event, as opposed to an error of
+// Follow's handler.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 // resultOf is the Result of an ending event; an empty one for another.
 func resultOf(ev Event) Result {

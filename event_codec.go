@@ -139,26 +139,26 @@ func DecodeEvent(data []byte) (Event, error) {
 // lookupData is implemented by the pointers to the data types.
 type lookupData[T any] interface {
 	*T
-	common() (lookupID string, metadata *json.RawMessage)
+	common() (tenant, lookupID string, metadata *json.RawMessage)
 }
 
-func (d *AcceptedData) common() (string, *json.RawMessage) {
-	return LookupKey(d.Tenant, d.LookupID), &d.Metadata
+func (d *AcceptedData) common() (string, string, *json.RawMessage) {
+	return d.Tenant, d.LookupID, &d.Metadata
 }
-func (d *SessionOpenedData) common() (string, *json.RawMessage) {
-	return LookupKey(d.Tenant, d.LookupID), &d.Metadata
+func (d *SessionOpenedData) common() (string, string, *json.RawMessage) {
+	return d.Tenant, d.LookupID, &d.Metadata
 }
-func (d *CompletedData) common() (string, *json.RawMessage) {
-	return LookupKey(d.Tenant, d.LookupID), &d.Metadata
+func (d *CompletedData) common() (string, string, *json.RawMessage) {
+	return d.Tenant, d.LookupID, &d.Metadata
 }
-func (d *FailedData) common() (string, *json.RawMessage) {
-	return LookupKey(d.Tenant, d.LookupID), &d.Metadata
+func (d *FailedData) common() (string, string, *json.RawMessage) {
+	return d.Tenant, d.LookupID, &d.Metadata
 }
 
 // common of ErasedData: it has no metadata.
-func (d *ErasedData) common() (string, *json.RawMessage) {
+func (d *ErasedData) common() (string, string, *json.RawMessage) {
 	var none json.RawMessage
-	return LookupKey(d.Tenant, d.LookupID), &none
+	return d.Tenant, d.LookupID, &none
 }
 
 // decodeData decodes the data of a lookup event leniently: its lookupId
@@ -168,9 +168,9 @@ func decodeData[T any, P lookupData[T]](raw json.RawMessage, subject string) (T,
 	if err := json.Unmarshal(raw, P(&d)); err != nil {
 		return d, fmt.Errorf("data: %w", err)
 	}
-	id, metadata := P(&d).common()
-	if id != subject {
-		return d, fmt.Errorf("data lookup %q (tenant and lookupId) is not the subject %q", id, subject)
+	tenant, id, metadata := P(&d).common()
+	if wantTenant, wantID, _ := SplitLookupKey(subject); tenant != wantTenant || id != wantID {
+		return d, fmt.Errorf("data lookupId %q of tenant %q is not the subject %q", id, tenant, subject)
 	}
 	return d, normalizeMetadata(metadata)
 }

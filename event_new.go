@@ -72,7 +72,7 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			break
 		}
 		err := errors.Join(
-			checkCommon(lookupID, LookupKey(d.Tenant, d.LookupID), d.CorrelationID, &d.Metadata),
+			checkCommon(lookupID, d.Tenant, d.LookupID, d.CorrelationID, &d.Metadata),
 			checkLookup(d.Type, d.Country, d.IdentifierType, d.Identifier))
 		return d, err
 	case SessionOpenedData:
@@ -80,7 +80,7 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			break
 		}
 		err := errors.Join(
-			checkCommon(lookupID, LookupKey(d.Tenant, d.LookupID), d.CorrelationID, &d.Metadata),
+			checkCommon(lookupID, d.Tenant, d.LookupID, d.CorrelationID, &d.Metadata),
 			checkSessionID(d.SessionID, true),
 			checkLookup(d.Type, d.Country, d.IdentifierType, d.Identifier))
 		return d, err
@@ -89,7 +89,7 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			break
 		}
 		errs := []error{
-			checkCommon(lookupID, LookupKey(d.Tenant, d.LookupID), d.CorrelationID, &d.Metadata),
+			checkCommon(lookupID, d.Tenant, d.LookupID, d.CorrelationID, &d.Metadata),
 			checkSessionID(d.SessionID, true),
 			checkLookup(d.Type, d.Country, d.IdentifierType, d.Identifier),
 		}
@@ -106,7 +106,7 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			break
 		}
 		errs := []error{
-			checkCommon(lookupID, LookupKey(d.Tenant, d.LookupID), d.CorrelationID, &d.Metadata),
+			checkCommon(lookupID, d.Tenant, d.LookupID, d.CorrelationID, &d.Metadata),
 			checkSessionID(d.SessionID, false),
 		}
 		if !d.Code.Known() {
@@ -124,7 +124,7 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			break
 		}
 		var noMetadata json.RawMessage
-		errs := []error{checkCommon(lookupID, LookupKey(d.Tenant, d.LookupID), d.CorrelationID, &noMetadata)}
+		errs := []error{checkCommon(lookupID, d.Tenant, d.LookupID, d.CorrelationID, &noMetadata)}
 		d.ErasedAt = d.ErasedAt.UTC()
 		if d.ErasedAt.IsZero() {
 			errs = append(errs, errors.New("no erasedAt"))
@@ -165,10 +165,12 @@ func deref(data any) any {
 	return nil
 }
 
-func checkCommon(want, key, correlationID string, metadata *json.RawMessage) error {
+func checkCommon(want, tenant, lookupID, correlationID string, metadata *json.RawMessage) error {
 	var errs []error
-	if key != want {
-		errs = append(errs, fmt.Errorf("data lookup %q (tenant and lookupId) is not the event's", key))
+	// Compared token by token: the key "acme.x" is tenant acme's lookup x,
+	// never the untenanted lookup "acme.x" (no lookupId has a dot).
+	if wantTenant, wantID, _ := SplitLookupKey(want); tenant != wantTenant || lookupID != wantID {
+		errs = append(errs, fmt.Errorf("data lookupId %q of tenant %q is not the event's", lookupID, tenant))
 	}
 	if n := utf8.RuneCountInString(correlationID); n > MaxCorrelationIDLength {
 		errs = append(errs, fmt.Errorf("correlationId is %d characters; the limit is %d", n, MaxCorrelationIDLength))

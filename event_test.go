@@ -313,3 +313,23 @@ func orgAccepted() kybflow.AcceptedData {
 	return kybflow.LookupCommand{LookupID: "t-1", Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
 		IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016"}.AcceptedData()
 }
+
+// TestEventLookupKeyReadsOneWay: the subject "acme.x" is tenant acme's
+// lookup x; data claiming the untenanted lookupId "acme.x" (or another
+// tenant) does not decode, nor make an event.
+func TestEventLookupKeyReadsOneWay(t *testing.T) {
+	d := orgAccepted()
+	d.LookupID = "acme.x"
+	if _, err := kybflow.NewEvent(kybflow.DefaultSource, kybflow.KindAccepted, "acme.x", time.Now(), d); err == nil {
+		t.Fatal("NewEvent took lookupId acme.x without a tenant for the key acme.x")
+	}
+	raw := `{"specversion":"1.0","id":"acme.x.accepted","source":"urn:t","type":"io.kybflow.aml.lookup.accepted.v1","subject":"acme.x",` +
+		`"time":"2026-01-01T00:00:00Z","datacontenttype":"application/json","data":{"lookupId":"acme.x","type":"organization","country":"NO","identifierType":"organization_number","identifier":"923609016"}}`
+	if _, err := kybflow.DecodeEvent([]byte(raw)); err == nil {
+		t.Fatal("DecodeEvent took data of the untenanted lookupId acme.x for tenant acme's lookup x")
+	}
+	ok := strings.Replace(raw, `"lookupId":"acme.x"`, `"lookupId":"x","tenant":"acme"`, 1)
+	if ev, err := kybflow.DecodeEvent([]byte(ok)); err != nil || ev.Data.(kybflow.AcceptedData).Tenant != "acme" {
+		t.Fatalf("DecodeEvent of tenant acme's lookup x: %v", err)
+	}
+}

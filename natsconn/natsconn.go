@@ -62,21 +62,26 @@ type Settings struct {
 // register these with their own flag parsing.
 type Var struct {
 	Env, Flag, Usage string
-	Secret           bool
-	Value            *string
+	// Secret: the value is never shown, not even in --help (NATS_USER
+	// too: without a password it is a token).
+	Secret bool
+	// Show is what may be shown of the value (NATS_URL redacted); nil:
+	// the value as it is.
+	Show  func(string) string
+	Value *string
 }
 
 // Vars are s's settings, in the order --help lists them. Their defaults are
 // the values s holds.
 func (s *Settings) Vars() []Var {
 	return []Var{
-		{Env: "NATS_URL", Flag: "nats-url", Value: &s.URL,
+		{Env: "NATS_URL", Flag: "nats-url", Value: &s.URL, Show: RedactURL,
 			Usage: "NATS server URL(s), comma-separated; tls:// for TLS (credentials in it are never printed, but prefer the variables below)"},
 		{Env: "NATS_CREDS", Flag: "nats-creds", Value: &s.Creds,
 			Usage: "path of a NATS credentials file (user JWT and NKey seed, operator mode)"},
 		{Env: "NATS_NKEY", Flag: "nats-nkey", Value: &s.NKey,
 			Usage: "path of a file holding a NATS user NKey seed"},
-		{Env: "NATS_USER", Flag: "nats-user", Value: &s.User,
+		{Env: "NATS_USER", Flag: "nats-user", Value: &s.User, Secret: true,
 			Usage: "NATS user name (with NATS_PASSWORD), or a token when NATS_PASSWORD is empty"},
 		{Env: "NATS_PASSWORD", Flag: "nats-password", Value: &s.Password, Secret: true,
 			Usage: "NATS password; set it in the environment (from a secret), not on the command line"},
@@ -119,7 +124,12 @@ func (s Settings) Validate() error {
 	for _, part := range strings.Split(urls, ",") {
 		part = strings.TrimSpace(part)
 		u, err := url.Parse(part)
-		if err != nil || u.Host == "" || u.Opaque != "" {
+		// An @ outside the userinfo, a query or a fragment is a password
+		// with a / # ? in it: nats.go would take a piece of it for the
+		// host, and print it in its errors.
+		if err != nil || u.Host == "" || u.Opaque != "" || (u.User == nil && strings.Contains(part, "@")) ||
+			u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(part, "#") || strings.HasSuffix(part, "?") ||
+			(u.Scheme != "ws" && u.Scheme != "wss" && u.Path != "" && u.Path != "/") {
 			bad("NATS_URL: %s is not a URL like nats://host:4222 or tls://host:4222 (a password with characters such as # %% / or a space must be percent-encoded; better, set NATS_USER and NATS_PASSWORD)", RedactURL(part))
 			continue
 		}
@@ -342,7 +352,9 @@ func (s Settings) String() string { return s.LogValue().String() }
 // a URL afterwards (a password holding a comma splits a URL in two) is
 // replaced whole, since it may be a piece of a secret.
 func RedactURL(list string) string {
+	const unreadable = "(a URL that cannot be read)"
 	parts := strings.Split(list, ",")
+	lastSchemed := 0
 	for i, p := range parts {
 		p = strings.TrimSpace(p)
 		scheme, rest, hasScheme := strings.Cut(p, "://")
@@ -351,6 +363,16 @@ func RedactURL(list string) string {
 		}
 		if !hasScheme {
 			scheme, rest = "", p
+			if strings.Contains(p, "@") {
+				// The tail of a userinfo that a comma split: the pieces
+				// before it, back to the last URL with a scheme, are the
+				// rest of that secret.
+				for j := lastSchemed; j < i; j++ {
+					parts[j] = unreadable
+				}
+			}
+		} else {
+			lastSchemed = i
 		}
 		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			rest = "redacted@" + rest[at+1:]
@@ -360,7 +382,7 @@ func RedactURL(list string) string {
 			shown = scheme + "://" + rest
 		}
 		if !readable(shown, hasScheme) {
-			shown = "(a URL that cannot be read)"
+			shown = unreadable
 		}
 		parts[i] = shown
 	}

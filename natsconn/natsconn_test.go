@@ -22,6 +22,8 @@ func TestRedactURLHidesEveryUserinfo(t *testing.T) {
 		{"host:4222", "host:4222"},
 		// A password with a comma splits the URL: neither piece is shown.
 		{"nats://user:pa,ss@host:4222", "(a URL that cannot be read),redacted@host:4222"},
+		{"nats://admin:1234,5678@host:4222", "(a URL that cannot be read),redacted@host:4222"},
+		{"nats://h1:4222,nats://admin:12,34,56@host:4222", "nats://h1:4222,(a URL that cannot be read),(a URL that cannot be read),redacted@host:4222"},
 	} {
 		if got := natsconn.RedactURL(tc.in); got != tc.want {
 			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
@@ -79,6 +81,9 @@ func TestValidateNamesTheVariable(t *testing.T) {
 		{"token", natsconn.Settings{User: "a-token"}, ""},
 		{"bad scheme", natsconn.Settings{URL: "http://h:4222"}, "NATS_URL"},
 		{"unreadable url hides password", natsconn.Settings{URL: "nats://u:p#x%zz@h:4222"}, "NATS_URL: nats://redacted@h:4222 is not a URL"},
+		{"slash in password", natsconn.Settings{URL: "nats://u:12/ss@host:4222"}, "NATS_URL: nats://redacted@host:4222 is not a URL"},
+		{"hash in password", natsconn.Settings{URL: "nats://u:123#x@h:4222"}, "NATS_URL: nats://redacted@h:4222 is not a URL"},
+		{"semicolon in password", natsconn.Settings{URL: "nats://u:1234;tls://v:9999@h"}, "is not a URL"},
 		{"two ways", natsconn.Settings{User: "u", Password: "p", NKey: goodSeed}, "use one way to authenticate"},
 		{"url and user", natsconn.Settings{URL: "nats://a:b@h:4222", User: "u", Password: "p"}, "credentials in NATS_URL and NATS_USER"},
 		{"password alone", natsconn.Settings{Password: "p"}, "NATS_PASSWORD: set NATS_USER too"},

@@ -64,8 +64,9 @@ func (s *Set) SetUsage(intro string) {
 // came from, so its error names both.
 type value struct {
 	text   string
-	secret bool // never shown, not even as the flag's default
-	isBool bool // the flag may stand alone (Switch)
+	secret bool                // never shown, not even as the flag's default
+	show   func(string) string // what is shown of text, when set (a URL redacted)
+	isBool bool                // the flag may stand alone (Switch)
 	parse  func(string) error
 }
 
@@ -76,12 +77,21 @@ func (v *value) String() string {
 	if v.secret {
 		return ""
 	}
+	if v.show != nil {
+		return v.show(v.text)
+	}
 	return v.text
 }
 
 func (v *value) Set(x string) error { v.text = x; return v.parse(x) }
 
 func (s *Set) register(env, flagName, def, usage string, secret bool, parse func(string) error) {
+	s.registerShown(env, flagName, def, usage, secret, nil, parse)
+}
+
+// registerShown is register with what may be shown of the value in help
+// and errors (show nil: the value).
+func (s *Set) registerShown(env, flagName, def, usage string, secret bool, show func(string) string, parse func(string) error) {
 	s.entries = append(s.entries, entry{env: env, flag: flagName, def: def, usage: usage, secret: secret})
 	text := def
 	if v, ok := s.lookup(env); ok && v != "" {
@@ -97,7 +107,7 @@ func (s *Set) register(env, flagName, def, usage string, secret bool, parse func
 	// The flag package prints the default itself (the variable's value when
 	// it is set; never a secret's: see value.String).
 	help := fmt.Sprintf("%s (env %s)", usage, env)
-	s.fs.Var(&value{text: text, secret: secret, parse: func(x string) error {
+	s.fs.Var(&value{text: text, secret: secret, show: show, parse: func(x string) error {
 		if err := parse(x); err != nil {
 			return fmt.Errorf("%s: %w", env, err)
 		}
@@ -292,13 +302,15 @@ func RedactURLs(list string) string { return natsconn.RedactURL(list) }
 
 // NATS registers the NATS connection settings (the NATS CLI's variables,
 // natsconn.Settings.Vars) on s, with the values n holds as their defaults:
-// one group, the same in every binary.
+// one group, the same in every binary. --help and flag errors show their
+// values as Var.Show has them (a URL redacted), a secret's never.
 func (s *Set) NATS(n *natsconn.Settings) {
 	for _, v := range n.Vars() {
 		if v.Secret {
 			s.Secret(v.Value, v.Env, v.Flag, v.Usage)
 			continue
 		}
-		s.String(v.Value, v.Env, v.Flag, *v.Value, v.Usage)
+		p := v.Value
+		s.registerShown(v.Env, v.Flag, *v.Value, v.Usage, false, v.Show, func(x string) error { *p = x; return nil })
 	}
 }

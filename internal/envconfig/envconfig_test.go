@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/kybflow/kybflow/natsconn"
 	"io"
 	"strconv"
 	"strings"
@@ -182,6 +183,32 @@ func TestFuncSecretFuncSwitch(t *testing.T) {
 	for _, want := range []string{"env SIZE) (default 2)", "env KEY", "  -on\n", "env UP) (default true)", "| `SIZE` | `--size` | `2` |"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
+		}
+	}
+}
+
+// TestNATSHelpShowsNoSecret: --help and a flag error print every setting
+// with its value as default; the NATS group's URL is redacted and a token
+// in NATS_USER is never shown.
+func TestNATSHelpShowsNoSecret(t *testing.T) {
+	for _, args := range [][]string{{"--no-such-flag"}, {"--help"}} {
+		var out strings.Builder
+		n := natsconn.Settings{URL: "nats://127.0.0.1:4222"}
+		s := New("test", MapLookup(map[string]string{
+			"NATS_URL": "nats://alice:s3cret@h:4222", "NATS_USER": "TOK3N", "NATS_PASSWORD": "",
+		}), &out)
+		s.NATS(&n)
+		_ = s.Parse(args)
+		for _, secret := range []string{"s3cret", "alice", "TOK3N"} {
+			if strings.Contains(out.String(), secret) {
+				t.Fatalf("%v shows %q:\n%s", args, secret, out.String())
+			}
+		}
+		if !strings.Contains(out.String(), "nats://redacted@h:4222") && args[0] == "--help" {
+			t.Fatalf("--help does not show the redacted URL:\n%s", out.String())
+		}
+		if n.URL != "nats://alice:s3cret@h:4222" || n.User != "TOK3N" {
+			t.Fatalf("settings read %+v", n)
 		}
 	}
 }

@@ -60,20 +60,25 @@ func Connect(settings natsconn.Settings, name string, log *slog.Logger, opts ...
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				st.failed(err)
-				log.Warn("nats: disconnected", "err", natsconn.Explain(err))
+				if !natsconn.Refused(err) {
+					log.Warn("nats: disconnected", "err", natsconn.Explain(err))
+				}
 			}
 		}),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { st.failed(err) }),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			st.connected()
-			log.Info("nats: reconnected", "server", nc.ConnectedUrlRedacted())
+			log.Info("nats: reconnected", "server", natsconn.RedactURL(nc.ConnectedUrl()))
 		}),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			st.connected()
-			log.Info("nats: connected", "server", nc.ConnectedUrlRedacted())
+			log.Info("nats: connected", "server", natsconn.RedactURL(nc.ConnectedUrl()))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			st.failed(err)
+			if natsconn.Refused(err) {
+				return // said once by failed, however often it comes back
+			}
 			if sub != nil {
 				log.Warn("nats: asynchronous error", "subject", sub.Subject, "err", natsconn.Explain(err))
 				return

@@ -16,6 +16,10 @@ import (
 // operator does, with `worker topology`.
 var ErrMissing = errors.New("not found: run `worker topology` as the operator (TOPOLOGY_MODE=verify makes nothing)")
 
+// ErrOutdated is wrapped by Verify's errors when a stream exists but
+// lacks a setting this version relies on.
+var ErrOutdated = errors.New("made by an older version: run `worker topology` as the operator to update it")
+
 // Verify checks that every stream, the bucket and every consumer of t
 // exist, and returns them as Ensure does, without creating, updating or
 // deleting anything: it asks only for stream info, consumer info and the
@@ -47,6 +51,12 @@ func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func
 			}
 			if err != nil {
 				return fmt.Errorf("stream %s: %w", cfg.Name, err)
+			}
+			if cfg.AllowDirect && !st.CachedInfo().Config.AllowDirect {
+				// The worker and tenants' platforms read events by direct
+				// get only (their users may not read the stream otherwise):
+				// an events stream made by an older version lacks it.
+				return fmt.Errorf("stream %s does not allow direct gets: %w", cfg.Name, ErrOutdated)
 			}
 			if cfg.Name == t.Subjects.EventsStream() {
 				res.Events = st

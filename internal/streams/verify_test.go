@@ -59,3 +59,27 @@ func TestVerifyMakesNothingAndNamesWhatIsMissing(t *testing.T) {
 		t.Errorf("Verify's resources: %+v", res)
 	}
 }
+
+// TestVerifyRefusesAnEventsStreamWithoutDirectGets: an events stream made
+// by an older version (no AllowDirect) is named as outdated, not used: the
+// worker's user could not read it.
+func TestVerifyRefusesAnEventsStreamWithoutDirectGets(t *testing.T) {
+	js := testenv.JetStream(t)
+	topo := boundedTopology(t)
+	if _, err := Ensure(context.Background(), js, topo); err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range topo.streams() {
+		if cfg.Name == "AML_EVENTS" {
+			cfg.AllowDirect = false
+			if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := Verify(ctx, js, topo, nil); !errors.Is(err, ErrOutdated) || !strings.Contains(err.Error(), "AML_EVENTS does not allow direct gets") {
+		t.Fatalf("Verify of an events stream without AllowDirect: %v", err)
+	}
+}
