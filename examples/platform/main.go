@@ -7,7 +7,8 @@
 //
 // It connects as every kybflow program does (package natsconn): NATS_URL,
 // and for a secured NATS NATS_USER and NATS_PASSWORD, NATS_CREDS or
-// NATS_NKEY, NATS_CA, NATS_CERT and NATS_KEY, NATS_INBOX_PREFIX.
+// NATS_NKEY, NATS_CA, NATS_CERT and NATS_KEY, NATS_INBOX_PREFIX; and
+// AML_TENANT when the platform is one tenant of a shared deployment.
 package main
 
 import (
@@ -34,7 +35,9 @@ func run() error {
 		return err
 	}
 	defer nc.Close()
-	c, err := kybflow.NewClient(nc)
+	// A platform sharing the deployment with others has a tenant (its NATS
+	// user is allowed only that tenant's subjects): AML_TENANT, as amlctl.
+	c, err := kybflow.NewClient(nc, kybflow.WithTenant(os.Getenv("AML_TENANT")))
 	if err != nil {
 		return err
 	}
