@@ -6,46 +6,22 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/streams"
-	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // A full commands stream refuses a command with ErrCommandsFull and keeps
 // every command it stored; a command larger than the stream takes is
 // ErrCommandTooLarge. Both name the cause.
 func TestSubmitToAFullCommandsStream(t *testing.T) {
-	nc, err := nats.Connect(testenv.NATS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	subjects, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
-	if _, err := streams.Ensure(context.Background(), js, streams.Topology{
-		Subjects: subjects, Replicas: 1, Duplicates: time.Hour, EventsMaxAge: time.Hour, DeadLetterMaxAge: time.Hour,
-		LookupsMaxAge: 24 * time.Hour, AckWait: 15 * time.Second, WebhookMaxDeliver: 10,
-		CommandsMaxBytes: 8 << 10, CommandMaxMsgSize: 2 << 10,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := kybflow.NewClient(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newClientEnv(t, func(tp *streams.Topology) { tp.CommandsMaxBytes, tp.CommandMaxMsgSize = 8<<10, 2<<10 })
+	c, js, subjects := e.client, e.js, e.client.Subjects()
 	ctx := context.Background()
 
 	big := orgCmd
 	big.LookupID, big.Metadata = "big", []byte(`{"note":"`+strings.Repeat("x", 4<<10)+`"}`)
-	err = c.Submit(ctx, big)
+	err := c.Submit(ctx, big)
 	if !errors.Is(err, kybflow.ErrCommandTooLarge) || errors.Is(err, kybflow.ErrCommandsFull) || !strings.Contains(err.Error(), "COMMAND_MAX_MSG_SIZE") {
 		t.Errorf("a command over the stream's MaxMsgSize: %v, want ErrCommandTooLarge", err)
 	}

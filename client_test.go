@@ -32,7 +32,9 @@ type clientEnv struct {
 	client *kybflow.Client
 }
 
-func newClientEnv(t *testing.T) *clientEnv {
+// newClientEnv starts NATS with the worker's topology (changed by
+// topology, when given) and a client on it.
+func newClientEnv(t *testing.T, topology ...func(*streams.Topology)) *clientEnv {
 	t.Helper()
 	nc, err := nats.Connect(testenv.NATS(t))
 	if err != nil {
@@ -44,10 +46,14 @@ func newClientEnv(t *testing.T) *clientEnv {
 		t.Fatal(err)
 	}
 	subjects, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
-	if _, err := streams.Ensure(context.Background(), js, streams.Topology{
+	topo := streams.Topology{
 		Subjects: subjects, Replicas: 1, Duplicates: time.Hour, EventsMaxAge: time.Hour, DeadLetterMaxAge: time.Hour,
 		LookupsMaxAge: 24 * time.Hour, AckWait: 15 * time.Second, WebhookMaxDeliver: 10,
-	}); err != nil {
+	}
+	for _, f := range topology {
+		f(&topo)
+	}
+	if _, err := streams.Ensure(context.Background(), js, topo); err != nil {
 		t.Fatal(err)
 	}
 	c, err := kybflow.NewClient(nc)

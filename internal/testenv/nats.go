@@ -26,7 +26,14 @@ func NATS(t testing.TB) string {
 // context on a connection that is closed when the test ends.
 func JetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(NATS(t))
+	return JetStreamOn(t, NATS(t))
+}
+
+// JetStreamOn is a JetStream context on a connection to the server at url,
+// closed when the test ends.
+func JetStreamOn(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatalf("testenv: connect NATS: %v", err)
 	}

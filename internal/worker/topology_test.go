@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow/internal/envconfig"
@@ -52,7 +51,7 @@ func TestTopologyCommandNeedsOnlyNATSAndTheStreamSettings(t *testing.T) {
 			t.Fatalf("worker topology: %v\n%s", err, out)
 		}
 	}
-	js := jsOn(t, url)
+	js := testenv.JetStreamOn(t, url)
 	ev, err := js.Stream(context.Background(), "AML_EVENTS")
 	if err != nil {
 		t.Fatal(err)
@@ -75,21 +74,6 @@ func TestTopologyCommandNeedsOnlyNATSAndTheStreamSettings(t *testing.T) {
 		strings.Contains(err.Error(), "AML_") || strings.Contains(err.Error(), "S3_") {
 		t.Errorf("worker topology with bad settings: %v\n%s", err, out)
 	}
-}
-
-// jsOn is a JetStream context on the server at url.
-func jsOn(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
 }
 
 // TestVerifyModeWaitsForTheOperator: a worker with TOPOLOGY_MODE=verify
