@@ -94,9 +94,10 @@ func TestSecuredNATS(t *testing.T) {
 			t.Fatalf("%s submits: %v", tenant, err)
 		}
 	}
-	// amlctl as the platform, with its tenant.
+	// amlctl as the platform, with its tenant, following its lookup by
+	// subject (lookup --wait).
 	amlctlPlatform := append(s.env("kybflow-platform", "_INBOX_kybflow_platform_platform"), "AML_TENANT=platform")
-	if code, out := runAmlctl(t, &logs, amlctl, amlctlPlatform, "lookup", "--lookup-id", "sec-2", "--report", "aml", "923609016"); code != 0 {
+	if code, out := runAmlctl(t, &logs, amlctl, amlctlPlatform, "lookup", "--wait", "--lookup-id", "sec-2", "--report", "aml", "923609016"); code != 0 {
 		t.Fatalf("amlctl lookup as the platform: exit %d\n%s", code, out)
 	}
 	// An unreadable command, which the worker dead-letters.
