@@ -75,7 +75,11 @@ func Connect(settings natsconn.Settings, name string, log *slog.Logger, opts ...
 			log.Info("nats: connected", "server", natsconn.RedactURL(nc.ConnectedUrl()))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			st.failed(err)
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				st.deny(err) // a refused publish or subscription: the connection is fine
+			} else {
+				st.failed(err)
+			}
 			if natsconn.Refused(err) {
 				return // said once by failed, however often it comes back
 			}
@@ -95,6 +99,15 @@ func Connect(settings natsconn.Settings, name string, log *slog.Logger, opts ...
 		st.connected()
 	}
 	return c, nil
+}
+
+// Denied is the last publish or subscription the server refused for the
+// user's permissions (nil if none), for readiness to say why a request
+// went unanswered.
+func (c *Conn) Denied() error {
+	c.state.mu.Lock()
+	defer c.state.mu.Unlock()
+	return c.state.denied
 }
 
 // Check is the connection's readiness: nil when connected, otherwise why
@@ -119,7 +132,14 @@ type connState struct {
 
 	mu      sync.Mutex
 	err     error
-	refused bool // a refusal was logged since the last success
+	refused bool  // a refusal was logged since the last success
+	denied  error // the last permissions violation
+}
+
+func (s *connState) deny(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied = err
 }
 
 func (s *connState) failed(err error) {

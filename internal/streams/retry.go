@@ -29,6 +29,18 @@ const (
 
 // retry runs f until it succeeds, fails in a way retrying cannot mend, or
 // ctx ends; then it returns the last error, named by what.
+// retry is the package's retry with t's logger, telling t.Failed of each
+// failed attempt.
+func (t Topology) retry(ctx context.Context, what string, f func(ctx context.Context) error) error {
+	return retry(ctx, t.Logger, what, func(ctx context.Context) error {
+		err := f(ctx)
+		if err != nil && t.Failed != nil {
+			t.Failed(fmt.Errorf("%s: %w", what, err))
+		}
+		return err
+	})
+}
+
 func retry(ctx context.Context, log *slog.Logger, what string, f func(ctx context.Context) error) error {
 	wait, attemptTimeout := ensureRetryMin, ensureFirstAttempt
 	for attempt := 1; ; attempt++ {

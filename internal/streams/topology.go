@@ -57,6 +57,9 @@ type Topology struct {
 	CommandMaxMsgSize, WebhookMaxMsgSize                                                                    int32
 	// Logger receives the retries of Ensure (default: discard).
 	Logger *slog.Logger
+	// Failed, when set, is told the error of each failed attempt of Ensure
+	// and Verify (readiness shows the last).
+	Failed func(error)
 }
 
 // validate checks that every setting is given: they come from the worker's
@@ -116,7 +119,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources
 		}
 	}
 	bucket := t.bucket()
-	if err := retry(ctx, t.Logger, "ensure bucket "+bucket.Bucket, func(ctx context.Context) (err error) {
+	if err := t.retry(ctx, "ensure bucket "+bucket.Bucket, func(ctx context.Context) (err error) {
 		if res.Lookups, err = t.currentBucket(ctx, js, bucket); err != nil || res.Lookups != nil {
 			return err
 		}
@@ -163,7 +166,7 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, t Topology, nam
 // ensureStream creates or updates the stream cfg, retrying like Ensure.
 func (t Topology) ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	var st jetstream.Stream
-	err := retry(ctx, t.Logger, "ensure stream "+cfg.Name, func(ctx context.Context) (err error) {
+	err := t.retry(ctx, "ensure stream "+cfg.Name, func(ctx context.Context) (err error) {
 		if st, err = js.Stream(ctx, cfg.Name); err == nil && covers(st.CachedInfo().Config, cfg) {
 			return nil // as it should be: nothing to change, and no right to change it needed
 		}
@@ -290,7 +293,7 @@ func (t Topology) maxBytesSetting(stream string) string {
 func (t Topology) ensureConsumer(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Consumer, error) {
 	stream, cfg, _ := t.consumer(name)
 	var cons jetstream.Consumer
-	err := retry(ctx, t.Logger, fmt.Sprintf("ensure consumer %s on %s", name, stream), func(ctx context.Context) (err error) {
+	err := t.retry(ctx, fmt.Sprintf("ensure consumer %s on %s", name, stream), func(ctx context.Context) (err error) {
 		if cons, err = js.Consumer(ctx, stream, name); err == nil && covers(cons.CachedInfo().Config, cfg) {
 			return nil
 		}

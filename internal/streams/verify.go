@@ -44,7 +44,7 @@ func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func
 	}
 	res := &Resources{}
 	for _, cfg := range t.streams() {
-		if err := retry(ctx, t.Logger, "verify stream "+cfg.Name, attempt(func(ctx context.Context) error {
+		if err := t.retry(ctx, "verify stream "+cfg.Name, attempt(func(ctx context.Context) error {
 			st, err := js.Stream(ctx, cfg.Name)
 			if errors.Is(err, jetstream.ErrStreamNotFound) {
 				return fmt.Errorf("stream %s %w", cfg.Name, ErrMissing)
@@ -67,7 +67,7 @@ func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func
 		}
 	}
 	bucket := t.bucket().Bucket
-	if err := retry(ctx, t.Logger, "verify bucket "+bucket, attempt(func(ctx context.Context) (err error) {
+	if err := t.retry(ctx, "verify bucket "+bucket, attempt(func(ctx context.Context) (err error) {
 		res.Lookups, err = js.KeyValue(ctx, bucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			return fmt.Errorf("bucket %s %w", bucket, ErrMissing)
@@ -81,7 +81,7 @@ func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func
 	}
 	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks} {
 		stream, _, _ := t.consumer(name)
-		if err := retry(ctx, t.Logger, fmt.Sprintf("verify consumer %s on %s", name, stream), attempt(func(ctx context.Context) (err error) {
+		if err := t.retry(ctx, fmt.Sprintf("verify consumer %s on %s", name, stream), attempt(func(ctx context.Context) (err error) {
 			*c, err = js.Consumer(ctx, stream, name)
 			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 				return fmt.Errorf("consumer %s on %s %w", name, stream, ErrMissing)

@@ -219,6 +219,11 @@ func (a *App) ensured(context.Context) error {
 		return nil
 	}
 	if err := a.topoState.lastErr(); err != nil {
+		if denied := a.conn.Denied(); denied != nil {
+			// A request the server refused goes unanswered: the attempt
+			// only times out, and the refusal is what says why.
+			return fmt.Errorf("streams, bucket and consumers not ensured yet: %w (the server last refused: %w)", err, denied)
+		}
 		return fmt.Errorf("streams, bucket and consumers not ensured yet: %w", err)
 	}
 	return errors.New("streams, bucket and consumers not ensured yet")

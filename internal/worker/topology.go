@@ -40,7 +40,9 @@ func (a *App) makeTopology(ctx context.Context) (*streams.Resources, error) {
 	if a.cfg.TopologyMode == TopologyVerify {
 		return streams.Verify(ctx, a.js, a.topo, a.topoState.failed)
 	}
-	return streams.Ensure(ctx, a.js, a.topo)
+	t := a.topo
+	t.Failed = a.topoState.failed
+	return streams.Ensure(ctx, a.js, t)
 }
 
 // recreate is the consume loop's Recreate for the named consumer: made

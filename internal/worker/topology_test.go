@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
+	"github.com/kybflow/kybflow/natsconn"
 )
 
 func TestTopologyModeIsManageOrVerify(t *testing.T) {
@@ -147,4 +149,37 @@ func errString(err error) string {
 		return "ready"
 	}
 	return err.Error()
+}
+
+// TestManageModeWithoutTheRightsSaysSo: a worker in manage mode whose NATS
+// user may not make the streams waits, and /readyz gives the request the
+// server refused (a refused request is only a timeout to the client).
+func TestManageModeWithoutTheRightsSaysSo(t *testing.T) {
+	reader := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.STREAM.INFO.>", "$JS.API.CONSUMER.INFO.>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+	}
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir(),
+		Users: []*server.User{{Username: "kybflow-worker", Password: "pw", Permissions: reader}}}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	e := newEnv(t, envOptions{})
+	cfg := e.config(false)
+	cfg.NATS = natsconn.Settings{URL: srv.ClientURL(), User: "kybflow-worker", Password: "pw"}
+	app, _ := e.startWorkerApp(cfg)
+	testenv.Eventually(t, 20*time.Second, func() error {
+		err := ready(app)
+		if err == nil || !strings.Contains(err.Error(), "the server last refused") ||
+			!strings.Contains(err.Error(), `Permissions Violation for Publish to "$JS.API.STREAM.`) {
+			return errors.New("want /readyz to give the refused request, got " + errString(err))
+		}
+		return nil
+	})
 }
