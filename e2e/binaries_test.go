@@ -36,6 +36,7 @@ func build(t *testing.T) string {
 	dir := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", dir+"/",
 		"github.com/kybflow/kybflow/cmd/worker",
+		"github.com/kybflow/kybflow/cmd/kybflow-dev",
 		"github.com/kybflow/kybflow/cmd/webhook-bridge",
 		"github.com/kybflow/kybflow/cmd/aml-sandbox",
 		"github.com/nats-io/nats-server/v2")

@@ -18,18 +18,18 @@ import (
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
-// TestDevModeRunsASampleLookup runs the README's run command (`worker dev`)
+// TestDevModeRunsASampleLookup runs the README's run command (`kybflow-dev`)
 // as a user would, with free ports: it must complete a sample lookup,
 // leave a JSON file and PDFs that pdfinfo accepts, print how to submit
 // more, keep running, and stop cleanly on Ctrl-C.
 func TestDevModeRunsASampleLookup(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the worker binary")
+		t.Skip("builds and runs the kybflow-dev binary")
 	}
 	bin := build(t)
 	data := t.TempDir()
-	p := start(t, "worker dev", filepath.Join(bin, "worker"), []string{"SANDBOX_READY_AFTER=300ms"},
-		"dev", "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
+	p := start(t, "kybflow-dev", filepath.Join(bin, "kybflow-dev"), []string{"SANDBOX_READY_AFTER=300ms"},
+		"--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
 		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
 
 	if err := testenv.Poll(90*time.Second, func() error {
@@ -103,15 +103,15 @@ func TestDevModeRunsASampleLookup(t *testing.T) {
 // mode puts the sample's results in the bucket instead of the folder.
 func TestDevModeStoresInS3WhenConfigured(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the worker binary")
+		t.Skip("builds and runs the kybflow-dev binary")
 	}
 	bin := build(t)
 	s3 := testenv.MinIO(t)
 	data := t.TempDir()
-	p := start(t, "worker dev", filepath.Join(bin, "worker"), []string{
+	p := start(t, "kybflow-dev", filepath.Join(bin, "kybflow-dev"), []string{
 		"SANDBOX_READY_AFTER=300ms", "S3_ENDPOINT=" + s3.Endpoint, "S3_ACCESS_KEY=" + s3.AccessKey,
 		"S3_SECRET_KEY=" + s3.SecretKey, "S3_BUCKET=dev-results", "S3_REGION=us-east-1", "S3_SECURE=false",
-	}, "dev", "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
+	}, "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
 		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
 	if err := testenv.Poll(90*time.Second, func() error {
 		if !strings.Contains(p.out.String(), "Press Ctrl-C to stop.") {

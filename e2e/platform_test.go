@@ -28,8 +28,8 @@ func TestPlatformProgramAgainstDevMode(t *testing.T) {
 		t.Fatalf("build examples/platform in its own module: %v\n%s", err, out)
 	}
 
-	p := start(t, "worker dev", filepath.Join(bin, "worker"), []string{"SANDBOX_READY_AFTER=300ms"},
-		"dev", "--data-dir", t.TempDir(), "--sample=false", "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0",
+	p := start(t, "kybflow-dev", filepath.Join(bin, "kybflow-dev"), []string{"SANDBOX_READY_AFTER=300ms"},
+		"--data-dir", t.TempDir(), "--sample=false", "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0",
 		"--bridge-listen", "127.0.0.1:0", "--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
 	natsURL := regexp.MustCompile(`NATS_URL=(nats://127\.0\.0\.1:[0-9]+)`)
 	testenv.Eventually(t, 90*time.Second, func() error {

@@ -1,8 +1,8 @@
 // Command worker runs the lookup pipeline. See `worker --help` and
-// docs/design.md. `worker dev` runs everything in one process for a first
-// run (see `worker dev --help`). `worker topology` makes the streams, the
-// bucket and the consumers once and exits, for workers that run with
-// TOPOLOGY_MODE=verify (see `worker topology --help`).
+// docs/design.md. `worker topology` makes the streams, the bucket and the
+// consumers once and exits, for workers that run with TOPOLOGY_MODE=verify
+// (see `worker topology --help`). Development mode is cmd/kybflow-dev: this
+// production binary links no embedded server, sandbox or bridge.
 package main
 
 import (
@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kybflow/kybflow/internal/devmode"
 	"github.com/kybflow/kybflow/internal/worker"
 )
 
@@ -25,7 +24,8 @@ func main() {
 	if len(args) > 0 {
 		switch args[0] {
 		case "dev":
-			run, args = devmode.Main, args[1:]
+			fmt.Fprintln(os.Stderr, "worker: development mode is its own command now: go run ./cmd/kybflow-dev")
+			os.Exit(2)
 		case "topology":
 			run, args = worker.TopologyMain, args[1:]
 		}

@@ -1,7 +1,7 @@
 // Command platform is a platform's side of kybflow in a module of its own,
 // as a team integrating it would write it: it submits two lookups with the
 // Go client of github.com/kybflow/kybflow and waits for their endings. Run
-// it against development mode (go run ./cmd/worker dev, in the repository):
+// it against development mode (go run ./cmd/kybflow-dev, in the repository):
 //
 //	NATS_URL=nats://127.0.0.1:4222 go run .
 //

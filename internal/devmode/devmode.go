@@ -81,7 +81,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 // Main runs development mode until ctx ends.
 func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, stderr io.Writer) error {
 	var cfg Config
-	set := envconfig.New("worker dev", lookup, stderr)
+	set := envconfig.New("kybflow-dev", lookup, stderr)
 	cfg.Settings(set)
 	set.SetUsage(usage)
 	if err := set.Parse(args); err != nil {
@@ -94,7 +94,7 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	return Run(ctx, cfg, stdout, log)
 }
 
-const usage = `Usage: go run ./cmd/worker dev [flags]
+const usage = `Usage: go run ./cmd/kybflow-dev [flags]
 
 Runs everything in one process, for a first run and for development: an
 embedded NATS server with JetStream, the BankID AML API sandbox, the webhook

@@ -357,7 +357,7 @@ sessions, stores the JSON result and PDF reports in S3 (or BLOB_DIR), and
 publishes CloudEvents to AML_EVENTS. Run any number of replicas.
 
 Every flag can also be set by the environment variable named with it.
-For a first run with nothing installed, see: worker dev --help
+For a first run with nothing installed, see: go run ./cmd/kybflow-dev --help
 To make the streams as the operator (TOPOLOGY_MODE=verify): worker topology --help
 
 `
