@@ -2,8 +2,9 @@
 // module: the lookup command that platforms publish, the CloudEvents the
 // worker publishes back, the NATS subjects and stream names they travel
 // on, the failure codes, and the object keys of the artifacts a lookup
-// stores. Its types validate and encode without I/O; Client (NATS) and
-// FetchArtifact (S3 or a directory) are the contract's client. Platforms and
+// stores. Its types validate and encode without I/O, and it imports only
+// the standard library: the contract's client over NATS and S3 is package
+// github.com/kybflow/kybflow/client. Platforms and
 // downstream services import it as github.com/kybflow/kybflow; every other
 // package of the module may depend on it.
 //

@@ -17,7 +17,6 @@ package kybflow
 // untenanted lookup's events have one token fewer.
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -92,12 +91,4 @@ func (s Subjects) CommandTenant(subject string) (string, bool) {
 // token fewer). The subject to grant a tenant's platform.
 func (s Subjects) EventsOfTenant(tenant string) string {
 	return s.prefix() + ".events." + tenant + ".*.*"
-}
-
-// checkTenant is the error of an invalid tenant, or nil.
-func checkTenant(tenant string) error {
-	if tenant != "" && !ValidTenant(tenant) {
-		return fmt.Errorf("tenant %s must match [A-Za-z0-9_-]{1,%d}", quote(tenant), MaxTenantLength)
-	}
-	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
@@ -88,7 +89,7 @@ func TestSecuredNATS(t *testing.T) {
 	// Two tenants' platforms; the same lookupId is two lookups.
 	platform := s.connect(t, "kybflow-platform", "_INBOX_kybflow_platform_platform")
 	acme := s.connect(t, "kybflow-platform-acme", "_INBOX_kybflow_platform_acme")
-	clients := map[string]*kybflow.Client{"platform": tenantClient(t, platform, "platform"), "acme": tenantClient(t, acme, "acme")}
+	clients := map[string]*client.Client{"platform": tenantClient(t, platform, "platform"), "acme": tenantClient(t, acme, "acme")}
 	for _, tenant := range []string{"platform", "acme"} {
 		if err := clients[tenant].Submit(ctx, lookupCommand("sec-1")); err != nil {
 			t.Fatalf("%s submits: %v", tenant, err)
@@ -165,9 +166,9 @@ func lookupCommand(id string) kybflow.LookupCommand {
 		Identifier: "923609016", Reports: []kybflow.ReportType{kybflow.ReportAML}}
 }
 
-func tenantClient(t *testing.T, rc *roleConn, tenant string) *kybflow.Client {
+func tenantClient(t *testing.T, rc *roleConn, tenant string) *client.Client {
 	t.Helper()
-	c, err := kybflow.NewClient(rc.nc, kybflow.WithTenant(tenant))
+	c, err := client.New(rc.nc, client.WithTenant(tenant))
 	if err != nil {
 		t.Fatal(err)
 	}

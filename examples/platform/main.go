@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/natsconn"
 )
 
@@ -37,7 +38,7 @@ func run() error {
 	defer nc.Close()
 	// A platform sharing the deployment with others has a tenant (its NATS
 	// user is allowed only that tenant's subjects): AML_TENANT, as amlctl.
-	c, err := kybflow.NewClient(nc, kybflow.WithTenant(os.Getenv("AML_TENANT")))
+	c, err := client.New(nc, client.WithTenant(os.Getenv("AML_TENANT")))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/natsconn"
 )
 
@@ -86,9 +87,9 @@ func (n *natsSettings) connect() (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
-// client is the public Go client on nc, for the deployment's subjects.
-func client(nc *nats.Conn, s kybflow.Subjects, tenant string) (*kybflow.Client, error) {
-	c, err := kybflow.NewClient(nc, kybflow.WithSubjectPrefix(s.Prefix), kybflow.WithTenant(tenant))
+// newClient is the public Go client on nc, for the deployment's subjects.
+func newClient(nc *nats.Conn, s kybflow.Subjects, tenant string) (*client.Client, error) {
+	c, err := client.New(nc, client.WithSubjectPrefix(s.Prefix), client.WithTenant(tenant))
 	if err != nil {
 		return nil, usagef("AML_TENANT: %v", err)
 	}

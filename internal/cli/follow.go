@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 )
 
 // Follow prints the progress of one lookup's events to out until its terminal event (or an erased event) arrives or ctx ends, and returns that event.
@@ -20,13 +21,13 @@ import (
 // session id; the artifact count; the failure code, reason and whether it is
 // retryable). A failed lookup is not an error: the returned event says so.
 // When ctx ends first, the error wraps ctx.Err().
-func Follow(ctx context.Context, c *kybflow.Client, lookupID string, out io.Writer) (kybflow.Event, error) {
+func Follow(ctx context.Context, c *client.Client, lookupID string, out io.Writer) (kybflow.Event, error) {
 	ev, _, err := follow(ctx, c, lookupID, out)
 	return ev, err
 }
 
 // follow is Follow that also returns the terminal event as JSON.
-func follow(ctx context.Context, c *kybflow.Client, lookupID string, out io.Writer) (kybflow.Event, []byte, error) {
+func follow(ctx context.Context, c *client.Client, lookupID string, out io.Writer) (kybflow.Event, []byte, error) {
 	if !kybflow.ValidLookupID(lookupID) {
 		return kybflow.Event{}, nil, fmt.Errorf("invalid lookupId %q: want 1 to 128 of A-Z a-z 0-9 _ -", lookupID)
 	}
@@ -36,7 +37,7 @@ func follow(ctx context.Context, c *kybflow.Client, lookupID string, out io.Writ
 		fmt.Fprintf(out, "%6.1fs  %-15s %s\n", time.Since(start).Seconds(), kindLabel(ev), summary(ev))
 		if ev.Kind().Terminal() || ev.Kind() == kybflow.KindErased {
 			last = ev
-			return kybflow.ErrStop
+			return client.ErrStop
 		}
 		return nil
 	})

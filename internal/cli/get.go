@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 )
 
 const getAbout = `
@@ -167,8 +168,8 @@ func completedData(ctx context.Context, stream jetstream.Stream, subjects kybflo
 
 // download copies one artifact into dir, under the base name of its key,
 // through a temporary file that is renamed only when the size and SHA-256
-// match the event (kybflow.FetchArtifact). It returns the file's path.
-func download(ctx context.Context, src kybflow.ArtifactSource, art kybflow.Artifact, dir string) (string, error) {
+// match the event (client.FetchArtifact). It returns the file's path.
+func download(ctx context.Context, src client.ArtifactSource, art kybflow.Artifact, dir string) (string, error) {
 	name := path.Base(art.Key)
 	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
 		return "", fmt.Errorf("key %q does not end in a usable file name", art.Key)
@@ -184,7 +185,7 @@ func download(ctx context.Context, src kybflow.ArtifactSource, art kybflow.Artif
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := kybflow.FetchArtifact(ctx, src, art, tmp); err != nil {
+	if err := client.FetchArtifact(ctx, src, art, tmp); err != nil {
 		return "", fmt.Errorf("%w; nothing written", err)
 	}
 	if err := tmp.Sync(); err != nil {

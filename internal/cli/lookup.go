@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 )
 
 const lookupAbout = `
@@ -115,7 +116,7 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	c, err := client(nc, subjects, conn.tenant)
+	c, err := newClient(nc, subjects, conn.tenant)
 	if err != nil {
 		return err
 	}
@@ -132,10 +133,10 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 		// it makes of it.
 		duplicate, err = publishCommand(waitCtx, js, subjects, conn.tenant, lookupID, data)
 	} else {
-		var st kybflow.Submission
+		var st client.Submission
 		st, err = c.SubmitStatus(waitCtx, cmd)
 		duplicate = st.Duplicate || st.Accepted
-		if errors.Is(err, kybflow.ErrLookupIDConflict) {
+		if errors.Is(err, client.ErrLookupIDConflict) {
 			return &exitError{code: exitFailure, msg: err.Error() + "; send a new --lookup-id to look up again"}
 		}
 		if err != nil {

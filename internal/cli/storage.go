@@ -8,7 +8,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 )
 
 // storageSettings are the worker's storage variables that get reads to
@@ -66,7 +66,7 @@ func (s *storageSettings) check(command, what string) error {
 // S3 (the bucket comes from each artifact).
 type stores struct {
 	cfg *storageSettings
-	src kybflow.ArtifactSource
+	src client.ArtifactSource
 }
 
 func (s *storageSettings) open() (*stores, error) {
@@ -77,7 +77,7 @@ func (s *storageSettings) open() (*stores, error) {
 		if err != nil {
 			return nil, fmt.Errorf("S3_ENDPOINT %s: %w", s.endpoint, err)
 		}
-		return &stores{cfg: s, src: kybflow.S3Source(mc)}, nil
+		return &stores{cfg: s, src: client.S3Source(mc)}, nil
 	}
 	// A missing directory would look like a missing object.
 	fi, err := os.Stat(s.blobDir)
@@ -87,7 +87,7 @@ func (s *storageSettings) open() (*stores, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("BLOB_DIR %s is not a directory", s.blobDir)
 	}
-	return &stores{cfg: s, src: kybflow.DirSource(s.blobDir)}, nil
+	return &stores{cfg: s, src: client.DirSource(s.blobDir)}, nil
 }
 
 // where names the store of bucket for an error message.

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/bridge"
 	"github.com/kybflow/kybflow/internal/cli"
@@ -252,7 +253,7 @@ func sample(ctx context.Context, natsURL string, out io.Writer, blobDir string) 
 		return err
 	}
 	defer nc.Close()
-	c, err := kybflow.NewClient(nc)
+	c, err := client.New(nc)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package kybflow_test
+package client_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
@@ -29,7 +30,7 @@ import (
 type clientEnv struct {
 	t      *testing.T
 	js     jetstream.JetStream
-	client *kybflow.Client
+	client *client.Client
 }
 
 // newClientEnv starts NATS with the worker's topology (changed by
@@ -56,7 +57,7 @@ func newClientEnv(t *testing.T, topology ...func(*streams.Topology)) *clientEnv 
 	if _, err := streams.Ensure(context.Background(), js, topo); err != nil {
 		t.Fatal(err)
 	}
-	c, err := kybflow.NewClient(nc)
+	c, err := client.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestSubmitReportsAConflictingReuseOfALookupID(t *testing.T) {
 	other := orgCmd
 	other.Reports = nil
 	err = e.client.Submit(ctx, other)
-	if !errors.Is(err, kybflow.ErrLookupIDConflict) {
+	if !errors.Is(err, client.ErrLookupIDConflict) {
 		t.Fatalf("other content under the lookupId: %v, want ErrLookupIDConflict", err)
 	}
 	if n := e.commands(); n != 0 {
@@ -169,7 +170,7 @@ func TestWaitReturnsTheEnding(t *testing.T) {
 		t.Fatalf("Wait = %+v, %v", res, err)
 	}
 
-	got := make(chan kybflow.Result, 1)
+	got := make(chan client.Result, 1)
 	go func() { // ends after Wait began
 		r, err := e.client.Wait(ctx, "w-2")
 		if err != nil {
@@ -201,16 +202,16 @@ func TestEventsDurableRedeliversWhatFailed(t *testing.T) {
 		if calls.Add(1) == 1 {
 			return errors.New("downstream busy")
 		}
-		return kybflow.ErrStop
-	}, kybflow.Durable("test-follower"), kybflow.OfKinds(kybflow.KindFailed))
+		return client.ErrStop
+	}, client.Durable("test-follower"), client.OfKinds(kybflow.KindFailed))
 	if err != nil || calls.Load() != 2 {
 		t.Fatalf("Events = %v after %d calls; want the event twice", err, calls.Load())
 	}
 	// The position is kept: a second call sees only what is new.
 	e.event(kybflow.KindFailed, kybflow.FailedData{LookupID: "d-2", Code: kybflow.CodeExpired, Reason: "late", Retryable: true})
 	var seen string
-	err = e.client.Events(ctx, func(ev kybflow.Event) error { seen = ev.Subject; return kybflow.ErrStop },
-		kybflow.Durable("test-follower"), kybflow.OfKinds(kybflow.KindFailed))
+	err = e.client.Events(ctx, func(ev kybflow.Event) error { seen = ev.Subject; return client.ErrStop },
+		client.Durable("test-follower"), client.OfKinds(kybflow.KindFailed))
 	if err != nil || seen != "d-2" {
 		t.Fatalf("second Events = %v, saw %q; want d-2", err, seen)
 	}
@@ -252,30 +253,30 @@ func TestFetchArtifact(t *testing.T) {
 	if _, err := mc.PutObject(ctx, "results", art.Key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for name, src := range map[string]kybflow.ArtifactSource{"dir": kybflow.DirSource(dir), "s3": kybflow.S3Source(mc)} {
+	for name, src := range map[string]client.ArtifactSource{"dir": client.DirSource(dir), "s3": client.S3Source(mc)} {
 		var got bytes.Buffer
-		if err := kybflow.FetchArtifact(ctx, src, art, &got); err != nil || got.String() != string(body) {
+		if err := client.FetchArtifact(ctx, src, art, &got); err != nil || got.String() != string(body) {
 			t.Errorf("%s: FetchArtifact = %v, %q", name, err, got.String())
 		}
 		wrong := art
 		wrong.SHA256 = strings.Repeat("0", 64)
-		if err := kybflow.FetchArtifact(ctx, src, wrong, io.Discard); !errors.Is(err, kybflow.ErrArtifactMismatch) {
+		if err := client.FetchArtifact(ctx, src, wrong, io.Discard); !errors.Is(err, client.ErrArtifactMismatch) {
 			t.Errorf("%s: a wrong sha256: %v, want ErrArtifactMismatch", name, err)
 		}
 		shorter := art
 		shorter.Size--
-		if err := kybflow.FetchArtifact(ctx, src, shorter, io.Discard); !errors.Is(err, kybflow.ErrArtifactMismatch) {
+		if err := client.FetchArtifact(ctx, src, shorter, io.Discard); !errors.Is(err, client.ErrArtifactMismatch) {
 			t.Errorf("%s: a wrong size: %v, want ErrArtifactMismatch", name, err)
 		}
 		missing := art
 		missing.Key = "lookups/f-2/json.json"
-		if err := kybflow.FetchArtifact(ctx, src, missing, io.Discard); err == nil {
+		if err := client.FetchArtifact(ctx, src, missing, io.Discard); err == nil {
 			t.Errorf("%s: a missing object fetched", name)
 		}
 	}
 	escape := art
 	escape.Key = "../outside.json"
-	if err := kybflow.FetchArtifact(ctx, kybflow.DirSource(dir), escape, io.Discard); err == nil {
+	if err := client.FetchArtifact(ctx, client.DirSource(dir), escape, io.Discard); err == nil {
 		t.Error("a key leaving the directory was read")
 	}
 }
@@ -292,11 +293,11 @@ func TestTenantClientUsesOnlyItsSubjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	acme, err := kybflow.NewClient(nc, kybflow.WithTenant("acme"))
+	acme, err := client.New(nc, client.WithTenant("acme"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kybflow.NewClient(nc, kybflow.WithTenant("a.b")); err == nil {
+	if _, err := client.New(nc, client.WithTenant("a.b")); err == nil {
 		t.Fatal("WithTenant accepted a tenant with a dot")
 	}
 	if err := acme.Submit(ctx, orgCmd); err != nil {
@@ -316,7 +317,8 @@ func TestTenantClientUsesOnlyItsSubjects(t *testing.T) {
 
 	tenantCmd := orgCmd
 	tenantCmd.Tenant = "acme"
-	e.event(kybflow.KindCompleted, tenantCmd.CompletedData("s-1", goldenArtifacts(t, tenantCmd)))
+	e.event(kybflow.KindCompleted, tenantCmd.CompletedData("s-1", []kybflow.Artifact{{Name: "json", Bucket: "b", Key: "lookups/acme.c-1/json.json", Size: 2,
+		SHA256: "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", ContentType: "application/json"}}))
 	res, err := acme.Wait(ctx, "c-1")
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +353,7 @@ func TestFollowDeliversEachEventOnceInOrder(t *testing.T) {
 		done <- e.client.Follow(ctx, "f-1", func(ev kybflow.Event) error {
 			seen <- ev.Kind()
 			if ev.Kind().Terminal() {
-				return kybflow.ErrStop
+				return client.ErrStop
 			}
 			return nil
 		})

@@ -1,4 +1,4 @@
-package kybflow
+package client
 
 import (
 	"errors"

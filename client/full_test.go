@@ -1,4 +1,4 @@
-package kybflow_test
+package client_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/internal/streams"
 )
 
@@ -22,7 +22,7 @@ func TestSubmitToAFullCommandsStream(t *testing.T) {
 	big := orgCmd
 	big.LookupID, big.Metadata = "big", []byte(`{"note":"`+strings.Repeat("x", 4<<10)+`"}`)
 	err := c.Submit(ctx, big)
-	if !errors.Is(err, kybflow.ErrCommandTooLarge) || errors.Is(err, kybflow.ErrCommandsFull) || !strings.Contains(err.Error(), "COMMAND_MAX_MSG_SIZE") {
+	if !errors.Is(err, client.ErrCommandTooLarge) || errors.Is(err, client.ErrCommandsFull) || !strings.Contains(err.Error(), "COMMAND_MAX_MSG_SIZE") {
 		t.Errorf("a command over the stream's MaxMsgSize: %v, want ErrCommandTooLarge", err)
 	}
 	t.Logf("too large: %v", err)
@@ -35,7 +35,7 @@ func TestSubmitToAFullCommandsStream(t *testing.T) {
 			break
 		}
 	}
-	if !errors.Is(err, kybflow.ErrCommandsFull) || !strings.Contains(err.Error(), "the commands stream is full") ||
+	if !errors.Is(err, client.ErrCommandsFull) || !strings.Contains(err.Error(), "the commands stream is full") ||
 		!strings.Contains(err.Error(), "maximum bytes exceeded") {
 		t.Fatalf("after %d commands in a stream of 8 KiB: %v, want ErrCommandsFull naming JetStream's cause", stored, err)
 	}

@@ -1,4 +1,4 @@
-package kybflow
+package client
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/kybflow/kybflow"
 )
 
 // ArtifactSource opens the stored object of an artifact: an S3 bucket
@@ -28,7 +30,7 @@ var ErrArtifactMismatch = errors.New("stored object does not match its artifact"
 // mismatch the error wraps ErrArtifactMismatch, and w has received bytes
 // that must not be used: write to a temporary file, and keep it only when
 // FetchArtifact returns nil.
-func FetchArtifact(ctx context.Context, src ArtifactSource, a Artifact, w io.Writer) error {
+func FetchArtifact(ctx context.Context, src ArtifactSource, a kybflow.Artifact, w io.Writer) error {
 	rc, err := src.Open(ctx, a.Bucket, a.Key)
 	if err != nil {
 		return fmt.Errorf("fetch %s (%s/%s): %w", a.Name, a.Bucket, a.Key, err)

@@ -1,7 +1,9 @@
-package kybflow
+package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow"
 )
 
 // Client is the contract as a platform or a downstream service uses it,
@@ -19,7 +23,7 @@ import (
 type Client struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	subjects Subjects
+	subjects kybflow.Subjects
 	tenant   string
 
 	mu     sync.Mutex
@@ -33,7 +37,7 @@ type ClientOption func(*Client) error
 // names (AML_SUBJECT_PREFIX of the worker; default "aml").
 func WithSubjectPrefix(prefix string) ClientOption {
 	return func(c *Client) error {
-		s, err := NewSubjects(prefix)
+		s, err := kybflow.NewSubjects(prefix)
 		if err != nil {
 			return err
 		}
@@ -49,35 +53,35 @@ func WithSubjectPrefix(prefix string) ClientOption {
 // untenanted, as before tenants existed.
 func WithTenant(tenant string) ClientOption {
 	return func(c *Client) error {
-		if err := checkTenant(tenant); err != nil {
-			return err
+		if tenant != "" && !kybflow.ValidTenant(tenant) {
+			return fmt.Errorf("tenant %q must match [A-Za-z0-9_-]{1,%d}", tenant, kybflow.MaxTenantLength)
 		}
 		c.tenant = tenant
 		return nil
 	}
 }
 
-// NewClient returns a client on nc.
-func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
+// New returns a client on nc.
+func New(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
 	if nc == nil {
-		return nil, errors.New("kybflow: NewClient needs a NATS connection")
+		return nil, errors.New("client: New needs a NATS connection")
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, fmt.Errorf("kybflow: %w", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	c := &Client{nc: nc, js: js}
-	c.subjects, _ = NewSubjects(DefaultPrefix)
+	c.subjects, _ = kybflow.NewSubjects(kybflow.DefaultPrefix)
 	for _, o := range opts {
 		if err := o(c); err != nil {
-			return nil, fmt.Errorf("kybflow: %w", err)
+			return nil, fmt.Errorf("client: %w", err)
 		}
 	}
 	return c, nil
 }
 
 // Subjects are the subjects and stream names the client uses.
-func (c *Client) Subjects() Subjects { return c.subjects }
+func (c *Client) Subjects() kybflow.Subjects { return c.subjects }
 
 // ErrLookupIDConflict is wrapped by Submit's error when the lookupId
 // already names a lookup with other content: the first command with a
@@ -106,7 +110,7 @@ var ErrLookupIDConflict = errors.New("lookupId already names a different lookup"
 // lookup is ErrLookupIDConflict, as far as Submit can tell: it compares
 // with the lookup's accepted event, which exists once a worker has taken
 // the first command in.
-func (c *Client) Submit(ctx context.Context, cmd LookupCommand) error {
+func (c *Client) Submit(ctx context.Context, cmd kybflow.LookupCommand) error {
 	_, err := c.SubmitStatus(ctx, cmd)
 	return err
 }
@@ -126,19 +130,19 @@ type Submission struct {
 
 // SubmitStatus is Submit that also says whether the lookup was already
 // submitted or accepted.
-func (c *Client) SubmitStatus(ctx context.Context, cmd LookupCommand) (Submission, error) {
-	data, err := EncodeCommand(cmd)
-	var ce *CommandError
+func (c *Client) SubmitStatus(ctx context.Context, cmd kybflow.LookupCommand) (Submission, error) {
+	data, err := kybflow.EncodeCommand(cmd)
+	var ce *kybflow.CommandError
 	switch {
-	case errors.As(err, &ce) && ce.Code == CodeInvalidIdentifier && ce.LookupID != "":
+	case errors.As(err, &ce) && ce.Code == kybflow.CodeInvalidIdentifier && ce.LookupID != "":
 		// Published as given, for the worker to fail with its event.
-		if data, err = marshal(cmd); err != nil {
+		if data, err = marshalAsGiven(cmd); err != nil {
 			return Submission{}, fmt.Errorf("submit %s: %w", cmd.LookupID, err)
 		}
 	case err != nil:
 		return Submission{}, fmt.Errorf("submit: %w", err)
 	}
-	norm, perr := ParseCommand(data)
+	norm, perr := kybflow.ParseCommand(data)
 	if perr != nil {
 		norm = cmd // an invalid identifier: nothing normalised to compare
 	}
@@ -161,12 +165,12 @@ func (c *Client) SubmitStatus(ctx context.Context, cmd LookupCommand) (Submissio
 
 // sameAsAccepted reports whether the lookup has an accepted event, and
 // returns ErrLookupIDConflict when that describes another lookup than cmd.
-func (c *Client) sameAsAccepted(ctx context.Context, cmd LookupCommand) (accepted bool, err error) {
-	ev, ok, err := c.lastEvent(ctx, cmd.Key(), KindAccepted)
+func (c *Client) sameAsAccepted(ctx context.Context, cmd kybflow.LookupCommand) (accepted bool, err error) {
+	ev, ok, err := c.lastEvent(ctx, cmd.Key(), kybflow.KindAccepted)
 	if err != nil || !ok {
 		return false, err
 	}
-	got, isAccepted := ev.Data.(AcceptedData)
+	got, isAccepted := ev.Data.(kybflow.AcceptedData)
 	if !isAccepted {
 		return false, nil
 	}
@@ -177,7 +181,7 @@ func (c *Client) sameAsAccepted(ctx context.Context, cmd LookupCommand) (accepte
 }
 
 // acceptedDiff names the first field in which two accepted data differ.
-func acceptedDiff(a, b AcceptedData) string {
+func acceptedDiff(a, b kybflow.AcceptedData) string {
 	switch {
 	case a.Type != b.Type:
 		return "type"
@@ -206,7 +210,7 @@ func acceptedDiff(a, b AcceptedData) string {
 // allowed for its own subjects only ($JS.API.DIRECT.GET.<stream>.<subject>).
 // Against an events stream made before direct gets were allowed on it (no
 // responders), it reads through the stream's API instead.
-func (c *Client) lastEvent(ctx context.Context, key string, kind Kind) (Event, bool, error) {
+func (c *Client) lastEvent(ctx context.Context, key string, kind kybflow.Kind) (kybflow.Event, bool, error) {
 	subject := c.subjects.Event(key, kind)
 	// Bounded like a JetStream API call: a request the servers never
 	// answer (a permission refused, a reply lost in a reconnect) must not
@@ -219,32 +223,32 @@ func (c *Client) lastEvent(ctx context.Context, key string, kind Kind) (Event, b
 	case errors.Is(err, nats.ErrNoResponders):
 		s, serr := c.eventsStream(ctx)
 		if serr != nil {
-			return Event{}, false, serr
+			return kybflow.Event{}, false, serr
 		}
 		raw, gerr := s.GetLastMsgForSubject(rctx, subject)
 		if errors.Is(gerr, jetstream.ErrMsgNotFound) {
-			return Event{}, false, nil
+			return kybflow.Event{}, false, nil
 		}
 		if gerr != nil {
-			return Event{}, false, fmt.Errorf("read the %s event of %s: %w (the events stream %s does not allow direct gets, "+
+			return kybflow.Event{}, false, fmt.Errorf("read the %s event of %s: %w (the events stream %s does not allow direct gets, "+
 				"which a tenant's user needs: start a worker of this version, or run worker topology)", kind, key, gerr, c.subjects.EventsStream())
 		}
 		data = raw.Data
 	case err != nil:
-		return Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, key, err)
+		return kybflow.Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, key, err)
 	default:
 		switch status := msg.Header.Get("Status"); status {
 		case "":
 			data = msg.Data
 		case "404":
-			return Event{}, false, nil
+			return kybflow.Event{}, false, nil
 		default:
-			return Event{}, false, fmt.Errorf("read the %s event of %s: status %s %s", kind, key, status, msg.Header.Get("Description"))
+			return kybflow.Event{}, false, fmt.Errorf("read the %s event of %s: status %s %s", kind, key, status, msg.Header.Get("Description"))
 		}
 	}
-	ev, err := DecodeEvent(data)
+	ev, err := kybflow.DecodeEvent(data)
 	if err != nil {
-		return Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, key, err)
+		return kybflow.Event{}, false, fmt.Errorf("read the %s event of %s: %w", kind, key, err)
 	}
 	return ev, true, nil
 }
@@ -266,9 +270,9 @@ func (c *Client) eventsStream(ctx context.Context) (jetstream.Stream, error) {
 // Result is the ending of a lookup: exactly one of Completed and Failed is
 // set, with the data of its terminal event, which Event is.
 type Result struct {
-	Event     Event
-	Completed *CompletedData
-	Failed    *FailedData
+	Event     kybflow.Event
+	Completed *kybflow.CompletedData
+	Failed    *kybflow.FailedData
 }
 
 // readTimeout bounds one read of an event.
@@ -290,11 +294,11 @@ const followRecheck = 10 * time.Second
 // a direct get, and reads them again every few seconds. So a NATS user
 // allowed only its own tenant's event subjects can follow its lookups (see
 // docs/contract.md, Tenants). To follow many lookups, use Events.
-func (c *Client) Follow(ctx context.Context, lookupID string, handle func(Event) error) error {
-	if !ValidLookupID(lookupID) {
+func (c *Client) Follow(ctx context.Context, lookupID string, handle func(kybflow.Event) error) error {
+	if !kybflow.ValidLookupID(lookupID) {
 		return fmt.Errorf("follow: invalid lookupId %q", lookupID)
 	}
-	key := LookupKey(c.tenant, lookupID)
+	key := kybflow.LookupKey(c.tenant, lookupID)
 	msgs := make(chan *nats.Msg, 64)
 	sub, err := c.nc.ChanSubscribe(c.subjects.EventsFor(key), msgs)
 	if err != nil {
@@ -302,7 +306,7 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(Event)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	seen := map[string]bool{}
-	deliver := func(ev Event) error {
+	deliver := func(ev kybflow.Event) error {
 		if seen[ev.ID] {
 			return nil
 		}
@@ -310,7 +314,7 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(Event)
 		return handle(ev)
 	}
 	catchUp := func() error {
-		for _, kind := range Kinds() {
+		for _, kind := range kybflow.Kinds() {
 			ev, ok, err := c.lastEvent(ctx, key, kind)
 			if err != nil {
 				return &readError{err}
@@ -337,7 +341,7 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(Event)
 				err = cerr
 			}
 		case m := <-msgs:
-			if ev, derr := DecodeEvent(m.Data); derr == nil {
+			if ev, derr := kybflow.DecodeEvent(m.Data); derr == nil {
 				err = deliver(ev)
 			}
 		}
@@ -357,7 +361,7 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(Event)
 // error. It reads by subject only, as Follow does.
 func (c *Client) Wait(ctx context.Context, lookupID string) (Result, error) {
 	var res Result
-	err := c.Follow(ctx, lookupID, func(ev Event) error {
+	err := c.Follow(ctx, lookupID, func(ev kybflow.Event) error {
 		if res = resultOf(ev); res.Completed != nil || res.Failed != nil {
 			return ErrStop
 		}
@@ -384,12 +388,24 @@ func (e *readError) Error() string { return e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }
 
 // resultOf is the Result of an ending event; an empty one for another.
-func resultOf(ev Event) Result {
+func resultOf(ev kybflow.Event) Result {
 	switch d := ev.Data.(type) {
-	case CompletedData:
+	case kybflow.CompletedData:
 		return Result{Event: ev, Completed: &d}
-	case FailedData:
+	case kybflow.FailedData:
 		return Result{Event: ev, Failed: &d}
 	}
 	return Result{}
+}
+
+// marshalAsGiven is cmd's JSON as given, unvalidated and unnormalised, as
+// EncodeCommand writes JSON (no HTML escaping).
+func marshalAsGiven(cmd kybflow.LookupCommand) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(cmd); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -1,4 +1,4 @@
-package kybflow
+package client
 
 // Following events: Client.Events with an ordered or a durable consumer,
 // and the options that choose what it follows.
@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow"
 )
 
 // ErrStop, returned by an Events handler, ends Events after that event
@@ -23,7 +25,7 @@ type EventsOption func(*eventsOptions)
 
 type eventsOptions struct {
 	lookupID string
-	kinds    []Kind
+	kinds    []kybflow.Kind
 	durable  string
 	deliver  jetstream.DeliverPolicy
 	start    time.Time
@@ -35,7 +37,7 @@ func ForLookup(lookupID string) EventsOption {
 }
 
 // OfKinds follows events of these kinds only.
-func OfKinds(kinds ...Kind) EventsOption {
+func OfKinds(kinds ...kybflow.Kind) EventsOption {
 	return func(o *eventsOptions) { o.kinds = kinds }
 }
 
@@ -83,16 +85,16 @@ func transientPull(err error) bool {
 // on. An event that cannot be decoded is terminated with a durable
 // consumer, and ends an ordered one with an error. Events returns ctx's
 // error when ctx ends.
-func (c *Client) Events(ctx context.Context, handle func(Event) error, opts ...EventsOption) error {
+func (c *Client) Events(ctx context.Context, handle func(kybflow.Event) error, opts ...EventsOption) error {
 	var o eventsOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.lookupID != "" && !ValidLookupID(o.lookupID) {
+	if o.lookupID != "" && !kybflow.ValidLookupID(o.lookupID) {
 		return fmt.Errorf("events: invalid lookupId %q", o.lookupID)
 	}
 	for _, k := range o.kinds {
-		if !slices.Contains(Kinds(), k) {
+		if !slices.Contains(kybflow.Kinds(), k) {
 			return fmt.Errorf("events: unknown kind %q", k)
 		}
 	}
@@ -136,7 +138,7 @@ func (c *Client) Events(ctx context.Context, handle func(Event) error, opts ...E
 			}
 			return fmt.Errorf("events: %w", err)
 		}
-		ev, derr := DecodeEvent(msg.Data())
+		ev, derr := kybflow.DecodeEvent(msg.Data())
 		if derr != nil {
 			if o.durable == "" {
 				return fmt.Errorf("events: %s: %w", msg.Subject(), derr)
@@ -169,7 +171,7 @@ func (c *Client) filters(o eventsOptions) []string {
 	if o.lookupID != "" {
 		id = o.lookupID
 	}
-	id = LookupKey(c.tenant, id)
+	id = kybflow.LookupKey(c.tenant, id)
 	if len(o.kinds) == 0 {
 		switch {
 		case o.lookupID != "":

@@ -1,4 +1,4 @@
-package kybflow_test
+package client_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/client"
 )
 
 // A platform submits a lookup and waits for its ending. (It needs a NATS
@@ -20,7 +21,7 @@ func ExampleClient_Submit() {
 		panic(err)
 	}
 	defer nc.Close()
-	c, err := kybflow.NewClient(nc)
+	c, err := client.New(nc)
 	if err != nil {
 		panic(err)
 	}
@@ -29,10 +30,10 @@ func ExampleClient_Submit() {
 	cmd := kybflow.LookupCommand{LookupID: "onb-2026-000123", Type: kybflow.TypeOrganization,
 		Country: kybflow.CountrySE, Identifier: "5560360793", Reports: []kybflow.ReportType{kybflow.ReportAML}}
 	switch err := c.Submit(ctx, cmd); {
-	case errors.Is(err, kybflow.ErrLookupIDConflict):
+	case errors.Is(err, client.ErrLookupIDConflict):
 		fmt.Println("that lookupId is taken by another lookup; use a new one")
 		return
-	case errors.Is(err, kybflow.ErrCommandsFull):
+	case errors.Is(err, client.ErrCommandsFull):
 		fmt.Println("the workers are behind and the commands stream is full; submit it again later")
 		return
 	case err != nil:
@@ -59,7 +60,7 @@ func ExampleClient_Events() {
 		panic(err)
 	}
 	defer nc.Close()
-	c, err := kybflow.NewClient(nc)
+	c, err := client.New(nc)
 	if err != nil {
 		panic(err)
 	}
@@ -71,7 +72,7 @@ func ExampleClient_Events() {
 			fmt.Println(d.LookupID, "failed:", d.Code)
 		}
 		return nil
-	}, kybflow.Durable("crm-sync"), kybflow.OfKinds(kybflow.KindCompleted, kybflow.KindFailed))
+	}, client.Durable("crm-sync"), client.OfKinds(kybflow.KindCompleted, kybflow.KindFailed))
 	if err != nil {
 		panic(err)
 	}
@@ -85,8 +86,8 @@ func ExampleFetchArtifact() {
 		if err != nil {
 			panic(err)
 		}
-		// kybflow.S3Source(minioClient) when the worker stores in S3.
-		if err := kybflow.FetchArtifact(context.Background(), kybflow.DirSource("/var/lib/kybflow/results"), a, f); err != nil {
+		// client.S3Source(minioClient) when the worker stores in S3.
+		if err := client.FetchArtifact(context.Background(), client.DirSource("/var/lib/kybflow/results"), a, f); err != nil {
 			f.Close()
 			os.Remove(f.Name())
 			panic(err)
