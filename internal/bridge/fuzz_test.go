@@ -51,7 +51,7 @@ func FuzzWebhookBody(f *testing.F) {
 		switch rec.Code {
 		case http.StatusOK:
 			var w amlapi.Webhook
-			if err := json.Unmarshal(body, &w); err != nil || w.SessionID == "" || w.Event == "" || !kybflow.ValidLookupID(lookupID) {
+			if err := json.Unmarshal(body, &w); err != nil || w.SessionID == "" || w.Event == "" || !kybflow.ValidLookupKey(lookupID) {
 				t.Fatalf("published %q for lookup %q", body, lookupID)
 			}
 		case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
