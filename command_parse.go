@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/kybflow/kybflow/identifier"
 )
 
 // ParseCommand decodes, validates and normalises a lookup command. Its
@@ -46,11 +44,8 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 	if c.LookupID, ok = r.string("lookupId"); !ok {
 		return LookupCommand{}, r.typeError("lookupId", "a string")
 	}
-	if c.LookupID == "" && !r.present("lookupId") {
-		return LookupCommand{}, fieldError("lookupId", "lookupId is required")
-	}
-	if !ValidLookupID(c.LookupID) {
-		return LookupCommand{}, fieldError("lookupId", fmt.Sprintf("lookupId %s must match [A-Za-z0-9_-]{1,128}", quote(c.LookupID)))
+	if e := checkLookupID(c.LookupID, r.present("lookupId")); e != nil {
+		return LookupCommand{}, e
 	}
 	fail := func(e *CommandError) (LookupCommand, error) {
 		e.LookupID, e.CorrelationID, e.Metadata = c.LookupID, c.CorrelationID, c.Metadata
@@ -59,17 +54,14 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 	if c.CorrelationID, ok = r.string("correlationId"); !ok {
 		return fail(r.typeError("correlationId", "a string"))
 	}
-	if n := utf8.RuneCountInString(c.CorrelationID); n > MaxCorrelationIDLength {
+	if e := checkCorrelationID(c.CorrelationID); e != nil {
 		c.CorrelationID = ""
-		return fail(fieldError("correlationId", fmt.Sprintf("correlationId is %d characters; the limit is %d", n, MaxCorrelationIDLength)))
+		return fail(e)
 	}
 	if raw, present := r.get("metadata"); present {
-		m, err := compactObject(raw)
-		if err != nil {
-			return fail(fieldError("metadata", "metadata must be a JSON object"))
-		}
-		if len(m) > MaxMetadataSize {
-			return fail(fieldError("metadata", fmt.Sprintf("metadata is %d bytes of compact JSON; the limit is %d", len(m), MaxMetadataSize)))
+		m, e := checkMetadata(raw)
+		if e != nil {
+			return fail(e)
 		}
 		c.Metadata = m
 	}
@@ -79,55 +71,35 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 		return fail(r.typeError("type", "a string"))
 	}
 	c.Type = LookupType(s)
-	switch {
-	case !r.present("type"):
-		return fail(fieldError("type", "type is required; want organization or beneficial_owners"))
-	case !c.Type.valid():
-		return fail(fieldError("type", fmt.Sprintf("type %s is unknown; want organization or beneficial_owners", quote(s))))
+	if e := checkType(c.Type, r.present("type")); e != nil {
+		return fail(e)
 	}
 
 	if s, ok = r.string("country"); !ok {
 		return fail(r.typeError("country", "a string"))
 	}
 	c.Country = Country(s)
-	switch {
-	case !r.present("country"):
+	if !r.present("country") {
 		c.Country = CountryNO
-	case !c.Country.valid():
-		return fail(fieldError("country", fmt.Sprintf("country %s is unknown; want NO, SE or FI", quote(s))))
-	case c.Type == TypeBeneficialOwners && c.Country != CountryNO:
-		return fail(fieldError("country", fmt.Sprintf("country %s is not available for beneficial_owners lookups, which are Norwegian; want NO or no country", quote(s))))
+	} else if e := checkCountry(c.Country, c.Type); e != nil {
+		return fail(e)
 	}
 
 	if s, ok = r.string("identifierType"); !ok {
 		return fail(r.typeError("identifierType", "a string"))
 	}
 	c.IdentifierType = IdentifierType(s)
-	switch {
-	case !r.present("identifierType"):
+	if !r.present("identifierType") {
 		c.IdentifierType = IdentifierOrganizationNumber
-	case !c.IdentifierType.valid():
-		return fail(fieldError("identifierType", fmt.Sprintf("identifierType %s is unknown; want organization_number or duns", quote(s))))
+	} else if e := checkIdentifierType(c.IdentifierType); e != nil {
+		return fail(e)
 	}
 
 	if s, ok = r.string("identifier"); !ok {
 		return fail(r.typeError("identifier", "a string"))
 	}
-	if !r.present("identifier") || strings.TrimSpace(s) == "" {
-		// Missing, null or empty is a malformed command, not an identifier
-		// that failed its rules.
-		return fail(fieldError("identifier", "identifier is required"))
-	}
-	kind, _ := c.IdentifierType.Kind(c.Country) // both valid here
-	if n := utf8.RuneCountInString(s); n > MaxIdentifierLength {
-		e := fieldError("identifier", fmt.Sprintf("invalid %s: %d characters; the limit is %d", kind.Description(), n, MaxIdentifierLength))
-		e.Code, e.err = CodeInvalidIdentifier, fmt.Errorf("%w: %d characters", identifier.ErrInvalid, n)
-		return fail(e)
-	}
-	norm, err := identifier.Normalize(kind, s)
-	if err != nil {
-		e := fieldError("identifier", err.Error())
-		e.Code, e.err = CodeInvalidIdentifier, err
+	norm, e := checkIdentifier(s, r.present("identifier"), c.IdentifierType, c.Country) // both valid here
+	if e != nil {
 		return fail(e)
 	}
 	c.Identifier = norm
@@ -136,11 +108,8 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 	if !ok {
 		return fail(r.typeError("expands", "an array of strings"))
 	}
-	allowed := Expands(c.Type)
-	for _, x := range expands {
-		if !slices.Contains(allowed, x) {
-			return fail(fieldError("expands", fmt.Sprintf("expand %s is not available for %s lookups; want one of %s", quote(x), c.Type, strings.Join(allowed, ", "))))
-		}
+	if e := checkExpands(expands, c.Type); e != nil {
+		return fail(e)
 	}
 	c.Expands = dedupe(expands)
 
@@ -148,10 +117,12 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 	if !ok {
 		return fail(r.typeError("reports", "an array of strings"))
 	}
-	for _, x := range reports {
-		if !slices.Contains(ReportTypes(c.Type), ReportType(x)) {
-			return fail(fieldError("reports", fmt.Sprintf("report %s is not available for %s lookups; want %s", quote(x), c.Type, joinReports(ReportTypes(c.Type)))))
-		}
+	typed := make([]ReportType, len(reports))
+	for i, x := range reports {
+		typed[i] = ReportType(x)
+	}
+	if e := checkReports(typed, c.Type); e != nil {
+		return fail(e)
 	}
 	for _, x := range dedupe(reports) {
 		c.Reports = append(c.Reports, ReportType(x))
@@ -160,8 +131,10 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 	if c.Language, ok = r.string("language"); !ok {
 		return fail(r.typeError("language", "a string"))
 	}
-	if r.present("language") && !slices.Contains(languages, c.Language) {
-		return fail(fieldError("language", fmt.Sprintf("language %s is unknown; want one of %s", quote(c.Language), strings.Join(languages, ", "))))
+	if r.present("language") {
+		if e := checkLanguage(c.Language); e != nil {
+			return fail(e)
+		}
 	}
 	return c, nil
 }
