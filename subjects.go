@@ -17,8 +17,6 @@ const MaxPrefixLength = 64
 const (
 	StreamCommands   = "AML_COMMANDS"   // work queue: lookup commands
 	StreamEvents     = "AML_EVENTS"     // limits, max age: CloudEvents
-	StreamWebhooks   = "AML_WEBHOOKS"   // work queue: verified AML webhooks
-	StreamChecks     = "AML_CHECKS"     // work queue: scheduled session checks
 	StreamDeadLetter = "AML_DEADLETTER" // limits: unreadable commands
 )
 
@@ -98,48 +96,6 @@ func (s Subjects) EventsFor(key string) string {
 // filter: <prefix>.events.>.
 func (s Subjects) EventsAll() string { return s.prefix() + ".events.>" }
 
-// Webhook is where the webhook bridge publishes a verified AML webhook
-// for a lookup: <prefix>.webhooks.<lookupId>. The worker registers each
-// session's webhook URL with the lookupId in it.
-func (s Subjects) Webhook(lookupID string) string { return s.prefix() + ".webhooks." + lookupID }
-
-// WebhookLookupID is the lookup key of a Webhook subject, and whether
-// subject is one (of this prefix, with a valid key: ValidLookupKey).
-func (s Subjects) WebhookLookupID(subject string) (string, bool) {
-	id, ok := strings.CutPrefix(subject, s.prefix()+".webhooks.")
-	return id, ok && ValidLookupKey(id)
-}
-
-// WebhooksAll is the webhooks stream's subject filter: <prefix>.webhooks.>.
-func (s Subjects) WebhooksAll() string { return s.prefix() + ".webhooks.>" }
-
-// Check is where the worker schedules the next session check (poll) of a
-// lookup: <prefix>.checks.<lookupId>.
-func (s Subjects) Check(lookupID string) string { return s.prefix() + ".checks." + lookupID }
-
-// CheckMessage is the body of a check: which lookup to look at. It is
-// internal to the worker (no platform publishes or reads checks), but it
-// travels on a subject of this contract.
-type CheckMessage struct {
-	// LookupID is the lookup's key (LookupKey): its lookupId, or
-	// <tenant>.<lookupId>.
-	LookupID string `json:"lookupId"`
-	// PollAfterMs, when set, is how long after the check was stored its
-	// first poll is due, in milliseconds: the command that opened the
-	// session polled it once already, just before publishing the check. Its
-	// first delivery waits out what is left of it (measured by the stream's
-	// timestamp, so another replica's clock can delay it by this much at
-	// most). Older workers, which do not know it, poll at once.
-	PollAfterMs int64 `json:"pollAfterMs,omitempty"`
-}
-
-// CheckMsgID is the Nats-Msg-Id of a lookup's first check: the stream keeps
-// one, however often it is scheduled again after a crash.
-func CheckMsgID(lookupID string) string { return lookupID + ".check" }
-
-// ChecksAll is the checks stream's subject filter: <prefix>.checks.>.
-func (s Subjects) ChecksAll() string { return s.prefix() + ".checks.>" }
-
 // DeadLetterCommands is where unreadable commands go, with the headers of
 // deadletter.go: <prefix>.deadletter.commands.
 func (s Subjects) DeadLetterCommands() string { return s.prefix() + ".deadletter.commands" }
@@ -156,19 +112,9 @@ func (s Subjects) CommandsStream() string { return s.stream("COMMANDS") }
 // EventsStream is the name of the events stream (see CommandsStream).
 func (s Subjects) EventsStream() string { return s.stream("EVENTS") }
 
-// WebhooksStream is the name of the webhooks stream (see CommandsStream).
-func (s Subjects) WebhooksStream() string { return s.stream("WEBHOOKS") }
-
-// ChecksStream is the name of the checks stream (see CommandsStream).
-func (s Subjects) ChecksStream() string { return s.stream("CHECKS") }
-
 // DeadLetterStream is the name of the dead-letter stream (see
 // CommandsStream).
 func (s Subjects) DeadLetterStream() string { return s.stream("DEADLETTER") }
-
-// LookupsBucket is the name of the key-value bucket of lookup state
-// records (see CommandsStream): AML_LOOKUPS for the default prefix.
-func (s Subjects) LookupsBucket() string { return s.stream("LOOKUPS") }
 
 func (s Subjects) stream(name string) string {
 	return strings.ToUpper(strings.ReplaceAll(s.prefix(), ".", "_")) + "_" + name

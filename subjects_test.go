@@ -12,18 +12,14 @@ func TestSubjects(t *testing.T) {
 	got := []string{
 		s.CommandLookup(), s.CommandsAll(),
 		s.Event("L-1", kybflow.KindCompleted), s.EventsFor("L-1"), s.EventsAll(),
-		s.Webhook("L-1"), s.WebhooksAll(),
-		s.Check("L-1"), s.ChecksAll(),
 		s.DeadLetterCommands(), s.DeadLetterAll(),
-		s.CommandsStream(), s.EventsStream(), s.WebhooksStream(), s.ChecksStream(), s.DeadLetterStream(),
+		s.CommandsStream(), s.EventsStream(), s.DeadLetterStream(),
 	}
 	want := []string{
 		"aml.commands.lookup", "aml.commands.>",
 		"aml.events.L-1.completed", "aml.events.L-1.*", "aml.events.>",
-		"aml.webhooks.L-1", "aml.webhooks.>",
-		"aml.checks.L-1", "aml.checks.>",
 		"aml.deadletter.commands", "aml.deadletter.>",
-		kybflow.StreamCommands, kybflow.StreamEvents, kybflow.StreamWebhooks, kybflow.StreamChecks, kybflow.StreamDeadLetter,
+		kybflow.StreamCommands, kybflow.StreamEvents, kybflow.StreamDeadLetter,
 	}
 	assertEqual(t, got, want)
 
@@ -49,27 +45,6 @@ func TestSubjectsValidate(t *testing.T) {
 		if _, err := kybflow.NewSubjects(p); err == nil {
 			t.Errorf("NewSubjects(%q): no error", p)
 		}
-	}
-}
-
-func TestWebhookLookupIDAndBucket(t *testing.T) {
-	s, err := kybflow.NewSubjects("acme.aml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id, ok := s.WebhookLookupID(s.Webhook("lk-1")); !ok || id != "lk-1" {
-		t.Errorf("WebhookLookupID(Webhook(lk-1)) = %q, %t", id, ok)
-	}
-	for _, subject := range []string{"aml.webhooks.lk-1", "acme.aml.webhooks.", "acme.aml.webhooks.a.b.c", "acme.aml.webhooks.a*.b", "acme.aml.checks.lk-1"} {
-		if id, ok := s.WebhookLookupID(subject); ok {
-			t.Errorf("WebhookLookupID(%q) = %q, true; want false", subject, id)
-		}
-	}
-	if got := s.LookupsBucket(); got != "ACME_AML_LOOKUPS" {
-		t.Errorf("LookupsBucket = %q", got)
-	}
-	if got := kybflow.CheckMsgID("lk-1"); got != "lk-1.check" {
-		t.Errorf("CheckMsgID = %q", got)
 	}
 }
 

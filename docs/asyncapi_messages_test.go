@@ -16,6 +16,7 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/bridge"
+	"github.com/kybflow/kybflow/internal/streams"
 )
 
 // draft2020 is the schemaFormat of every payload given by a JSON Schema of
@@ -56,7 +57,7 @@ func TestAsyncAPIMessages(t *testing.T) {
 					t.Errorf("message %s: payload: %v", name, err)
 				}
 			}
-			if !slices.Contains(h.Required, "Nats-Msg-Id") && c.stream != kybflow.StreamChecks {
+			if !slices.Contains(h.Required, "Nats-Msg-Id") && c.stream != streams.StreamChecks {
 				t.Errorf("message %s: Nats-Msg-Id is not a required header", name)
 			}
 			if _, ok := h.Properties["Nats-Msg-Id"]; !ok {
@@ -109,7 +110,7 @@ func TestAsyncAPIMessages(t *testing.T) {
 				if got := h.Properties[kybflow.HeaderDeadLetterReason].MaxLength; got != kybflow.MaxDeadLetterReasonLength {
 					t.Errorf("message %s: %s maxLength %d, want %d", name, kybflow.HeaderDeadLetterReason, got, kybflow.MaxDeadLetterReasonLength)
 				}
-			case c.stream == kybflow.StreamWebhooks:
+			case c.stream == streams.StreamWebhooks:
 				for _, hdr := range []string{bridge.HeaderReceivedAt, amlapi.HeaderWebhookID, amlapi.HeaderWebhookTimestamp} {
 					if _, ok := h.Properties[hdr]; !ok {
 						t.Errorf("message %s: no header %s (the bridge adds it)", name, hdr)

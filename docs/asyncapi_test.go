@@ -106,11 +106,11 @@ type codeChannel struct {
 func codeChannels() map[string]codeChannel {
 	s, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
 	out := map[string]codeChannel{
-		s.CommandLookup():              {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
-		s.CommandLookupOf(tenantParam): {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
-		s.DeadLetterCommands():         {stream: s.DeadLetterStream()},
-		s.Webhook(lookupParam):         {stream: s.WebhooksStream(), consumer: streams.ConsumerWebhooks},
-		s.Check(lookupParam):           {stream: s.ChecksStream(), consumer: streams.ConsumerChecks},
+		s.CommandLookup():                       {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
+		s.CommandLookupOf(tenantParam):          {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
+		s.DeadLetterCommands():                  {stream: s.DeadLetterStream()},
+		streams.NamesOf(s).Webhook(lookupParam): {stream: streams.NamesOf(s).WebhooksStream(), consumer: streams.ConsumerWebhooks},
+		streams.NamesOf(s).Check(lookupParam):   {stream: streams.NamesOf(s).ChecksStream(), consumer: streams.ConsumerChecks},
 	}
 	for _, k := range kybflow.Kinds() {
 		out[s.Event(lookupParam, k)] = codeChannel{stream: s.EventsStream(), kind: k}
@@ -130,7 +130,7 @@ func TestAsyncAPIChannels(t *testing.T) {
 	s, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
 	for _, c := range [][2]string{
 		{kybflow.StreamCommands, s.CommandsStream()}, {kybflow.StreamEvents, s.EventsStream()},
-		{kybflow.StreamWebhooks, s.WebhooksStream()}, {kybflow.StreamChecks, s.ChecksStream()},
+		{streams.StreamWebhooks, streams.NamesOf(s).WebhooksStream()}, {streams.StreamChecks, streams.NamesOf(s).ChecksStream()},
 		{kybflow.StreamDeadLetter, s.DeadLetterStream()},
 	} {
 		if c[0] != c[1] {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/streams"
 )
 
 // codeStrings is every string literal of the module's non-test Go code,
@@ -146,8 +147,8 @@ func TestDocsQuoteOnlyRealSettings(t *testing.T) {
 		code[s] = true
 	}
 	subjects, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
-	for _, s := range []string{subjects.CommandsStream(), subjects.ChecksStream(), subjects.WebhooksStream(),
-		subjects.EventsStream(), subjects.DeadLetterStream(), subjects.LookupsBucket(), "KV_" + subjects.LookupsBucket()} {
+	for _, s := range []string{subjects.CommandsStream(), streams.NamesOf(subjects).ChecksStream(), streams.NamesOf(subjects).WebhooksStream(),
+		subjects.EventsStream(), subjects.DeadLetterStream(), streams.NamesOf(subjects).LookupsBucket(), "KV_" + streams.NamesOf(subjects).LookupsBucket()} {
 		notSettings[s] = true
 	}
 	streamName := regexp.MustCompile(`^[A-Z0-9_]+_(COMMANDS|CHECKS|WEBHOOKS|EVENTS|DEADLETTER|LOOKUPS)$`) // other prefixes' streams

@@ -121,7 +121,7 @@ func Start(cfg Config, log *slog.Logger, opts Options) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := Handler(HandlerConfig{
-		Secret: cfg.WebhookSecret, MaxBody: int64(cfg.MaxBody), Subject: subjects.Webhook,
+		Secret: cfg.WebhookSecret, MaxBody: int64(cfg.MaxBody), Subject: streams.NamesOf(subjects).Webhook,
 		Publisher: js, Logger: log, Metrics: NewMetrics(reg), Tracer: opts.Tracing,
 	})
 	if err != nil {
@@ -169,7 +169,7 @@ func (a *App) Run(ctx context.Context) error {
 	ready := map[string]opshttp.Check{
 		"nats": a.conn.Check,
 		"webhooks stream": func(ctx context.Context) error {
-			name := a.subjects.WebhooksStream()
+			name := streams.NamesOf(a.subjects).WebhooksStream()
 			if _, err := a.js.Stream(ctx, name); err != nil {
 				return fmt.Errorf("stream %s: %w (has the worker started?)", name, err)
 			}

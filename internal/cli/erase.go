@@ -22,6 +22,7 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/streams"
 )
 
 const eraseAbout = `
@@ -155,18 +156,18 @@ type eraser struct {
 
 func newEraser(ctx context.Context, js jetstream.JetStream, subjects kybflow.Subjects) (*eraser, error) {
 	e := &eraser{js: js, subjects: subjects, now: time.Now}
-	kv, err := js.KeyValue(ctx, subjects.LookupsBucket())
+	kv, err := js.KeyValue(ctx, streams.NamesOf(subjects).LookupsBucket())
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		err = jetstream.ErrStreamNotFound // the bucket is a stream; the explanation is the same
 	}
 	if err != nil {
-		return nil, streamError(subjects, subjects.LookupsBucket(), err)
+		return nil, streamError(subjects, streams.NamesOf(subjects).LookupsBucket(), err)
 	}
 	e.records = lookups.NewStore(kv)
 	for _, s := range []struct {
 		name string
 		to   *jetstream.Stream
-	}{{subjects.EventsStream(), &e.events}, {subjects.WebhooksStream(), &e.webhooks}, {subjects.ChecksStream(), &e.checks}} {
+	}{{subjects.EventsStream(), &e.events}, {streams.NamesOf(subjects).WebhooksStream(), &e.webhooks}, {streams.NamesOf(subjects).ChecksStream(), &e.checks}} {
 		if *s.to, err = js.Stream(ctx, s.name); err != nil {
 			return nil, streamError(subjects, s.name, err)
 		}
@@ -213,10 +214,10 @@ func (e *eraser) erase(ctx context.Context, id string) (*erasure, error) {
 	if r.events, err = eraseSubject(ctx, e.events, e.subjects.EventsFor(id), func(s string) bool { return s == erased }); err != nil {
 		return r, fmt.Errorf("delete its events: %w", err)
 	}
-	if r.webhooks, err = eraseSubject(ctx, e.webhooks, e.subjects.Webhook(id), nil); err != nil {
+	if r.webhooks, err = eraseSubject(ctx, e.webhooks, streams.NamesOf(e.subjects).Webhook(id), nil); err != nil {
 		return r, fmt.Errorf("delete its webhooks: %w", err)
 	}
-	if r.checks, err = eraseSubject(ctx, e.checks, e.subjects.Check(id), nil); err != nil {
+	if r.checks, err = eraseSubject(ctx, e.checks, streams.NamesOf(e.subjects).Check(id), nil); err != nil {
 		return r, fmt.Errorf("delete its checks: %w", err)
 	}
 	if r.already {
@@ -336,8 +337,8 @@ func (r *erasure) print(w io.Writer, e *eraser) {
 	}
 	fmt.Fprintf(w, "  objects   %s\n", objects)
 	fmt.Fprintf(w, "  events    %s deleted from %s\n", plural(r.events, "event"), e.subjects.EventsStream())
-	fmt.Fprintf(w, "  webhooks  %s deleted from %s\n", plural(r.webhooks, "webhook"), e.subjects.WebhooksStream())
-	fmt.Fprintf(w, "  checks    %s deleted from %s\n", plural(r.checks, "check"), e.subjects.ChecksStream())
+	fmt.Fprintf(w, "  webhooks  %s deleted from %s\n", plural(r.webhooks, "webhook"), streams.NamesOf(e.subjects).WebhooksStream())
+	fmt.Fprintf(w, "  checks    %s deleted from %s\n", plural(r.checks, "check"), streams.NamesOf(e.subjects).ChecksStream())
 	record := "replaced by a tombstone: state erased, with the lookupId and erasedAt only"
 	switch {
 	case r.already:

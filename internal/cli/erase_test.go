@@ -170,8 +170,8 @@ func TestErase(t *testing.T) {
 	e.record("e-done", lookups.Completed, e.put("e-done", "json"), e.put("e-done", "report:aml"), e.put("e-done", "report:annual_accounts"))
 	for _, lookupID := range []string{"e-done", "e-keep"} {
 		e.publish(s.Event(lookupID, kybflow.KindAccepted), "accepted, with metadata")
-		e.publish(s.Webhook(lookupID), `{"sessionId":"s","event":"AllDone"}`)
-		e.publish(s.Check(lookupID), `{"lookupId":"`+lookupID+`"}`)
+		e.publish(streams.NamesOf(s).Webhook(lookupID), `{"sessionId":"s","event":"AllDone"}`)
+		e.publish(streams.NamesOf(s).Check(lookupID), `{"lookupId":"`+lookupID+`"}`)
 	}
 	e.publish(s.Event("e-done", kybflow.KindCompleted), "completed, with metadata")
 	e.record("e-keep", lookups.Completed, e.put("e-keep", "json"))
@@ -205,7 +205,7 @@ func TestErase(t *testing.T) {
 		}
 		// The other lookup is untouched.
 		if len(e.files("e-keep")) != 2 || e.count(s.EventsStream(), s.EventsFor("e-keep")) != 1 ||
-			e.count(s.WebhooksStream(), s.Webhook("e-keep")) != 1 || e.count(s.ChecksStream(), s.Check("e-keep")) != 1 {
+			e.count(streams.NamesOf(s).WebhooksStream(), streams.NamesOf(s).Webhook("e-keep")) != 1 || e.count(streams.NamesOf(s).ChecksStream(), streams.NamesOf(s).Check("e-keep")) != 1 {
 			t.Errorf("e-keep was touched")
 		}
 	})
@@ -218,7 +218,7 @@ func TestErase(t *testing.T) {
 		}
 		// A webhook that came late is removed by the next erase, still
 		// without a second erased event.
-		e.publish(s.Webhook("e-done"), `{"sessionId":"s","event":"AllDone"}`)
+		e.publish(streams.NamesOf(s).Webhook("e-done"), `{"sessionId":"s","event":"AllDone"}`)
 		r = amlctl(ctx, e.env, "erase", "e-done")
 		if r.code != 0 || !strings.Contains(r.stdout, "removed what appeared since") || !strings.Contains(r.stdout, "1 webhook deleted") ||
 			strings.Contains(r.stdout, "event     ") {

@@ -31,7 +31,7 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup check",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
 	defer func() { endMessage(ctx, span, err) }()
-	var cm kybflow.CheckMessage
+	var cm CheckMessage
 	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupKey(cm.LookupID) {
 		return drop(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
 	}
@@ -105,7 +105,7 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
 		}
 		endMessage(ctx, span, err)
 	}()
-	lookupID, ok := h.c.Subjects.WebhookLookupID(msg.Subject())
+	lookupID, ok := streams.NamesOf(h.c.Subjects).WebhookLookupID(msg.Subject())
 	if !ok {
 		return drop(fmt.Errorf("webhook on subject %q: not a webhook subject with a lookupId", truncate([]byte(msg.Subject()), 200)))
 	}
@@ -152,3 +152,22 @@ func webhookEventLabel(e amlapi.WebhookEvent) string {
 	}
 	return "other"
 }
+
+// CheckMessage is the body of a check: which lookup to look at. It is the
+// worker's own (no platform publishes or reads checks).
+type CheckMessage struct {
+	// LookupID is the lookup's key (kybflow.LookupKey): its lookupId, or
+	// <tenant>.<lookupId>.
+	LookupID string `json:"lookupId"`
+	// PollAfterMs, when set, is how long after the check was stored its
+	// first poll is due, in milliseconds: the command that opened the
+	// session polled it once already, just before publishing the check. Its
+	// first delivery waits out what is left of it (measured by the stream's
+	// timestamp, so another replica's clock can delay it by this much at
+	// most). Older workers, which do not know it, poll at once.
+	PollAfterMs int64 `json:"pollAfterMs,omitempty"`
+}
+
+// checkMsgID is the Nats-Msg-Id of a lookup's first check: the stream keeps
+// one, however often it is scheduled again after a crash.
+func checkMsgID(key string) string { return key + ".check" }

@@ -211,7 +211,7 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
 		return nil
 	}
-	check := kybflow.CheckMessage{LookupID: rec.Command.Key()}
+	check := CheckMessage{LookupID: rec.Command.Key()}
 	if pollFirst && ctx.Err() == nil {
 		done, err := h.progress(ctx, stored, rev)
 		act, delay, marked := streams.Marked(err)
@@ -232,7 +232,7 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 	// span of that trace.
 	hdr := nats.Header{}
 	tracing.Inject(lookupContext(ctx, rec), hdr)
-	if _, err := streams.Publish(ctx, h.c.Publisher, h.c.Subjects.Check(rec.Command.Key()), body, kybflow.CheckMsgID(rec.Command.Key()), hdr); err != nil {
+	if _, err := streams.Publish(ctx, h.c.Publisher, streams.NamesOf(h.c.Subjects).Check(rec.Command.Key()), body, checkMsgID(rec.Command.Key()), hdr); err != nil {
 		return retryBackoff(err)
 	}
 	return nil

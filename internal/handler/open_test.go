@@ -59,10 +59,10 @@ func openClaimed(t *testing.T, h *Handlers, store *lookups.Store, id string) err
 
 // firstCheck fetches the check in AML_CHECKS through the worker's consumer,
 // and decodes it.
-func firstCheck(t *testing.T, js jetstream.JetStream) (jetstream.Msg, kybflow.CheckMessage) {
+func firstCheck(t *testing.T, js jetstream.JetStream) (jetstream.Msg, CheckMessage) {
 	t.Helper()
 	ctx := context.Background()
-	cons, err := js.Consumer(ctx, kybflow.Subjects{}.ChecksStream(), streams.ConsumerChecks)
+	cons, err := js.Consumer(ctx, streams.NamesOf(kybflow.Subjects{}).ChecksStream(), streams.ConsumerChecks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func firstCheck(t *testing.T, js jetstream.JetStream) (jetstream.Msg, kybflow.Ch
 	if msg == nil {
 		t.Fatalf("no check delivered: %v", batch.Error())
 	}
-	var cm kybflow.CheckMessage
+	var cm CheckMessage
 	if err := json.Unmarshal(msg.Data(), &cm); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestSessionReadyAtOnceEndsWithoutACheck(t *testing.T) {
 	if err != nil || rec.State != lookups.Completed || len(rec.Artifacts) != 2 {
 		t.Fatalf("record %+v, %v: want completed with the JSON and the report", rec, err)
 	}
-	if n := pub.count(subjects.Check("at-once")); n != 0 {
+	if n := pub.count(streams.NamesOf(subjects).Check("at-once")); n != 0 {
 		t.Errorf("%d checks published, want none", n)
 	}
 	if n := pub.count(subjects.Event("at-once", kybflow.KindCompleted)); n != 1 {
@@ -123,7 +123,7 @@ func TestFirstCheckWaitsOutTheOpenersPoll(t *testing.T) {
 	if rec, _, err := store.Get(ctx, "later"); err != nil || rec.State != lookups.Opened {
 		t.Fatalf("record %+v, %v: want opened", rec, err)
 	}
-	if n := pub.count(subjects.Check("later")); n != 1 {
+	if n := pub.count(streams.NamesOf(subjects).Check("later")); n != 1 {
 		t.Fatalf("%d checks published, want 1", n)
 	}
 	if n := polls.Load(); n != 1 {
@@ -237,7 +237,7 @@ func TestSessionFailedAtTheFirstPollEndsFailed(t *testing.T) {
 	if n := pub.count(subjects.Event("failing", kybflow.KindFailed)); n != 1 {
 		t.Errorf("failed published %d times, want once", n)
 	}
-	if n := pub.count(subjects.Check("failing")); n != 0 {
+	if n := pub.count(streams.NamesOf(subjects).Check("failing")); n != 0 {
 		t.Errorf("%d checks published, want none", n)
 	}
 }

@@ -272,7 +272,7 @@ func (e *holdsMoreError) Unwrap() error { return ErrHoldsMore }
 
 // maxBytesSetting names the worker setting that bounds the named stream.
 func (t Topology) maxBytesSetting(stream string) string {
-	s := t.Subjects
+	s := NamesOf(t.Subjects)
 	switch stream {
 	case s.CommandsStream():
 		return "COMMANDS_MAX_BYTES"
@@ -328,7 +328,7 @@ func (t Topology) ensureConsumer(ctx context.Context, js jetstream.JetStream, na
 //     keeps answering BankID, and the newest webhooks, the useful ones,
 //     are kept.
 func (t Topology) streams() []jetstream.StreamConfig {
-	s := t.Subjects
+	s := NamesOf(t.Subjects)
 	return []jetstream.StreamConfig{
 		{
 			Name: s.CommandsStream(), Description: "Lookup commands from platforms (work queue).",
@@ -369,7 +369,7 @@ func (t Topology) streams() []jetstream.StreamConfig {
 
 func (t Topology) bucket() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket: t.Subjects.LookupsBucket(), Description: "Lookup state records, by lookupId.",
+		Bucket: NamesOf(t.Subjects).LookupsBucket(), Description: "Lookup state records, by lookupId.",
 		History: 1, TTL: t.LookupsMaxAge, Storage: jetstream.FileStorage, Replicas: t.Replicas,
 		MaxBytes: bound(t.LookupsMaxBytes),
 	}
@@ -394,7 +394,7 @@ func bound32(n int32) int32 {
 
 // consumer is the stream and configuration of the named durable consumer.
 func (t Topology) consumer(name string) (stream string, cfg jetstream.ConsumerConfig, ok bool) {
-	s := t.Subjects
+	s := NamesOf(t.Subjects)
 	switch name {
 	case ConsumerCommands:
 		// Never give up on a command (MaxDeliver unlimited); the handler

@@ -144,8 +144,8 @@ func (e *env) consumerIdle(name string) error {
 	defer cancel()
 	stream := map[string]string{
 		streams.ConsumerCommands: kybflow.Subjects{}.CommandsStream(),
-		streams.ConsumerChecks:   kybflow.Subjects{}.ChecksStream(),
-		streams.ConsumerWebhooks: kybflow.Subjects{}.WebhooksStream(),
+		streams.ConsumerChecks:   streams.NamesOf(kybflow.Subjects{}).ChecksStream(),
+		streams.ConsumerWebhooks: streams.NamesOf(kybflow.Subjects{}).WebhooksStream(),
 	}[name]
 	cons, err := e.js.Consumer(ctx, stream, name)
 	if err != nil {

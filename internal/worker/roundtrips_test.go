@@ -58,13 +58,13 @@ func TestOneLookupsWritesAndPublishes(t *testing.T) {
 	}
 	// The bucket holds this lookup alone: its last sequence is the number
 	// of writes of its record.
-	if n := count("KV_"+subjects.LookupsBucket(), ""); n != 3 {
+	if n := count("KV_"+streams.NamesOf(subjects).LookupsBucket(), ""); n != 3 {
 		t.Errorf("the lookup's record was written %d times, want 3", n)
 	}
 	if n := count(subjects.EventsStream(), subjects.EventsFor("counted")); n != 3 {
 		t.Errorf("%d events published, want 3 (accepted, session_opened, completed)", n)
 	}
-	if n := count(subjects.ChecksStream(), ""); n != 0 {
+	if n := count(streams.NamesOf(subjects).ChecksStream(), ""); n != 0 {
 		t.Errorf("%d check messages published, want none", n)
 	}
 }
