@@ -7,68 +7,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/startup"
 )
 
-// Start-up retry timing: short first waits (a cluster that is forming
-// answers within seconds), capped so that a long outage is asked about
-// every few seconds, not hammered. One request may take ensureFirstAttempt,
-// then twice as long each time, up to ensureAttempt: several replicas
-// creating one stream at once can leave a request unanswered, and the
-// retry of an identical configuration then succeeds at once.
-const (
-	ensureRetryMin     = 250 * time.Millisecond
-	ensureRetryMax     = 5 * time.Second
-	ensureFirstAttempt = 2 * time.Second
-	ensureAttempt      = 10 * time.Second
-)
-
-// retry runs f until it succeeds, fails in a way retrying cannot mend, or
-// ctx ends; then it returns the last error, named by what.
-// retry is the package's retry with t's logger, telling t.Failed of each
-// failed attempt.
+// retry runs f, as a step of making or checking the topology, until it
+// succeeds, fails in a way retrying cannot mend, or ctx ends; then it
+// returns the last error, named by what. t.Failed is told each failed
+// attempt.
 func (t Topology) retry(ctx context.Context, what string, f func(ctx context.Context) error) error {
-	return retry(ctx, t.Logger, what, func(ctx context.Context) error {
-		err := f(ctx)
-		if err != nil && t.Failed != nil {
-			t.Failed(fmt.Errorf("%s: %w", what, err))
-		}
-		return err
-	})
-}
-
-func retry(ctx context.Context, log *slog.Logger, what string, f func(ctx context.Context) error) error {
-	wait, attemptTimeout := ensureRetryMin, ensureFirstAttempt
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		attemptTimeout = min(2*attemptTimeout, ensureAttempt)
-		err := f(actx)
-		cancel()
-		if err == nil {
-			if attempt > 1 {
-				log.Info(what+": done", "attempts", attempt)
-			}
-			return nil
-		}
-		if permanent(err) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if attempt == 1 || attempt%10 == 0 {
-			log.Warn(what+": JetStream cannot do it yet; retrying", "err", err, "attempt", attempt)
-		}
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1)) //nolint:gosec // G404: retry jitter; needs no secure randomness
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%s: gave up after %d attempts: %w (last error: %w)", what, attempt, ctx.Err(), err)
-		case <-t.C:
-		}
-		wait = min(2*wait, ensureRetryMax)
+	r := startup.Retry{What: what, Waiting: "JetStream cannot do it yet", Log: t.Logger, Permanent: permanent}
+	if t.Failed != nil {
+		r.Failed = func(err error) { t.Failed(fmt.Errorf("%s: %w", what, err)) }
 	}
+	if _, err := r.Do(ctx, f); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // permanent reports whether JetStream refused a topology request for a

@@ -10,24 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/kybflow/kybflow/internal/blob"
-)
-
-// Storage start-up retry timing, as the topology's (internal/streams): the
-// wait between attempts doubles from storageRetryMin to storageRetryMax,
-// with jitter; one attempt may take storageFirstAttempt, then twice as long
-// each time up to storageAttempt (an endpoint that drops packets answers
-// nothing, and a dial would wait half a minute).
-const (
-	storageRetryMin     = 250 * time.Millisecond
-	storageRetryMax     = 5 * time.Second
-	storageFirstAttempt = 2 * time.Second
-	storageAttempt      = 10 * time.Second
+	"github.com/kybflow/kybflow/internal/startup"
 )
 
 // storageState is where the storage step stands: confirmed, or the error
@@ -75,34 +62,17 @@ func (a *App) ensureStorage(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
 	defer cancel()
 	where := fmt.Sprintf("S3_ENDPOINT %s, S3_BUCKET %s", a.cfg.S3Endpoint, a.cfg.S3Bucket)
-	wait, attemptTimeout := storageRetryMin, storageFirstAttempt
-	for attempt := 1; ; attempt++ {
-		actx, acancel := context.WithTimeout(ctx, attemptTimeout)
-		attemptTimeout = min(2*attemptTimeout, storageAttempt)
-		err := a.ensureBucket(actx)
-		acancel()
-		if err == nil {
-			a.storage.ok.Store(true)
-			if attempt > 1 {
-				a.log.Info("storage: bucket confirmed", "endpoint", a.cfg.S3Endpoint, "bucket", a.cfg.S3Bucket, "attempts", attempt)
-			}
-			return nil
-		}
-		a.storage.failed(err)
-		if errors.Is(err, blob.ErrRefused) {
-			return fmt.Errorf("%s: S3 refuses S3_ACCESS_KEY and S3_SECRET_KEY (or their rights to the bucket): %w", where, err)
-		}
-		if attempt == 1 || attempt%10 == 0 {
-			a.log.Warn("storage: S3 cannot answer yet; retrying", "endpoint", a.cfg.S3Endpoint, "bucket", a.cfg.S3Bucket,
-				"err", err, "attempt", attempt)
-		}
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1)) //nolint:gosec // G404: retry jitter; needs no secure randomness
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%s: gave up within STARTUP_TIMEOUT (%s) after %d attempts: %w", where, a.cfg.StartupTimeout, attempt, err)
-		case <-t.C:
-		}
-		wait = min(2*wait, storageRetryMax)
+	r := startup.Retry{
+		What: "storage", Waiting: "S3 cannot answer yet", Log: a.log.With("endpoint", a.cfg.S3Endpoint, "bucket", a.cfg.S3Bucket),
+		Permanent: func(err error) bool { return errors.Is(err, blob.ErrRefused) }, Failed: a.storage.failed,
 	}
+	_, err := r.Do(ctx, a.ensureBucket)
+	switch {
+	case err == nil:
+		a.storage.ok.Store(true)
+		return nil
+	case errors.Is(err, blob.ErrRefused):
+		return fmt.Errorf("%s: S3 refuses S3_ACCESS_KEY and S3_SECRET_KEY (or their rights to the bucket): %w", where, err)
+	}
+	return fmt.Errorf("%s: within STARTUP_TIMEOUT (%s): %w", where, a.cfg.StartupTimeout, err)
 }

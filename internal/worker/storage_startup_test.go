@@ -143,7 +143,7 @@ func TestWorkerGivesUpOnS3AfterStartupTimeout(t *testing.T) {
 
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "S3_ENDPOINT "+addr) || !strings.Contains(err.Error(), "gave up within STARTUP_TIMEOUT") {
+		if err == nil || !strings.Contains(err.Error(), "S3_ENDPOINT "+addr) || !strings.Contains(err.Error(), "within STARTUP_TIMEOUT") || !strings.Contains(err.Error(), "gave up after") {
 			t.Fatalf("Run = %v, want it to give up on S3_ENDPOINT %s within STARTUP_TIMEOUT", err, addr)
 		}
 		t.Logf("Run = %v", err)
