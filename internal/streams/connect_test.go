@@ -40,19 +40,9 @@ func (s *syncBuffer) String() string {
 // nowhere.
 func TestConnectRefusedCredentialsAreSaidOnceAndReady(t *testing.T) {
 	const password, wrong = "right-pa55word", "wr0ng-pa55word"
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
-		Users: []*server.User{{Username: "kybflow-worker", Password: password}}}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testenv.NATSWithUsers(t, &server.User{Username: "kybflow-worker", Password: password})
 	refusals := &authLog{}
-	srv.SetLogger(refusals, false, false)
-	go srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
+	srv.SetLogger(refusals, false, false) // before any client: it counts the refused logins
 	var logs syncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	settings := natsconn.Settings{URL: srv.ClientURL(), User: "kybflow-worker", Password: wrong}

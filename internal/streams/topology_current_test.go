@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // TestEnsureChangesOnlyWhatDiffers: against a topology as it should be,
@@ -22,17 +24,7 @@ func TestEnsureChangesOnlyWhatDiffers(t *testing.T) {
 		}},
 		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
 	}
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir(),
-		Users: []*server.User{{Username: "operator", Password: "op"}, {Username: "reader", Password: "rd", Permissions: reader}}}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
+	srv := testenv.NATSWithUsers(t, &server.User{Username: "operator", Password: "op"}, &server.User{Username: "reader", Password: "rd", Permissions: reader})
 	as := func(user, password string) jetstream.JetStream {
 		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(user, password))
 		if err != nil {

@@ -159,17 +159,7 @@ func TestManageModeWithoutTheRightsSaysSo(t *testing.T) {
 		Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.STREAM.INFO.>", "$JS.API.CONSUMER.INFO.>"}},
 		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
 	}
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir(),
-		Users: []*server.User{{Username: "kybflow-worker", Password: "pw", Permissions: reader}}}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
+	srv := testenv.NATSWithUsers(t, &server.User{Username: "kybflow-worker", Password: "pw", Permissions: reader})
 	e := newEnv(t, envOptions{})
 	cfg := e.config(false)
 	cfg.NATS = natsconn.Settings{URL: srv.ClientURL(), User: "kybflow-worker", Password: "pw"}
