@@ -9,26 +9,51 @@ import (
 	"time"
 
 	"github.com/kybflow/kybflow/internal/testenv"
+	"github.com/nats-io/nats.go/jetstream"
 )
+
+// verifyUntil runs Verify until stop holds for an attempt's error, then
+// cancels it: the test waits for what it checks, not for a deadline short
+// enough to be hit by a slow machine's first attempt. It returns every
+// attempt's error and Verify's.
+func verifyUntil(t *testing.T, js jetstream.JetStream, topo Topology, stop func(seen []error) bool) ([]error, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var seen []error
+	failed := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, err)
+		if stop(seen) {
+			cancel()
+		}
+	}
+	_, err := Verify(ctx, js, topo, failed)
+	mu.Lock()
+	defer mu.Unlock()
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Verify: %v; the awaited error never came (attempts: %v)", err, seen)
+	}
+	return seen, err
+}
 
 func TestVerifyMakesNothingAndNamesWhatIsMissing(t *testing.T) {
 	js := testenv.JetStream(t)
 	topo := boundedTopology(t)
 
-	var mu sync.Mutex
-	var seen []error
-	failed := func(err error) { mu.Lock(); seen = append(seen, err); mu.Unlock() }
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_, err := Verify(ctx, js, topo, failed)
-	if !errors.Is(err, ErrMissing) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "stream AML_COMMANDS not found: run `worker topology`") {
-		t.Fatalf("Verify without a topology: %v; want the deadline and ErrMissing naming AML_COMMANDS", err)
+	// Nothing made: Verify names the first stream and retries (the
+	// operator's job may still be running) until its context ends.
+	seen, err := verifyUntil(t, js, topo, func(seen []error) bool { return len(seen) >= 2 })
+	if !errors.Is(err, ErrMissing) || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stream AML_COMMANDS not found: run `worker topology`") {
+		t.Fatalf("Verify without a topology: %v; want the end of its context and ErrMissing naming AML_COMMANDS", err)
 	}
-	mu.Lock()
-	if len(seen) < 2 || !errors.Is(seen[0], ErrMissing) {
-		t.Errorf("failed was told %v; want every attempt's error (retried until the deadline)", seen)
+	for _, e := range seen {
+		if !errors.Is(e, ErrMissing) {
+			t.Errorf("an attempt's error %v; want ErrMissing", e)
+		}
 	}
-	mu.Unlock()
 	for n := range js.StreamNames(context.Background()).Name() {
 		t.Errorf("Verify made stream %s", n)
 	}
@@ -39,9 +64,8 @@ func TestVerifyMakesNothingAndNamesWhatIsMissing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	if _, err := Verify(ctx, js, topo, nil); !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "bucket AML_LOOKUPS not found") {
+	bucketMissing := func(seen []error) bool { return errors.Is(seen[len(seen)-1], ErrMissing) }
+	if _, err := verifyUntil(t, js, topo, bucketMissing); !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), "bucket AML_LOOKUPS not found") {
 		t.Errorf("Verify without the bucket: %v", err)
 	}
 
@@ -77,9 +101,8 @@ func TestVerifyRefusesAnEventsStreamWithoutDirectGets(t *testing.T) {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	if _, err := Verify(ctx, js, topo, nil); !errors.Is(err, ErrOutdated) || !strings.Contains(err.Error(), "AML_EVENTS does not allow direct gets") {
+	outdated := func(seen []error) bool { return errors.Is(seen[len(seen)-1], ErrOutdated) }
+	if _, err := verifyUntil(t, js, topo, outdated); !errors.Is(err, ErrOutdated) || !strings.Contains(err.Error(), "AML_EVENTS does not allow direct gets") {
 		t.Fatalf("Verify of an events stream without AllowDirect: %v", err)
 	}
 }
