@@ -55,16 +55,17 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			h.c.Metrics.TransientErrors.WithLabelValues("session_status").Inc()
 			return false, retryAfter(err, delay)
 		}
-		return true, h.fail(ctx, rec, rev, code, err.Error())
+		return true, h.fail(ctx, rec, rev, results{}, code, err.Error())
 	}
 	if sess.Status == amlapi.SessionFailed {
-		return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("BankID session %s failed", rec.SessionID))
+		return true, h.fail(ctx, rec, rev, results{}, kybflow.CodeSessionFailed, fmt.Sprintf("BankID session %s failed", rec.SessionID))
 	}
 
 	// Every result ready now is stored, then recorded in one write: the
 	// ending's, when nothing is left to wait for. A crash before the write
 	// stores them again under the same keys.
-	pending, unknown, stored := 0, "", 0
+	var stored results
+	pending, unknown := 0, ""
 	for _, want := range wanted(cmd, sess) {
 		if _, ok := rec.Artifact(want.name); ok {
 			continue
@@ -73,7 +74,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		switch {
 		case !ok:
 			if sess.Status == amlapi.SessionDone {
-				return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("session %s is done without %s", rec.SessionID, want.name))
+				return true, h.fail(ctx, rec, rev, stored, kybflow.CodeSessionFailed, fmt.Sprintf("session %s is done without %s", rec.SessionID, want.name))
 			}
 			pending++
 		case ent.Status == amlapi.EntityReady && ent.Link != "":
@@ -81,22 +82,21 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			if err != nil {
 				retry, delay, code := classifyStore(err)
 				if retry {
-					if stored > 0 {
-						_, _ = h.record(ctx, rec, rev) // keep what is stored for the retry, if it can
+					if len(stored.arts) > 0 {
+						_, _, _ = h.record(ctx, rec, rev, stored) // keep what is stored for the retry, if it can
 					}
 					return false, retryAfter(err, delay)
 				}
-				return true, h.fail(ctx, rec, rev, code, err.Error())
+				return true, h.fail(ctx, rec, rev, stored, code, err.Error())
 			}
-			rec.AddArtifact(art)
+			stored.arts = append(stored.arts, art)
 			if omitted != nil {
-				rec.OmittedExpands = omitted
+				stored.omitted = omitted
 			}
-			stored++
 		case ent.Status == amlapi.EntityExpired:
-			return true, h.fail(ctx, rec, rev, kybflow.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
+			return true, h.fail(ctx, rec, rev, stored, kybflow.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
 		case ent.Status == amlapi.EntityFailed:
-			return true, h.fail(ctx, rec, rev, kybflow.CodeSessionFailed, fmt.Sprintf("%s of session %s failed", want.name, rec.SessionID))
+			return true, h.fail(ctx, rec, rev, stored, kybflow.CodeSessionFailed, fmt.Sprintf("%s of session %s failed", want.name, rec.SessionID))
 		case ent.Status == amlapi.EntityNotStarted || ent.Status == amlapi.EntityInProgress:
 			pending++
 		default: // a status the model does not know, or READY without a link: waited for
@@ -107,52 +107,63 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		}
 	}
 	if pending > 0 {
-		if stored > 0 {
-			next, err := h.record(ctx, rec, rev)
+		if len(stored.arts) > 0 {
+			cur, next, err := h.record(ctx, rec, rev, stored)
 			if err != nil {
 				return false, err
 			}
-			rev = next
+			rec, rev, stored = cur, next, results{}
 		}
 		if h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
 			if unknown != "" {
-				return true, h.fail(ctx, rec, rev, kybflow.CodeUnavailable, fmt.Sprintf("no complete result within %s: %s stayed in a state the model does not know", h.c.MaxWait, unknown))
+				return true, h.fail(ctx, rec, rev, stored, kybflow.CodeUnavailable, fmt.Sprintf("no complete result within %s: %s stayed in a state the model does not know", h.c.MaxWait, unknown))
 			}
-			return true, h.fail(ctx, rec, rev, kybflow.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
+			return true, h.fail(ctx, rec, rev, stored, kybflow.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
 		}
 		return false, nil
 	}
-	return true, h.complete(ctx, rec, rev)
+	return true, h.complete(ctx, rec, rev, stored)
+}
+
+// results are what one delivery stored: its artifacts, and the expands the
+// API left out (nil when the question did not come up).
+type results struct {
+	arts    []kybflow.Artifact
+	omitted []string
+}
+
+// store is the transition that records res on a lookup in phase seen.
+func (res results) store(seen lookups.Phase) lookups.Transition {
+	return func(r *lookups.Record) error { return r.Store(seen, res.arts, res.omitted) }
 }
 
 // record writes the artifacts stored so far, when the lookup still waits
-// for others.
-func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64) (uint64, error) {
-	next, err := h.c.Lookups.Update(ctx, rec, rev)
+// for others, and returns the record as written.
+func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64, res results) (lookups.Record, uint64, error) {
+	cur, next, err := h.c.Lookups.Apply(ctx, rec, rev, res.store(rec.Phase()))
 	switch {
-	case errors.Is(err, lookups.ErrConflict):
-		if cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.Key()); gerr == nil && cur.State == lookups.Erased {
-			return 0, h.erasedMeanwhile(ctx, rec)
-		}
-		// Another replica moved the record: the objects are stored under
-		// their deterministic keys either way; decide again soon.
-		return 0, retryAfter(err, conflictRetry)
+	case errors.Is(err, lookups.ErrErased):
+		return cur, 0, h.erasedMeanwhile(ctx, rec, res)
+	case errors.Is(err, lookups.ErrEnded), errors.Is(err, lookups.ErrMoved):
+		// Another replica ended it: the objects are stored under their
+		// deterministic keys either way; decide again soon on its record.
+		return cur, 0, retryAfter(err, conflictRetry)
 	case err != nil:
-		return 0, retryBackoff(err) // NATS trouble: back off
+		return cur, 0, h.readError(err) // NATS trouble: back off
 	}
-	return next, nil
+	return cur, next, nil
 }
 
-// erasedMeanwhile deletes the objects stored for rec after its lookup was
-// erased (amlctl erase --force while it ran), so that none outlives the
-// erasure, and drops the message.
-func (h *Handlers) erasedMeanwhile(ctx context.Context, rec lookups.Record) error {
-	for _, a := range rec.Artifacts {
+// erasedMeanwhile deletes the objects stored for rec, and those res stored
+// since, after its lookup was erased (amlctl erase --force while it ran),
+// so that none outlives the erasure, and drops the message.
+func (h *Handlers) erasedMeanwhile(ctx context.Context, rec lookups.Record, res results) error {
+	for _, a := range append(slices.Clone(rec.Artifacts), res.arts...) {
 		if err := h.c.Blobs.Delete(ctx, a.Key); err != nil {
 			return retryBackoff(fmt.Errorf("delete %s stored after the erasure of lookup %s: %w", a.Name, rec.Command.Key(), err))
 		}
 	}
-	h.log.Warn("lookup erased while its results were stored; they were deleted", "lookup_id", rec.Command.Key(), "objects", len(rec.Artifacts))
+	h.log.Warn("lookup erased while its results were stored; they were deleted", "lookup_id", rec.Command.Key(), "objects", len(rec.Artifacts)+len(res.arts))
 	return drop(fmt.Errorf("lookup %s was erased", rec.Command.Key()))
 }
 

@@ -66,14 +66,8 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError, 
 	data, _ := ce.FailedData()
 	data.Tenant = tenant
 	key := kybflow.LookupKey(tenant, ce.LookupID)
-	rec := lookups.Record{
-		State:      lookups.Failed,
-		Command:    kybflow.LookupCommand{LookupID: ce.LookupID, Tenant: tenant, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata},
-		Failure:    &data,
-		AcceptedAt: h.c.Now(), FinishedAt: h.c.Now(),
-	}
-	recordTrace(ctx, &rec)
-	markEnding(&rec)
+	cmd := kybflow.LookupCommand{LookupID: ce.LookupID, Tenant: tenant, CorrelationID: ce.CorrelationID, Metadata: ce.Metadata}
+	rec := lookups.Rejected(cmd, data, h.c.Now(), traceOf(ctx))
 	existing, _, err := h.c.Lookups.Get(ctx, key)
 	switch {
 	case err == nil:
@@ -140,13 +134,16 @@ func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause erro
 // lease): one write, no read before it.
 func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq uint64) error {
 	id := cmd.Key()
-	rec := h.claim(lookups.Record{State: lookups.Opening, Command: cmd, AcceptedAt: h.c.Now()}, seq)
-	recordTrace(ctx, &rec)
+	claim := h.claim(seq)
+	rec := lookups.New(cmd, h.c.Now(), traceOf(ctx))
+	_ = rec.Claim(claim) // a new record is always claimable
 	rev, err := h.c.Lookups.Create(ctx, rec)
 	switch {
 	case err == nil:
 		h.c.Metrics.LookupsAccepted.Inc()
-		if err := h.ensureEvent(ctx, &rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
+		// Marked with the session (open), or published again by the
+		// redelivery, under the same Nats-Msg-Id.
+		if err := h.publishOnce(ctx, rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
 			// Claimed but not announced: give the claim back, so that the
 			// redelivery publishes accepted and claims again at once.
 			h.unclaim(ctx, rec, rev)
@@ -166,7 +163,7 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 		h.log.Warn("command differs from the lookup recorded under its lookupId; the recorded one stands", "lookup_id", id)
 	}
 
-	for range 10 { // compare-and-set rounds; each conflict means another replica moved
+	for range 3 { // a claim refused because the record moved: decide again on it
 		switch rec.State {
 		case lookups.Completed, lookups.Failed:
 			return h.finish(ctx, rec)
@@ -188,7 +185,7 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 
 		case lookups.Opening:
 			now := h.c.Now()
-			if end := rec.LeaseUntil.Add(leaseSkew); now.Before(end) {
+			if end := rec.LeaseUntil.Add(lookups.LeaseSkew); now.Before(end) {
 				if rec.LeaseSeq != 0 && seq != 0 && rec.LeaseSeq != seq {
 					// A duplicate: the lease holder's own command carries the
 					// lookup (it stays unacknowledged until the session is
@@ -205,35 +202,34 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 			fallthrough
 
 		case lookups.Accepted:
-			if err := h.ensureEvent(ctx, &rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
+			if err := h.publishOnce(ctx, rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
 				return err
 			}
 			// Claim: one replica opens the session.
-			rec = h.claim(rec, seq)
-			next, err := h.c.Lookups.Update(ctx, rec, rev)
-			if errors.Is(err, lookups.ErrConflict) {
-				if rec, rev, err = h.c.Lookups.Get(ctx, id); err != nil {
-					return retryBackoff(err)
-				}
+			claim.Now = h.c.Now()
+			cur, next, err := h.c.Lookups.Apply(ctx, rec, rev, lookups.Then(
+				func(r *lookups.Record) error { return r.MarkPublished(kybflow.KindAccepted) },
+				func(r *lookups.Record) error { return r.Claim(claim) }))
+			switch {
+			case errors.Is(err, lookups.ErrMoved), errors.Is(err, lookups.ErrEnded), errors.Is(err, lookups.ErrErased):
+				rec, rev = cur, next
 				continue
+			case err != nil:
+				return h.readError(err)
 			}
-			if err != nil {
-				return retryBackoff(err)
-			}
-			return h.open(ctx, rec, next)
+			return h.open(ctx, cur, next)
 
 		default:
 			return drop(fmt.Errorf("lookup %s: unknown state %q", id, rec.State))
 		}
 	}
-	return retryBackoff(fmt.Errorf("lookup %s: too many concurrent changes", id))
+	return retryAfter(fmt.Errorf("lookup %s: moved by other replicas while being claimed", id), conflictRetry)
 }
 
-// claim makes rec this replica's claim to open the session, for the
-// command at stream sequence seq.
-func (h *Handlers) claim(rec lookups.Record, seq uint64) lookups.Record {
-	rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Opening, h.c.Now().Add(h.c.Lease), newLeaseHolder(), seq
-	return rec
+// claim is this replica's claim to open a session, for the command at
+// stream sequence seq.
+func (h *Handlers) claim(seq uint64) lookups.Claim {
+	return lookups.Claim{Holder: newLeaseHolder(), Seq: seq, Now: h.c.Now(), Lease: h.c.Lease}
 }
 
 // sameLookup reports whether two commands ask for the same lookup.

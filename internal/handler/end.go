@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,18 +19,21 @@ import (
 	"github.com/kybflow/kybflow/internal/tracing"
 )
 
-func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64) error {
-	rec.State, rec.FinishedAt = lookups.Completed, h.c.Now()
-	return h.end(ctx, rec, rev)
+// complete ends an opened lookup completed, with the results res stored
+// by this delivery.
+func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64, res results) error {
+	seen, now := rec.Phase(), h.c.Now()
+	return h.end(ctx, rec, rev, res, func(r *lookups.Record) error { return r.Complete(seen, now) })
 }
 
 // fail ends a lookup with a failed event, then drops the message that
 // failed it; while the ending cannot be published yet, it asks for a retry.
-func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, code kybflow.FailureCode, reason string) error {
+// The results res that this delivery stored are recorded with it.
+func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, res results, code kybflow.FailureCode, reason string) error {
 	data := rec.Command.FailedData(code, reason)
 	data.SessionID = rec.SessionID
-	rec.State, rec.Failure, rec.FinishedAt, rec.LeaseUntil = lookups.Failed, &data, h.c.Now(), time.Time{}
-	if err := h.end(ctx, rec, rev); err != nil {
+	seen, now := rec.Phase(), h.c.Now()
+	if err := h.end(ctx, rec, rev, res, func(r *lookups.Record) error { return r.Fail(seen, data, now) }); err != nil {
 		return err
 	}
 	// The reason is the event's, not the server's: it may quote what the
@@ -41,39 +42,34 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, cod
 	return drop(fmt.Errorf("lookup %s failed: %s", rec.Command.Key(), code))
 }
 
-// end makes a lookup terminal: it first claims the ending by compare-and-set
-// on the record, so that of two replicas ending one lookup (a poll and a
-// webhook; one seeing it complete, the other a result just expired) only one
-// ending exists, then publishes it. The loser publishes the winner's ending
-// if that is not out yet (finish). A crash between the claim and the
-// publish leaves a terminal record whose event is not out: any later
-// delivery for the lookup publishes it (finish).
-func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) error {
-	markEnding(&rec)
-	_, err := h.c.Lookups.Update(ctx, rec, rev)
-	if errors.Is(err, lookups.ErrConflict) {
-		cur, _, gerr := h.c.Lookups.Get(ctx, rec.Command.Key())
-		if gerr != nil {
-			return h.readError(gerr)
-		}
-		if cur.State.Terminal() {
-			return h.finish(ctx, cur)
-		}
-		if cur.State == lookups.Erased {
-			return h.erasedMeanwhile(ctx, rec)
-		}
-		// Another replica moved it (stored an artifact): decide again.
+// end makes a lookup terminal by the transition ending (with the results
+// res recorded on the same write), then publishes its event. The
+// compare-and-set on the record claims the ending, so that of two replicas
+// ending one lookup (a poll and a webhook; one seeing it complete, the
+// other a result just expired) only one ending exists. The loser, refused
+// with lookups.ErrEnded, publishes the winner's ending if that is not out
+// yet (finish). A crash between the write and the publish leaves a
+// terminal record whose event is not out: any later delivery for the
+// lookup publishes it (finish).
+func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64, res results, ending lookups.Transition) error {
+	ended, _, err := h.c.Lookups.Apply(ctx, rec, rev, lookups.Then(res.store(rec.Phase()), ending))
+	switch {
+	case errors.Is(err, lookups.ErrEnded):
+		return h.finish(ctx, ended)
+	case errors.Is(err, lookups.ErrErased):
+		return h.erasedMeanwhile(ctx, rec, res)
+	case errors.Is(err, lookups.ErrMoved):
+		// Another replica moved it (took over a claim): decide again.
 		return retryAfter(err, conflictRetry)
+	case err != nil:
+		return h.readError(err)
 	}
-	if err != nil {
-		return retryBackoff(err)
-	}
-	if rec.State == lookups.Failed {
+	if ended.State == lookups.Failed {
 		// The reason stays in the failed event: it may quote the identifier
 		// (a mistyped one can be a personal identification number).
-		h.log.Warn("lookup failed", "lookup_id", rec.Command.Key(), "code", string(rec.Failure.Code))
+		h.log.Warn("lookup failed", "lookup_id", ended.Command.Key(), "code", string(ended.Failure.Code))
 	}
-	return h.publishEnding(ctx, rec)
+	return h.publishEnding(ctx, ended)
 }
 
 // finish makes sure that the terminal event of a record found terminal in
@@ -93,17 +89,13 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64) erro
 //     dropped; after that, it may have been out and gone, and is not.
 //
 // Two deliveries that both find it missing publish the same id, which the
-// stream keeps once. A mark written by an older version (after its event
-// was out) is trusted.
+// stream keeps once.
 func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 	kind, _, err := ending(rec)
 	if err != nil {
 		return retryBackoff(err)
 	}
 	id := rec.Command.Key()
-	if slices.Contains(rec.Published, string(kind)) && !rec.MarkedAtEnd {
-		return nil
-	}
 	last, err := h.lastEvent(ctx, h.c.Subjects.EventsFor(id))
 	switch {
 	case err == nil:
@@ -144,18 +136,6 @@ func (h *Handlers) lastEvent(ctx context.Context, subject string) (*jetstream.Ra
 	return h.c.Events.GetLastMsgForSubject(ctx, subject)
 }
 
-// markEnding marks the ending of rec, about to be written, in Published,
-// for older versions (which take a mark for an event that is out, and
-// publish nothing for it); MarkedAtEnd tells this version that the mark
-// only says the event is due (finish).
-func markEnding(rec *lookups.Record) {
-	kind, _, err := ending(*rec)
-	if err == nil && !slices.Contains(rec.Published, string(kind)) {
-		rec.Published = append(rec.Published, string(kind))
-	}
-	rec.MarkedAtEnd = true
-}
-
 // publishEnding publishes the terminal event of rec, just made terminal (or
 // found terminal without it, finish). It returns nil once it is out.
 func (h *Handlers) publishEnding(ctx context.Context, rec lookups.Record) error {
@@ -192,16 +172,17 @@ func ending(rec lookups.Record) (kybflow.Kind, any, error) {
 	return "", nil, fmt.Errorf("finish lookup %s in state %s", rec.Command.Key(), rec.State)
 }
 
-// ensureEvent publishes a non-terminal event once (marked in rec.Published;
-// the caller writes the record).
-func (h *Handlers) ensureEvent(ctx context.Context, rec *lookups.Record, kind kybflow.Kind, data any) error {
-	if slices.Contains(rec.Published, string(kind)) {
+// publishOnce publishes a non-terminal event of rec unless its record
+// marks it published already; the caller marks it with its next
+// transition (lookups.Record.MarkPublished), or relies on the stream to
+// drop a repeat by its Nats-Msg-Id.
+func (h *Handlers) publishOnce(ctx context.Context, rec lookups.Record, kind kybflow.Kind, data any) error {
+	if rec.HasPublished(kind) {
 		return nil
 	}
 	if _, err := h.publishEvent(ctx, kind, rec.Command.Key(), data); err != nil {
 		return retryBackoff(err)
 	}
-	rec.Published = append(rec.Published, string(kind))
 	return nil
 }
 

@@ -50,7 +50,6 @@ func TestEventReadsAreBounded(t *testing.T) {
 	rec.State, rec.FinishedAt = lookups.Completed, time.Now()
 	rec.Artifacts = []kybflow.Artifact{{Name: "json", Bucket: "b", Key: "lookups/bounded/json.json", Size: 2,
 		SHA256: strings.Repeat("ab", 32), ContentType: "application/json"}}
-	markEnding(&rec)
 	if _, err := store.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}

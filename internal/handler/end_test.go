@@ -3,7 +3,6 @@ package handler
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,10 +100,10 @@ func TestTwoEndingsOfOneLookupPublishOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.complete(ctx, rec, rev); err != nil {
+	if err := h.complete(ctx, rec, rev, results{}); err != nil {
 		t.Fatalf("complete: %v", err)
 	}
-	err = h.fail(ctx, rec, rev, kybflow.CodeExpired, "json expired") // the stale twin
+	err = h.fail(ctx, rec, rev, results{}, kybflow.CodeExpired, "json expired") // the stale twin
 	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act == streams.ActRetry {
 		t.Fatalf("the losing ending asks to be retried: %v", err)
 	}
@@ -193,12 +192,12 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.complete(ctx, rec, rev); err != nil {
+	if err := h.complete(ctx, rec, rev, results{}); err != nil {
 		t.Fatal(err)
 	}
 	ended, endedRev, err := store.Get(ctx, "once")
-	if err != nil || ended.State != lookups.Completed || !ended.MarkedAtEnd || !slices.Contains(ended.Published, "completed") || endedRev != rev+1 {
-		t.Fatalf("record %+v at revision %d (created at %d), %v: want completed in one write, marked with it", ended, endedRev, rev, err)
+	if err != nil || ended.State != lookups.Completed || endedRev != rev+1 {
+		t.Fatalf("record %+v at revision %d (created at %d), %v: want completed in one write", ended, endedRev, rev, err)
 	}
 	completed := subjects.Event("once", kybflow.KindCompleted)
 	for range 3 { // later deliveries
@@ -212,7 +211,6 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 
 	data := kybflow.FailedData{LookupID: "crashed", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed", Retryable: true}
 	crashed := lookups.Record{State: lookups.Failed, Failure: &data, SessionID: "s-2", FinishedAt: time.Now(),
-		Published: []string{"failed"}, MarkedAtEnd: true, // as end writes it
 		Command: kybflow.LookupCommand{LookupID: "crashed", Type: kybflow.TypeOrganization, Identifier: "923609016"}}
 	if _, err := store.Create(ctx, crashed); err != nil { // ended, then the process died
 		t.Fatal(err)
@@ -275,23 +273,18 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 		t.Errorf("kybflow_endings_repaired_total %v, want 2 (crashed and kept)", n)
 	}
 
-	// A mark of an older version (written after its event was out) is
-	// trusted; the erased event says the lookup is gone.
-	marked := gone
-	marked.Command.LookupID, marked.MarkedAtEnd, marked.FinishedAt = "marked", false, time.Now()
-	erased := marked
-	erased.Command.LookupID, erased.MarkedAtEnd = "erased", true // as end writes it
+	// The erased event says the lookup is gone.
+	erased := gone
+	erased.Command.LookupID, erased.FinishedAt = "erased", time.Now()
 	erased.Failure = &kybflow.FailedData{LookupID: "erased", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed"}
 	if _, err := h.publishEvent(ctx, kybflow.KindErased, "erased", kybflow.ErasedData{LookupID: "erased", ErasedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []lookups.Record{marked, erased} {
-		if err := h.finish(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-		if n := pub.count(subjects.Event(r.Command.LookupID, kybflow.KindFailed)); n != 0 {
-			t.Fatalf("%s: ending published (%d)", r.Command.LookupID, n)
-		}
+	if err := h.finish(ctx, erased); err != nil {
+		t.Fatal(err)
+	}
+	if n := pub.count(subjects.Event("erased", kybflow.KindFailed)); n != 0 {
+		t.Fatalf("erased: ending published (%d)", n)
 	}
 }
 
@@ -353,11 +346,11 @@ func TestResultsStoredWhileErasedAreDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The erasure lands first.
-	if _, err := store.Update(ctx, lookups.Tombstone("erased-mid", time.Now()), rev); err != nil {
+	if _, _, err := store.Apply(ctx, rec, rev, func(r *lookups.Record) error { return r.BeginErasure(time.Now()) }); err != nil {
 		t.Fatal(err)
 	}
-	rec.AddArtifact(kybflow.Artifact{Name: "json", Bucket: obj.Bucket, Key: key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType})
-	err = h.complete(ctx, rec, rev)
+	stored := results{arts: []kybflow.Artifact{{Name: "json", Bucket: obj.Bucket, Key: key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType}}}
+	err = h.complete(ctx, rec, rev, stored)
 	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act != streams.ActTerm {
 		t.Fatalf("complete of an erased lookup: %v (%s), want it dropped", err, act)
 	}

@@ -140,12 +140,13 @@ func New(cfg Config) (*Handlers, error) {
 	return &Handlers{c: cfg, log: cfg.Logger, tracer: cfg.Tracer.Tracer(TracerName)}, nil
 }
 
-// readError is the outcome of a failed read of a record. A record that
-// cannot be decoded is retried late, not dropped: it may be written by a
-// newer version during a rolling upgrade, and dropping its message would
-// strand the lookup. It is logged as an error, for an operator.
+// readError is the outcome of a failed read or write of a record. A
+// record that cannot be decoded, or was written by a newer version, is
+// retried late, not dropped: during a rolling upgrade a newer worker will
+// take it, and dropping its message would strand the lookup. It is logged
+// as an error, for an operator.
 func (h *Handlers) readError(err error) error {
-	if errors.Is(err, lookups.ErrCorrupt) {
+	if errors.Is(err, lookups.ErrCorrupt) || errors.Is(err, lookups.ErrNewer) {
 		h.log.Error("lookup record cannot be decoded; retried later", "err", err)
 		return retryAfter(err, streams.PanicDelay)
 	}

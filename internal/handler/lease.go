@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -19,10 +20,6 @@ import (
 // replica took over), the create call is cancelled leaseMargin before the
 // lease it last holds ends: no replica may still be creating a session
 // when another may take over.
-
-// leaseSkew is how far past a lease's end another replica waits before it
-// takes over: room for clocks that differ between replicas.
-const leaseSkew = time.Second
 
 // leaseMargin is how long before its lease ends a create call must have
 // ended if the lease could not be renewed: time to record the session.
@@ -106,20 +103,14 @@ func (l *lease) renewOnce() (time.Time, error) {
 	l.mu.Lock()
 	rec, rev := l.rec, l.rev
 	l.mu.Unlock()
-	rec.LeaseUntil = h.c.Now().Add(h.c.Lease)
+	holder, until := rec.LeaseHolder, h.c.Now().Add(h.c.Lease)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), h.c.Lease/3)
 	defer cancel()
-	next, err := h.c.Lookups.Update(ctx, rec, rev)
-	if errors.Is(err, lookups.ErrConflict) {
-		// Ours if it is still our claim: an earlier renewal applied unheard.
-		cur, curRev, gerr := h.c.Lookups.Get(ctx, rec.Command.Key())
-		if gerr != nil {
-			return time.Time{}, gerr
-		}
-		if cur.State != lookups.Opening || cur.LeaseHolder != rec.LeaseHolder {
-			return time.Time{}, errLeaseTaken
-		}
-		next, err = h.c.Lookups.Update(ctx, rec, curRev)
+	// A conflict is an earlier renewal applied unheard: still ours if the
+	// record says so (RenewLease), and renewed on top of it.
+	rec, next, err := h.c.Lookups.Apply(ctx, rec, rev, func(r *lookups.Record) error { return r.RenewLease(holder, until) })
+	if errors.Is(err, lookups.ErrMoved) || errors.Is(err, lookups.ErrEnded) || errors.Is(err, lookups.ErrErased) {
+		return time.Time{}, fmt.Errorf("%w: %w", errLeaseTaken, err)
 	}
 	if err != nil {
 		return time.Time{}, err
@@ -127,7 +118,7 @@ func (l *lease) renewOnce() (time.Time, error) {
 	l.mu.Lock()
 	l.rec, l.rev = rec, next
 	l.mu.Unlock()
-	return rec.LeaseUntil, nil
+	return until, nil
 }
 
 func (l *lease) lose(err error) {

@@ -94,7 +94,7 @@ func TestDeadOpenersLeaseIsTakenOver(t *testing.T) {
 	}
 	err := h.advance(ctx, leaseCmd, 1)
 	act, delay := streams.Decide(ctx, err, 1, streams.Backoff{})
-	if act != streams.ActRetry || delay <= 0 || delay > 500*time.Millisecond+leaseSkew {
+	if act != streams.ActRetry || delay <= 0 || delay > 500*time.Millisecond+lookups.LeaseSkew {
 		t.Fatalf("its own command while the lease runs: %s after %s, want a retry when the lease ends", act, delay)
 	}
 	testenv.Eventually(t, 10*time.Second, func() error { return h.advance(ctx, leaseCmd, 1) })
@@ -121,8 +121,9 @@ func TestOpenerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 		}
 		return err
 	})
-	rec.LeaseHolder, rec.LeaseSeq, rec.LeaseUntil = "another", 2, time.Now().Add(time.Hour)
-	if _, err := store.Update(ctx, rec, rev); err != nil {
+	// Another replica, whose clock says the lease ended, takes it over.
+	takeOver := lookups.Claim{Holder: "another", Seq: 2, Now: rec.LeaseUntil.Add(lookups.LeaseSkew), Lease: time.Hour}
+	if _, _, err := store.Apply(ctx, rec, rev, func(r *lookups.Record) error { return r.Claim(takeOver) }); err != nil {
 		t.Fatal(err)
 	}
 	select {

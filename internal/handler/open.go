@@ -47,14 +47,11 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 			h.c.Metrics.TransientErrors.WithLabelValues("create_session").Inc()
 			return retryAfter(err, delay)
 		}
-		return h.fail(ctx, rec, rev, code, err.Error())
+		return h.fail(ctx, rec, rev, results{}, code, err.Error())
 	}
 	h.c.Metrics.SessionsOpened.Inc()
-	holder := rec.LeaseHolder
-	rec.State, rec.SessionID, rec.OpenedAt, rec.OpenedSeq = lookups.Opened, sessionID, h.c.Now(), rec.LeaseSeq
-	rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = time.Time{}, "", 0
-	rec, next, err := h.recordSession(ctx, rec, rev, holder)
-	if errors.Is(err, errErased) {
+	rec, next, err := h.recordSession(ctx, rec, rev, sessionID)
+	if errors.Is(err, lookups.ErrErased) {
 		h.log.Warn("session opened for a lookup erased meanwhile; its tombstone blocks any other", "lookup_id", cmd.Key())
 		return drop(err)
 	}
@@ -72,16 +69,13 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) err
 // delivery may try at once; also when our own context is ending (a drain),
 // hence WithoutCancel. If it cannot, the claim runs out with its lease.
 func (h *Handlers) unclaim(ctx context.Context, rec lookups.Record, rev uint64) {
-	rec.State, rec.LeaseUntil, rec.LeaseHolder, rec.LeaseSeq = lookups.Accepted, time.Time{}, "", 0
 	uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer ucancel()
-	if _, err := h.c.Lookups.Update(uctx, rec, rev); err != nil {
+	holder := rec.LeaseHolder
+	if _, _, err := h.c.Lookups.Apply(uctx, rec, rev, func(r *lookups.Record) error { return r.Release(holder) }); err != nil {
 		h.log.Warn("release opening lease", "lookup_id", rec.Command.Key(), "err", err)
 	}
 }
-
-// errErased: the lookup was erased (amlctl erase --force) while we worked.
-var errErased = errors.New("erased meanwhile")
 
 // releaseTimeout bounds giving an opening claim back.
 const releaseTimeout = 5 * time.Second
@@ -98,37 +92,30 @@ const recordPatience = 20 * time.Second
 // recordRetry is the wait between attempts to record a session.
 const recordRetry = 200 * time.Millisecond
 
-// recordSession writes the record of a just-opened session, and returns
-// the record as it stands with its revision. The session exists upstream
-// and cost money, so this write is worth more than our context: it goes on
-// when the context ends (a drain) and retries passing failures, for
-// recordPatience.
-func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, holder string) (lookups.Record, uint64, error) {
+// recordSession records the just-opened session of our claim (the record
+// as our lease last wrote it, at rev), with the accepted event's mark, and
+// returns the record as it stands with its revision. The session exists
+// upstream and cost money, so this write is worth more than our context:
+// it goes on when the context ends (a drain) and retries passing
+// failures, for recordPatience. A write that landed unheard is found
+// (lookups.Record.Open); a lookup erased meanwhile is lookups.ErrErased;
+// one taken over by another replica is an error.
+func (h *Handlers) recordSession(ctx context.Context, rec lookups.Record, rev uint64, sessionID string) (lookups.Record, uint64, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordPatience)
 	defer cancel()
+	holder := rec.LeaseHolder
+	open := lookups.Then(
+		func(r *lookups.Record) error { return r.Open(holder, sessionID, h.c.Now()) },
+		func(r *lookups.Record) error { return r.MarkPublished(kybflow.KindAccepted) })
 	for {
-		next, err := h.c.Lookups.Update(rctx, rec, rev)
-		if errors.Is(err, lookups.ErrConflict) {
-			// An earlier attempt, or a renewal of our lease, may have been
-			// applied without our hearing: decide on what is there.
-			cur, curRev, gerr := h.c.Lookups.Get(rctx, rec.Command.Key())
-			switch {
-			case gerr != nil:
-				err = gerr
-			case cur.State == lookups.Opened && cur.SessionID == rec.SessionID:
-				// Ours, landed unheard; a webhook may have moved it since.
-				return cur, curRev, nil
-			case cur.State == lookups.Erased:
-				return rec, 0, fmt.Errorf("lookup %s: %w", rec.Command.Key(), errErased)
-			case cur.State == lookups.Opening && cur.LeaseHolder == holder:
-				rev = curRev // still our claim: write over our own renewal
-				err = fmt.Errorf("record session: our claim moved to revision %d", curRev)
-			default:
-				return rec, 0, fmt.Errorf("the lookup was taken over (state %s): %w", cur.State, err)
-			}
-		}
-		if err == nil {
-			return rec, next, nil
+		cur, next, err := h.c.Lookups.Apply(rctx, rec, rev, open)
+		switch {
+		case err == nil:
+			return cur, next, nil
+		case errors.Is(err, lookups.ErrErased):
+			return cur, 0, err
+		case errors.Is(err, lookups.ErrMoved), errors.Is(err, lookups.ErrEnded):
+			return cur, 0, fmt.Errorf("the lookup was taken over: %w", err)
 		}
 		select {
 		case <-rctx.Done():
@@ -200,20 +187,12 @@ func requestedReports(cmd kybflow.LookupCommand) []kybflow.ReportType {
 // webhook) publishes the check, due one poll interval later, as the check's
 // own first poll would have been followed by.
 func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev uint64, pollFirst bool) error {
-	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) && slices.Contains(rec.Published, string(kybflow.KindSessionOpened)) {
-		return nil // marked by an earlier version
-	}
-	stored := rec // as written: session_opened is not marked
-	stored.Published = slices.Clone(rec.Published)
-	if err := h.ensureEvent(ctx, &rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
+	if err := h.publishOnce(ctx, rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
 		return err
-	}
-	if slices.Contains(rec.Published, lookups.MarkCheckScheduled) {
-		return nil
 	}
 	check := CheckMessage{LookupID: rec.Command.Key()}
 	if pollFirst && ctx.Err() == nil {
-		done, err := h.progress(ctx, stored, rev)
+		done, err := h.progress(ctx, rec, rev)
 		act, delay, marked := streams.Marked(err)
 		switch {
 		case done && err == nil:

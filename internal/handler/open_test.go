@@ -49,7 +49,10 @@ func openClaimed(t *testing.T, h *Handlers, store *lookups.Store, id string) err
 	t.Helper()
 	cmd := kybflow.LookupCommand{LookupID: id, Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
 		IdentifierType: kybflow.IdentifierOrganizationNumber, Identifier: "923609016", Reports: []kybflow.ReportType{"aml"}}
-	rec := h.claim(lookups.Record{Command: cmd, AcceptedAt: time.Now()}, 1)
+	rec := lookups.New(cmd, time.Now(), lookups.Trace{})
+	if err := rec.Claim(h.claim(1)); err != nil {
+		t.Fatal(err)
+	}
 	rev, err := store.Create(context.Background(), rec)
 	if err != nil {
 		t.Fatal(err)

@@ -61,9 +61,10 @@ func lookupContext(ctx context.Context, rec lookups.Record) context.Context {
 	return tracing.WithTraceparent(ctx, rec.Traceparent, rec.Tracestate)
 }
 
-// recordTrace stores the trace of ctx in a record being created.
-func recordTrace(ctx context.Context, rec *lookups.Record) {
-	rec.Traceparent, rec.Tracestate = tracing.Traceparent(ctx)
+// traceOf is the trace of ctx, for a record being created.
+func traceOf(ctx context.Context) lookups.Trace {
+	p, s := tracing.Traceparent(ctx)
+	return lookups.Trace{Parent: p, State: s}
 }
 
 // endMessage ends the span of a handled message with the acknowledgement

@@ -1,8 +1,9 @@
 package lookups
 
-// Erasure (amlctl erase): the record of a lookup whose personal data is
-// erased is replaced by a tombstone, in two steps, and the older revisions
-// of its key are purged from the bucket's stream.
+// Erasure (internal/erasure): the record of a lookup whose personal data
+// is erased is replaced by a tombstone, in two transitions (BeginErasure,
+// EndErasure), and the older revisions of its key are purged from the
+// bucket's stream.
 //
 // The tombstone is a record like any other, so it keeps blocking a second
 // session for the lookupId (a command re-sent with it finds a record) for
@@ -21,37 +22,69 @@ import (
 	"github.com/kybflow/kybflow"
 )
 
-// Erasing is the tombstone written first, when an erasure begins: state
-// Erased, the lookupId, erasedAt, and what a resumed erasure still needs
-// if this one is cut short: the artifacts' locations (to delete the
-// objects) and the correlationId (for the erased event). No metadata,
-// identifier or results. Tombstone replaces it once the erased event is
-// published.
-func Erasing(r Record, key string, erasedAt time.Time) Record {
-	return Record{
-		State:     Erased,
-		Command:   commandOf(key, r.Command.CorrelationID),
-		Artifacts: slices.Clone(r.Artifacts),
-		ErasedAt:  erasedAt.UTC(),
+// BeginErasure makes the record an erasing tombstone, at time at: state
+// Erased, the lookup's key, erasedAt, and what a resumed erasure still
+// needs if this one is cut short: the artifacts' locations (to delete the
+// objects). No command fields but the key, no metadata, identifier,
+// session or results. Allowed in every state (an operator erases lookups
+// in flight too, and a worker then leaves them alone); ErrUnchanged when
+// the erasure began already (a resumed erasure keeps its first time).
+func (r *Record) BeginErasure(at time.Time) error {
+	if r.State == Erased {
+		return ErrUnchanged
 	}
+	*r = Record{
+		Version:   Version,
+		State:     Erased,
+		Command:   commandOf(r.Command.Key()),
+		Artifacts: r.Artifacts,
+		ErasedAt:  at.UTC(),
+	}
+	return nil
+}
+
+// EndErasure makes an erasing tombstone the Tombstone, once the erased
+// event is published: the lookup's key and erasedAt, nothing else.
+// Allowed on an erased lookup; ErrUnchanged when it is one already.
+func (r *Record) EndErasure() error {
+	switch {
+	case r.ErasureDone():
+		return ErrUnchanged
+	case r.State != Erased:
+		return fmt.Errorf("%w: end the erasure of a lookup in state %s", ErrMoved, r.State)
+	}
+	*r = Tombstone(r.Command.Key(), r.ErasedAt)
+	return nil
+}
+
+// Erasing is BeginErasure of r as a record of its own: the tombstone to
+// create for a lookup of key whose record is gone (r is then empty), or
+// to compare with.
+func Erasing(r Record, key string, erasedAt time.Time) Record {
+	r = r.clone()
+	r.Command = commandOf(key)
+	r.State = ""
+	_ = r.BeginErasure(erasedAt)
+	return r
 }
 
 // Tombstone is the record of an erased lookup once its erased event is
-// published (Published marks it): the lookupId and erasedAt, nothing else.
+// published (Published marks it): the lookup's key and erasedAt.
 func Tombstone(key string, erasedAt time.Time) Record {
 	return Record{
+		Version:   Version,
 		State:     Erased,
-		Command:   commandOf(key, ""),
+		Command:   commandOf(key),
 		ErasedAt:  erasedAt.UTC(),
 		Published: []string{string(kybflow.KindErased)},
 	}
 }
 
 // commandOf is the command of a tombstone: the tenant and lookupId of the
-// lookup key, and the correlationId.
-func commandOf(key, correlationID string) kybflow.LookupCommand {
+// lookup key.
+func commandOf(key string) kybflow.LookupCommand {
 	tenant, lookupID, _ := kybflow.SplitLookupKey(key)
-	return kybflow.LookupCommand{LookupID: lookupID, Tenant: tenant, CorrelationID: correlationID}
+	return kybflow.LookupCommand{LookupID: lookupID, Tenant: tenant}
 }
 
 // ErasureDone reports whether r is a Tombstone: its erasure ended with

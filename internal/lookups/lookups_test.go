@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func newStore(t *testing.T) *Store {
 func TestStoreCompareAndSet(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	rec := Record{State: Accepted, Command: kybflow.LookupCommand{LookupID: "l-1", Type: kybflow.TypeOrganization, Identifier: "923609016"}}
+	rec := New(kybflow.LookupCommand{LookupID: "l-1", Type: kybflow.TypeOrganization, Identifier: "923609016"}, time.Now(), Trace{})
 
 	if _, _, err := s.Get(ctx, "l-1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get before Create: %v, want ErrNotFound", err)
@@ -47,29 +48,94 @@ func TestStoreCompareAndSet(t *testing.T) {
 	if _, err := s.Create(ctx, rec); !errors.Is(err, ErrExists) {
 		t.Fatalf("second Create: %v, want ErrExists", err)
 	}
-	rec.State, rec.SessionID = Opened, "s-1"
-	rev2, err := s.Update(ctx, rec, rev)
-	if err != nil {
-		t.Fatal(err)
+	claim := Claim{Holder: "h-1", Seq: 7, Now: time.Now(), Lease: time.Minute}
+	claimed, rev2, err := s.Apply(ctx, rec, rev, func(r *Record) error { return r.Claim(claim) })
+	if err != nil || claimed.State != Opening || claimed.LeaseHolder != "h-1" || rev2 <= rev {
+		t.Fatalf("Apply(Claim) = %+v at %d, %v", claimed, rev2, err)
 	}
-	rec.State = Completed
-	if _, err := s.Update(ctx, rec, rev); !errors.Is(err, ErrConflict) {
-		t.Fatalf("Update at a stale revision: %v, want ErrConflict", err)
+	if _, err := s.update(ctx, rec, rev); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a write at a stale revision: %v, want ErrConflict", err)
 	}
 	got, gotRev, err := s.Get(ctx, "l-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gotRev != rev2 || got.State != Opened || got.SessionID != "s-1" {
-		t.Fatalf("Get = %+v at %d, want opened s-1 at %d", got, gotRev, rev2)
+	if gotRev != rev2 || got.State != Opening || got.Version != Version {
+		t.Fatalf("Get = %+v at %d, want opening, version %d, at %d", got, gotRev, Version, rev2)
+	}
+}
+
+// TestApplyDecidesAgainOnAConflict: a transition applied to a stale read
+// is applied again to the record as it is; one that the record no longer
+// allows is refused with that record, and nothing is written.
+func TestApplyDecidesAgainOnAConflict(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	rec := New(kybflow.LookupCommand{LookupID: "l-2"}, time.Now(), Trace{})
+	rev, err := s.Create(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := func(r *Record) error { return r.MarkPublished(kybflow.KindAccepted) }
+	if _, _, err := s.Apply(ctx, rec, rev, func(r *Record) error { return r.Claim(Claim{Holder: "other", Now: time.Now(), Lease: time.Minute}) }); err != nil {
+		t.Fatal(err)
+	}
+	// rec at rev is stale now: the mark lands on the other's claim.
+	got, _, err := s.Apply(ctx, rec, rev, mark)
+	if err != nil || got.LeaseHolder != "other" || !got.HasPublished(kybflow.KindAccepted) {
+		t.Fatalf("Apply on a stale read = %+v, %v; want the mark on the other's claim", got, err)
+	}
+	// Our claim on the stale read: refused, the other's lease runs.
+	cur, curRev, err := s.Apply(ctx, rec, rev, func(r *Record) error { return r.Claim(Claim{Holder: "us", Now: time.Now(), Lease: time.Minute}) })
+	if !errors.Is(err, ErrMoved) || cur.LeaseHolder != "other" {
+		t.Fatalf("Claim while another's lease runs = %+v, %v; want ErrMoved and the other's claim", cur, err)
+	}
+	// Recorded already (a write that landed unheard): nothing written.
+	opened, openedRev, err := s.Apply(ctx, cur, curRev, func(r *Record) error { return r.Open("other", "s-1", time.Now()) })
+	if err != nil || opened.State != Opened {
+		t.Fatal(opened, err)
+	}
+	again, againRev, err := s.Apply(ctx, cur, curRev, func(r *Record) error { return r.Open("other", "s-1", time.Now()) })
+	if err != nil || againRev != openedRev || again.SessionID != "s-1" {
+		t.Fatalf("Open again = %+v at %d, %v; want the record as it is, at %d", again, againRev, err, openedRev)
+	}
+}
+
+// TestDecodeUpgradesOlderRecords: records of versions 0 and 1 lose the
+// marks this version leaves to the events stream; a newer one is refused.
+func TestDecodeUpgradesOlderRecords(t *testing.T) {
+	for name, stored := range map[string]string{
+		"version 1": `{"state":"completed","command":{"lookupId":"l-3","type":"organization","identifier":"923609016"},"sessionId":"s-3","published":["accepted","session_opened","completed"],"markedAtEnd":true}`,
+		"version 0": `{"state":"completed","command":{"lookupId":"l-3","type":"organization","identifier":"923609016"},"sessionId":"s-3","published":["accepted","session_opened","check","completed"]}`,
+	} {
+		r, err := decode([]byte(stored))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r.Version != Version || r.State != Completed || r.SessionID != "s-3" ||
+			!slices.Equal(r.Published, []string{"accepted", "session_opened"}) {
+			t.Errorf("%s decoded as %+v", name, r)
+		}
+		b, _ := encode(r)
+		if strings.Contains(string(b), "markedAtEnd") || !strings.Contains(string(b), `"version":2`) {
+			t.Errorf("%s re-encoded as %s", name, b)
+		}
+	}
+	if _, err := decode([]byte(`{"version":3,"state":"opened"}`)); !errors.Is(err, ErrNewer) {
+		t.Errorf("a newer record: %v, want ErrNewer", err)
+	}
+	if _, err := decode([]byte(`{"state":`)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a broken record: %v, want ErrCorrupt", err)
 	}
 }
 
 func TestRecordArtifactsAndLogging(t *testing.T) {
-	r := Record{State: Opened, Command: kybflow.LookupCommand{LookupID: "l-2", CorrelationID: "customer-42", Metadata: json.RawMessage(`{"email":"kari@example.com"}`)}}
-	r.AddArtifact(kybflow.Artifact{Name: "json", Size: 1})
-	r.AddArtifact(kybflow.Artifact{Name: "report:aml", Size: 2})
-	r.AddArtifact(kybflow.Artifact{Name: "json", Size: 3})
+	r := Record{State: Opened, SessionID: "s-2", Command: kybflow.LookupCommand{LookupID: "l-2", CorrelationID: "customer-42", Metadata: json.RawMessage(`{"email":"kari@example.com"}`)}}
+	for _, a := range []kybflow.Artifact{{Name: "json", Size: 1}, {Name: "report:aml", Size: 2}, {Name: "json", Size: 3}} {
+		if err := r.Store(r.Phase(), []kybflow.Artifact{a}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if len(r.Artifacts) != 2 {
 		t.Fatalf("artifacts %v", r.Artifacts)
 	}
