@@ -25,12 +25,12 @@ import (
 // Check polls one session: it stores whatever results are ready, ends the
 // lookup when all are stored or the session failed, and otherwise asks to
 // be redelivered after the next poll interval.
-func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
+func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (o outcome) {
 	// The check carries its lookup's trace (announceOpened), the same on
 	// every delivery.
 	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup check",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
-	defer func() { endMessage(ctx, span, err) }()
+	defer func() { endMessage(ctx, span, o) }()
 	var cm CheckMessage
 	if err := json.Unmarshal(msg.Data(), &cm); err != nil || !kybflow.ValidLookupKey(cm.LookupID) {
 		return drop(fmt.Errorf("check message %q is not {\"lookupId\": ...}", truncate(msg.Data(), 100)))
@@ -61,7 +61,7 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 			return retryAfter(err, laggingReadRetry)
 		}
 		h.log.Warn("check for a lookup that no longer exists; dropped", "lookup_id", cm.LookupID)
-		return nil
+		return done()
 	}
 	if err != nil {
 		return h.readError(err)
@@ -70,13 +70,12 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (err error) {
 	case rec.State.Terminal():
 		return h.finish(ctx, rec)
 	case rec.State == lookups.Erased:
-		return nil // erased mid-flight (amlctl erase --force): nothing more to do
+		return done() // erased mid-flight (amlctl erase --force): nothing more to do
 	case rec.State != lookups.Opened:
 		return retryAfter(fmt.Errorf("check for lookup %s in state %s: a lagging read", cm.LookupID, rec.State), laggingReadRetry)
 	}
-	done, err := h.progress(ctx, rec, rev)
-	if err != nil || done {
-		return err
+	if ended, o := h.progress(ctx, rec, rev); ended || !o.IsAck() {
+		return o
 	}
 	return retryAfter(errNotReady, h.pollDelay(n))
 }
@@ -92,7 +91,7 @@ func (h *Handlers) pollDelay(n uint64) time.Duration {
 // Webhook handles a webhook republished by the bridge. It is a hint: the
 // lookup's own record names the session, and progress asks the API for its
 // status with our own token before anything is stored.
-func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
+func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (o outcome) {
 	// Its span is in the lookup's trace (the record's), linked to the
 	// bridge's span that received it (the message's traceparent); until
 	// the record is read, in the bridge's trace.
@@ -103,7 +102,7 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
 			_, span = h.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, bridge), "lookup webhook",
 				trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
 		}
-		endMessage(ctx, span, err)
+		endMessage(ctx, span, o)
 	}()
 	lookupID, ok := streams.NamesOf(h.c.Subjects).WebhookLookupID(msg.Subject())
 	if !ok {
@@ -117,7 +116,7 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
 	rec, rev, err := h.c.Lookups.Get(ctx, lookupID)
 	if errors.Is(err, lookups.ErrNotFound) {
 		h.log.Warn("webhook for an unknown lookup; ignored", "lookup_id", lookupID, "event", webhookEventLabel(wh.Event))
-		return nil
+		return done()
 	}
 	if err != nil {
 		return h.readError(err)
@@ -132,16 +131,16 @@ func (h *Handlers) Webhook(ctx context.Context, msg jetstream.Msg) (err error) {
 	case rec.State.Terminal():
 		return h.finish(ctx, rec) // late or duplicate: at most re-publish the ending
 	case rec.State == lookups.Erased:
-		return nil
+		return done()
 	case rec.State != lookups.Opened:
 		// BankID can call back before we recorded the session id.
 		return retryAfter(fmt.Errorf("webhook for %s before its session was recorded", lookupID), laggingReadRetry)
 	case wh.SessionID != rec.SessionID:
 		h.log.Warn("webhook names another session than the lookup's; ignored", "lookup_id", lookupID, "event", webhookEventLabel(wh.Event))
-		return nil
+		return done()
 	}
-	_, err = h.progress(ctx, rec, rev)
-	return err
+	_, o = h.progress(ctx, rec, rev)
+	return o
 }
 
 // webhookEventLabel is the metric label of a webhook's event: one of the

@@ -19,8 +19,9 @@ import (
 
 // progress asks for the session's status, stores every ready result not
 // stored yet, and ends the lookup when it can. It reports whether the
-// lookup is finished.
-func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64) (bool, error) {
+// lookup ended, and the outcome; a lookup that waits for more results is
+// not ended, with the outcome done().
+func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64) (bool, outcome) {
 	cmd := rec.Command
 	kind := amlapi.KindOrganization
 	if cmd.Type == kybflow.TypeBeneficialOwners {
@@ -108,9 +109,9 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 	}
 	if pending > 0 {
 		if len(stored.arts) > 0 {
-			cur, next, err := h.record(ctx, rec, rev, stored)
-			if err != nil {
-				return false, err
+			cur, next, o := h.record(ctx, rec, rev, stored)
+			if !o.IsAck() {
+				return false, o
 			}
 			rec, rev, stored = cur, next, results{}
 		}
@@ -120,7 +121,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			}
 			return true, h.fail(ctx, rec, rev, stored, kybflow.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
 		}
-		return false, nil
+		return false, done()
 	}
 	return true, h.complete(ctx, rec, rev, stored)
 }
@@ -139,7 +140,7 @@ func (res results) store(seen lookups.Phase) lookups.Transition {
 
 // record writes the artifacts stored so far, when the lookup still waits
 // for others, and returns the record as written.
-func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64, res results) (lookups.Record, uint64, error) {
+func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64, res results) (lookups.Record, uint64, outcome) {
 	cur, next, err := h.c.Lookups.Apply(ctx, rec, rev, res.store(rec.Phase()))
 	switch {
 	case errors.Is(err, lookups.ErrErased):
@@ -151,13 +152,13 @@ func (h *Handlers) record(ctx context.Context, rec lookups.Record, rev uint64, r
 	case err != nil:
 		return cur, 0, h.readError(err) // NATS trouble: back off
 	}
-	return cur, next, nil
+	return cur, next, done()
 }
 
 // erasedMeanwhile deletes the objects stored for rec, and those res stored
 // since, after its lookup was erased (amlctl erase --force while it ran),
 // so that none outlives the erasure, and drops the message.
-func (h *Handlers) erasedMeanwhile(ctx context.Context, rec lookups.Record, res results) error {
+func (h *Handlers) erasedMeanwhile(ctx context.Context, rec lookups.Record, res results) outcome {
 	for _, a := range append(slices.Clone(rec.Artifacts), res.arts...) {
 		if err := h.c.Blobs.Delete(ctx, a.Key); err != nil {
 			return retryBackoff(fmt.Errorf("delete %s stored after the erasure of lookup %s: %w", a.Name, rec.Command.Key(), err))

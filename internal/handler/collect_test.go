@@ -58,10 +58,10 @@ func TestPaidSessionsAreNotRejectedForOurModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = h.progress(ctx, rec, rev)
-			act, delay := streams.Decide(ctx, err, 1, streams.Backoff{})
+			_, o := h.progress(ctx, rec, rev)
+			act, delay := streams.Decide(ctx, o, 1, streams.Backoff{})
 			if act != tc.want {
-				t.Fatalf("%s: %s (%v), want %s", tc.name, act, err, tc.want)
+				t.Fatalf("%s: %s (%v), want %s", tc.name, act, o, tc.want)
 			}
 			if act == streams.ActRetry && delay != unreadableRetry {
 				t.Errorf("retried after %s, want %s", delay, unreadableRetry)
@@ -94,9 +94,9 @@ func TestUnknownStatusEndsUnavailable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		done, err := h.progress(ctx, rec, rev)
+		done, o := h.progress(ctx, rec, rev)
 		if done != tc.done {
-			t.Fatalf("opened %s ago: done %t (%v), want %t", tc.ago, done, err, tc.done)
+			t.Fatalf("opened %s ago: done %t (%v), want %t", tc.ago, done, o, tc.done)
 		}
 		if tc.done {
 			got, _, _ := store.Get(ctx, id)

@@ -27,12 +27,12 @@ import (
 // session, record the session, poll it once, and schedule its check when
 // that poll did not finish it. It is acked once the session is recorded
 // and polled; a duplicate finds the record and does nothing.
-func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (err error) {
+func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (o outcome) {
 	// A lookup's trace is its command's: continued from its traceparent
 	// header, or started here.
 	ctx, span := h.tracer.Start(tracing.Extract(ctx, msg.Headers()), "lookup command",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(deliveryAttrs(msg)...))
-	defer func() { endMessage(ctx, span, err) }()
+	defer func() { endMessage(ctx, span, o) }()
 	// The tenant is where the command was published, which NATS authorised
 	// the publisher for; never what its body says.
 	tenant, ok := h.c.Subjects.CommandTenant(msg.Subject())
@@ -62,7 +62,7 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (err error) {
 
 // rejectCommand ends a lookup whose command is invalid with a failed event,
 // unless its lookupId is already someone's lookup: then that one stands.
-func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError, tenant string) error {
+func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError, tenant string) outcome {
 	data, _ := ce.FailedData()
 	data.Tenant = tenant
 	key := kybflow.LookupKey(tenant, ce.LookupID)
@@ -73,8 +73,8 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError, 
 	case err == nil:
 		if existing.State == lookups.Failed && existing.Failure != nil && existing.Failure.Code == data.Code && existing.SessionID == "" {
 			// Our own earlier rejection, redelivered: make sure its event is out.
-			if err := h.finish(ctx, existing); err != nil {
-				return err
+			if o := h.finish(ctx, existing); !o.IsAck() {
+				return o
 			}
 			return drop(ce)
 		}
@@ -90,15 +90,15 @@ func (h *Handlers) rejectCommand(ctx context.Context, ce *kybflow.CommandError, 
 		}
 		return retryBackoff(err)
 	}
-	if err := h.publishEnding(ctx, rec); err != nil {
-		return err
+	if o := h.publishEnding(ctx, rec); !o.IsAck() {
+		return o
 	}
 	return drop(ce)
 }
 
 // deadLetter keeps a command that cannot be attributed to any lookup, with
 // the reason, and terminates it.
-func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause error) error {
+func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause error) outcome {
 	md, err := msg.Metadata()
 	if err != nil {
 		return retryBackoff(fmt.Errorf("dead letter: metadata: %w", err))
@@ -132,7 +132,7 @@ func (h *Handlers) deadLetter(ctx context.Context, msg jetstream.Msg, cause erro
 // from no record to an opened session with its check scheduled. A new
 // lookup's record is created claimed (state opening, under this replica's
 // lease): one write, no read before it.
-func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq uint64) error {
+func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq uint64) outcome {
 	id := cmd.Key()
 	claim := h.claim(seq)
 	rec := lookups.New(cmd, h.c.Now(), traceOf(ctx))
@@ -143,11 +143,11 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 		h.c.Metrics.LookupsAccepted.Inc()
 		// Marked with the session (open), or published again by the
 		// redelivery, under the same Nats-Msg-Id.
-		if err := h.publishOnce(ctx, rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
+		if o := h.publishOnce(ctx, rec, kybflow.KindAccepted, rec.Command.AcceptedData()); !o.IsAck() {
 			// Claimed but not announced: give the claim back, so that the
 			// redelivery publishes accepted and claims again at once.
 			h.unclaim(ctx, rec, rev)
-			return err
+			return o
 		}
 		return h.open(ctx, rec, rev)
 	case errors.Is(err, lookups.ErrExists):
@@ -179,7 +179,7 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 				// A duplicate: the command that opened the session
 				// announces it (it stays unacknowledged until it has).
 				h.log.Info("duplicate command for an opened lookup; acknowledged", "lookup_id", id)
-				return nil
+				return done()
 			}
 			return h.announceOpened(ctx, rec, rev, false)
 
@@ -193,7 +193,7 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 					// one is done, and the pending count stays work not
 					// started yet.
 					h.log.Info("duplicate command while its lookup is being opened; acknowledged", "lookup_id", id)
-					return nil
+					return done()
 				}
 				// Our own command, redelivered while its lease is held.
 				return retryAfter(fmt.Errorf("lookup %s: session being opened elsewhere", id), end.Sub(now))
@@ -202,8 +202,8 @@ func (h *Handlers) advance(ctx context.Context, cmd kybflow.LookupCommand, seq u
 			fallthrough
 
 		case lookups.Accepted:
-			if err := h.publishOnce(ctx, rec, kybflow.KindAccepted, rec.Command.AcceptedData()); err != nil {
-				return err
+			if o := h.publishOnce(ctx, rec, kybflow.KindAccepted, rec.Command.AcceptedData()); !o.IsAck() {
+				return o
 			}
 			// Claim: one replica opens the session.
 			claim.Now = h.c.Now()

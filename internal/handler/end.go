@@ -21,7 +21,7 @@ import (
 
 // complete ends an opened lookup completed, with the results res stored
 // by this delivery.
-func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64, res results) error {
+func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64, res results) outcome {
 	seen, now := rec.Phase(), h.c.Now()
 	return h.end(ctx, rec, rev, res, func(r *lookups.Record) error { return r.Complete(seen, now) })
 }
@@ -29,12 +29,12 @@ func (h *Handlers) complete(ctx context.Context, rec lookups.Record, rev uint64,
 // fail ends a lookup with a failed event, then drops the message that
 // failed it; while the ending cannot be published yet, it asks for a retry.
 // The results res that this delivery stored are recorded with it.
-func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, res results, code kybflow.FailureCode, reason string) error {
+func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, res results, code kybflow.FailureCode, reason string) outcome {
 	data := rec.Command.FailedData(code, reason)
 	data.SessionID = rec.SessionID
 	seen, now := rec.Phase(), h.c.Now()
-	if err := h.end(ctx, rec, rev, res, func(r *lookups.Record) error { return r.Fail(seen, data, now) }); err != nil {
-		return err
+	if o := h.end(ctx, rec, rev, res, func(r *lookups.Record) error { return r.Fail(seen, data, now) }); !o.IsAck() {
+		return o
 	}
 	// The reason is the event's, not the server's: it may quote what the
 	// API said about the identifier, and a term reason ends up in
@@ -51,7 +51,7 @@ func (h *Handlers) fail(ctx context.Context, rec lookups.Record, rev uint64, res
 // yet (finish). A crash between the write and the publish leaves a
 // terminal record whose event is not out: any later delivery for the
 // lookup publishes it (finish).
-func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64, res results, ending lookups.Transition) error {
+func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64, res results, ending lookups.Transition) outcome {
 	ended, _, err := h.c.Lookups.Apply(ctx, rec, rev, lookups.Then(res.store(rec.Phase()), ending))
 	switch {
 	case errors.Is(err, lookups.ErrEnded):
@@ -90,7 +90,7 @@ func (h *Handlers) end(ctx context.Context, rec lookups.Record, rev uint64, res 
 //
 // Two deliveries that both find it missing publish the same id, which the
 // stream keeps once.
-func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
+func (h *Handlers) finish(ctx context.Context, rec lookups.Record) outcome {
 	kind, _, err := ending(rec)
 	if err != nil {
 		return retryBackoff(err)
@@ -100,13 +100,13 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 	switch {
 	case err == nil:
 		if last.Subject == h.c.Subjects.Event(id, kind) || last.Subject == h.c.Subjects.Event(id, kybflow.KindErased) {
-			return nil
+			return done()
 		}
 		// Another event last: a replica held up for hours may have
 		// published it after the ending. Is the ending there at all?
 		_, err = h.lastEvent(ctx, h.c.Subjects.Event(id, kind))
 		if err == nil {
-			return nil
+			return done()
 		}
 		if !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return retryBackoff(fmt.Errorf("is the %s event of %s out: %w", kind, id, err))
@@ -115,14 +115,14 @@ func (h *Handlers) finish(ctx context.Context, rec lookups.Record) error {
 		return retryBackoff(fmt.Errorf("is the %s event of %s out: %w", kind, id, err))
 	case h.c.Now().Sub(rec.FinishedAt) >= h.c.DuplicateWindow:
 		h.log.Warn("ended lookup with none of its events kept, past the duplicate window; its ending is not published again", "lookup_id", id, "kind", string(kind))
-		return nil
+		return done()
 	}
-	if err := h.publishEnding(ctx, rec); err != nil {
-		return err
+	if o := h.publishEnding(ctx, rec); !o.IsAck() {
+		return o
 	}
 	h.c.Metrics.EndingsRepaired.Inc()
 	h.log.Info("ending published by a later delivery (its writer did not publish it)", "lookup_id", id, "kind", string(kind))
-	return nil
+	return done()
 }
 
 // lastEvent reads the last event on subject from the events stream,
@@ -138,7 +138,7 @@ func (h *Handlers) lastEvent(ctx context.Context, subject string) (*jetstream.Ra
 
 // publishEnding publishes the terminal event of rec, just made terminal (or
 // found terminal without it, finish). It returns nil once it is out.
-func (h *Handlers) publishEnding(ctx context.Context, rec lookups.Record) error {
+func (h *Handlers) publishEnding(ctx context.Context, rec lookups.Record) outcome {
 	kind, data, err := ending(rec)
 	if err != nil {
 		return retryBackoff(err)
@@ -154,7 +154,7 @@ func (h *Handlers) publishEnding(ctx context.Context, rec lookups.Record) error 
 			h.c.Metrics.lookupFailed(rec.Failure.Code)
 		}
 	}
-	return nil
+	return done()
 }
 
 // ending is the kind and data of a terminal record's event.
@@ -176,14 +176,14 @@ func ending(rec lookups.Record) (kybflow.Kind, any, error) {
 // marks it published already; the caller marks it with its next
 // transition (lookups.Record.MarkPublished), or relies on the stream to
 // drop a repeat by its Nats-Msg-Id.
-func (h *Handlers) publishOnce(ctx context.Context, rec lookups.Record, kind kybflow.Kind, data any) error {
+func (h *Handlers) publishOnce(ctx context.Context, rec lookups.Record, kind kybflow.Kind, data any) outcome {
 	if rec.HasPublished(kind) {
-		return nil
+		return done()
 	}
 	if _, err := h.publishEvent(ctx, kind, rec.Command.Key(), data); err != nil {
 		return retryBackoff(err)
 	}
-	return nil
+	return done()
 }
 
 // publishEvent publishes an event with its stable id as Nats-Msg-Id. It

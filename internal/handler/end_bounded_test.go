@@ -53,7 +53,7 @@ func TestEventReadsAreBounded(t *testing.T) {
 	if _, err := store.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.finish(ctx, rec); err != nil { // another event last, the ending missing: two reads
+	if err := failed(h.finish(ctx, rec)); err != nil { // another event last, the ending missing: two reads
 		t.Fatal(err)
 	}
 	d.mu.Lock()

@@ -100,12 +100,12 @@ func TestTwoEndingsOfOneLookupPublishOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.complete(ctx, rec, rev, results{}); err != nil {
+	if err := failed(h.complete(ctx, rec, rev, results{})); err != nil {
 		t.Fatalf("complete: %v", err)
 	}
-	err = h.fail(ctx, rec, rev, results{}, kybflow.CodeExpired, "json expired") // the stale twin
-	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act == streams.ActRetry {
-		t.Fatalf("the losing ending asks to be retried: %v", err)
+	o := h.fail(ctx, rec, rev, results{}, kybflow.CodeExpired, "json expired") // the stale twin
+	if act, _ := streams.Decide(ctx, o, 1, streams.Backoff{}); act == streams.ActRetry {
+		t.Fatalf("the losing ending asks to be retried: %v", o)
 	}
 	if got := terminalEvents(t, js, "raced"); len(got) != 1 || got[0] != "completed" {
 		t.Fatalf("terminal events %v, want only completed", got)
@@ -132,7 +132,7 @@ func TestEndingSurvivesACrashBeforeItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 { // a redelivered command, then a late webhook
-		if err := h.finish(ctx, rec); err != nil {
+		if err := failed(h.finish(ctx, rec)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,7 +192,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.complete(ctx, rec, rev, results{}); err != nil {
+	if err := failed(h.complete(ctx, rec, rev, results{})); err != nil {
 		t.Fatal(err)
 	}
 	ended, endedRev, err := store.Get(ctx, "once")
@@ -201,7 +201,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 	}
 	completed := subjects.Event("once", kybflow.KindCompleted)
 	for range 3 { // later deliveries
-		if err := h.finish(ctx, ended); err != nil {
+		if err := failed(h.finish(ctx, ended)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -216,7 +216,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := h.finish(ctx, crashed); err != nil {
+		if err := failed(h.finish(ctx, crashed)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -230,7 +230,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 	gone := crashed
 	gone.Command.LookupID, gone.Failure = "gone", &kybflow.FailedData{LookupID: "gone", Code: kybflow.CodeSessionFailed, Reason: "BankID session failed"}
 	gone.FinishedAt = time.Now().Add(-testTopology.Duplicates - time.Minute)
-	if err := h.finish(ctx, gone); err != nil {
+	if err := failed(h.finish(ctx, gone)); err != nil {
 		t.Fatal(err)
 	}
 	if n := pub.count(subjects.Event("gone", kybflow.KindFailed)); n != 0 {
@@ -246,7 +246,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := h.finish(ctx, kept); err != nil {
+		if err := failed(h.finish(ctx, kept)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -258,7 +258,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 	if _, err := h.publishEvent(ctx, kybflow.KindSessionOpened, "once", ended.Command.SessionOpenedData(ended.SessionID)); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.finish(ctx, ended); err != nil {
+	if err := failed(h.finish(ctx, ended)); err != nil {
 		t.Fatal(err)
 	}
 	if n := pub.count(completed); n != 1 {
@@ -280,7 +280,7 @@ func TestEndingIsPublishedOnceWhateverComesLater(t *testing.T) {
 	if _, err := h.publishEvent(ctx, kybflow.KindErased, "erased", kybflow.ErasedData{LookupID: "erased", ErasedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.finish(ctx, erased); err != nil {
+	if err := failed(h.finish(ctx, erased)); err != nil {
 		t.Fatal(err)
 	}
 	if n := pub.count(subjects.Event("erased", kybflow.KindFailed)); n != 0 {
@@ -350,9 +350,9 @@ func TestResultsStoredWhileErasedAreDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := results{arts: []kybflow.Artifact{{Name: "json", Bucket: obj.Bucket, Key: key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType}}}
-	err = h.complete(ctx, rec, rev, stored)
-	if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act != streams.ActTerm {
-		t.Fatalf("complete of an erased lookup: %v (%s), want it dropped", err, act)
+	o := h.complete(ctx, rec, rev, stored)
+	if act, _ := streams.Decide(ctx, o, 1, streams.Backoff{}); act != streams.ActTerm {
+		t.Fatalf("complete of an erased lookup: %v (%s), want it dropped", o, act)
 	}
 	if _, err := dir.Stat(ctx, key); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("object stored during the erasure: Stat = %v, want ErrNotFound", err)

@@ -145,7 +145,7 @@ func New(cfg Config) (*Handlers, error) {
 // retried late, not dropped: during a rolling upgrade a newer worker will
 // take it, and dropping its message would strand the lookup. It is logged
 // as an error, for an operator.
-func (h *Handlers) readError(err error) error {
+func (h *Handlers) readError(err error) outcome {
 	if errors.Is(err, lookups.ErrCorrupt) || errors.Is(err, lookups.ErrNewer) {
 		h.log.Error("lookup record cannot be decoded; retried later", "err", err)
 		return retryAfter(err, streams.PanicDelay)
@@ -153,16 +153,20 @@ func (h *Handlers) readError(err error) error {
 	return retryBackoff(err)
 }
 
-// What a handler returns decides its message's acknowledgement
-// (streams.Decide maps it); these are the only outcomes a handler reports:
+// The outcome a stage returns is a value that decides its message's
+// acknowledgement (streams.Decide maps it, in the consume loop); these are
+// the only outcomes a stage reports:
 //
-//	nil                    done, or nothing to do       → Ack
+//	done()                 done, or nothing to do       → Ack
 //	retryAfter(err, d)     wait a named delay            → NakWithDelay(d)
 //	retryBackoff(err)      NATS, storage or our trouble → NakWithDelay(backoff by deliveries)
 //	drop(err)              its failed event or dead letter is out → Term
-func retryAfter(err error, d time.Duration) error { return streams.Retry(err, d) }
-func retryBackoff(err error) error                { return streams.Retry(err, 0) }
-func drop(err error) error                        { return streams.Term(err) }
+type outcome = streams.Outcome
+
+func done() outcome                                 { return streams.Ack() }
+func retryAfter(err error, d time.Duration) outcome { return streams.Retry(err, d) }
+func retryBackoff(err error) outcome                { return streams.Retry(err, 0) }
+func drop(err error) outcome                        { return streams.Term(err) }
 
 // The named delays of retryAfter (poll intervals, leases and Retry-After
 // come from the configuration and the API).

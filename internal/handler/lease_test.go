@@ -54,7 +54,7 @@ func TestLiveOpenerRenewsItsLease(t *testing.T) {
 	h, store, creates, _ := newSlowHandlers(t, 3*lease, lease)
 	ctx := context.Background()
 	first := make(chan error, 1)
-	go func() { first <- h.advance(ctx, leaseCmd, 1) }()
+	go func() { first <- failed(h.advance(ctx, leaseCmd, 1)) }()
 	testenv.Eventually(t, 5*time.Second, func() error {
 		rec, _, err := store.Get(ctx, leaseCmd.LookupID)
 		if err != nil || rec.State != lookups.Opening {
@@ -64,9 +64,9 @@ func TestLiveOpenerRenewsItsLease(t *testing.T) {
 	})
 	deadline := time.Now().Add(2 * lease)
 	for time.Now().Before(deadline) { // duplicates over two leases: each acknowledged, none takes over
-		err := h.advance(ctx, leaseCmd, 2)
-		if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act != streams.ActAck {
-			t.Fatalf("a duplicate command while the lease is held: %s (%v), want ack", act, err)
+		o := h.advance(ctx, leaseCmd, 2)
+		if act, _ := streams.Decide(ctx, o, 1, streams.Backoff{}); act != streams.ActAck {
+			t.Fatalf("a duplicate command while the lease is held: %s (%v), want ack", act, o)
 		}
 		time.Sleep(lease / 3) // pacing the duplicates across the lease, not waiting for a state
 	}
@@ -92,12 +92,11 @@ func TestDeadOpenersLeaseIsTakenOver(t *testing.T) {
 	if _, err := store.Create(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	err := h.advance(ctx, leaseCmd, 1)
-	act, delay := streams.Decide(ctx, err, 1, streams.Backoff{})
+	act, delay := streams.Decide(ctx, h.advance(ctx, leaseCmd, 1), 1, streams.Backoff{})
 	if act != streams.ActRetry || delay <= 0 || delay > 500*time.Millisecond+lookups.LeaseSkew {
 		t.Fatalf("its own command while the lease runs: %s after %s, want a retry when the lease ends", act, delay)
 	}
-	testenv.Eventually(t, 10*time.Second, func() error { return h.advance(ctx, leaseCmd, 1) })
+	testenv.Eventually(t, 10*time.Second, func() error { return failed(h.advance(ctx, leaseCmd, 1)) })
 	got, _, _ := store.Get(ctx, leaseCmd.LookupID)
 	if got.State != lookups.Opened || creates.Load() != 1 {
 		t.Fatalf("after the take-over: state %s, %d sessions; want opened, 1", got.State, creates.Load())
@@ -110,7 +109,7 @@ func TestOpenerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 	const lease = 1500 * time.Millisecond
 	h, store, creates, canceled := newSlowHandlers(t, time.Minute, lease)
 	ctx := context.Background()
-	first := make(chan error, 1)
+	first := make(chan outcome, 1)
 	go func() { first <- h.advance(ctx, leaseCmd, 1) }()
 	var rec lookups.Record
 	var rev uint64
@@ -127,9 +126,9 @@ func TestOpenerStopsWhenItsLeaseIsTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-first:
-		if act, _ := streams.Decide(ctx, err, 1, streams.Backoff{}); act != streams.ActRetry {
-			t.Fatalf("the overtaken holder: %s (%v), want retry", act, err)
+	case o := <-first:
+		if act, _ := streams.Decide(ctx, o, 1, streams.Backoff{}); act != streams.ActRetry {
+			t.Fatalf("the overtaken holder: %s (%v), want retry", act, o)
 		}
 	case <-time.After(3 * lease):
 		t.Fatal("the overtaken holder went on with its create call")

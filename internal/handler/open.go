@@ -27,7 +27,7 @@ import (
 // open creates the session of a lookup this replica has claimed, and
 // records it. The lease is renewed while the create call runs; the call is
 // cancelled if the lease cannot be counted on any more (lease.go).
-func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) error {
+func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) outcome {
 	cmd := rec.Command
 	l := h.holdLease(ctx, rec, rev)
 	defer func() { _, _, _ = l.release() }()      // for a panic in the create call; a second release is a no-op
@@ -186,25 +186,24 @@ func requestedReports(cmd kybflow.LookupCommand) []kybflow.ReportType {
 // other outcome (results not ready, a transient error, a conflict with a
 // webhook) publishes the check, due one poll interval later, as the check's
 // own first poll would have been followed by.
-func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev uint64, pollFirst bool) error {
-	if err := h.publishOnce(ctx, rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); err != nil {
-		return err
+func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev uint64, pollFirst bool) outcome {
+	if o := h.publishOnce(ctx, rec, kybflow.KindSessionOpened, rec.Command.SessionOpenedData(rec.SessionID)); !o.IsAck() {
+		return o
 	}
 	check := CheckMessage{LookupID: rec.Command.Key()}
 	if pollFirst && ctx.Err() == nil {
-		done, err := h.progress(ctx, rec, rev)
-		act, delay, marked := streams.Marked(err)
+		ended, o := h.progress(ctx, rec, rev)
 		switch {
-		case done && err == nil:
-			return nil // ended, its event out
-		case marked && act == streams.ActTerm:
-			return err // ended failed, its event out; or erased meanwhile
-		case err != nil:
-			h.log.Debug("first poll did not finish; the check takes over", "lookup_id", rec.Command.Key(), "err", err)
+		case ended && o.IsAck():
+			return o // ended, its event out
+		case o.Action() == streams.ActTerm:
+			return o // ended failed, its event out; or erased meanwhile
+		case !o.IsAck():
+			h.log.Debug("first poll did not finish; the check takes over", "lookup_id", rec.Command.Key(), "err", o.Err())
 		}
 		// Due one poll interval later, or later still when the poll's
-		// error asked for it (a Retry-After).
-		check.PollAfterMs = max(h.pollDelay(1), delay).Milliseconds()
+		// outcome asked for it (a Retry-After).
+		check.PollAfterMs = max(h.pollDelay(1), o.Delay()).Milliseconds()
 	}
 	body, _ := json.Marshal(check)
 	// The check carries the lookup's trace: every delivery of it is a
@@ -214,5 +213,5 @@ func (h *Handlers) announceOpened(ctx context.Context, rec lookups.Record, rev u
 	if _, err := streams.Publish(ctx, h.c.Publisher, streams.NamesOf(h.c.Subjects).Check(rec.Command.Key()), body, checkMsgID(rec.Command.Key()), hdr); err != nil {
 		return retryBackoff(err)
 	}
-	return nil
+	return done()
 }

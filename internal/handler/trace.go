@@ -69,11 +69,11 @@ func traceOf(ctx context.Context) lookups.Trace {
 
 // endMessage ends the span of a handled message with the acknowledgement
 // its result asks for.
-func endMessage(ctx context.Context, span trace.Span, err error) {
-	act, _ := streams.Decide(ctx, err, 1, streams.Backoff{})
+func endMessage(ctx context.Context, span trace.Span, o outcome) {
+	act, _ := streams.Decide(ctx, o, 1, streams.Backoff{})
 	span.SetAttributes(AttrOutcome.String(act.String()))
 	// Waiting for a session's results is the normal course, not an error.
-	if act == streams.ActTerm || (act == streams.ActRetry && !errors.Is(err, errNotReady)) {
+	if act == streams.ActTerm || (act == streams.ActRetry && !errors.Is(o.Err(), errNotReady)) {
 		span.SetStatus(codes.Error, act.String())
 	}
 	span.End()

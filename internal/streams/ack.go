@@ -3,14 +3,15 @@
 // that runs a handler over a durable pull consumer and turns its result into
 // exactly one acknowledgement.
 //
-// Handlers are plain functions, func(ctx, jetstream.Msg) error. What they
-// return decides the acknowledgement, in one place (Decide):
+// Handlers are plain functions, func(ctx, jetstream.Msg) Outcome. The
+// Outcome they return is a value, mapped to the acknowledgement in one
+// place (Decide):
 //
-//	nil                    → Ack
+//	Ack()                  → Ack
 //	Retry(err, delay)      → NakWithDelay(delay): try again later (transient)
+//	Retry(err, 0)          → NakWithDelay(backoff by delivery count)
 //	Term(err)              → TermWithReason: never redeliver (permanent)
-//	(any error while our own context is ending) → Nak: hand it to another replica now (shutdown)
-//	any other error        → NakWithDelay(backoff by delivery count)
+//	(any but Term while our own context is ending) → Nak: hand it to another replica now (shutdown)
 //
 // Long work is kept alive with InProgress by the consume loop itself, up to
 // a handler deadline; a panic is logged and the message retried after
@@ -19,7 +20,6 @@ package streams
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -50,42 +50,46 @@ func (a Action) String() string {
 	return fmt.Sprintf("Action(%d)", int(a))
 }
 
-// outcome is an error that carries the acknowledgement its handler chose.
-type outcome struct {
+// Outcome is what a handler decided about its message: done, try again
+// later, or never again, with the reason. The zero Outcome is Ack().
+type Outcome struct {
 	act   Action
 	delay time.Duration
 	err   error
 }
 
-func (o *outcome) Error() string {
+// Ack is the outcome of a message done with, or with nothing to do.
+func Ack() Outcome { return Outcome{} }
+
+// Retry is the outcome of a message to try again after delay (0: the
+// loop's backoff for its delivery count), because of err.
+func Retry(err error, delay time.Duration) Outcome {
+	return Outcome{act: ActRetry, delay: delay, err: err}
+}
+
+// Term is the outcome of a message never to redeliver, because of err.
+// The handler must already have published whatever the failure means to
+// users (a failed event, a dead letter); Term only stops the redelivery.
+func Term(err error) Outcome { return Outcome{act: ActTerm, err: err} }
+
+// Action is the acknowledgement the handler asked for (before Decide
+// weighs the delivery count and a drain).
+func (o Outcome) Action() Action { return o.act }
+
+// Delay is the delay a Retry asked for (0: the loop's backoff).
+func (o Outcome) Delay() time.Duration { return o.delay }
+
+// Err is the reason for a Retry or a Term; nil for Ack.
+func (o Outcome) Err() error { return o.err }
+
+// IsAck reports whether the message is done with.
+func (o Outcome) IsAck() bool { return o.act == ActAck }
+
+func (o Outcome) String() string {
 	if o.err == nil {
 		return o.act.String()
 	}
-	return o.err.Error()
-}
-
-func (o *outcome) Unwrap() error { return o.err }
-
-// Retry marks err as transient: the message is redelivered after delay (0:
-// the loop's backoff for its delivery count).
-func Retry(err error, delay time.Duration) error {
-	return &outcome{act: ActRetry, delay: delay, err: err}
-}
-
-// Term marks err as permanent: the message is never redelivered. The handler
-// must already have published whatever the failure means to users (a failed
-// event, a dead letter); Term only stops the redelivery.
-func Term(err error) error { return &outcome{act: ActTerm, err: err} }
-
-// Marked is what err was marked with by Retry or Term: the action and its
-// delay; ok is false for any other error (and nil). For a handler that runs
-// another's work inline and hands its outcome over to a message of its own.
-func Marked(err error) (act Action, delay time.Duration, ok bool) {
-	var o *outcome
-	if !errors.As(err, &o) {
-		return ActAck, 0, false
-	}
-	return o.act, o.delay, true
+	return o.act.String() + ": " + o.err.Error()
 }
 
 // Backoff is the redelivery delay for a message delivered n times (n ≥ 1):
@@ -110,27 +114,19 @@ func (b Backoff) Delay(n uint64) time.Duration {
 	return d
 }
 
-// Decide maps a handler's result to an action and, for ActRetry, a delay.
-// It is the one place where results become acknowledgements. ctx is the
-// context the handler's work ran under: when it has ended, the drain cut the
-// handler short, and whatever it returned (but a Term, which follows a
-// published failure) is not a verdict on the message: it is released at
-// once for another replica. numDelivered is the message's delivery count
-// (≥ 1).
-func Decide(ctx context.Context, err error, numDelivered uint64, backoff Backoff) (Action, time.Duration) {
-	if err == nil {
-		return ActAck, 0
-	}
-	var o *outcome
-	isOutcome := errors.As(err, &o)
-	if ctx.Err() != nil && !(isOutcome && o.act == ActTerm) {
+// Decide maps a handler's outcome to an action and, for ActRetry, a
+// delay. It is the one place where outcomes become acknowledgements. ctx
+// is the context the handler's work ran under: when it has ended, the
+// drain cut the handler short, and a Retry it returned is not a verdict on
+// the message: it is released at once for another replica (an Ack, or a
+// Term, which follows a published failure, stands). numDelivered is the
+// message's delivery count (≥ 1).
+func Decide(ctx context.Context, o Outcome, numDelivered uint64, backoff Backoff) (Action, time.Duration) {
+	if ctx.Err() != nil && o.act == ActRetry {
 		return ActRelease, 0
 	}
-	if isOutcome {
-		if o.act == ActRetry && o.delay <= 0 {
-			return ActRetry, backoff.Delay(numDelivered)
-		}
-		return o.act, o.delay
+	if o.act == ActRetry && o.delay <= 0 {
+		return ActRetry, backoff.Delay(numDelivered)
 	}
-	return ActRetry, backoff.Delay(numDelivered)
+	return o.act, o.delay
 }

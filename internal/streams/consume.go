@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Handler handles one message. What it returns decides the acknowledgement
-// (see Decide); it must not acknowledge the message itself.
-type Handler func(ctx context.Context, msg jetstream.Msg) error
+// Handler handles one message. The Outcome it returns decides the
+// acknowledgement (Decide); it must not acknowledge the message itself.
+type Handler func(ctx context.Context, msg jetstream.Msg) Outcome
 
 // ConsumeConfig configures one consume loop.
 type ConsumeConfig struct {
@@ -187,7 +187,7 @@ func handleOne(work context.Context, msg jetstream.Msg, h Handler, cfg ConsumeCo
 	mu.Unlock()
 
 	start := time.Now()
-	err := safeCall(hctx, msg, h, log)
+	o := safeCall(hctx, msg, h, log)
 	mu.Lock()
 	handled = true
 	keepAlive.Stop()
@@ -199,18 +199,18 @@ func handleOne(work context.Context, msg jetstream.Msg, h Handler, cfg ConsumeCo
 	}
 	// A handler cut short by the drain deadline (work ended) was not
 	// finished: Decide releases it.
-	act, delay := Decide(work, err, n, cfg.Backoff)
+	act, delay := Decide(work, o, n, cfg.Backoff)
 
 	var ackErr error
 	switch act {
 	case ActAck:
 		ackErr = msg.Ack()
 	case ActRetry:
-		log.Debug("consume: retry later", "subject", msg.Subject(), "delay", delay, "deliveries", n, "err", loggable(err))
+		log.Debug("consume: retry later", "subject", msg.Subject(), "delay", delay, "deliveries", n, "err", loggable(o.Err()))
 		ackErr = msg.NakWithDelay(delay)
 	case ActTerm:
-		log.Warn("consume: terminated message", "subject", msg.Subject(), "err", loggable(err))
-		ackErr = msg.TermWithReason(termReason(err))
+		log.Warn("consume: terminated message", "subject", msg.Subject(), "err", loggable(o.Err()))
+		ackErr = msg.TermWithReason(termReason(o.Err()))
 	case ActRelease:
 		ackErr = msg.Nak()
 	}
@@ -240,11 +240,11 @@ func handlerContext(work context.Context, timeout time.Duration) (context.Contex
 const PanicDelay = 5 * time.Minute
 
 // safeCall runs h and turns a panic into a long-delayed retry.
-func safeCall(ctx context.Context, msg jetstream.Msg, h Handler, log *slog.Logger) (err error) {
+func safeCall(ctx context.Context, msg jetstream.Msg, h Handler, log *slog.Logger) (o Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("consume: handler panic; the message is retried later", "subject", msg.Subject(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = Retry(fmt.Errorf("handler panic: %v", r), PanicDelay)
+			o = Retry(fmt.Errorf("handler panic: %v", r), PanicDelay)
 		}
 	}()
 	return h(ctx, msg)
@@ -254,6 +254,9 @@ func safeCall(ctx context.Context, msg jetstream.Msg, h Handler, log *slog.Logge
 // chain has one (a command error may quote what the caller sent, which can
 // be personal), else its text.
 func loggable(err error) any {
+	if err == nil {
+		return nil
+	}
 	var lv slog.LogValuer
 	if errors.As(err, &lv) {
 		return lv
@@ -264,6 +267,9 @@ func loggable(err error) any {
 // termReason is what the server keeps as a terminated message's reason: the
 // error's text, unless it carries redacted detail.
 func termReason(err error) string {
+	if err == nil {
+		return "terminated"
+	}
 	var lv slog.LogValuer
 	if errors.As(err, &lv) {
 		return "permanent error; see the lookup's failed event"

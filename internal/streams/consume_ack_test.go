@@ -31,7 +31,7 @@ func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 	actions := map[Action]int{}
 	done := make(chan struct{}, 16)
 
-	h := func(ctx context.Context, msg jetstream.Msg) error {
+	h := func(ctx context.Context, msg jetstream.Msg) Outcome {
 		mu.Lock()
 		deliveries[msg.Subject()]++
 		n := deliveries[msg.Subject()]
@@ -39,17 +39,17 @@ func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 		defer func() { done <- struct{}{} }()
 		switch msg.Subject() {
 		case "wq.ok":
-			return nil
+			return Ack()
 		case "wq.retry": // transient twice, then fine
 			if n < 3 {
 				return Retry(errors.New("upstream 503"), 50*time.Millisecond)
 			}
-			return nil
-		case "wq.unclassified": // unclassified once: backoff applies
+			return Ack()
+		case "wq.unclassified": // a retry without a delay once: backoff applies
 			if n < 2 {
-				return errors.New("surprise")
+				return Retry(errors.New("surprise"), 0)
 			}
-			return nil
+			return Ack()
 		case "wq.term":
 			return Term(errors.New("bad input"))
 		case "wq.panic":
@@ -58,9 +58,9 @@ func TestConsumeAcknowledgesByOutcome(t *testing.T) {
 			if n < 2 {
 				return Retry(errors.New("marker"), markerDelay)
 			}
-			return nil
+			return Ack()
 		}
-		return fmt.Errorf("unexpected subject %s", msg.Subject())
+		return Retry(fmt.Errorf("unexpected subject %s", msg.Subject()), 0)
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -126,22 +126,23 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name  string
 		ctx   context.Context
-		err   error
+		o     Outcome
 		n     uint64
 		act   Action
 		delay time.Duration
 	}{
-		{"nil acks", live, nil, 1, ActAck, 0},
+		{"ack", live, Ack(), 1, ActAck, 0},
+		{"the zero outcome acks", live, Outcome{}, 1, ActAck, 0},
 		{"retry with delay", live, Retry(errors.New("x"), 3*time.Second), 1, ActRetry, 3 * time.Second},
 		{"retry without delay backs off", live, Retry(errors.New("x"), 0), 3, ActRetry, 4 * time.Second},
-		{"wrapped term", live, fmt.Errorf("ctx: %w", Term(errors.New("x"))), 1, ActTerm, 0},
-		{"unclassified backs off, capped", live, errors.New("x"), 10, ActRetry, 8 * time.Second},
-		{"unclassified, cut short by the drain, releases", ended, errors.New("x"), 1, ActRelease, 0},
+		{"term", live, Term(errors.New("x")), 1, ActTerm, 0},
+		{"backs off, capped", live, Retry(errors.New("x"), 0), 10, ActRetry, 8 * time.Second},
+		{"an ack during the drain stays an ack", ended, Ack(), 1, ActAck, 0},
 		{"a retry cut short by the drain releases", ended, Retry(errors.New("x"), time.Minute), 1, ActRelease, 0},
 		{"a term cut short by the drain stays a term", ended, Term(errors.New("x")), 1, ActTerm, 0},
 	}
 	for _, tt := range tests {
-		act, d := Decide(tt.ctx, tt.err, tt.n, bo)
+		act, d := Decide(tt.ctx, tt.o, tt.n, bo)
 		if act != tt.act || d != tt.delay {
 			t.Errorf("%s: Decide = %s %s, want %s %s", tt.name, act, d, tt.act, tt.delay)
 		}
@@ -156,17 +157,17 @@ func TestConsumeHandlerTimeoutRetriesTheMessage(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0
 	done := make(chan struct{})
-	h := func(ctx context.Context, msg jetstream.Msg) error {
+	h := func(ctx context.Context, msg jetstream.Msg) Outcome {
 		mu.Lock()
 		calls++
 		first := calls == 1
 		mu.Unlock()
 		if first {
 			<-ctx.Done() // a download that never moves again
-			return ctx.Err()
+			return Retry(ctx.Err(), 0)
 		}
 		close(done)
-		return nil
+		return Ack()
 	}
 	errc := make(chan error, 1)
 	go func() {

@@ -24,13 +24,13 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 	var n int
 	var mu sync.Mutex
 	marker := make(chan struct{}, 1)
-	h := func(ctx context.Context, msg jetstream.Msg) error {
+	h := func(ctx context.Context, msg jetstream.Msg) Outcome {
 		if msg.Subject() == "wq.marker" {
 			select {
 			case marker <- struct{}{}:
 			default:
 			}
-			return nil
+			return Ack()
 		}
 		mu.Lock()
 		n++
@@ -39,8 +39,8 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 		if first {
 			defer calls.Done()
 		}
-		time.Sleep(1800 * time.Millisecond) // the long work itself: three ack waits, which only InProgress can span
-		return nil
+		time.Sleep(1800 * time.Millisecond) // sleep: the long work itself: three ack waits, which only InProgress can span
+		return Ack()
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -83,7 +83,7 @@ func TestConsumeTakesOnlyWhatItCanStart(t *testing.T) {
 	seen := map[string]int{}
 	total := make(chan struct{}, 16)
 	marker := make(chan struct{}, 1)
-	h := func(ctx context.Context, msg jetstream.Msg) error {
+	h := func(ctx context.Context, msg jetstream.Msg) Outcome {
 		mu.Lock()
 		seen[msg.Subject()]++
 		mu.Unlock()
@@ -92,11 +92,11 @@ func TestConsumeTakesOnlyWhatItCanStart(t *testing.T) {
 			case marker <- struct{}{}:
 			default:
 			}
-			return nil
+			return Ack()
 		}
-		time.Sleep(2 * time.Second) // the long work itself: longer than the ack wait; kept alive by InProgress
+		time.Sleep(2 * time.Second) // sleep: the long work itself: longer than the ack wait; kept alive by InProgress
 		total <- struct{}{}
-		return nil
+		return Ack()
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -146,13 +146,13 @@ func TestConsumeDrainFinishesInFlightAndAnotherConsumerTheRest(t *testing.T) {
 	finish := make(chan struct{})
 	var mu sync.Mutex
 	handled := map[string]int{}
-	h := func(ctx context.Context, msg jetstream.Msg) error {
+	h := func(ctx context.Context, msg jetstream.Msg) Outcome {
 		started <- struct{}{}
 		<-finish
 		mu.Lock()
 		handled[msg.Subject()]++
 		mu.Unlock()
-		return nil
+		return Ack()
 	}
 	for i := 0; i < 5; i++ {
 		if _, err := js.Publish(context.Background(), fmt.Sprintf("wq.%d", i), nil); err != nil {
@@ -169,8 +169,8 @@ func TestConsumeDrainFinishesInFlightAndAnotherConsumerTheRest(t *testing.T) {
 	// The in-flight work goes on past the stop for a while: a Consume that
 	// returned without draining would have returned meanwhile. Nothing marks
 	// that it waits, so this checks that nothing happens within a window.
-	time.Sleep(200 * time.Millisecond)
-	close(finish) // in-flight work finishes
+	time.Sleep(200 * time.Millisecond) // sleep: a window in which a Consume that does not drain would return (nothing marks that it waits)
+	close(finish)                      // in-flight work finishes
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestConsumeRecreatesADeletedConsumer(t *testing.T) {
 	handled := make(chan string, 4)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Consume(ctx, cons, func(_ context.Context, m jetstream.Msg) error { handled <- m.Subject(); return nil }, ConsumeConfig{
+		errc <- Consume(ctx, cons, func(_ context.Context, m jetstream.Msg) Outcome { handled <- m.Subject(); return Ack() }, ConsumeConfig{
 			Name: "t", Health: &health, Concurrency: 1, DrainTimeout: testDrain,
 			Recreate: func(ctx context.Context) (jetstream.Consumer, error) {
 				recreated.Add(1)
@@ -102,11 +102,11 @@ func TestConsumeRidesOutAServerRestart(t *testing.T) {
 	seen := map[string]int{}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Consume(ctx, cons, func(_ context.Context, m jetstream.Msg) error {
+		errc <- Consume(ctx, cons, func(_ context.Context, m jetstream.Msg) Outcome {
 			mu.Lock()
 			seen[m.Subject()]++
 			mu.Unlock()
-			return nil
+			return Ack()
 		}, ConsumeConfig{Name: "t", Health: &health, Concurrency: 2, DrainTimeout: testDrain})
 	}()
 	count := func(want int) func() error {

@@ -51,7 +51,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 func TestConsumeRequiresItsSettings(t *testing.T) {
 	js := testenv.JetStream(t)
 	cons := workQueue(t, js, 5*time.Second)
-	h := func(context.Context, jetstream.Msg) error { return nil }
+	h := func(context.Context, jetstream.Msg) Outcome { return Ack() }
 	for _, cfg := range []ConsumeConfig{{Name: "t", DrainTimeout: testDrain}, {Name: "t", Concurrency: 1}} {
 		if err := Consume(context.Background(), cons, h, cfg); err == nil || !strings.Contains(err.Error(), "required") {
 			t.Errorf("Consume(%+v) = %v, want an error naming what is required", cfg, err)
