@@ -57,7 +57,7 @@ func (h *Handlers) Check(ctx context.Context, msg jetstream.Msg) (o outcome) {
 	// record that retention removed (or a hand deleted): that one goes.
 	rec, rev, err := h.c.Lookups.Get(ctx, cm.LookupID)
 	if errors.Is(err, lookups.ErrNotFound) {
-		if h.c.Now().Sub(published) < h.c.MaxWait+time.Hour {
+		if h.c.Now().Sub(published) < lookups.Outlived(h.c.MaxWait) {
 			return retryAfter(err, laggingReadRetry)
 		}
 		h.log.Warn("check for a lookup that no longer exists; dropped", "lookup_id", cm.LookupID)

@@ -195,3 +195,12 @@ func decode(b []byte) (Record, error) {
 	r.Version = Version
 	return r, nil
 }
+
+// Outlived is how long after its last change a lookup's record must be
+// kept (LOOKUP_RETENTION, the bucket's max age) so that no lookup in
+// flight loses it, for a LOOKUP_MAX_WAIT of maxWait: the wait for its
+// results, during which nothing rewrites the record, and an hour's margin
+// for the opening before it and the ending after it. A check older than
+// this finds no record because retention removed it, never because a
+// read lags.
+func Outlived(maxWait time.Duration) time.Duration { return maxWait + time.Hour }

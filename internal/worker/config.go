@@ -13,6 +13,7 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/natsconn"
 )
 
@@ -307,8 +308,8 @@ func (c *Config) checkTopology(ck *envconfig.Checker) {
 	// A record must outlive the wait for its results (nothing rewrites it
 	// while waiting) and the duplicate window (or a reused lookupId would be
 	// a new lookup whose check and events the stream drops as duplicates).
-	ck.Check(c.LookupsMaxAge >= c.MaxWait+time.Hour && c.LookupsMaxAge >= c.Duplicates, "LOOKUP_RETENTION",
-		"must be at least LOOKUP_MAX_WAIT + 1h (%s) and DUPLICATE_WINDOW (%s), got %s", c.MaxWait+time.Hour, c.Duplicates, c.LookupsMaxAge)
+	ck.Check(c.LookupsMaxAge >= lookups.Outlived(c.MaxWait) && c.LookupsMaxAge >= c.Duplicates, "LOOKUP_RETENTION",
+		"must be at least LOOKUP_MAX_WAIT + 1h (%s) and DUPLICATE_WINDOW (%s), got %s", lookups.Outlived(c.MaxWait), c.Duplicates, c.LookupsMaxAge)
 	ck.Check(c.Duplicates > 0 && c.Duplicates <= c.EventsMaxAge, "DUPLICATE_WINDOW", "must be positive and at most EVENTS_MAX_AGE")
 	c.validateBounds(ck)
 }
