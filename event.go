@@ -228,13 +228,15 @@ type FailedData struct {
 // ErasedData is the data of an erased event: the personal data of a
 // lookup was erased (its stored objects, its other events, its state
 // record), and downstream services that keep copies should erase theirs.
-// It holds nothing about the lookup but its lookupId and the caller's
-// correlationId (the key the caller may know the lookup by), never the
-// metadata, the identifier or results.
+// It holds nothing about the lookup but its lookupId (and tenant): not the
+// correlationId, which the caller chose and may be personal (a service
+// that knows a lookup by its correlationId finds it by lookupId in its own
+// copies), never the metadata, the identifier or results. An erased event
+// published by an earlier version may carry a correlationId; it is not
+// read.
 type ErasedData struct {
-	LookupID      string `json:"lookupId"`
-	Tenant        string `json:"tenant,omitempty"`
-	CorrelationID string `json:"correlationId,omitempty"`
+	LookupID string `json:"lookupId"`
+	Tenant   string `json:"tenant,omitempty"`
 	// ErasedAt is when the erasure began (in UTC); the event's time too.
 	ErasedAt time.Time `json:"erasedAt"`
 }
@@ -309,7 +311,7 @@ func (d FailedData) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// LogValue leaves out CorrelationID.
+// LogValue logs the lookupId and erasedAt.
 func (d ErasedData) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("lookupId", d.LookupID), slog.Time("erasedAt", d.ErasedAt))
 }

@@ -124,7 +124,7 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			break
 		}
 		var noMetadata json.RawMessage
-		errs := []error{checkCommon(lookupID, d.Tenant, d.LookupID, d.CorrelationID, &noMetadata)}
+		errs := []error{checkCommon(lookupID, d.Tenant, d.LookupID, "", &noMetadata)}
 		d.ErasedAt = d.ErasedAt.UTC()
 		if d.ErasedAt.IsZero() {
 			errs = append(errs, errors.New("no erasedAt"))

@@ -162,7 +162,7 @@ func goldenEvents(t testing.TB) map[kybflow.Kind]kybflow.Event {
 		kybflow.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
 		kybflow.KindFailed:        failed,
 		// The erasure's time is the event's (the fifth, 4 s after the first).
-		kybflow.KindErased: kybflow.ErasedData{LookupID: c.LookupID, CorrelationID: c.CorrelationID, ErasedAt: goldenTime.Add(4 * time.Second)},
+		kybflow.KindErased: kybflow.ErasedData{LookupID: c.LookupID, ErasedAt: goldenTime.Add(4 * time.Second)},
 	}
 	events := map[kybflow.Kind]kybflow.Event{}
 	for i, k := range kybflow.Kinds() {

@@ -54,7 +54,7 @@ func eventsOf(t testing.TB, c kybflow.LookupCommand) []kybflow.Event {
 		kybflow.KindSessionOpened: c.SessionOpenedData(goldenSession),
 		kybflow.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
 		kybflow.KindFailed:        failed,
-		kybflow.KindErased:        kybflow.ErasedData{LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, ErasedAt: goldenTime},
+		kybflow.KindErased:        kybflow.ErasedData{LookupID: c.LookupID, Tenant: c.Tenant, ErasedAt: goldenTime},
 	}
 	var out []kybflow.Event
 	for _, k := range kybflow.Kinds() {

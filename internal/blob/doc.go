@@ -8,6 +8,7 @@
 //	Get(ctx, key) (io.ReadCloser, Info, error)
 //	Stat(ctx, key) (Info, error)
 //	Delete(ctx, key) error
+//	ErasePrefix(ctx, prefix, keys) (Erased, error) // everything under prefix, for an erasure (erase.go)
 //	Ping(ctx) error
 //	Location() string // bucket, or the directory's absolute path
 //	Bucket() string   // Object.Bucket: the bucket, or the directory's base name

@@ -5,8 +5,11 @@
 // after dead letters (list, show, replay, purge) and erases lookups'
 // personal data.
 //
-// Everything lives here so that a test can run the whole program with Main;
-// cmd/amlctl only wires the signals and the exit code. Follow and
+// The program lives here so that a test can run it whole with Main;
+// cmd/amlctl only wires the signals and the exit code. Dead letters and
+// erasure are shells here (flags, output, exit status) over the packages
+// that do the work, internal/deadletters and internal/erasure, which other
+// programs call too. Follow and
 // PrintArtifacts are exported for the development mode, which shows the
 // same progress.
 //

@@ -113,3 +113,12 @@ func streamError(s kybflow.Subjects, stream string, err error) error {
 	}
 	return fmt.Errorf("stream %s: %w", stream, err)
 }
+
+// explainMissing is streamError's explanation of err when stream is
+// missing (the worker has not made it), else err as it is.
+func explainMissing(s kybflow.Subjects, stream string, err error) error {
+	if explained := streamError(s, stream, err); !errors.Is(explained, err) {
+		return explained
+	}
+	return err
+}

@@ -1,9 +1,8 @@
 package cli
 
 // amlctl deadletters: the commands whose lookupId the worker could not
-// read, kept in the dead-letter stream with the headers of deadletter.go.
-// list and show read them; replay (replay.go) sends one back, corrected;
-// purge deletes them.
+// read, a shell over internal/deadletters: list and show read them; replay
+// (deadletters_replay.go) sends one back, corrected; purge deletes them.
 
 import (
 	"context"
@@ -16,9 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/deadletters"
 )
 
 const deadlettersUsage = `Usage: amlctl deadletters COMMAND [flags] [SEQ...]
@@ -65,96 +63,42 @@ func (a *app) runDeadLetters(ctx context.Context, args []string) error {
 	return run(a, ctx, args[1:])
 }
 
-// deadLetter is one message of the dead-letter stream.
-type deadLetter struct {
-	seq  uint64
-	time time.Time
-	msg  *jetstream.RawStreamMsg
-}
-
-func (d deadLetter) header(name string) string { return d.msg.Header.Get(name) }
-
-// truncated reports whether the body is only the command's start.
-func (d deadLetter) truncated() bool { return d.header(kybflow.HeaderDeadLetterTruncated) == "true" }
-
-// size is the whole command's size: the body's, or for a truncated dead
-// letter the size its header gives.
-func (d deadLetter) size() int64 {
-	if d.truncated() {
-		if n, err := strconv.ParseInt(d.header(kybflow.HeaderDeadLetterSize), 10, 64); err == nil {
-			return n
-		}
-	}
-	return int64(len(d.msg.Data))
-}
-
-// truncation says what a truncated body is, for people.
-func (d deadLetter) truncation() string {
-	return fmt.Sprintf("truncated: the body is the first %d of the command's %d bytes (sha256 %s)",
-		len(d.msg.Data), d.size(), d.header(kybflow.HeaderDeadLetterSHA256))
-}
-
-// deadLetters is the dead-letter stream of one deployment.
-type deadLetters struct {
-	subjects kybflow.Subjects
-	stream   jetstream.Stream
-}
-
 // openDeadLetters connects and finds the dead-letter stream; the caller
 // calls the returned func to close the connection.
-func openDeadLetters(ctx context.Context, conn *natsSettings) (*deadLetters, jetstream.JetStream, func(), error) {
+func openDeadLetters(ctx context.Context, conn *natsSettings) (*deadletters.Stream, kybflow.Subjects, func(), error) {
 	subjects, err := conn.subjects()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, subjects, nil, err
 	}
 	nc, js, err := conn.connect()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, subjects, nil, err
 	}
-	name := subjects.DeadLetterStream()
-	stream, err := js.Stream(ctx, name)
+	dl, err := deadletters.Open(ctx, js, subjects)
 	if err != nil {
 		nc.Close()
-		return nil, nil, nil, streamError(subjects, name, err)
+		return nil, subjects, nil, streamError(subjects, subjects.DeadLetterStream(), err)
 	}
-	return &deadLetters{subjects: subjects, stream: stream}, js, nc.Close, nil
-}
-
-func (dl *deadLetters) name() string { return dl.subjects.DeadLetterStream() }
-
-// all is every dead letter, oldest first.
-func (dl *deadLetters) all(ctx context.Context) ([]deadLetter, error) {
-	var out []deadLetter
-	err := eachMsg(ctx, dl.stream, dl.subjects.DeadLetterCommands(), func(m *jetstream.RawStreamMsg) error {
-		out = append(out, deadLetter{seq: m.Sequence, time: m.Time, msg: m})
-		return nil
-	})
-	return out, err
+	return dl, subjects, nc.Close, nil
 }
 
 // get is the dead letter at seq, or an error that says there is none.
-func (dl *deadLetters) get(ctx context.Context, seq uint64) (deadLetter, error) {
-	m, err := dl.stream.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return deadLetter{}, fmt.Errorf("no dead letter %d in %s (replayed or purged already? see amlctl deadletters list)", seq, dl.name())
+func get(ctx context.Context, dl *deadletters.Stream, seq uint64) (deadletters.DeadLetter, error) {
+	d, err := dl.Get(ctx, seq)
+	if errors.Is(err, deadletters.ErrNotFound) {
+		return d, fmt.Errorf("no dead letter %d in %s (replayed or purged already? see amlctl deadletters list)", seq, dl.Name())
 	}
-	if err != nil {
-		return deadLetter{}, fmt.Errorf("read dead letter %d of %s: %w", seq, dl.name(), err)
-	}
-	if m.Subject != dl.subjects.DeadLetterCommands() {
-		return deadLetter{}, fmt.Errorf("message %d of %s is on %s, not a dead-lettered command", seq, dl.name(), m.Subject)
-	}
-	return deadLetter{seq: m.Sequence, time: m.Time, msg: m}, nil
+	return d, err
 }
 
-// pick is the dead letters named by args (sequences), or all of them.
-func (dl *deadLetters) pick(ctx context.Context, seqs []uint64) ([]deadLetter, error) {
+// pick is the dead letters at seqs, or all of them without.
+func pick(ctx context.Context, dl *deadletters.Stream, seqs []uint64) ([]deadletters.DeadLetter, error) {
 	if len(seqs) == 0 {
-		return dl.all(ctx)
+		return dl.List(ctx)
 	}
-	var out []deadLetter
+	out := make([]deadletters.DeadLetter, 0, len(seqs))
 	for _, seq := range seqs {
-		d, err := dl.get(ctx, seq)
+		d, err := get(ctx, dl, seq)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +150,7 @@ func (a *app) runDeadLettersList(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeConn()
-	all, err := dl.all(ctx)
+	all, err := dl.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -214,7 +158,7 @@ func (a *app) runDeadLettersList(ctx context.Context, args []string) error {
 		return printDeadLettersJSON(a.stdout, all)
 	}
 	if len(all) == 0 {
-		fmt.Fprintf(a.stderr, "no dead letters in %s\n", dl.name())
+		fmt.Fprintf(a.stderr, "no dead letters in %s\n", dl.Name())
 		return nil
 	}
 	printDeadLetters(a.stdout, all)
@@ -222,15 +166,15 @@ func (a *app) runDeadLettersList(ctx context.Context, args []string) error {
 }
 
 // printDeadLetters prints the lines of list.
-func printDeadLetters(w io.Writer, all []deadLetter) {
+func printDeadLetters(w io.Writer, all []deadletters.DeadLetter) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tSIZE\tREASON")
 	for _, d := range all {
-		size := humanSize(d.size())
-		if d.truncated() {
+		size := humanSize(d.Size())
+		if d.Truncated() {
 			size += " truncated"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.seq, d.time.UTC().Format(time.RFC3339), size, d.header(kybflow.HeaderDeadLetterReason))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", d.Seq, d.Time.UTC().Format(time.RFC3339), size, d.Reason())
 	}
 	tw.Flush()
 }
@@ -248,19 +192,15 @@ type deadLetterJSON struct {
 	Reason    string    `json:"reason"`
 }
 
-func printDeadLettersJSON(w io.Writer, all []deadLetter) error {
+func printDeadLettersJSON(w io.Writer, all []deadletters.DeadLetter) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	for _, d := range all {
 		line := deadLetterJSON{
-			Seq: d.seq, Time: d.time.UTC(), Size: d.size(), Truncated: d.truncated(),
-			Subject: d.header(kybflow.HeaderDeadLetterSubject), Stream: d.header(kybflow.HeaderDeadLetterStream),
-			Reason: d.header(kybflow.HeaderDeadLetterReason),
+			Seq: d.Seq, Time: d.Time.UTC(), Size: d.Size(), Truncated: d.Truncated(), SHA256: d.SHA256(),
+			Subject: d.Subject(), Reason: d.Reason(),
 		}
-		line.Sequence, _ = strconv.ParseUint(d.header(kybflow.HeaderDeadLetterSequence), 10, 64)
-		if line.Truncated {
-			line.SHA256 = d.header(kybflow.HeaderDeadLetterSHA256)
-		}
+		line.Stream, line.Sequence = d.Origin()
 		if err := enc.Encode(line); err != nil {
 			return err
 		}
@@ -301,46 +241,50 @@ func (a *app) runDeadLettersShow(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeConn()
-	d, err := dl.get(ctx, seqs[0])
+	d, err := get(ctx, dl, seqs[0])
 	if err != nil {
 		return err
 	}
 	if bodyOnly {
-		_, err := a.stdout.Write(d.msg.Data)
-		if d.truncated() {
-			fmt.Fprintf(a.stderr, "dead letter %d is %s\n", d.seq, d.truncation())
+		_, err := a.stdout.Write(d.Data)
+		if d.Truncated() {
+			fmt.Fprintf(a.stderr, "dead letter %d is %s\n", d.Seq, d.Truncation())
 		}
 		return err
 	}
-	fmt.Fprintf(a.stdout, "dead letter %d of %s, %s\n", d.seq, dl.name(), d.time.UTC().Format("2006-01-02T15:04:05.000Z"))
-	names := make([]string, 0, len(d.msg.Header))
-	for name := range d.msg.Header {
+	fmt.Fprintf(a.stdout, "dead letter %d of %s, %s\n", d.Seq, dl.Name(), d.Time.UTC().Format("2006-01-02T15:04:05.000Z"))
+	names := make([]string, 0, len(d.Header))
+	for name := range d.Header {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		for _, v := range d.msg.Header.Values(name) {
+		for _, v := range d.Header.Values(name) {
 			fmt.Fprintf(a.stdout, "%s: %s\n", name, v)
 		}
 	}
-	if d.truncated() {
-		fmt.Fprintf(a.stdout, "body: %s; it cannot be replayed as it is\n\n", d.truncation())
+	if d.Truncated() {
+		fmt.Fprintf(a.stdout, "body: %s; it cannot be replayed as it is\n\n", d.Truncation())
 	} else {
-		fmt.Fprintf(a.stdout, "body: %d bytes\n\n", len(d.msg.Data))
+		fmt.Fprintf(a.stdout, "body: %d bytes\n\n", len(d.Data))
 	}
-	if _, err := a.stdout.Write(d.msg.Data); err != nil {
+	if _, err := a.stdout.Write(d.Data); err != nil {
 		return err
 	}
-	if n := len(d.msg.Data); n > 0 && d.msg.Data[n-1] != '\n' {
+	if n := len(d.Data); n > 0 && d.Data[n-1] != '\n' {
 		fmt.Fprintln(a.stdout)
 	}
 	return nil
 }
 
-// plural is "1 thing" or "n things".
-func plural(n int, thing string) string {
+// plural is "1 thing" or "n things"; things, when given, is the plural
+// form.
+func plural(n int, thing string, things ...string) string {
 	if n == 1 {
 		return "1 " + thing
+	}
+	if len(things) > 0 {
+		return strconv.Itoa(n) + " " + things[0]
 	}
 	return strconv.Itoa(n) + " " + thing + "s"
 }

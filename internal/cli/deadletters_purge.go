@@ -35,32 +35,32 @@ func (a *app) runDeadLettersPurge(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeConn()
-	picked, err := dl.pick(ctx, seqs)
+	picked, err := pick(ctx, dl, seqs)
 	if err != nil {
 		return err
 	}
 	if len(picked) == 0 {
-		fmt.Fprintf(a.stderr, "no dead letters in %s: nothing to delete\n", dl.name())
+		fmt.Fprintf(a.stderr, "no dead letters in %s: nothing to delete\n", dl.Name())
 		return nil
 	}
 	if !yes {
 		printDeadLetters(a.stdout, picked)
-		fmt.Fprintf(a.stderr, "nothing deleted: run again with --yes to delete %s from %s\n", plural(len(picked), "dead letter"), dl.name())
+		fmt.Fprintf(a.stderr, "nothing deleted: run again with --yes to delete %s from %s\n", plural(len(picked), "dead letter"), dl.Name())
 		return nil
 	}
 	n := 0
 	for _, d := range picked {
-		deleted, err := eraseMsg(ctx, dl.stream, d.seq)
+		deleted, err := dl.Delete(ctx, d.Seq)
 		if err != nil {
 			return fmt.Errorf("%w (%s deleted before it)", err, plural(n, "dead letter"))
 		}
 		if deleted {
 			n++
-			fmt.Fprintf(a.stdout, "deleted dead letter %d\n", d.seq)
+			fmt.Fprintf(a.stdout, "deleted dead letter %d\n", d.Seq)
 		} else {
-			fmt.Fprintf(a.stdout, "dead letter %d was gone already\n", d.seq)
+			fmt.Fprintf(a.stdout, "dead letter %d was gone already\n", d.Seq)
 		}
 	}
-	fmt.Fprintf(a.stdout, "deleted %s from %s\n", plural(n, "dead letter"), dl.name())
+	fmt.Fprintf(a.stdout, "deleted %s from %s\n", plural(n, "dead letter"), dl.Name())
 	return nil
 }

@@ -1,7 +1,7 @@
 package cli
 
-// amlctl deadletters replay: a dead letter's body, as it is or corrected,
-// published as a lookup command again, then the dead letter deleted.
+// amlctl deadletters replay: a dead letter's body, as it is or corrected
+// in the user's editor or from a file, replayed (deadletters.Replay).
 
 import (
 	"bytes"
@@ -10,12 +10,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/deadletters"
 )
 
 const deadlettersReplayAbout = `
@@ -89,30 +86,30 @@ func (a *app) runDeadLettersReplay(ctx context.Context, args []string) error {
 			return usagef("--edit needs an editor: set VISUAL or EDITOR")
 		}
 	}
-	dl, js, closeConn, err := openDeadLetters(ctx, &conn)
+	dl, subjects, closeConn, err := openDeadLetters(ctx, &conn)
 	if err != nil {
 		return err
 	}
 	defer closeConn()
-	picked, err := dl.pick(ctx, seqs)
+	picked, err := pick(ctx, dl, seqs)
 	if err != nil {
 		return err
 	}
 	if len(picked) == 0 {
-		fmt.Fprintf(a.stderr, "no dead letters in %s: nothing to replay\n", dl.name())
+		fmt.Fprintf(a.stderr, "no dead letters in %s: nothing to replay\n", dl.Name())
 		return nil
 	}
 	failed := 0
 	for _, d := range picked {
-		err := a.replay(ctx, dl, js, d, editor, data)
+		err := a.replay(ctx, dl, subjects, d, editor, data)
 		if err == nil {
 			continue
 		}
 		if ctx.Err() != nil || len(picked) == 1 {
-			return fmt.Errorf("dead letter %d not replayed: %w", d.seq, err)
+			return fmt.Errorf("dead letter %d not replayed: %w", d.Seq, err)
 		}
 		failed++
-		fmt.Fprintf(a.stderr, "amlctl deadletters replay: dead letter %d not replayed: %v\n", d.seq, err)
+		fmt.Fprintf(a.stderr, "amlctl deadletters replay: dead letter %d not replayed: %v\n", d.Seq, err)
 	}
 	if failed > 0 {
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("%d of %s not replayed", failed, plural(len(picked), "dead letter"))}
@@ -131,16 +128,11 @@ func (a *app) editor() string {
 	return ""
 }
 
-// replayMsgID is the Nats-Msg-Id of the replay of the dead letter at seq
-// of stream.
-func replayMsgID(stream string, seq uint64) string {
-	return "replay-" + stream + "-" + strconv.FormatUint(seq, 10)
-}
-
 // replay replays one dead letter: its body, or data, or the body as the
-// user edits it.
-func (a *app) replay(ctx context.Context, dl *deadLetters, js jetstream.JetStream, d deadLetter, editor string, data []byte) error {
-	body, how := d.msg.Data, "as it was"
+// user edits it, and says what it did.
+func (a *app) replay(ctx context.Context, dl *deadletters.Stream, subjects kybflow.Subjects, d deadletters.DeadLetter, editor string, data []byte) error {
+	var body []byte // the dead letter's own
+	how := "as it was"
 	switch {
 	case data != nil:
 		body, how = data, "with the command of --data"
@@ -150,53 +142,38 @@ func (a *app) replay(ctx context.Context, dl *deadLetters, js jetstream.JetStrea
 			return err
 		}
 		body, how = edited, "as edited"
-	case d.truncated():
-		return fmt.Errorf("it is %s, so it cannot be replayed as it is: give the whole command with --data FILE, or rebuild it with --edit", d.truncation())
 	}
-	lookupID, ok := kybflow.LookupIDOf(body)
-	if !ok {
-		_, perr := kybflow.ParseCommand(body)
-		return fmt.Errorf("its lookupId still cannot be read (%w), so the worker would dead-letter it again: correct it with --edit or --data", perr)
+	r, err := dl.Replay(ctx, d, body)
+	switch {
+	case errors.Is(err, deadletters.ErrTruncated):
+		return fmt.Errorf("%w: give the whole command with --data FILE, or rebuild it with --edit", err)
+	case errors.Is(err, deadletters.ErrUnreadable):
+		return fmt.Errorf("%w: correct it with --edit or --data", err)
+	case err != nil && !errors.Is(err, deadletters.ErrNotDeleted):
+		return explainMissing(subjects, subjects.CommandsStream(), err)
 	}
 	note := ""
-	if _, perr := kybflow.ParseCommand(body); perr != nil {
-		var ce *kybflow.CommandError
-		if errors.As(perr, &ce) {
-			note = fmt.Sprintf(" (invalid: %s", ce.Code)
-			if ce.Field != "" {
-				note += " in " + ce.Field
-			}
-			note += "; the worker will answer it with a failed event)"
+	if ce := r.Invalid; ce != nil {
+		note = fmt.Sprintf(" (invalid: %s", ce.Code)
+		if ce.Field != "" {
+			note += " in " + ce.Field
 		}
+		note += "; the worker will answer it with a failed event)"
 	}
-
-	// Back where it was published: a tenant's command stays the tenant's.
-	subject := dl.subjects.CommandLookup()
-	if _, ok := dl.subjects.CommandTenant(d.header(kybflow.HeaderDeadLetterSubject)); ok {
-		subject = d.header(kybflow.HeaderDeadLetterSubject)
-	}
-	msg := nats.NewMsg(subject)
-	msg.Data = body
-	id, commands := replayMsgID(dl.name(), d.seq), dl.subjects.CommandsStream()
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(commands))
-	if err != nil {
-		return fmt.Errorf("publish to %s: %w", subject, streamError(dl.subjects, commands, err))
-	}
-	if ack.Duplicate {
-		fmt.Fprintf(a.stdout, "dead letter %d was replayed already: %s dropped this copy (Nats-Msg-Id %s), and the first replay stands", d.seq, commands, id)
+	if r.Duplicate {
+		fmt.Fprintf(a.stdout, "dead letter %d was replayed already: %s dropped this copy (Nats-Msg-Id %s), and the first replay stands", d.Seq, r.Stream, r.MsgID)
 	} else {
 		fmt.Fprintf(a.stdout, "replayed dead letter %d %s as lookup %s%s: %d bytes to %s, %s sequence %d (Nats-Msg-Id %s)",
-			d.seq, how, lookupID, note, len(body), subject, commands, ack.Sequence, id)
+			d.Seq, how, r.LookupID, note, r.Bytes, r.Subject, r.Stream, r.Sequence, r.MsgID)
 	}
-	deleted, err := eraseMsg(ctx, dl.stream, d.seq)
 	if err != nil {
 		fmt.Fprintln(a.stdout)
-		return fmt.Errorf("replayed, but the dead letter is not deleted: %w; replaying it again within DUPLICATE_WINDOW sends nothing twice, or purge it", err)
+		return fmt.Errorf("%w; replaying it again within DUPLICATE_WINDOW sends nothing twice, or purge it", err)
 	}
-	if deleted {
-		fmt.Fprintf(a.stdout, "; dead letter %d deleted\n", d.seq)
+	if r.Deleted {
+		fmt.Fprintf(a.stdout, "; dead letter %d deleted\n", d.Seq)
 	} else {
-		fmt.Fprintf(a.stdout, "; dead letter %d was deleted already\n", d.seq)
+		fmt.Fprintf(a.stdout, "; dead letter %d was deleted already\n", d.Seq)
 	}
 	return nil
 }
@@ -206,19 +183,19 @@ func (a *app) replay(ctx context.Context, dl *deadLetters, js jetstream.JetStrea
 // on a temporary file that only the user can read and that is removed
 // afterwards. A body saved empty or unchanged is an error: nothing is
 // replayed.
-func (a *app) edit(ctx context.Context, editor string, d deadLetter) ([]byte, error) {
-	f, err := os.CreateTemp("", fmt.Sprintf("amlctl-deadletter-%d-*.json", d.seq)) // mode 0600
+func (a *app) edit(ctx context.Context, editor string, d deadletters.DeadLetter) ([]byte, error) {
+	f, err := os.CreateTemp("", fmt.Sprintf("amlctl-deadletter-%d-*.json", d.Seq)) // mode 0600
 	if err != nil {
 		return nil, fmt.Errorf("temporary file to edit: %w", err)
 	}
 	name := f.Name()
 	defer os.Remove(name)
-	_, werr := f.Write(d.msg.Data)
+	_, werr := f.Write(d.Data)
 	if err := errors.Join(werr, f.Close()); err != nil {
 		return nil, fmt.Errorf("temporary file to edit: %w", err)
 	}
-	if d.truncated() {
-		fmt.Fprintf(a.stderr, "dead letter %d is %s: rebuild the whole command\n", d.seq, d.truncation())
+	if d.Truncated() {
+		fmt.Fprintf(a.stderr, "dead letter %d is %s: rebuild the whole command\n", d.Seq, d.Truncation())
 	}
 	cmd := exec.CommandContext(ctx, "sh", "-c", editor+` "$@"`, editor, name) //nolint:gosec // G204: the user's own editor, run as git runs it
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, a.stdout, a.stderr
@@ -232,7 +209,7 @@ func (a *app) edit(ctx context.Context, editor string, d deadLetter) ([]byte, er
 	switch {
 	case len(bytes.TrimSpace(edited)) == 0:
 		return nil, errors.New("saved empty: nothing replayed, and the dead letter is kept")
-	case bytes.Equal(edited, d.msg.Data):
+	case bytes.Equal(edited, d.Data):
 		return nil, errors.New("unchanged: nothing replayed, and the dead letter is kept (to replay it as it is, leave out --edit)")
 	}
 	return edited, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/deadletters"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
 
@@ -224,7 +225,7 @@ func TestDeadLetters(t *testing.T) {
 		s := seq["bad-id"]
 		fixed := []byte(`{"lookupId":"dl-once","type":"organization","identifier":"923609016"}`)
 		// A first replay was stored, but its answer (or the delete) was lost.
-		if _, err := js.Publish(ctx, subjects.CommandLookup(), fixed, jetstream.WithMsgID(replayMsgID("AML_DEADLETTER", s))); err != nil {
+		if _, err := js.Publish(ctx, subjects.CommandLookup(), fixed, jetstream.WithMsgID(deadletters.MsgID("AML_DEADLETTER", s))); err != nil {
 			t.Fatal(err)
 		}
 		file := filepath.Join(t.TempDir(), "fixed.json")

@@ -43,8 +43,8 @@ func TestEraseAgainstPipeline(t *testing.T) {
 	}
 	r = amlctl(ctx, env, "events", "--lookup", "p-er", "--json", "--follow=false")
 	ev, err := kybflow.DecodeEvent([]byte(r.stdout))
-	if err != nil || ev.Kind() != kybflow.KindErased || ev.Data.(kybflow.ErasedData).CorrelationID != "case-77" {
-		t.Fatalf("want the erased event alone: %v\n%s", err, r)
+	if err != nil || ev.Kind() != kybflow.KindErased || strings.Contains(r.stdout, "case-77") {
+		t.Fatalf("want the erased event alone, without the correlationId: %v\n%s", err, r)
 	}
 	if r := amlctl(ctx, env, "get", "--dir", t.TempDir(), "p-er"); r.code != 1 || !strings.Contains(r.stderr, "lookup p-er was erased at ") {
 		t.Errorf("get: want exit 1, erased:\n%s", r)

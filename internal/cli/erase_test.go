@@ -15,6 +15,7 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/erasure"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/testenv"
@@ -135,6 +136,9 @@ func (e *eraseEnv) erasedEvent(lookupID string) (kybflow.Event, string) {
 	if err != nil {
 		e.t.Fatalf("no erased event of %s: %v", lookupID, err)
 	}
+	if strings.Contains(string(m.Data), "correlationId") {
+		e.t.Errorf("erased event of %s carries a correlationId: %s", lookupID, m.Data)
+	}
 	ev, err := kybflow.DecodeEvent(m.Data)
 	if err != nil {
 		e.t.Fatal(err)
@@ -167,7 +171,9 @@ func TestErase(t *testing.T) {
 	// A completed lookup with a report the contract does not name (only
 	// its record knows it), two events, a late webhook and a check left;
 	// and another lookup, which must be left alone.
-	e.record("e-done", lookups.Completed, e.put("e-done", "json"), e.put("e-done", "report:aml"), e.put("e-done", "report:annual_accounts"))
+	e.record("e-done", lookups.Completed, e.put("e-done", "json"), e.put("e-done", "report:aml"), e.put("e-done", "report:annual_accounts"),
+		kybflow.Artifact{Name: "json", Bucket: "elsewhere", Key: "lookups/e-done/json.json"})
+	e.publish(s.DeadLetterCommands(), `{"lookupId":"e-done","metadata":{"email":"kari@example.com"}}`)
 	for _, lookupID := range []string{"e-done", "e-keep"} {
 		e.publish(s.Event(lookupID, kybflow.KindAccepted), "accepted, with metadata")
 		e.publish(streams.NamesOf(s).Webhook(lookupID), `{"sessionId":"s","event":"AllDone"}`)
@@ -180,15 +186,19 @@ func TestErase(t *testing.T) {
 		r := amlctl(ctx, e.env, "erase", "e-done")
 		bucket := e.dir.Bucket()
 		for _, want := range []string{"lookup e-done: erased at ", "(it was completed)",
-			"objects   3 objects deleted: " + bucket + "/lookups/e-done/json.json, " + bucket + "/lookups/e-done/report-aml.pdf, " + bucket + "/lookups/e-done/report-annual_accounts.pdf",
-			"events    2 events deleted from AML_EVENTS", "webhooks  1 webhook deleted from AML_WEBHOOKS", "checks    1 check deleted from AML_CHECKS",
-			"record    replaced by a tombstone", "event     erased published to aml.events.e-done.erased"} {
+			"  objects      3 objects deleted: " + bucket + "/lookups/e-done/json.json, " + bucket + "/lookups/e-done/report-aml.pdf, " + bucket + "/lookups/e-done/report-annual_accounts.pdf\n",
+			"  refused      1 location its record names, not deleted (not under its prefix in this store; look at them by hand): " +
+				`elsewhere/lookups/e-done/json.json (in bucket "elsewhere", not the store's "` + bucket + `")`,
+			"  events       2 events deleted from AML_EVENTS", "  webhooks     1 webhook deleted from AML_WEBHOOKS", "  checks       1 check deleted from AML_CHECKS",
+			"  dead letters 1 dead letter deleted from AML_DEADLETTER",
+			"  record       replaced by a tombstone", "  event        erased published to aml.events.e-done.erased"} {
 			if !strings.Contains(r.stdout, want) {
 				t.Errorf("no %q:\n%s", want, r)
 			}
 		}
-		if r.code != 0 || strings.Contains(r.stdout, "case-") || strings.Contains(r.stdout, "kari") {
-			t.Fatalf("want exit 0, and no personal data in the output:\n%s", r)
+		if r.code != 0 || strings.Contains(r.stdout, "case-") || strings.Contains(r.stdout, "kari") ||
+			!strings.Contains(r.stderr, "lookup e-done: 1 location named in its record left in place") {
+			t.Fatalf("want exit 0, a word on the refused location, and no personal data in the output:\n%s", r)
 		}
 		if files := e.files("e-done"); len(files) != 0 {
 			t.Errorf("files left of e-done (sidecars included): %v", files)
@@ -196,9 +206,9 @@ func TestErase(t *testing.T) {
 		rec := e.tombstone("e-done")
 		ev, msgID := e.erasedEvent("e-done")
 		d, ok := ev.Data.(kybflow.ErasedData)
-		if !ok || d.LookupID != "e-done" || d.CorrelationID != "case-e-done" || !d.ErasedAt.Equal(rec.ErasedAt) || !ev.Time.Equal(rec.ErasedAt) ||
+		if !ok || d.LookupID != "e-done" || !d.ErasedAt.Equal(rec.ErasedAt) || !ev.Time.Equal(rec.ErasedAt) ||
 			ev.Source != "urn:test" || msgID != "e-done.erased" {
-			t.Errorf("erased event %+v (Nats-Msg-Id %s): want e-done's, with its correlationId and erasedAt, from urn:test", ev, msgID)
+			t.Errorf("erased event %+v (Nats-Msg-Id %s): want e-done's, with its erasedAt, from urn:test", ev, msgID)
 		}
 		if n := e.count(s.EventsStream(), s.EventsFor("e-done")); n != 1 {
 			t.Errorf("%d events of e-done left, want the erased one", n)
@@ -221,7 +231,7 @@ func TestErase(t *testing.T) {
 		e.publish(streams.NamesOf(s).Webhook("e-done"), `{"sessionId":"s","event":"AllDone"}`)
 		r = amlctl(ctx, e.env, "erase", "e-done")
 		if r.code != 0 || !strings.Contains(r.stdout, "removed what appeared since") || !strings.Contains(r.stdout, "1 webhook deleted") ||
-			strings.Contains(r.stdout, "event     ") {
+			strings.Contains(r.stdout, "  event ") {
 			t.Fatalf("want the webhook removed, and no event:\n%s", r)
 		}
 		if n := e.count(s.EventsStream(), s.EventsFor("e-done")); n != 1 {
@@ -246,7 +256,7 @@ func TestErase(t *testing.T) {
 			t.Fatalf("want it erased, saying it had no record:\n%s", r)
 		}
 		e.tombstone("e-never")
-		if ev, _ := e.erasedEvent("e-never"); ev.Data.(kybflow.ErasedData).CorrelationID != "" {
+		if ev, _ := e.erasedEvent("e-never"); ev.Data.(kybflow.ErasedData).LookupID != "e-never" {
 			t.Errorf("erased event of a lookup without a record: %+v", ev.Data)
 		}
 	})
@@ -280,7 +290,7 @@ func TestErase(t *testing.T) {
 		if _, err := e.records.Create(ctx, lookups.Erasing(rec, "e-resume", at)); err != nil {
 			t.Fatal(err)
 		}
-		first, err := erasedEvent("urn:test", "e-resume", "case-e-resume", at)
+		first, err := erasure.ErasedEvent("urn:test", "e-resume", at)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -101,11 +101,3 @@ func (s *Store) update(ctx context.Context, r Record, rev uint64) (uint64, error
 	}
 	return next, nil
 }
-
-// Update writes r at revision rev.
-//
-// Deprecated: records change through transitions (Apply); kept only while
-// the erasure moves to them.
-func (s *Store) Update(ctx context.Context, r Record, rev uint64) (uint64, error) {
-	return s.update(ctx, r, rev)
-}
