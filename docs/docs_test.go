@@ -15,9 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/kybflow/kybflow"
-	"github.com/kybflow/kybflow/internal/streams"
 )
 
 // codeStrings is every string literal of the module's non-test Go code,
@@ -80,7 +77,6 @@ var (
 	alertList = regexp.MustCompile("(?s)Log messages worth an alert[^\n]*\n(?:[^\n]+\n)*")
 	backtick  = regexp.MustCompile("`([^`]+)`")
 	metric    = regexp.MustCompile(`\bkybflow_[a-z0-9_]+`)
-	setting   = regexp.MustCompile("`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`")
 )
 
 func TestDocsQuoteOnlyRealLogMessages(t *testing.T) {
@@ -125,37 +121,6 @@ func TestDocsQuoteOnlyRealMetrics(t *testing.T) {
 			}
 			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(base) + `$`).MatchString(code) {
 				t.Errorf("%s names the metric %s, which no code registers", name, m)
-			}
-		}
-	}
-}
-
-// notSettings are upper-case names the docs quote that are not settings of
-// our binaries: the Go runtime's, the test suite's, the OpenTelemetry
-// SDK's and exporter's (which they read from the environment themselves;
-// internal/tracing reads the others), and our stream names.
-var notSettings = map[string]bool{
-	"GOMEMLIMIT": true, "GOTOOLCHAIN": true, "MINIO_BIN": true, "REQUIRE_MINIO": true, "REQUIRE_PDF_TOOLS": true,
-	"KYBFLOW_TEST_LOG": true, "TEST_FLAGS": true, "FUZZTIME": true, "MINIO_VERSION": true,
-	"OTEL_EXPORTER_OTLP_HEADERS": true, "OTEL_SERVICE_NAME": true, "OTEL_RESOURCE_ATTRIBUTES": true,
-	"OTEL_TRACES_SAMPLER": true, "OTEL_TRACES_SAMPLER_ARG": true,
-}
-
-func TestDocsQuoteOnlyRealSettings(t *testing.T) {
-	code := map[string]bool{}
-	for _, s := range codeStrings(t) {
-		code[s] = true
-	}
-	subjects, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
-	for _, s := range []string{subjects.CommandsStream(), streams.NamesOf(subjects).ChecksStream(), streams.NamesOf(subjects).WebhooksStream(),
-		subjects.EventsStream(), subjects.DeadLetterStream(), streams.NamesOf(subjects).LookupsBucket(), "KV_" + streams.NamesOf(subjects).LookupsBucket()} {
-		notSettings[s] = true
-	}
-	streamName := regexp.MustCompile(`^[A-Z0-9_]+_(COMMANDS|CHECKS|WEBHOOKS|EVENTS|DEADLETTER|LOOKUPS)$`) // other prefixes' streams
-	for name, doc := range docFiles(t) {
-		for _, m := range setting.FindAllStringSubmatch(doc, -1) {
-			if !code[m[1]] && !notSettings[m[1]] && !streamName.MatchString(m[1]) {
-				t.Errorf("%s names the setting %s, which no binary reads", name, m[1])
 			}
 		}
 	}

@@ -38,7 +38,7 @@ func faultKillNATSServers(stop <-chan struct{}, js jetstream.JetStream, servers 
 		}
 		servers[victim].kill()
 		killed := time.Now()
-		time.Sleep(down) // the outage, kept even if stop comes meanwhile
+		time.Sleep(down) // sleep: the outage itself, kept even if stop comes meanwhile
 		if err := servers[victim].start(); err != nil {
 			errs = append(errs, err)
 		}

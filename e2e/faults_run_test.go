@@ -110,7 +110,7 @@ func (r *faultRun) finish(after func() []string) map[string]float64 {
 	ids := r.plat.ackedIDs()
 	r.watch.waitEnded(ids, faultEndWait)
 	lastEnd := time.Now()
-	time.Sleep(faultSettle) // a window for second endings to show (see faultSettle): a check that nothing more happens
+	time.Sleep(faultSettle) // sleep: a window for second endings to show (see faultSettle): a check that nothing more happens
 	b.StopTimer()
 	elapsed := time.Since(r.began)
 	endWait := lastEnd.Sub(r.began)

@@ -113,14 +113,16 @@ func (w *faultWatch) snapshot() map[string][]faultSighting {
 	return out
 }
 
-// waitEnded waits until every id has a terminal event, or timeout.
+// waitEnded waits until every id has a terminal event, or timeout; the
+// caller counts the ones still without one as lost.
 func (w *faultWatch) waitEnded(ids []string, timeout time.Duration) {
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) { // the poll of a condition wait (testenv takes a *testing.T, not a B)
+	_ = testenv.Poll(timeout, func() error {
 		got := w.snapshot()
-		if !slices.ContainsFunc(ids, func(id string) bool { return len(got[id]) == 0 }) {
-			return
+		if i := slices.IndexFunc(ids, func(id string) bool { return len(got[id]) == 0 }); i >= 0 {
+			return fmt.Errorf("%s has no terminal event yet", ids[i])
 		}
-	}
+		return nil
+	})
 }
 
 func (w *faultWatch) errSummary() string {

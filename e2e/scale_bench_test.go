@@ -42,8 +42,9 @@ package e2e
 //   - BenchmarkWorkerRSSWaitingSessions: a worker with default settings but
 //     for AML_RATE_LIMIT, and a sandbox whose results are never ready during
 //     the run; SCALE_SESSIONS commands (default 10,000) published at once.
-//     Once every session is opened and after some seconds of polling:
-//     the worker's VmRSS and VmHWM (target: under 100 MB).
+//     Once every session is opened and has been polled about five times
+//     (scaleWaitingPolls): the worker's VmRSS and VmHWM (target: under
+//     100 MB).
 //
 // Run one with:
 //
@@ -88,10 +89,11 @@ const (
 	// scaleSettle: after the last terminal event, how long the watcher keeps
 	// watching for second endings.
 	scaleSettle = 3 * time.Second
-	// scaleWaitingSettle: polling after the last session opened, before the
-	// waiting sessions' RSS is read: longer than the default POLL_MAX (30s),
-	// so every session has been polled several times (after 2, 4, 8 and 16 s).
-	scaleWaitingSettle = 35 * time.Second
+	// scaleWaitingPolls: session status calls per waiting session before
+	// their RSS is read: the opening command's first poll, then those after
+	// 2, 4, 8 and 16 s (the default POLL_INITIAL, doubling), so that every
+	// session has been polled several times.
+	scaleWaitingPolls = 5
 	// Targets, reported next to the numbers (not enforced).
 	scaleTargetLargeRSSMB   = 64
 	scaleTargetWaitingRSSMB = 100
@@ -283,7 +285,7 @@ func BenchmarkWorkerRSSLargeReports(b *testing.B) {
 	last := watch.waitTerminal(b, ids, e.procs(worker))
 	took := last.Sub(first)
 	mem := scaleMemory(b, pid)
-	time.Sleep(scaleSettle)
+	time.Sleep(scaleSettle) // sleep: a window for second endings to show (see scaleSettle): a check that nothing more happens
 	watch.checkEnded(b, ids, "completed")
 	e.checkExits(b, worker)
 	sizes := watch.reportSizes()
@@ -336,7 +338,8 @@ func BenchmarkWorkerRSSWaitingSessions(b *testing.B) {
 	published := time.Now()
 	last := watch.waitKind(b, ids, "session_opened", e.procs(worker))
 	opened := scaleMemory(b, pid)
-	time.Sleep(scaleWaitingSettle)
+	scaleWaitPolls(b, ops, scaleWaitingPolls*n)
+	polling := time.Since(last)
 	mem := scaleMemory(b, pid)
 	gor, heap, polls := scaleWorkerMetrics(ops)
 	watch.checkOpened(b, ids)
@@ -348,7 +351,7 @@ func BenchmarkWorkerRSSWaitingSessions(b *testing.B) {
 
 	b.Logf("%d commands published in %s; %d sessions opened %s after the first publish (%.0f/s; %d sessions in the sandbox); worker RSS at start %.1f MB, when all were open %.1f MB, after %s more of polling %.1f MB, peak (VmHWM) %.1f MB (target < %d MB, not enforced); %s goroutines, %s MB heap in use, %s session status calls so far",
 		n, published.Sub(first).Round(time.Millisecond), n, last.Sub(first).Round(time.Millisecond), float64(n)/last.Sub(first).Seconds(),
-		len(ins.Sessions), startRSS.rss, opened.rss, scaleWaitingSettle, mem.rss, mem.hwm, scaleTargetWaitingRSSMB, gor, heap, polls)
+		len(ins.Sessions), startRSS.rss, opened.rss, polling.Round(time.Second), mem.rss, mem.hwm, scaleTargetWaitingRSSMB, gor, heap, polls)
 	if mem.hwm >= scaleTargetWaitingRSSMB {
 		b.Logf("peak RSS %.1f MB is above the target of %d MB (reported, not enforced)", mem.hwm, scaleTargetWaitingRSSMB)
 	}

@@ -302,6 +302,34 @@ func scaleMemory(b *testing.B, pid int) scaleMem {
 	return m
 }
 
+// scaleWaitPolls waits until the worker has made at least want session
+// status calls (kybflow_session_status_calls_total), or fails after
+// scaleStall. It scrapes /metrics at most once a second, so that the
+// scrapes (each reads every stream's info) weigh little on the worker
+// whose memory is measured.
+func scaleWaitPolls(b *testing.B, ops string, want int) {
+	b.Helper()
+	var scraped time.Time
+	last := errors.New("not scraped yet")
+	testenv.Eventually(b, scaleStall, func() error {
+		if time.Since(scraped) < time.Second {
+			return last
+		}
+		scraped = time.Now()
+		_, _, polls := scaleWorkerMetrics(ops)
+		got, err := strconv.ParseFloat(polls, 64)
+		switch {
+		case err != nil:
+			last = fmt.Errorf("kybflow_session_status_calls_total not read from http://%s/metrics", ops)
+		case got < float64(want):
+			last = fmt.Errorf("%.0f session status calls, want %d", got, want)
+		default:
+			last = nil
+		}
+		return last
+	})
+}
+
 // scaleWorkerMetrics reads the worker's /metrics: its goroutines, heap in
 // use (MB) and session status calls, for the log ("?" when unreadable).
 func scaleWorkerMetrics(ops string) (goroutines, heapMB, polls string) {

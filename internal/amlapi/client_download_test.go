@@ -34,7 +34,7 @@ func TestDownload(t *testing.T) {
 			w.Header().Set("Content-Type", ContentTypeJSON)
 			w.(http.Flusher).Flush() // chunked: no length
 			// A body slower than RequestTimeout (100 ms): the duration is what is tested.
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(300 * time.Millisecond) // sleep: a slow server, its body later than RequestTimeout
 			_, _ = io.WriteString(w, `{"keyInformation":{}}`)
 		default:
 			http.NotFound(w, r)

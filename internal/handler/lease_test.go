@@ -68,7 +68,7 @@ func TestLiveOpenerRenewsItsLease(t *testing.T) {
 		if act, _ := streams.Decide(ctx, o, 1, streams.Backoff{}); act != streams.ActAck {
 			t.Fatalf("a duplicate command while the lease is held: %s (%v), want ack", act, o)
 		}
-		time.Sleep(lease / 3) // pacing the duplicates across the lease, not waiting for a state
+		time.Sleep(lease / 3) // sleep: pacing the duplicates across the lease, not waiting for a state
 	}
 	if err := <-first; err != nil {
 		t.Fatalf("the holder's command: %v", err)

@@ -56,7 +56,7 @@ func TestClusterServerFailuresLoseNothing(t *testing.T) {
 			id := fmt.Sprintf("cl-%02d", i)
 			e.publish(cmd{LookupID: id, Type: "organization", Country: "NO", Identifier: "923609016", Reports: []string{"aml"}}, id)
 			published <- i
-			time.Sleep(100 * time.Millisecond) // the platform's pace, spreading lookups over the faults
+			time.Sleep(100 * time.Millisecond) // sleep: the platform's pace, spreading lookups over the faults
 		}
 	}()
 	waitPublished := func(k int) {
@@ -89,7 +89,7 @@ func TestClusterServerFailuresLoseNothing(t *testing.T) {
 		}
 		t.Logf("stopping server %d (leader of %s: %d)", victim, stream, lead)
 		cluster.Stop(victim)
-		time.Sleep(4 * time.Second) // the outage itself: how long the server stays down
+		time.Sleep(4 * time.Second) // sleep: the outage itself: how long the server stays down
 		cluster.Restart(t, victim)
 	}
 	waitPublished(10)
