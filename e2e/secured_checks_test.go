@@ -56,6 +56,10 @@ func forbidden(t *testing.T, s *securedNATS, subscriber, platform *roleConn) {
 		_, err := platform.js.Publish(ctx, "$KV.AML_LOOKUPS.platform.sec-1", []byte(`{}`))
 		return err
 	})
+	platform.deniedPublish(t, "reset the session budget", "$KV.AML_BUDGET.w3600.1", func(ctx context.Context) error {
+		_, err := platform.js.Publish(ctx, "$KV.AML_BUDGET.w3600.1", []byte(`0`))
+		return err
+	})
 	platform.deniedPublish(t, "purge the events", "$JS.API.STREAM.PURGE.AML_EVENTS", platform.request("$JS.API.STREAM.PURGE.AML_EVENTS", ""))
 	platform.deniedPublish(t, "read acme's event", "$JS.API.DIRECT.GET.AML_EVENTS.aml.events.acme.sec-1.erased",
 		platform.request("$JS.API.DIRECT.GET.AML_EVENTS.aml.events.acme.sec-1.erased", ""))

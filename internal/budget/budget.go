@@ -87,10 +87,12 @@ func (l Limit) allowed(s Source) int {
 }
 
 // Exhausted is the error of a Take over the budget: the limit that is
-// full, and when its window ends.
+// full, when its window ends, and how long that is from the Take (by the
+// budget's clock).
 type Exhausted struct {
 	Limit Limit
 	Until time.Time
+	Wait  time.Duration
 }
 
 func (e *Exhausted) Error() string {

@@ -58,7 +58,7 @@ func (b *Budget) Take(ctx context.Context, source Source) (Grant, error) {
 		key := l.key(i)
 		ok, err := b.add(ctx, key, 1, l.allowed(source))
 		if err == nil && !ok {
-			err = &Exhausted{Limit: l, Until: end}
+			err = &Exhausted{Limit: l, Until: end, Wait: end.Sub(now)}
 		}
 		if err != nil {
 			b.Give(context.WithoutCancel(ctx), g)

@@ -24,6 +24,7 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/budget"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/nats-io/nats.go/jetstream"
@@ -63,9 +64,12 @@ type Poll struct {
 
 // Config wires the handlers.
 type Config struct {
-	API       API
-	Blobs     Blobs
-	Lookups   *lookups.Store
+	API     API
+	Blobs   Blobs
+	Lookups *lookups.Store
+	// Budget is the session budget every replica counts against
+	// (SESSION_BUDGET); nil: unlimited.
+	Budget    *budget.Budget
 	Publisher Publisher
 	// Events is the events stream, read when a later delivery finds a
 	// lookup ended (required).
@@ -135,6 +139,9 @@ func New(cfg Config) (*Handlers, error) {
 	}
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider()
+	}
+	if cfg.Budget == nil {
+		cfg.Budget = budget.New(nil, nil, nil)
 	}
 	cfg.WebhookURL = strings.TrimRight(cfg.WebhookURL, "/")
 	return &Handlers{c: cfg, log: cfg.Logger, tracer: cfg.Tracer.Tracer(TracerName)}, nil

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/budget"
 	"github.com/kybflow/kybflow/internal/lookups"
 )
 
@@ -13,7 +14,8 @@ type Metrics struct {
 	LookupsAccepted  prometheus.Counter
 	LookupsCompleted prometheus.Counter
 	LookupsFailed    *prometheus.CounterVec // by code
-	SessionsOpened   prometheus.Counter
+	SessionsOpened   *prometheus.CounterVec // by source: on_demand, monitor
+	BudgetWaits      *prometheus.CounterVec // by source: sessions that waited for the budget
 	ArtifactsStored  prometheus.Counter
 	BytesStored      prometheus.Counter
 	Polls            prometheus.Counter
@@ -34,7 +36,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		LookupsAccepted:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_lookups_accepted_total", Help: "Valid lookup commands recorded."}),
 		LookupsCompleted: prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_lookups_completed_total", Help: "Lookups completed with every artifact stored."}),
 		LookupsFailed:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_lookups_failed_total", Help: "Lookups failed, by failure code."}, []string{"code"}),
-		SessionsOpened:   prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_sessions_opened_total", Help: "BankID AML sessions opened (each costs money)."}),
+		SessionsOpened:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_sessions_opened_total", Help: "BankID AML sessions opened (each costs money), by source: on_demand or monitor."}, []string{"source"}),
+		BudgetWaits:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_session_budget_waits_total", Help: "Sessions not opened yet because SESSION_BUDGET was used up (the command waits for the next window), by source."}, []string{"source"}),
 		ArtifactsStored:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_artifacts_stored_total", Help: "Results (JSON, reports) stored."}),
 		BytesStored:      prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_artifact_bytes_stored_total", Help: "Bytes of results stored."}),
 		Polls:            prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_session_status_calls_total", Help: "Session status calls (polls and webhook confirmations)."}),
@@ -53,9 +56,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Endings a later delivery found missing from the events stream and published (a worker died between writing an ending and publishing it, or the delivery raced that publish)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.LookupsAccepted, m.LookupsCompleted, m.LookupsFailed, m.SessionsOpened, m.ArtifactsStored,
+		reg.MustRegister(m.LookupsAccepted, m.LookupsCompleted, m.LookupsFailed, m.SessionsOpened, m.BudgetWaits, m.ArtifactsStored,
 			m.BytesStored, m.Polls, m.Webhooks, m.Events, m.TransientErrors, m.DeadLetters, m.LookupDuration,
 			m.Unreadable, m.SessionNotFound, m.EndingsRepaired)
+	}
+	for _, s := range []budget.Source{budget.OnDemand, budget.Monitor} {
+		m.SessionsOpened.WithLabelValues(string(s))
+		m.BudgetWaits.WithLabelValues(string(s))
 	}
 	return m
 }

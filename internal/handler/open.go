@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/budget"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/tracing"
@@ -29,11 +31,24 @@ import (
 // cancelled if the lease cannot be counted on any more (lease.go).
 func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) outcome {
 	cmd := rec.Command
+	source := sourceOf(cmd)
+	grant, err := h.c.Budget.Take(ctx, source)
+	if err != nil {
+		h.unclaim(ctx, rec, rev)
+		var ex *budget.Exhausted
+		if errors.As(err, &ex) {
+			h.c.Metrics.BudgetWaits.WithLabelValues(string(source)).Inc()
+			h.log.Info("session budget used up; the lookup waits for the next window", "lookup_id", cmd.Key(), "limit", ex.Limit.String(), "until", ex.Until)
+			return retryAfter(err, budgetWait(ex))
+		}
+		return retryBackoff(err)
+	}
 	l := h.holdLease(ctx, rec, rev)
 	defer func() { _, _, _ = l.release() }()      // for a panic in the create call; a second release is a no-op
 	sessionID, err := h.createSession(l.ctx, cmd) //nolint:contextcheck // l.ctx derives from ctx (holdLease)
 	rec, rev, lost := l.release()
 	if err != nil {
+		h.c.Budget.Give(context.WithoutCancel(ctx), grant) // not opened: not spent
 		if errors.Is(lost, errLeaseTaken) {
 			return retryBackoff(fmt.Errorf("create session: %w (%w)", lost, err))
 		}
@@ -49,7 +64,7 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) out
 		}
 		return h.fail(ctx, rec, rev, results{}, code, err.Error())
 	}
-	h.c.Metrics.SessionsOpened.Inc()
+	h.c.Metrics.SessionsOpened.WithLabelValues(string(source)).Inc()
 	rec, next, err := h.recordSession(ctx, rec, rev, sessionID)
 	if errors.Is(err, lookups.ErrErased) {
 		h.log.Warn("session opened for a lookup erased meanwhile; its tombstone blocks any other", "lookup_id", cmd.Key())
@@ -63,6 +78,20 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) out
 	}
 	h.log.Info("session opened", "lookup_id", cmd.Key(), "session_id", sessionID)
 	return h.announceOpened(ctx, rec, next, true)
+}
+
+// sourceOf is whom a lookup's session is for, in the budget's order:
+// on-demand lookups go before monitor runs.
+func sourceOf(cmd kybflow.LookupCommand) budget.Source {
+	return budget.OnDemand
+}
+
+// budgetWait is how long a lookup over the budget waits: until the full
+// window ends, and a little more, spread so that the lookups waiting for
+// it do not all come back in the same instant.
+func budgetWait(ex *budget.Exhausted) time.Duration {
+	spread := min(ex.Limit.Window/20, 30*time.Second)
+	return ex.Wait + rand.N(spread+1) //nolint:gosec // a spread of retries, not a secret
 }
 
 // unclaim gives an opening claim back (state accepted), so that the next

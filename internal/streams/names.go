@@ -15,6 +15,7 @@ const (
 	StreamWebhooks = "AML_WEBHOOKS" // work queue: verified AML webhooks
 	StreamChecks   = "AML_CHECKS"   // work queue: scheduled session checks
 	BucketLookups  = "AML_LOOKUPS"  // key-value: one record per lookup
+	BucketBudget   = "AML_BUDGET"   // key-value: the session budget's counters
 )
 
 // Names are a deployment's subjects and stream names: the public ones of
@@ -64,3 +65,7 @@ func (n Names) ChecksStream() string { return n.stream("CHECKS") }
 // LookupsBucket is the name of the key-value bucket of lookup state
 // records: AML_LOOKUPS for the default prefix.
 func (n Names) LookupsBucket() string { return n.stream("LOOKUPS") }
+
+// BudgetBucket is the name of the key-value bucket of the session
+// budget's counters (internal/budget), one per limit and window.
+func (n Names) BudgetBucket() string { return n.stream("BUDGET") }

@@ -40,6 +40,9 @@ type Topology struct {
 	// last change (LOOKUP_RETENTION): within it, a command with the same
 	// lookupId is recognised as a duplicate.
 	LookupsMaxAge time.Duration
+	// BudgetMaxAge is how long a session budget counter is kept
+	// (DefaultBudgetMaxAge when shorter): twice the longest window.
+	BudgetMaxAge time.Duration
 	// AckWait of the consumers (ACK_WAIT; long work sends InProgress).
 	AckWait time.Duration
 	// WebhookMaxDeliver bounds retries of one webhook (WEBHOOK_MAX_DELIVER): polling
@@ -90,6 +93,8 @@ func (t *Topology) validate() error {
 type Resources struct {
 	Commands, Checks, Webhooks jetstream.Consumer
 	Lookups                    jetstream.KeyValue
+	// Budget is the session budget's bucket (internal/budget).
+	Budget jetstream.KeyValue
 	// Events is the events stream, for reading what was published.
 	Events jetstream.Stream
 }
@@ -117,18 +122,23 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources
 			res.Events = st
 		}
 	}
-	bucket := t.bucket()
-	if err := t.retry(ctx, "ensure bucket "+bucket.Bucket, func(ctx context.Context) (err error) {
-		if res.Lookups, err = t.currentBucket(ctx, js, bucket); err != nil || res.Lookups != nil {
+	for _, b := range []struct {
+		cfg jetstream.KeyValueConfig
+		kv  *jetstream.KeyValue
+	}{{t.bucket(), &res.Lookups}, {t.budgetBucket(), &res.Budget}} {
+		bucket := b.cfg
+		if err := t.retry(ctx, "ensure bucket "+bucket.Bucket, func(ctx context.Context) (err error) {
+			if *b.kv, err = t.currentBucket(ctx, js, bucket); err != nil || *b.kv != nil {
+				return err
+			}
+			if err := t.checkHeld(ctx, js, "KV_"+bucket.Bucket, bucket.MaxBytes); err != nil {
+				return err
+			}
+			*b.kv, err = js.CreateOrUpdateKeyValue(ctx, bucket)
 			return err
+		}); err != nil {
+			return nil, err
 		}
-		if err := t.checkHeld(ctx, js, "KV_"+bucket.Bucket, bucket.MaxBytes); err != nil {
-			return err
-		}
-		res.Lookups, err = js.CreateOrUpdateKeyValue(ctx, bucket)
-		return err
-	}); err != nil {
-		return nil, err
 	}
 	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks} {
 		cons, err := t.ensureConsumer(ctx, js, name)
@@ -332,6 +342,24 @@ func (t Topology) bucket() jetstream.KeyValueConfig {
 		MaxBytes: bound(t.LookupsMaxBytes),
 	}
 }
+
+// budgetBucket holds the session budget's counters: one small key per
+// limit and window, kept for BudgetMaxAge after its last change.
+func (t Topology) budgetBucket() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket: NamesOf(t.Subjects).BudgetBucket(), Description: "Session budget counters, by limit and window.",
+		History: 1, TTL: max(t.BudgetMaxAge, DefaultBudgetMaxAge), Storage: jetstream.FileStorage, Replicas: t.Replicas,
+		MaxBytes: budgetMaxBytes,
+	}
+}
+
+// DefaultBudgetMaxAge is how long a budget counter is kept at least: two
+// windows of a day. A longer window needs BudgetMaxAge of two of it.
+const DefaultBudgetMaxAge = 48 * time.Hour
+
+// budgetMaxBytes bounds the budget's bucket: a few keys of a few bytes
+// per window, for two days of windows of a second at most.
+const budgetMaxBytes = 64 << 20
 
 // bound is a limit as JetStream spells it: -1 for none (zero here), which
 // is also what the server reports for a stream made without one, so that

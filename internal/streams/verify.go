@@ -66,18 +66,22 @@ func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func
 			return nil, err
 		}
 	}
-	bucket := t.bucket().Bucket
-	if err := t.retry(ctx, "verify bucket "+bucket, attempt(func(ctx context.Context) (err error) {
-		res.Lookups, err = js.KeyValue(ctx, bucket)
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			return fmt.Errorf("bucket %s %w", bucket, ErrMissing)
+	for _, b := range []struct {
+		bucket string
+		kv     *jetstream.KeyValue
+	}{{t.bucket().Bucket, &res.Lookups}, {t.budgetBucket().Bucket, &res.Budget}} {
+		if err := t.retry(ctx, "verify bucket "+b.bucket, attempt(func(ctx context.Context) (err error) {
+			*b.kv, err = js.KeyValue(ctx, b.bucket)
+			if errors.Is(err, jetstream.ErrBucketNotFound) {
+				return fmt.Errorf("bucket %s %w", b.bucket, ErrMissing)
+			}
+			if err != nil {
+				return fmt.Errorf("bucket %s: %w", b.bucket, err)
+			}
+			return nil
+		})); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return fmt.Errorf("bucket %s: %w", bucket, err)
-		}
-		return nil
-	})); err != nil {
-		return nil, err
 	}
 	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks} {
 		stream, _, _ := t.consumer(name)
