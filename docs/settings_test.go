@@ -52,7 +52,11 @@ func binarySettings(t *testing.T) map[string][]setting {
 		{"worker", func(s *envconfig.Set) { new(worker.Config).Settings(s) }},
 		{"webhook-bridge", func(s *envconfig.Set) { new(bridge.Config).Settings(s) }},
 		{"kybflow-dev", func(s *envconfig.Set) { new(devmode.Config).Settings(s) }},
-		{"aml-sandbox", func(s *envconfig.Set) { new(sandbox.Config).Settings(s) }},
+		{"aml-sandbox", func(s *envconfig.Set) {
+			new(sandbox.Config).Settings(s)
+			l := sandbox.Logging() // the program's own SANDBOX_LOG_LEVEL (cmd/aml-sandbox)
+			l.RegisterLevel(s)
+		}},
 	} {
 		set := envconfig.New(b.name, envconfig.MapLookup(nil), io.Discard)
 		b.register(set)
@@ -85,7 +89,7 @@ var setMethods = map[string]bool{
 }
 
 // mainSettings is what the programs under cmd/ register themselves (the
-// sandbox program's listen address and log level), read from their source:
+// sandbox program's listen address), read from their source:
 // a main package cannot be imported. A default is known when it is a
 // string literal.
 func mainSettings(t *testing.T) []setting {
@@ -242,7 +246,7 @@ func TestDocsNameOnlyRealVariables(t *testing.T) {
 
 // streamNames matches the names of streams and the bucket, of any prefix.
 func streamNames() *regexp.Regexp {
-	return regexp.MustCompile(`^(KV_)?[A-Z0-9_]*_(COMMANDS|CHECKS|WEBHOOKS|EVENTS|DEADLETTER|LOOKUPS)$`)
+	return regexp.MustCompile(`^(KV_)?[A-Z0-9_]*_(COMMANDS|CHECKS|WEBHOOKS|EVENTS|DEADLETTER|LOOKUPS|BUDGET|MONITORS)$`)
 }
 
 // apiWords are the upper-case string literals of the AML API's model and
@@ -402,7 +406,7 @@ func TestOperationsWorstCaseMemory(t *testing.T) {
 		t.Fatal("operations.md has no worst case of the worker's memory in the form the code computes (Resources)")
 	}
 	c := worker.Defaults()
-	parts := int64(c.S3UploadMem) / int64(c.S3PartSize) * int64(c.S3PartSize)
+	parts := int64(c.Storage.UploadMemory) / int64(c.Storage.PartSize) * int64(c.Storage.PartSize)
 	small := int64(c.Concurrency) * int64(len(c.Roles)) * blob.SmallObjectSize
 	want := (parts + small) >> 20
 	if got, _ := strconv.ParseInt(string(m[1]), 10, 64); got != want {
