@@ -144,7 +144,7 @@ func (s *Sandbox) reportSize(sess *session, rt amlapi.ReportType) (int64, error)
 // jsonDocument renders the JSON of a session; base is the API's base URL
 // for the report links.
 func (s *Sandbox) jsonDocument(sess *session, base string) ([]byte, error) {
-	o := newOrg(sess.country, sess.idKind, sess.identifier)
+	o := orgOf(sess)
 	var doc any
 	if sess.kind == amlapi.KindBeneficial {
 		nr, omitted := s.nationalRegistryFields(sess.expands)

@@ -206,6 +206,9 @@ func (s *Sandbox) open(k amlapi.Kind, c amlapi.Country, req createRequest, clien
 	if sp, ok := special(c, req.identifier); ok && req.idKind != identifier.DUNS {
 		sess.behaviour = sp.Behaviour
 	}
+	if sess.behaviour.changes() {
+		sess.sequence = s.sequences.next(sess.key())
+	}
 	switch {
 	case sess.behaviour == BehaviourFail:
 		sess.failing = true

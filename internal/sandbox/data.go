@@ -83,8 +83,10 @@ type org struct {
 	signature    string
 	procuration  string
 	procurators  []*person
-	contact      *person // an extra role of a type the client does not know
-	hitSuffix    string  // reference number of sanction matches
+	contact      *person  // an extra role of a type the client does not know
+	hitSuffix    string   // reference number of sanction matches
+	hits         []string // keys of the sanction lists that match (see sanctionLists)
+	status       amlapi.OrganizationStatus
 }
 
 // newOrg generates the organization of a canonical identifier of kind k in
@@ -92,7 +94,7 @@ type org struct {
 func newOrg(c amlapi.Country, k identifier.Kind, id string) *org {
 	g := newGen(string(c), id)
 	p := profileOf(c)
-	o := &org{country: c, p: p}
+	o := &org{country: c, p: p, status: amlapi.OrganizationActive}
 
 	if k == identifier.DUNS {
 		o.duns = id
@@ -119,6 +121,9 @@ func newOrg(c amlapi.Country, k identifier.Kind, id string) *org {
 	if s, ok := special(c, id); ok {
 		o.behaviour = s.Behaviour
 		o.name = s.Name
+		if s.Behaviour == BehaviourSanctionHit {
+			o.hits = []string{"eu", "un", "ofac"}
+		}
 		if o.typ.sole || o.typ.listed {
 			o.typ = p.types[0] // the special ones are ordinary limited companies
 			o.name = strings.TrimSuffix(s.Name, " AS")

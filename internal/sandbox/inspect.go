@@ -44,6 +44,9 @@ type InspectedSession struct {
 	WebhookURL string              `json:"webhookUrl,omitempty"`
 	Failing    bool                `json:"failing"`
 	Behaviour  Behaviour           `json:"behaviour,omitempty"`
+	// Sequence is, for a changing identifier, the session's number among
+	// the sessions of its kind, country and identifier (1, 2, …).
+	Sequence int `json:"sequence,omitempty"`
 }
 
 // Download is one request for a result (JSON or report), whatever its
@@ -104,6 +107,7 @@ func (in *inspector) session(s *session) {
 	rec := InspectedSession{
 		ID: s.id, Kind: s.kind, Country: s.country, Identifier: s.identifier, Created: s.tl.created.UTC(),
 		Expands: s.expands, Reports: s.reports, Failing: s.failing, Behaviour: s.behaviour,
+		Sequence: s.sequence,
 	}
 	if s.webhook != nil {
 		rec.WebhookURL = s.webhook.URL

@@ -18,7 +18,8 @@ type person struct {
 	city        string
 	citizenship []string
 	birthplace  string
-	ssn         string // a synthetic Norwegian national identity number
+	ssn         string    // a synthetic Norwegian national identity number
+	since       time.Time // when the person took their role; zero: the registration date
 }
 
 func (g *gen) person(p *profile, country amlapi.Country) person {

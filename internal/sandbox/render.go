@@ -34,7 +34,7 @@ func (o *org) keyInformation(ss *sourceSet) keyInformation {
 		Name: o.name, OrganizationNumber: o.number, DUNSNumber: o.duns,
 		OrganizationType: codeDesc{o.typ.code, o.typ.description},
 		Country:          string(o.country), RegistrationDate: day(o.registered), WebPage: o.webPage,
-		Employees: o.employees, Status: "ACTIVE",
+		Employees: o.employees, Status: string(o.status),
 		Sectors: []codeDesc{{o.trade.nace, o.trade.description}},
 		Purpose: o.trade.purpose, Sources: []string{o.p.mainRegister},
 		Metadata: ss.meta(o.src(o.p.mainRegister)),
@@ -230,7 +230,11 @@ func (o *org) roles() []roleJSON {
 	out := []roleJSON{}
 	since := day(o.registered)
 	add := func(typ, desc string, p *person) {
-		out = append(out, roleJSON{Type: typ, Description: desc, Name: p.name, BirthDate: day(p.birth), Since: since})
+		r := roleJSON{Type: typ, Description: desc, Name: p.name, BirthDate: day(p.birth), Since: since}
+		if !p.since.IsZero() {
+			r.Since = day(p.since)
+		}
+		out = append(out, r)
 	}
 	if o.typ.sole {
 		if len(o.owners) > 0 {
@@ -270,7 +274,7 @@ func (o *org) sanction(ofac bool, ss *sourceSet) sanctionBlock {
 		}
 		s.Lists = append(s.Lists, screenedList{l.name, l.source})
 		srcs = append(srcs, source{Name: l.name, Authority: l.source, Updated: day(o.updated)})
-		if o.behaviour != BehaviourSanctionHit {
+		if !slices.Contains(o.hits, l.key) {
 			continue
 		}
 		ref := strings.ToUpper(l.key) + "-" + o.hitSuffix

@@ -86,7 +86,7 @@ func (c *cursor) gap() { c.y -= 8 }
 
 // writeReport writes report rt of sess to out and returns its size.
 func (s *Sandbox) writeReport(out io.Writer, sess *session, rt amlapi.ReportType) (int64, error) {
-	o := newOrg(sess.country, sess.idKind, sess.identifier)
+	o := orgOf(sess)
 	l := labelsFor(sess.language)
 	title := l.aml
 	if rt == amlapi.ReportCertificateOfIncorporation {
@@ -125,7 +125,7 @@ func (s *Sandbox) writeReport(out io.Writer, sess *session, rt amlapi.ReportType
 	c.field(l.organization, o.name)
 	c.field(l.orgType, o.typ.code+" – "+o.typ.description)
 	c.field(l.registered, day(o.registered))
-	c.field(l.status, "ACTIVE")
+	c.field(l.status, string(o.status))
 	c.field(l.address, o.visiting.AddressLine+", "+o.visiting.PostalCode+" "+o.visiting.City)
 	if o.number != sess.identifier {
 		c.field(mustKind(sess.country).Description(), o.number)

@@ -50,6 +50,8 @@ type Sandbox struct {
 	sessions  map[string]*session
 	sessSweep int // sweep forgotten sessions when len(sessions) reaches it
 
+	sequences sessionCounter // sessions per changing identifier
+
 	insp inspector
 	wh   dispatcher
 

@@ -24,6 +24,7 @@ type session struct {
 	language   string
 	webhook    *amlapi.WebhookSubscription
 	behaviour  Behaviour
+	sequence   int // changing identifiers: the session's number among its identifier's (1, 2, …); else 0
 	failing    bool
 	tl         timeline
 

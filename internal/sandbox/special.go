@@ -94,7 +94,7 @@ func SpecialIdentifiers() []Special {
 // special returns the special entry of a canonical identifier of country c,
 // if it is one.
 func special(c amlapi.Country, id string) (Special, bool) {
-	for _, s := range SpecialIdentifiers() {
+	for _, s := range append(SpecialIdentifiers(), ChangingIdentifiers()...) {
 		if s.Country == c && s.Identifier == id {
 			return s, true
 		}
