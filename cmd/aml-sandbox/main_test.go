@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -241,7 +240,7 @@ func TestSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != "127.0.0.1:8480" || c.LogLevel != slog.LevelInfo || c.Sandbox.ClientID != "sandbox" || c.Sandbox.ClientSecret != "sandbox-secret" ||
+	if c.Listen != "127.0.0.1:8480" || c.Log.Level != "info" || c.Sandbox.ClientID != "sandbox" || c.Sandbox.ClientSecret != "sandbox-secret" ||
 		c.Sandbox.ReadyAfter != 2*time.Second || c.Sandbox.Lifetime != 2*time.Hour || c.Sandbox.NationalRegistry != amlapi.AccessGranted {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -255,7 +254,7 @@ func TestSettings(t *testing.T) {
 	}
 	if s := c.Sandbox; s.ReadyAfter != time.Second || s.ClientID != "from-env" || s.Faults.ErrorRate != 0.5 || !s.SSNAccess ||
 		s.ReportSize != 100_000_000 || s.Seed != 42 || s.WebhookSecret != "eA==" || s.NationalRegistry != amlapi.AccessPending ||
-		s.SessionShape != sandbox.ShapeGuide || !slices.Equal(s.AllowedScopes, []string{amlapi.ScopeBasic, amlapi.ScopeOFAC}) || c.LogLevel != slog.LevelWarn {
+		s.SessionShape != sandbox.ShapeGuide || !slices.Equal(s.AllowedScopes, []string{amlapi.ScopeBasic, amlapi.ScopeOFAC}) || c.Log.Level != "warn" {
 		t.Errorf("resolved: %+v", c)
 	}
 	if c, err := load([]string{"--ssn-access"}, envconfig.MapLookup(nil), io.Discard); err != nil || !c.Sandbox.SSNAccess {

@@ -6,32 +6,33 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/sandbox"
 )
 
 // Config is the whole configuration of the program: the sandbox's settings
 // (sandbox.Config.Settings) and the program's own.
 type Config struct {
-	Listen   string
-	LogLevel slog.Level
-	Sandbox  sandbox.Config
+	Listen  string
+	Log     logging.Settings
+	Sandbox sandbox.Config
 }
 
 // Settings registers every setting with its variable, flag and default.
 func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.Listen, "SANDBOX_LISTEN", "listen", "127.0.0.1:8480", "address to listen on (port 0: any free port)")
 	c.Sandbox.Settings(s)
-	s.Func("SANDBOX_LOG_LEVEL", "log-level", "info", "debug, info, warn or error",
-		func(v string) error { return c.LogLevel.UnmarshalText([]byte(v)) })
+	c.Log = sandbox.Logging()
+	c.Log.RegisterLevel(s)
 }
 
 // Validate reports what the settings could not check one by one.
 func (c *Config) Validate() error {
 	var ck envconfig.Checker
 	ck.Require("SANDBOX_LISTEN", c.Listen)
+	c.Log.Check(&ck)
 	return errors.Join(ck.Err(), c.Sandbox.Validate())
 }
 
@@ -71,7 +72,9 @@ func run(ctx context.Context, args []string, lookup envconfig.Lookup, stdout io.
 	if err != nil {
 		return err
 	}
-	c.Sandbox.Logger = slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: c.LogLevel}))
+	if c.Sandbox.Logger, err = c.Log.New(stdout); err != nil {
+		return err
+	}
 	srv, err := sandbox.Start(c.Sandbox, c.Listen)
 	if err != nil {
 		return err

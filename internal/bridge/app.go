@@ -25,17 +25,27 @@ import (
 	"github.com/kybflow/kybflow/natsconn"
 )
 
-// Config is the webhook bridge's configuration.
+// Config is the webhook bridge's configuration. The groups other binaries
+// read too are declared by the packages that own them (NATS, Ops, Log; see
+// internal/envconfig, Groups); the rest are the bridge's.
 type Config struct {
 	NATS          natsconn.Settings
 	ListenAddr    string
-	HTTPAddr      string
+	Ops           opshttp.Settings
 	WebhookSecret string
 	SubjectPrefix string
 	MaxBody       int
-	LogFormat     string
-	LogLevel      string
+	Log           logging.Settings
 }
+
+// Defaults of the bridge's own settings.
+const (
+	// DefaultHTTPAddr is the bridge's ops address: beside the worker's
+	// (opshttp.DefaultAddr), so that both can run on one host.
+	DefaultHTTPAddr = ":9091"
+	// DefaultMaxBody is the largest webhook body taken, in bytes.
+	DefaultMaxBody = 64 << 10
+)
 
 // Settings registers the bridge's settings on s, with their variables,
 // flags and defaults.
@@ -43,12 +53,13 @@ func (c *Config) Settings(s *envconfig.Set) {
 	c.NATS = natsconn.Settings{URL: nats.DefaultURL, InboxPrefix: "_INBOX_kybflow_bridge"}
 	s.NATS(&c.NATS)
 	s.String(&c.ListenAddr, "LISTEN_ADDR", "listen", ":8080", "address BankID's webhooks are received on (POST /webhooks/{lookupId})")
-	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9091", "address of /healthz, /readyz and /metrics")
+	c.Ops = opshttp.Settings{Addr: DefaultHTTPAddr}
+	c.Ops.RegisterAddr(s)
 	s.Secret(&c.WebhookSecret, "WEBHOOK_SECRET", "webhook-secret", "secret that verifies webhook signatures, whsec_<base64> or <base64> as Standard Webhooks secrets are (required)")
-	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix, "prefix of every NATS subject and stream name")
-	s.Int(&c.MaxBody, "WEBHOOK_MAX_BODY", "max-body", 64<<10, "largest webhook body in bytes; larger ones get 413")
-	s.String(&c.LogFormat, "LOG_FORMAT", "log-format", "json", "log format: json or text")
-	s.String(&c.LogLevel, "LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
+	s.SubjectPrefix(&c.SubjectPrefix)
+	s.Int(&c.MaxBody, "WEBHOOK_MAX_BODY", "max-body", DefaultMaxBody, "largest webhook body in bytes; larger ones get 413")
+	c.Log = logging.DefaultSettings()
+	c.Log.Register(s)
 }
 
 // Validate checks the configuration; every problem names its variable.
@@ -58,15 +69,14 @@ func (c *Config) Validate() error {
 		ck.Add(err)
 	}
 	ck.Require("LISTEN_ADDR", c.ListenAddr)
-	ck.Require("HTTP_ADDR", c.HTTPAddr)
+	c.Ops.Check(&ck)
 	ck.Require("WEBHOOK_SECRET", c.WebhookSecret)
 	if _, err := amlapi.ParseWebhookSecret(c.WebhookSecret); c.WebhookSecret != "" && err != nil {
 		ck.Check(false, "WEBHOOK_SECRET", "%v: write it as the Standard Webhooks libraries read it, e.g. whsec_%s", err, "c2VjcmV0LWJ5dGVz")
 	}
 	ck.Check(c.MaxBody > 0, "WEBHOOK_MAX_BODY", "must be positive, got %d", c.MaxBody)
-	if _, err := kybflow.NewSubjects(c.SubjectPrefix); err != nil {
-		ck.Check(false, "AML_SUBJECT_PREFIX", "%v", err)
-	}
+	ck.SubjectPrefix(c.SubjectPrefix)
+	c.Log.Check(&ck)
 	return ck.Err()
 }
 
@@ -133,7 +143,7 @@ func Start(cfg Config, log *slog.Logger, opts Options) (*App, error) {
 		nc.Close()
 		return nil, err
 	}
-	ops, err := opshttp.Listen("HTTP_ADDR", cfg.HTTPAddr)
+	ops, err := opshttp.Listen("HTTP_ADDR", cfg.Ops.Addr)
 	if err != nil {
 		ln.Close()
 		nc.Close()
@@ -204,7 +214,7 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	if err := set.Parse(args); err != nil {
 		return err
 	}
-	log, err := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)
+	log, err := cfg.Log.New(stdout)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow/internal/natsembed"
+	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/testenv"
 	"github.com/kybflow/kybflow/natsconn"
 )
@@ -34,7 +35,7 @@ func TestBridgeWaitsForNATS(t *testing.T) {
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
 
 	app, err := Start(Config{
-		NATS: natsconn.Settings{URL: url}, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: secret,
+		NATS: natsconn.Settings{URL: url}, ListenAddr: "127.0.0.1:0", Ops: opshttp.Settings{Addr: "127.0.0.1:0"}, WebhookSecret: secret,
 		SubjectPrefix: "aml", MaxBody: 64 << 10,
 	}, slog.New(slog.DiscardHandler), Options{})
 	if err != nil {
@@ -155,13 +156,13 @@ func TestBridgeWaitsForNATS(t *testing.T) {
 // variable and not quoting the secret.
 func TestBadWebhookSecretIsRefusedAtStart(t *testing.T) {
 	for _, secret := range []string{"raw-text-secret", "whsec_not*base64"} {
-		cfg := Config{NATS: natsconn.Settings{URL: "nats://127.0.0.1:4222"}, ListenAddr: ":0", HTTPAddr: ":0", WebhookSecret: secret, SubjectPrefix: "aml", MaxBody: 1024}
+		cfg := Config{NATS: natsconn.Settings{URL: "nats://127.0.0.1:4222"}, ListenAddr: ":0", Ops: opshttp.Settings{Addr: ":0"}, WebhookSecret: secret, SubjectPrefix: "aml", MaxBody: 1024}
 		err := cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), "WEBHOOK_SECRET") || strings.Contains(err.Error(), secret) {
 			t.Errorf("secret %q: %v, want an error naming WEBHOOK_SECRET without the secret", secret, err)
 		}
 	}
-	good := Config{NATS: natsconn.Settings{URL: "nats://127.0.0.1:4222"}, ListenAddr: ":0", HTTPAddr: ":0", WebhookSecret: "whsec_c2VjcmV0", SubjectPrefix: "aml", MaxBody: 1024}
+	good := Config{NATS: natsconn.Settings{URL: "nats://127.0.0.1:4222"}, ListenAddr: ":0", Ops: opshttp.Settings{Addr: ":0"}, WebhookSecret: "whsec_c2VjcmV0", SubjectPrefix: "aml", MaxBody: 1024}
 	if err := good.Validate(); err != nil {
 		t.Errorf("a whsec_ secret: %v", err)
 	}

@@ -28,16 +28,9 @@ type natsSettings struct {
 
 func (n *natsSettings) register(f *flags) {
 	n.nats = natsconn.Settings{URL: nats.DefaultURL, InboxPrefix: "_INBOX_kybflow_amlctl"}
-	for _, v := range n.nats.Vars() {
-		if v.Secret {
-			f.EnvSecret(v.Value, v.Env, v.Flag, v.Usage)
-			continue
-		}
-		f.EnvString(v.Value, v.Env, v.Flag, *v.Value, v.Usage)
-	}
-	f.EnvString(&n.prefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix,
-		"prefix of the subjects and stream names: the worker's AML_SUBJECT_PREFIX")
-	f.EnvString(&n.tenant, "AML_TENANT", "tenant", "",
+	f.set.NATS(&n.nats)
+	f.set.SubjectPrefix(&n.prefix)
+	f.set.String(&n.tenant, "AML_TENANT", "tenant", "",
 		"the platform's tenant, when the deployment keeps platforms apart: lookups are then this tenant's (a LOOKUP_ID may also be given as tenant.lookupId)")
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/erasure"
 )
 
@@ -55,18 +56,17 @@ why; the others are erased), or NATS or the storage cannot be reached.`
 
 func (a *app) runErase(ctx context.Context, args []string) error {
 	var (
-		conn                      natsSettings
-		storage                   storageSettings
-		bucket, keyPrefix, source string
-		force                     bool
+		conn              natsSettings
+		storage           storageSettings
+		keyPrefix, source string
+		force             bool
 	)
 	f := a.newFlags("erase", "amlctl erase [flags] LOOKUP_ID...", eraseAbout)
 	f.Bool(&force, "force", false, "erase a lookup that has not ended too (a worker handling it may store or publish again)")
 	conn.register(f)
-	storage.register(f)
-	f.EnvString(&bucket, "S3_BUCKET", "s3-bucket", "", "the worker's S3_BUCKET, where its objects are (required with S3_ENDPOINT)")
-	f.EnvString(&keyPrefix, "BLOB_KEY_PREFIX", "blob-key-prefix", kybflow.DefaultKeyPrefix, "the worker's BLOB_KEY_PREFIX, the prefix of every object key")
-	f.EnvString(&source, "EVENT_SOURCE", "event-source", kybflow.DefaultSource, "the worker's EVENT_SOURCE, the source of the erased events (as of the lookups' other events)")
+	storage.register(f, blob.PartS3|blob.PartBucket|blob.PartDir)
+	f.set.KeyPrefix(&keyPrefix)
+	f.set.EventSource(&source)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -92,12 +92,12 @@ func (a *app) runErase(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := opts.Validate(); err != nil { // the others are valid: the source is not
-		return usagef("EVENT_SOURCE %q: want an absolute URI, the worker's EVENT_SOURCE (urn:kybflow:worker by default)", source)
+		return usagef("EVENT_SOURCE %q: want an absolute URI, the worker's EVENT_SOURCE (%s by default)", source, kybflow.DefaultSource)
 	}
 	if err := storage.check("erase", "erase from"); err != nil {
 		return err
 	}
-	if storage.blobDir == "" && bucket == "" {
+	if storage.Dir == "" && storage.Bucket == "" {
 		return usagef("S3_BUCKET is required with S3_ENDPOINT: set it to the worker's S3_BUCKET")
 	}
 	nc, js, err := conn.connect()
@@ -105,7 +105,7 @@ func (a *app) runErase(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	store, err := openStore(ctx, &storage, bucket)
+	store, err := openStore(ctx, &storage)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (a *app) runErase(ctx context.Context, args []string) error {
 		return explainStream(opts.Subjects, err)
 	}
 
-	p := erasurePrinter{w: a.stdout, subjects: opts.Subjects, bucket: store.Bucket(), dir: storage.blobDir != ""}
+	p := erasurePrinter{w: a.stdout, subjects: opts.Subjects, bucket: store.Bucket(), dir: storage.Dir != ""}
 	failed := 0
 	for _, id := range ids {
 		r, err := e.Erase(ctx, id)

@@ -12,20 +12,15 @@ import (
 )
 
 // flags is one command's command line: its own flags, and the settings it
-// reads from the environment, each of which is also a flag (envconfig). It
-// keeps what --help needs to explain both.
+// reads from the environment, each of which is also a flag (envconfig),
+// registered on set by the groups that declare them. It keeps what --help
+// needs to explain both.
 type flags struct {
 	name, usage, about string
 	stdout             io.Writer
 	set                *envconfig.Set
 	fs                 *flag.FlagSet
 	own                []string // the command's own flags, in help order
-	env                []envDoc // the variables, in help order
-}
-
-type envDoc struct {
-	env, flag, def, usage string
-	secret                bool
 }
 
 func (a *app) newFlags(name, usage, about string) *flags {
@@ -71,23 +66,6 @@ func (l *listValue) Set(s string) error {
 		}
 	}
 	return nil
-}
-
-// Settings from the environment.
-
-func (f *flags) EnvString(p *string, env, flagName, def, usage string) {
-	f.set.String(p, env, flagName, def, usage)
-	f.env = append(f.env, envDoc{env: env, flag: flagName, def: def, usage: usage})
-}
-
-func (f *flags) EnvSecret(p *string, env, flagName, usage string) {
-	f.set.Secret(p, env, flagName, usage)
-	f.env = append(f.env, envDoc{env: env, flag: flagName, usage: usage, secret: true})
-}
-
-func (f *flags) EnvBool(p *bool, env, flagName string, def bool, usage string) {
-	f.set.Bool(p, env, flagName, def, usage)
-	f.env = append(f.env, envDoc{env: env, flag: flagName, def: fmt.Sprint(def), usage: usage})
 }
 
 // isSet reports whether the command line set the flag name.
@@ -149,16 +127,16 @@ func (f *flags) printHelp(w io.Writer) {
 			fmt.Fprintf(w, "        %s\n", usage)
 		}
 	}
-	if len(f.env) > 0 {
+	if env := f.set.Settings(); len(env) > 0 {
 		fmt.Fprint(w, "\nEnvironment (each variable can also be given as the flag named with it, which wins):\n")
-		for _, e := range f.env {
-			fmt.Fprintf(w, "  %s (--%s)\n", e.env, e.flag)
-			usage := e.usage
+		for _, e := range env {
+			fmt.Fprintf(w, "  %s (--%s)\n", e.Env, e.Flag)
+			usage := e.Usage
 			switch {
-			case e.secret:
+			case e.Secret:
 				usage += " (never shown)"
-			case e.def != "":
-				usage += " (default " + e.def + ")"
+			case e.Default != "":
+				usage += " (default " + e.Default + ")"
 			}
 			fmt.Fprintf(w, "        %s\n", usage)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/client"
+	"github.com/kybflow/kybflow/internal/blob"
 )
 
 const getAbout = `
@@ -43,7 +44,7 @@ func (a *app) runGet(ctx context.Context, args []string) error {
 	f := a.newFlags("get", "amlctl get [flags] LOOKUP_ID", getAbout)
 	f.String(&dir, "dir", ".", "download into `DIR`/<lookupId>/ (created, mode 0700)")
 	conn.register(f)
-	storage.register(f)
+	storage.register(f, blob.PartS3|blob.PartDir)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err

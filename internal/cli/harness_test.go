@@ -37,21 +37,21 @@ func startPipeline(t *testing.T, s3 bool) *pipeline {
 	t.Cleanup(func() { sb.Close() })
 
 	cfg := worker.Defaults()
-	cfg.NATS.URL, cfg.APIURL, cfg.IssuerURL = p.natsURL, sb.URL(), sb.IssuerURL()
-	cfg.ClientID, cfg.ClientSecret = "sandbox", "sandbox-secret"
-	cfg.RateLimit, cfg.RetryBudget, cfg.HTTPAddr, cfg.Concurrency = 200, 10*time.Second, "127.0.0.1:0", 4
+	cfg.NATS.URL, cfg.AML.APIURL, cfg.AML.IssuerURL = p.natsURL, sb.URL(), sb.IssuerURL()
+	cfg.AML.ClientID, cfg.AML.ClientSecret = "sandbox", "sandbox-secret"
+	cfg.AML.RateLimit, cfg.AML.RetryBudget, cfg.Ops.Addr, cfg.Concurrency = 200, 10*time.Second, "127.0.0.1:0", 4
 	cfg.PollInitial, cfg.PollMax, cfg.PollMaxWebhook = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second
 	cfg.MaxWait, cfg.DrainTimeout, cfg.EventsMaxAge, cfg.Duplicates, cfg.LookupsMaxAge = time.Hour, 5*time.Second, time.Hour, time.Hour, 24*time.Hour
-	cfg.EventSource, cfg.LogFormat, cfg.LogLevel = "urn:test", "text", "warn"
+	cfg.EventSource, cfg.Log.Format, cfg.Log.Level = "urn:test", "text", "warn"
 	p.env = map[string]string{"NATS_URL": p.natsURL}
 	if s3 {
 		srv := testenv.MinIO(t)
 		p.s3 = &srv
-		cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Secure = srv.Endpoint, "results", srv.AccessKey, srv.SecretKey, false
+		cfg.Storage.Endpoint, cfg.Storage.Bucket, cfg.Storage.AccessKey, cfg.Storage.SecretKey, cfg.Storage.Secure = srv.Endpoint, "results", srv.AccessKey, srv.SecretKey, false
 		p.env["S3_ENDPOINT"], p.env["S3_ACCESS_KEY"], p.env["S3_SECRET_KEY"], p.env["S3_SECURE"] = srv.Endpoint, srv.AccessKey, srv.SecretKey, "false"
 	} else {
 		p.blobDir = t.TempDir()
-		cfg.BlobDir = p.blobDir
+		cfg.Storage.Dir = p.blobDir
 		p.env["BLOB_DIR"] = p.blobDir
 	}
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/client"
+	"github.com/kybflow/kybflow/internal/blob"
 )
 
 const lookupAbout = `
@@ -37,7 +38,7 @@ interrupted (the lookup goes on; follow it with amlctl events --lookup ID --all)
 func (a *app) runLookup(ctx context.Context, args []string) error {
 	var (
 		conn                                       natsSettings
-		blobDir                                    string
+		storage                                    storageSettings
 		typ, country, idType, language             string
 		lookupID, correlationID, metadata          string
 		expands, reports                           []string
@@ -60,8 +61,7 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	f.Bool(&asJSON, "json", false, "print JSON only: with --wait the final event (a CloudEvent), otherwise the submission")
 	f.Bool(&noValidate, "no-validate", false, "send the command without checking it first; the worker's failed event then says what is wrong")
 	conn.register(f)
-	f.EnvString(&blobDir, "BLOB_DIR", "blob-dir", "",
-		"the directory the worker stores results in, when it stores them locally; with --wait the artifacts' paths in it are printed")
+	storage.register(f, blob.PartDir)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -170,7 +170,7 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	switch d := ev.Data.(type) {
 	case kybflow.CompletedData:
 		if !asJSON {
-			PrintArtifacts(a.stdout, d, blobDir)
+			PrintArtifacts(a.stdout, d, storage.Dir)
 			fmt.Fprintf(a.stdout, "download them: amlctl get %s\n", lookupID)
 		}
 		return nil

@@ -32,17 +32,20 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/bridge"
 	"github.com/kybflow/kybflow/internal/cli"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/natsembed"
+	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/worker"
 	"github.com/kybflow/kybflow/natsconn"
 )
 
-// Config of development mode.
+// Config of development mode. The groups other binaries read too are
+// declared by the packages that own them (see internal/envconfig, Groups).
 type Config struct {
 	DataDir       string
 	NATSPort      int
@@ -50,14 +53,17 @@ type Config struct {
 	BridgeListen  string
 	WorkerHTTP    string
 	BridgeHTTP    string
-	ReadyAfter    time.Duration
 	Sample        bool
-	LogLevel      string
 
-	// S3 settings, as the worker reads them; when S3_ENDPOINT is set,
-	// results go to S3 instead of DataDir/results.
-	S3Endpoint, S3Bucket, S3AccessKey, S3SecretKey, S3Region string
-	S3Secure                                                 bool
+	// Sandbox is the sandbox's configuration: SANDBOX_READY_AFTER is read,
+	// the rest is made at start.
+	Sandbox sandbox.Config
+	// Log is the components' level (LOG_LEVEL, default warn); they write
+	// text.
+	Log logging.Settings
+	// Storage is the S3 settings, as the worker reads them; when
+	// S3_ENDPOINT is set, results go to S3 instead of DataDir/results.
+	Storage blob.Settings
 }
 
 // Settings registers development mode's settings.
@@ -68,15 +74,13 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.BridgeListen, "DEV_BRIDGE_LISTEN", "bridge-listen", "127.0.0.1:8080", "address of the webhook bridge (port 0: any free port)")
 	s.String(&c.WorkerHTTP, "DEV_WORKER_HTTP_ADDR", "worker-http-addr", "127.0.0.1:9090", "worker's /healthz, /readyz and /metrics")
 	s.String(&c.BridgeHTTP, "DEV_BRIDGE_HTTP_ADDR", "bridge-http-addr", "127.0.0.1:9091", "bridge's /healthz, /readyz and /metrics")
-	s.Duration(&c.ReadyAfter, "SANDBOX_READY_AFTER", "ready-after", 2*time.Second, "how long the sandbox takes to make a result ready")
+	c.Sandbox.RegisterReadyAfter(s)
 	s.Bool(&c.Sample, "DEV_SAMPLE", "sample", true, "run a sample lookup at start")
-	s.String(&c.LogLevel, "LOG_LEVEL", "log-level", "warn", "log level of the components: debug, info, warn or error")
-	s.String(&c.S3Endpoint, "S3_ENDPOINT", "s3-endpoint", "", "store results in S3 at this host[:port] instead of the data folder")
-	s.String(&c.S3Bucket, "S3_BUCKET", "s3-bucket", "kybflow-dev", "S3 bucket (created if missing)")
-	s.String(&c.S3AccessKey, "S3_ACCESS_KEY", "s3-access-key", "", "S3 access key")
-	s.Secret(&c.S3SecretKey, "S3_SECRET_KEY", "s3-secret-key", "S3 secret key")
-	s.String(&c.S3Region, "S3_REGION", "s3-region", "", "S3 region")
-	s.Bool(&c.S3Secure, "S3_SECURE", "s3-secure", worker.Defaults().S3Secure, "use HTTPS to S3 (false for a local MinIO on http)")
+	c.Log = logging.Settings{Format: "text", Level: "warn"}
+	c.Log.RegisterLevel(s)
+	c.Storage = blob.DefaultSettings()
+	c.Storage.Bucket = "kybflow-dev"
+	c.Storage.RegisterParts(s, blob.PartS3|blob.PartBucket)
 }
 
 // Main runs development mode until ctx ends.
@@ -88,7 +92,7 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	if err := set.Parse(args); err != nil {
 		return err
 	}
-	log, err := logging.New(stderr, "text", cfg.LogLevel)
+	log, err := cfg.Log.New(stderr)
 	if err != nil {
 		return err
 	}
@@ -141,7 +145,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 
 	secret := amlapi.WebhookSecretPrefix + base64.StdEncoding.EncodeToString([]byte(randomHex(16)))
 	sb, err := listenOr(cfg.SandboxListen, "", say, "sandbox", func(addr string) (*sandbox.Server, error) {
-		return sandbox.Start(sandbox.Config{WebhookSecret: secret, ReadyAfter: cfg.ReadyAfter, Logger: log.With("component", "sandbox")}, addr)
+		sc := cfg.Sandbox
+		sc.WebhookSecret, sc.Logger = secret, log.With("component", "sandbox")
+		return sandbox.Start(sc, addr)
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
@@ -149,13 +155,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	defer sb.Close()
 
 	bcfg := bridge.Config{
-		NATS: natsconn.Settings{URL: natsURL}, ListenAddr: cfg.BridgeListen, HTTPAddr: cfg.BridgeHTTP,
-		WebhookSecret: secret, SubjectPrefix: kybflow.DefaultPrefix, MaxBody: 64 << 10, LogFormat: "text", LogLevel: cfg.LogLevel,
+		NATS: natsconn.Settings{URL: natsURL}, ListenAddr: cfg.BridgeListen, Ops: opshttp.Settings{Addr: cfg.BridgeHTTP},
+		WebhookSecret: secret, SubjectPrefix: kybflow.DefaultPrefix, MaxBody: bridge.DefaultMaxBody, Log: cfg.Log,
 	}
 	br, err := listenOr(cfg.BridgeListen, "LISTEN_ADDR", say, "webhook bridge", func(addr string) (*bridge.App, error) {
 		bcfg.ListenAddr = addr
 		return listenOr(cfg.BridgeHTTP, "HTTP_ADDR", say, "bridge /metrics", func(addr string) (*bridge.App, error) {
-			bcfg.HTTPAddr = addr
+			bcfg.Ops.Addr = addr
 			return bridge.Start(bcfg, log.With("component", "bridge"), bridge.Options{})
 		})
 	})
@@ -164,28 +170,28 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	}
 
 	wcfg := worker.Defaults()
-	wcfg.NATS.URL, wcfg.APIURL, wcfg.IssuerURL = natsURL, sb.URL(), sb.IssuerURL()
-	wcfg.ClientID, wcfg.ClientSecret = "sandbox", "sandbox-secret"
-	wcfg.Scopes = []string{"aml_organization/basic", "aml_organization/OFAC"}
+	wcfg.NATS.URL, wcfg.AML.APIURL, wcfg.AML.IssuerURL = natsURL, sb.URL(), sb.IssuerURL()
+	wcfg.AML.ClientID, wcfg.AML.ClientSecret = sandbox.DefaultClientID, sandbox.DefaultClientSecret
+	wcfg.AML.Scopes = []string{amlapi.ScopeBasic, amlapi.ScopeOFAC}
 	wcfg.WebhookURL = "http://" + br.Addr().String() + "/webhooks"
 	wcfg.PollInitial, wcfg.PollMax, wcfg.PollMaxWebhook = time.Second, 10*time.Second, 30*time.Second
 	wcfg.DrainTimeout, wcfg.EventSource = 10*time.Second, "urn:kybflow:dev"
-	wcfg.LogFormat, wcfg.LogLevel = "text", cfg.LogLevel
+	wcfg.Log = cfg.Log
 	// JetStream reserves every stream's MaxBytes on disk: the production
 	// defaults (about 5 GiB in all) are more than a laptop should give a
 	// trial run.
 	wcfg.CommandsMaxBytes, wcfg.ChecksMaxBytes, wcfg.WebhooksMaxBytes = 64<<20, 16<<20, 16<<20
 	wcfg.EventsMaxBytes, wcfg.DeadLetterMaxBytes, wcfg.LookupsMaxBytes = 128<<20, 16<<20, 64<<20
 	blobDir := ""
-	if cfg.S3Endpoint != "" {
-		wcfg.S3Endpoint, wcfg.S3Bucket, wcfg.S3AccessKey, wcfg.S3SecretKey = cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey
-		wcfg.S3Region, wcfg.S3Secure = cfg.S3Region, cfg.S3Secure
+	if st := cfg.Storage; st.Endpoint != "" {
+		wcfg.Storage.Endpoint, wcfg.Storage.Bucket, wcfg.Storage.AccessKey, wcfg.Storage.SecretKey = st.Endpoint, st.Bucket, st.AccessKey, st.SecretKey
+		wcfg.Storage.Region, wcfg.Storage.Secure = st.Region, st.Secure
 	} else {
 		blobDir = filepath.Join(dataDir, "results")
-		wcfg.BlobDir = blobDir
+		wcfg.Storage.Dir = blobDir
 	}
 	w, err := listenOr(cfg.WorkerHTTP, "HTTP_ADDR", say, "worker /metrics", func(addr string) (*worker.App, error) {
-		wcfg.HTTPAddr = addr
+		wcfg.Ops.Addr = addr
 		return worker.Start(ctx, wcfg, log.With("component", "worker"), worker.Options{})
 	})
 	if err != nil {
@@ -212,7 +218,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		if blobDir != "" {
 			say("  results          %s", blobDir)
 		} else {
-			say("  results          S3 %s, bucket %s", cfg.S3Endpoint, cfg.S3Bucket)
+			say("  results          S3 %s, bucket %s", cfg.Storage.Endpoint, cfg.Storage.Bucket)
 		}
 		say("")
 		if cfg.Sample {

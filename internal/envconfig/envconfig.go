@@ -6,6 +6,23 @@
 // Errors name the variable and the flag, and all of them are reported at
 // once. The environment is read through an injected lookup function, so
 // tests pass a map instead of calling os.Setenv.
+//
+// # Groups
+//
+// Settings that several binaries read are declared once, as a group, by the
+// package that owns what they configure: natsconn (the NATS connection),
+// blob (where results are stored), amlapi (the AML API client), logging,
+// opshttp (the ops endpoint) and sandbox. A group is a struct of the
+// values, its defaults as the package's exported constants (and a
+// DefaultSettings function that holds them), a Register(*Set) method that
+// registers each variable with the value the struct holds as its default,
+// and a Check(*Checker) method that validates them, each problem naming its
+// variable. A binary's one Config composes the groups it needs: it sets a
+// group to its defaults, changes the few it wants otherwise (as each binary
+// gives NATS its own inbox prefix), registers it, and its Validate calls
+// the group's Check. The group of a package that cannot import this one is
+// registered here: natsconn's, which is public (Set.NATS), and the
+// contract's, since package kybflow imports nothing (contract.go).
 package envconfig
 
 import (
@@ -228,16 +245,35 @@ func (s *Set) Vars() []string {
 	return out
 }
 
-// Markdown renders the settings as a Markdown table, for the README.
-func (s *Set) Markdown() string {
-	var b strings.Builder
-	b.WriteString("| variable | flag | default | meaning |\n| --- | --- | --- | --- |\n")
-	for _, e := range s.entries {
+// Setting is a registered setting as help shows it.
+type Setting struct {
+	Env, Flag string
+	// Default is the registered default as text; empty for a secret.
+	Default string
+	Usage   string
+	Secret  bool
+}
+
+// Settings lists the registered settings, in order, for a program's own
+// help (amlctl's).
+func (s *Set) Settings() []Setting {
+	out := make([]Setting, len(s.entries))
+	for i, e := range s.entries {
 		def := e.def
 		if e.secret {
 			def = ""
 		}
-		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s |\n", e.env, e.flag, codeOrEmpty(def), e.usage)
+		out[i] = Setting{Env: e.env, Flag: e.flag, Default: def, Usage: e.usage, Secret: e.secret}
+	}
+	return out
+}
+
+// Markdown renders the settings as a Markdown table, for the README.
+func (s *Set) Markdown() string {
+	var b strings.Builder
+	b.WriteString("| variable | flag | default | meaning |\n| --- | --- | --- | --- |\n")
+	for _, e := range s.Settings() {
+		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s |\n", e.Env, e.Flag, codeOrEmpty(e.Default), e.Usage)
 	}
 	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/natsconn"
 	"io"
 	"strconv"
@@ -209,6 +210,58 @@ func TestNATSHelpShowsNoSecret(t *testing.T) {
 		}
 		if n.URL != "nats://alice:s3cret@h:4222" || n.User != "TOK3N" {
 			t.Fatalf("settings read %+v", n)
+		}
+	}
+}
+
+// TestSettingsListWhatHelpShows: Settings lists every setting as
+// registered, a secret without its value, for a program's own help.
+func TestSettingsListWhatHelpShows(t *testing.T) {
+	var prefix, secret string
+	s := New("test", MapLookup(map[string]string{"AML_SUBJECT_PREFIX": "tenant_a", "KEY": "hunter2"}), io.Discard)
+	s.SubjectPrefix(&prefix)
+	s.Secret(&secret, "KEY", "key", "a key")
+	if err := s.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	got := s.Settings()
+	want := []Setting{
+		{Env: "AML_SUBJECT_PREFIX", Flag: "subject-prefix", Default: "aml", Usage: "prefix of every NATS subject and stream name"},
+		{Env: "KEY", Flag: "key", Usage: "a key", Secret: true},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || prefix != "tenant_a" || secret != "hunter2" {
+		t.Errorf("Settings() = %+v (read %q, %q), want %+v", got, prefix, secret, want)
+	}
+}
+
+// TestContractSettings: the contract's variables default to package
+// kybflow's constants, and their checks name them.
+func TestContractSettings(t *testing.T) {
+	var prefix, keys, source string
+	s := New("test", MapLookup(nil), io.Discard)
+	s.SubjectPrefix(&prefix)
+	s.KeyPrefix(&keys)
+	s.EventSource(&source)
+	if err := s.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if prefix != kybflow.DefaultPrefix || keys != kybflow.DefaultKeyPrefix || source != kybflow.DefaultSource {
+		t.Errorf("defaults %q %q %q", prefix, keys, source)
+	}
+	var ck Checker
+	ck.SubjectPrefix(prefix)
+	ck.KeyPrefix(keys)
+	ck.EventSource(source)
+	if err := ck.Err(); err != nil {
+		t.Fatalf("the defaults: %v", err)
+	}
+	ck.SubjectPrefix("a b")
+	ck.KeyPrefix("../up")
+	ck.EventSource("")
+	err := ck.Err()
+	for _, want := range []string{"AML_SUBJECT_PREFIX: ", "BLOB_KEY_PREFIX: ", "EVENT_SOURCE is required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v does not say %q", err, want)
 		}
 	}
 }

@@ -5,25 +5,13 @@
 package logging
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 )
 
 // New returns a logger writing to w in format "json" or "text" at level
-// "debug", "info", "warn" or "error".
+// "debug", "info", "warn" or "error" ("" is json, and info): Settings.New
+// with LOG_FORMAT and LOG_LEVEL.
 func New(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("LOG_LEVEL: %q is not debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(format) {
-	case "json", "":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("LOG_FORMAT: %q is not json or text", format)
+	return Settings{Format: format, Level: level}.New(w)
 }

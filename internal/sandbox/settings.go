@@ -10,6 +10,7 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/logging"
 )
 
 // Settings: Config read from environment variables and flags, for cmd/aml-sandbox.
@@ -26,8 +27,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 		into(&c.WebhookSecret, parseWebhookSecret))
 	s.Func("SANDBOX_ALLOWED_SCOPES", "allowed-scopes", strings.Join(knownScopes, ","), "scopes a token may have, comma separated",
 		into(&c.AllowedScopes, parseScopes))
-	s.Func("SANDBOX_READY_AFTER", "ready-after", shortDuration(DefaultReadyAfter), "time from create until the JSON is READY",
-		into(&c.ReadyAfter, parseDuration))
+	c.RegisterReadyAfter(s)
 	s.Func("SANDBOX_REPORT_INTERVAL", "report-interval", "", "each report is READY this long after the entity before it; empty: ready-after/2",
 		into(&c.ReportInterval, parseDuration))
 	s.Func("SANDBOX_LIFETIME", "lifetime", shortDuration(amlapi.Lifetime), "how long a READY result can be downloaded",
@@ -66,6 +66,21 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Func("SANDBOX_WEBHOOK_ATTEMPTS", "webhook-attempts", strconv.Itoa(DefaultWebhookRetryAttempts), "webhook delivery attempts in all",
 		into(&c.WebhookRetry.Attempts, parseAttempts))
 	s.Func("SANDBOX_SEED", "seed", "0", "seed of the fault knobs' randomness", into(&c.Seed, parseSeed))
+}
+
+// RegisterReadyAfter registers SANDBOX_READY_AFTER alone, for a program
+// that runs the sandbox with its other settings its own (development mode).
+func (c *Config) RegisterReadyAfter(s *envconfig.Set) {
+	s.Func("SANDBOX_READY_AFTER", "ready-after", shortDuration(DefaultReadyAfter), "time from create until the JSON is READY",
+		into(&c.ReadyAfter, parseDuration))
+}
+
+// Logging is the logging group of the sandbox program: its level alone,
+// read from SANDBOX_LOG_LEVEL (the sandbox runs beside the worker in one
+// environment in tests and development, and must not take its LOG_LEVEL),
+// in text for people.
+func Logging() logging.Settings {
+	return logging.Settings{Prefix: "SANDBOX_", Format: "text", Level: logging.DefaultLevel}
 }
 
 // into makes an envconfig parse function that stores parse's result in *p.

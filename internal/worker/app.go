@@ -21,14 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/handler"
-	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/streams"
@@ -92,15 +90,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		opts.Tracing = tracing.Disabled()
 	}
 
-	auth := amlapi.ClientSecretBasic
-	if cfg.ClientAuth == "post" {
-		auth = amlapi.ClientSecretPost
-	}
-	api, err := amlapi.New(amlapi.Config{
-		BaseURL: cfg.APIURL, IssuerURL: cfg.IssuerURL, TokenURL: cfg.TokenURL,
-		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, ClientAuth: auth, Scopes: cfg.Scopes,
-		RateLimit: rate.Limit(cfg.RateLimit), Retry: amlapi.RetryPolicy{MaxElapsedTime: cfg.RetryBudget}, HTTPClient: opts.HTTPClient, Logger: log.With("component", "amlapi"),
-	})
+	apiCfg := cfg.AML.Config()
+	apiCfg.HTTPClient, apiCfg.Logger = opts.HTTPClient, log.With("component", "amlapi")
+	api, err := amlapi.New(apiCfg)
 	if err != nil {
 		return nil, fmt.Errorf("AML client: %w", err)
 	}
@@ -109,19 +101,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	// (storage.go), so that S3 down at start makes the worker wait.
 	var store blobStore
 	var ensureBucket func(context.Context) error
-	if cfg.BlobDir != "" {
-		d, err := blob.NewDir(cfg.BlobDir)
+	if cfg.Storage.Dir != "" {
+		d, err := blob.NewDir(cfg.Storage.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("BLOB_DIR: %w", err)
 		}
 		store = d
 	} else {
-		s3, err := blob.NewS3(ctx, blob.S3Config{
-			Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
-			Region: cfg.S3Region, Secure: cfg.S3Secure, SSE: cfg.S3SSE, PartSize: int64(cfg.S3PartSize), UploadMemory: int64(cfg.S3UploadMem),
-		})
+		s3, err := blob.NewS3(ctx, cfg.Storage.S3Config())
 		if err != nil {
-			return nil, fmt.Errorf("S3_ENDPOINT %s, S3_BUCKET %s: %w", cfg.S3Endpoint, cfg.S3Bucket, err)
+			return nil, fmt.Errorf("S3_ENDPOINT %s, S3_BUCKET %s: %w", cfg.Storage.Endpoint, cfg.Storage.Bucket, err)
 		}
 		store, ensureBucket = s3, s3.EnsureBucket
 	}
@@ -145,7 +134,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}, []string{"consumer", "ack"})
 	reg.MustRegister(consume)
 
-	ops, err := opshttp.Listen("HTTP_ADDR", cfg.HTTPAddr)
+	ops, err := opshttp.Listen("HTTP_ADDR", cfg.Ops.Addr)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -260,7 +249,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	notes := map[string]opshttp.Note{"national registry access": a.access.note}
 	ops := opshttp.Handler(a.registry, ready, notes)
-	if a.cfg.Pprof {
+	if a.cfg.Ops.Pprof {
 		ops = opshttp.WithProfiling(ops)
 	}
 	srv := opshttp.NewServer(ops, a.log)
@@ -334,7 +323,7 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 	if err := set.Parse(args); err != nil {
 		return err
 	}
-	log, err := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)
+	log, err := cfg.Log.New(stdout)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func BenchmarkPipeline(b *testing.B) {
 	e := newEnv(b, envOptions{sandbox: sandbox.Config{ReadyAfter: time.Nanosecond, ReportInterval: time.Nanosecond}})
 	e.start(false, 0)
 	cfg := e.config(false)
-	cfg.PollInitial, cfg.PollMax, cfg.Concurrency, cfg.LogLevel = 5*time.Millisecond, 20*time.Millisecond, 32, "error"
+	cfg.PollInitial, cfg.PollMax, cfg.Concurrency, cfg.Log.Level = 5*time.Millisecond, 20*time.Millisecond, 32, "error"
 	e.startWorker(cfg)
 
 	b.ResetTimer()

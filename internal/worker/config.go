@@ -12,8 +12,11 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/natsconn"
 )
 
@@ -38,37 +41,21 @@ const (
 )
 
 // Config is the worker's configuration: one struct, loaded from the
-// environment and flags, validated at start.
+// environment and flags, validated at start. The groups other binaries
+// read too are declared by the packages that own them (NATS, AML, Storage,
+// Ops, Log; see internal/envconfig, Groups); the rest are the worker's.
 type Config struct {
 	NATS          natsconn.Settings
 	SubjectPrefix string
 
-	APIURL       string
-	IssuerURL    string
-	TokenURL     string
-	ClientID     string
-	ClientSecret string
-	Scopes       []string
-	ClientAuth   string
-	RateLimit    float64
-	RetryBudget  time.Duration
+	AML amlapi.Settings
 
 	WebhookURL string
 
-	S3Endpoint  string
-	S3Bucket    string
-	S3AccessKey string
-	S3SecretKey string
-	S3Region    string
-	S3Secure    bool
-	S3SSE       bool
-	S3PartSize  int
-	S3UploadMem int
-	BlobDir     string
-	KeyPrefix   string
+	Storage   blob.Settings
+	KeyPrefix string
 
-	HTTPAddr string
-	Pprof    bool
+	Ops opshttp.Settings
 
 	Roles          []string
 	Concurrency    int
@@ -102,8 +89,7 @@ type Config struct {
 	CommandMaxMsgSize  int64
 	WebhookMaxMsgSize  int64
 
-	LogFormat string
-	LogLevel  string
+	Log logging.Settings
 }
 
 // Default bounds of the streams and the bucket, in bytes. JetStream
@@ -150,35 +136,20 @@ const (
 func (c *Config) Settings(s *envconfig.Set) {
 	c.NATS = natsconn.Settings{URL: nats.DefaultURL, InboxPrefix: "_INBOX_kybflow_worker"}
 	s.NATS(&c.NATS)
-	s.String(&c.SubjectPrefix, "AML_SUBJECT_PREFIX", "subject-prefix", kybflow.DefaultPrefix, "prefix of every NATS subject and stream name")
+	s.SubjectPrefix(&c.SubjectPrefix)
 
-	s.String(&c.APIURL, "AML_API_URL", "api-url", "", "BankID AML API base URL, e.g. https://aml-current.bankidapis.no (required)")
-	s.String(&c.IssuerURL, "AML_ISSUER_URL", "issuer-url", "", "OpenID issuer; the token endpoint is discovered from it (this or AML_TOKEN_URL is required)")
-	s.String(&c.TokenURL, "AML_TOKEN_URL", "token-url", "", "OAuth2 token endpoint; wins over AML_ISSUER_URL")
-	s.String(&c.ClientID, "AML_CLIENT_ID", "client-id", "", "OAuth2 client id (required)")
-	s.Secret(&c.ClientSecret, "AML_CLIENT_SECRET", "client-secret", "OAuth2 client secret (required)")
-	s.List(&c.Scopes, "AML_SCOPES", "scopes", []string{amlapi.ScopeBasic}, "OAuth2 scopes, comma- or space-separated (add aml_organization/OFAC for sanction.ofac)")
-	s.String(&c.ClientAuth, "AML_CLIENT_AUTH", "client-auth", "basic", "how the client authenticates at the token endpoint: basic or post")
-	s.Duration(&c.RetryBudget, "AML_RETRY_MAX_ELAPSED", "retry-max-elapsed", time.Minute, "how long one AML API call retries transient errors before the message is retried later")
-	s.Float(&c.RateLimit, "AML_RATE_LIMIT", "rate-limit", float64(amlapi.DefaultRateLimit), "cap on our requests per second to the AML API, per worker")
+	c.AML = amlapi.DefaultSettings()
+	c.AML.Register(s)
 
 	s.Duration(&c.AccessRightsInterval, "ACCESS_RIGHTS_INTERVAL", "access-rights-interval", 10*time.Minute, "how often the National Registry access is read from the AML API (shown in /metrics and /readyz)")
 	s.String(&c.WebhookURL, "AML_WEBHOOK_URL", "webhook-url", "", "public base URL of the webhook bridge, ending in /webhooks; empty: no webhooks, poll only")
 
-	s.String(&c.S3Endpoint, "S3_ENDPOINT", "s3-endpoint", "", "S3 endpoint host[:port], e.g. s3.eu-north-1.amazonaws.com or 127.0.0.1:9000")
-	s.String(&c.S3Bucket, "S3_BUCKET", "s3-bucket", "", "S3 bucket for results (created if missing)")
-	s.String(&c.S3AccessKey, "S3_ACCESS_KEY", "s3-access-key", "", "S3 access key")
-	s.Secret(&c.S3SecretKey, "S3_SECRET_KEY", "s3-secret-key", "S3 secret key")
-	s.String(&c.S3Region, "S3_REGION", "s3-region", "", "S3 region (empty: discovered)")
-	s.Bool(&c.S3Secure, "S3_SECURE", "s3-secure", true, "use HTTPS to S3")
-	s.Bool(&c.S3SSE, "S3_SSE", "s3-sse", false, "ask S3 for server-side encryption (SSE-S3) of every object")
-	s.Int(&c.S3PartSize, "S3_PART_SIZE", "s3-part-size", 8<<20, "multipart part size in bytes, for results of unknown size larger than 1 MiB")
-	s.Int(&c.S3UploadMem, "S3_UPLOAD_MEMORY", "s3-upload-memory", 32<<20, "bytes of part buffers all uploads share (S3_UPLOAD_MEMORY/S3_PART_SIZE large uploads of unknown size at once; others never wait)")
-	s.String(&c.BlobDir, "BLOB_DIR", "blob-dir", "", "store results in this local directory instead of S3")
-	s.String(&c.KeyPrefix, "BLOB_KEY_PREFIX", "blob-key-prefix", kybflow.DefaultKeyPrefix, "prefix of every object key")
+	c.Storage = blob.DefaultSettings()
+	c.Storage.Register(s)
+	s.KeyPrefix(&c.KeyPrefix)
 
-	s.String(&c.HTTPAddr, "HTTP_ADDR", "http-addr", ":9090", "address of /healthz, /readyz and /metrics")
-	s.Bool(&c.Pprof, "PPROF", "pprof", false, "also serve Go's profiles under /debug/pprof/ on HTTP_ADDR (for an operator on a trusted network)")
+	c.Ops = opshttp.DefaultSettings()
+	c.Ops.Register(s)
 
 	s.List(&c.Roles, "WORKER_ROLES", "roles", []string{RoleCommands, RoleChecks, RoleWebhooks}, "which consumers this process runs: commands, checks, webhooks")
 	s.Int(&c.Concurrency, "WORKER_CONCURRENCY", "concurrency", 8, "messages handled at once, per role")
@@ -199,7 +170,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Int(&c.WebhookDeliver, "WEBHOOK_MAX_DELIVER", "webhook-max-deliver", 10, "deliveries of one webhook before it is dropped (polling finds the result anyway)")
 	s.Duration(&c.LookupsMaxAge, "LOOKUP_RETENTION", "lookup-retention", 30*24*time.Hour, "how long a lookup's state is kept after its last change: a command reusing its lookupId within it opens nothing")
 	s.Duration(&c.Duplicates, "DUPLICATE_WINDOW", "duplicate-window", 2*time.Hour, "how long a Nats-Msg-Id is remembered for deduplication")
-	s.String(&c.EventSource, "EVENT_SOURCE", "event-source", "urn:kybflow:worker", "CloudEvents source of published events")
+	s.EventSource(&c.EventSource)
 
 	s.Bytes(&c.CommandsMaxBytes, "COMMANDS_MAX_BYTES", "commands-max-bytes", defaultCommandsMaxBytes, "bytes AML_COMMANDS may hold; once full, new commands are refused (Submit: ErrCommandsFull), none dropped")
 	s.Bytes(&c.ChecksMaxBytes, "CHECKS_MAX_BYTES", "checks-max-bytes", defaultChecksMaxBytes, "bytes AML_CHECKS may hold (a small message per open session); once full, commands that opened a session are retried until there is room")
@@ -210,8 +181,8 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Bytes(&c.CommandMaxMsgSize, "COMMAND_MAX_MSG_SIZE", "command-max-msg-size", defaultCommandMaxMsgSize, "largest command AML_COMMANDS takes, headers included; a larger one is refused when published")
 	s.Bytes(&c.WebhookMaxMsgSize, "WEBHOOK_MAX_MSG_SIZE", "webhook-max-msg-size", defaultWebhookMaxMsgSize, "largest webhook AML_WEBHOOKS takes, headers included: keep it above the bridge's WEBHOOK_MAX_BODY plus 4KiB")
 
-	s.String(&c.LogFormat, "LOG_FORMAT", "log-format", "json", "log format: json or text")
-	s.String(&c.LogLevel, "LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
+	c.Log = logging.DefaultSettings()
+	c.Log.Register(s)
 }
 
 // Defaults is the configuration with every setting at its default, for
@@ -231,36 +202,17 @@ func Defaults() Config {
 func (c *Config) Validate() error {
 	var ck envconfig.Checker
 	c.checkTopology(&ck)
-	ck.Require("AML_API_URL", c.APIURL)
-	ck.URL("AML_API_URL", c.APIURL, "https", "http")
-	ck.Check(c.IssuerURL != "" || c.TokenURL != "", "AML_ISSUER_URL", "set AML_ISSUER_URL or AML_TOKEN_URL")
-	ck.URL("AML_ISSUER_URL", c.IssuerURL, "https", "http")
-	ck.URL("AML_TOKEN_URL", c.TokenURL, "https", "http")
-	ck.Require("AML_CLIENT_ID", c.ClientID)
-	ck.Require("AML_CLIENT_SECRET", c.ClientSecret)
-	ck.Check(len(c.Scopes) > 0, "AML_SCOPES", "at least one scope is needed")
-	ck.Check(c.ClientAuth == "basic" || c.ClientAuth == "post", "AML_CLIENT_AUTH", "%q is not basic or post", c.ClientAuth)
-	ck.Check(c.RetryBudget > 0 && c.RetryBudget < c.HandlerTimeout, "AML_RETRY_MAX_ELAPSED", "must be positive and shorter than HANDLER_TIMEOUT (%s), got %s", c.HandlerTimeout, c.RetryBudget)
+	c.AML.Check(&ck)
+	ck.Check(c.AML.RetryBudget < c.HandlerTimeout, "AML_RETRY_MAX_ELAPSED", "must be shorter than HANDLER_TIMEOUT (%s), got %s", c.HandlerTimeout, c.AML.RetryBudget)
 	ck.Check(c.AccessRightsInterval >= time.Second, "ACCESS_RIGHTS_INTERVAL", "must be at least 1s, got %s", c.AccessRightsInterval)
-	ck.Check(c.RateLimit > 0, "AML_RATE_LIMIT", "must be positive, got %g", c.RateLimit)
 	ck.URL("AML_WEBHOOK_URL", c.WebhookURL, "https", "http")
 	if u, err := url.Parse(c.WebhookURL); c.WebhookURL != "" && err == nil {
 		ck.Check(u.RawQuery == "" && u.Fragment == "", "AML_WEBHOOK_URL", "%q must have no query or fragment: the lookupId is appended as a path segment", c.WebhookURL)
 	}
-
-	if c.BlobDir != "" {
-		ck.Check(c.S3Endpoint == "" && c.S3Bucket == "", "BLOB_DIR", "set BLOB_DIR or the S3_* variables, not both")
-	} else {
-		ck.Check(c.S3Endpoint != "", "S3_ENDPOINT", "S3_ENDPOINT is required (or set BLOB_DIR to store in a local directory)")
-		ck.Require("S3_BUCKET", c.S3Bucket)
-		ck.Require("S3_ACCESS_KEY", c.S3AccessKey)
-		ck.Require("S3_SECRET_KEY", c.S3SecretKey)
-		ck.Check(!strings.Contains(c.S3Endpoint, "://"), "S3_ENDPOINT", "%q must be host[:port] without scheme (set S3_SECURE for HTTPS)", c.S3Endpoint)
-	}
-	if err := (kybflow.ObjectKeys{Prefix: c.KeyPrefix}).Validate(); err != nil {
-		ck.Check(false, "BLOB_KEY_PREFIX", "%v", err)
-	}
-	ck.Require("HTTP_ADDR", c.HTTPAddr)
+	c.Storage.Check(&ck)
+	ck.KeyPrefix(c.KeyPrefix)
+	c.Ops.Check(&ck)
+	c.Log.Check(&ck)
 
 	ck.Check(len(c.Roles) > 0, "WORKER_ROLES", "at least one role is needed")
 	for _, r := range c.Roles {
@@ -274,8 +226,8 @@ func (c *Config) Validate() error {
 	ck.Check(c.OpenLease >= 3*time.Second, "OPEN_LEASE", "must be at least 3s (it is renewed every third of it, and a renewal is a write to a replicated bucket), got %s", c.OpenLease)
 	ck.Check(c.TopologyMode == TopologyManage || c.TopologyMode == TopologyVerify, "TOPOLOGY_MODE", "%q is not manage or verify", c.TopologyMode)
 	ck.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT", "must be positive")
-	ck.Check(c.HandlerTimeout > c.OpenLease && c.HandlerTimeout > c.RetryBudget, "HANDLER_TIMEOUT", "must be longer than OPEN_LEASE (%s) and AML_RETRY_MAX_ELAPSED (%s): cutting a create-session call short could open a second session; got %s", c.OpenLease, c.RetryBudget, c.HandlerTimeout)
-	ck.Require("EVENT_SOURCE", c.EventSource)
+	ck.Check(c.HandlerTimeout > c.OpenLease && c.HandlerTimeout > c.AML.RetryBudget, "HANDLER_TIMEOUT", "must be longer than OPEN_LEASE (%s) and AML_RETRY_MAX_ELAPSED (%s): cutting a create-session call short could open a second session; got %s", c.OpenLease, c.AML.RetryBudget, c.HandlerTimeout)
+	ck.EventSource(c.EventSource)
 	return ck.Err()
 }
 
@@ -296,9 +248,7 @@ func (c *Config) checkTopology(ck *envconfig.Checker) {
 	if err := c.NATS.Validate(); err != nil {
 		ck.Add(err)
 	}
-	if _, err := kybflow.NewSubjects(c.SubjectPrefix); err != nil {
-		ck.Check(false, "AML_SUBJECT_PREFIX", "%v", err)
-	}
+	ck.SubjectPrefix(c.SubjectPrefix)
 	ck.Check(c.StartupTimeout > 0, "STARTUP_TIMEOUT", "must be positive")
 	ck.Check(c.AckWait >= 3*time.Second, "ACK_WAIT", "must be at least 3s (handlers send a keep-alive every third of it), got %s", c.AckWait)
 	ck.Check(c.StreamReplicas == 1 || c.StreamReplicas == 3 || c.StreamReplicas == 5, "STREAM_REPLICAS", "must be 1, 3 or 5, got %d", c.StreamReplicas)
@@ -338,12 +288,12 @@ func (c *Config) validateBounds(ck *envconfig.Checker) {
 func (c *Config) hasRole(r string) bool { return slices.Contains(c.Roles, r) }
 
 func (c *Config) String() string {
-	return fmt.Sprintf("worker(roles=%s api=%s webhooks=%t store=%s)", strings.Join(c.Roles, ","), c.APIURL, c.WebhookURL != "", c.storeName())
+	return fmt.Sprintf("worker(roles=%s api=%s webhooks=%t store=%s)", strings.Join(c.Roles, ","), c.AML.APIURL, c.WebhookURL != "", c.storeName())
 }
 
 func (c *Config) storeName() string {
-	if c.BlobDir != "" {
-		return "dir:" + c.BlobDir
+	if c.Storage.Dir != "" {
+		return "dir:" + c.Storage.Dir
 	}
-	return "s3:" + c.S3Bucket
+	return "s3:" + c.Storage.Bucket
 }

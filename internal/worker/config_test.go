@@ -4,11 +4,17 @@ import (
 	"flag"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/bridge"
 	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/kybflow/kybflow/internal/logging"
+	"github.com/kybflow/kybflow/internal/opshttp"
 )
 
 func loadConfig(t *testing.T, env map[string]string, args ...string) (Config, error) {
@@ -47,6 +53,10 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{map[string]string{"AML_SUBJECT_PREFIX": "a b"}, "AML_SUBJECT_PREFIX"},
 		{map[string]string{"STREAM_REPLICAS": "2"}, "STREAM_REPLICAS"},
 		{map[string]string{"AML_WEBHOOK_URL": "bridge/webhooks"}, "AML_WEBHOOK_URL"},
+		{map[string]string{"AML_RETRY_MAX_ELAPSED": "20m"}, "AML_RETRY_MAX_ELAPSED: must be shorter than HANDLER_TIMEOUT"},
+		{map[string]string{"BLOB_DIR": "", "S3_ENDPOINT": "minio:9000", "S3_BUCKET": "b", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "s", "S3_PART_SIZE": "1048576"}, "S3_PART_SIZE"},
+		{map[string]string{"BLOB_KEY_PREFIX": "../up"}, "BLOB_KEY_PREFIX"},
+		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 	} {
 		env := map[string]string{}
 		for k, v := range base {
@@ -59,6 +69,25 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want one naming %s", tt.change, err, tt.want)
 		}
+	}
+}
+
+// TestDefaultsAreTheOwnersConstants: the worker's settings of a group have
+// the defaults of the package that declares it.
+func TestDefaultsAreTheOwnersConstants(t *testing.T) {
+	c := Defaults()
+	if c.AML.RetryBudget != amlapi.DefaultMaxElapsedTime || c.AML.RateLimit != float64(amlapi.DefaultRateLimit) ||
+		!slices.Equal(c.AML.Scopes, amlapi.DefaultScopes()) || c.AML.ClientAuth != amlapi.SettingAuthBasic {
+		t.Errorf("AML: %v", c.AML)
+	}
+	if c.Storage.PartSize != blob.DefaultPartSize || c.Storage.UploadMemory != blob.DefaultUploadMemory || !c.Storage.Secure {
+		t.Errorf("storage: %v", c.Storage)
+	}
+	if c.Ops != opshttp.DefaultSettings() || c.Log != logging.DefaultSettings() {
+		t.Errorf("ops %+v, log %+v", c.Ops, c.Log)
+	}
+	if c.SubjectPrefix != kybflow.DefaultPrefix || c.KeyPrefix != kybflow.DefaultKeyPrefix || c.EventSource != kybflow.DefaultSource {
+		t.Errorf("contract: %q %q %q", c.SubjectPrefix, c.KeyPrefix, c.EventSource)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/bridge"
+	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/testenv"
 	"github.com/kybflow/kybflow/internal/tracing"
@@ -116,19 +117,19 @@ func newEnv(t testing.TB, o envOptions) *env {
 // config is a worker configuration for this env, as a user would set it.
 func (e *env) config(webhooks bool) Config {
 	c := Defaults()
-	c.NATS.URL, c.APIURL, c.IssuerURL = e.natsURL, e.sb.URL(), e.sb.IssuerURL()
-	c.ClientID, c.ClientSecret = "sandbox", "sandbox-secret"
-	c.RateLimit, c.RetryBudget, c.HTTPAddr, c.Concurrency = 200, 10*time.Second, "127.0.0.1:0", 4
+	c.NATS.URL, c.AML.APIURL, c.AML.IssuerURL = e.natsURL, e.sb.URL(), e.sb.IssuerURL()
+	c.AML.ClientID, c.AML.ClientSecret = "sandbox", "sandbox-secret"
+	c.AML.RateLimit, c.AML.RetryBudget, c.Ops.Addr, c.Concurrency = 200, 10*time.Second, "127.0.0.1:0", 4
 	c.PollInitial, c.PollMax, c.PollMaxWebhook = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second
 	c.MaxWait, c.DrainTimeout, c.EventsMaxAge, c.Duplicates, c.LookupsMaxAge = time.Hour, 5*time.Second, time.Hour, time.Hour, 24*time.Hour
-	c.EventSource, c.LogFormat, c.LogLevel = "urn:test", "text", "warn"
+	c.EventSource, c.Log.Format, c.Log.Level = "urn:test", "text", "warn"
 	if e.cluster != nil {
 		c.StreamReplicas = 3
 	}
 	if e.s3 != nil {
-		c.S3Endpoint, c.S3Bucket, c.S3AccessKey, c.S3SecretKey, c.S3Secure = e.s3.Endpoint, e.bucket, e.s3.AccessKey, e.s3.SecretKey, false
+		c.Storage.Endpoint, c.Storage.Bucket, c.Storage.AccessKey, c.Storage.SecretKey, c.Storage.Secure = e.s3.Endpoint, e.bucket, e.s3.AccessKey, e.s3.SecretKey, false
 	} else {
-		c.BlobDir = e.blobDir
+		c.Storage.Dir = e.blobDir
 	}
 	if webhooks && e.bridge != nil {
 		c.WebhookURL = "http://" + e.bridge.Addr().String() + "/webhooks"
@@ -203,8 +204,8 @@ func ready(app *App) error {
 func (e *env) startBridge() *bridge.App {
 	e.t.Helper()
 	app, err := bridge.Start(bridge.Config{
-		NATS: natsconn.Settings{URL: e.natsURL}, ListenAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", WebhookSecret: testWebhookSecret,
-		SubjectPrefix: "aml", MaxBody: 64 << 10,
+		NATS: natsconn.Settings{URL: e.natsURL}, ListenAddr: "127.0.0.1:0", Ops: opshttp.Settings{Addr: "127.0.0.1:0"}, WebhookSecret: testWebhookSecret,
+		SubjectPrefix: "aml", MaxBody: bridge.DefaultMaxBody,
 	}, testLogger(e.t), bridge.Options{Tracing: e.tracing})
 	if err != nil {
 		e.t.Fatal(err)

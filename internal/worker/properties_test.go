@@ -100,7 +100,7 @@ func TestAPIDownPastMaxWaitEndsUnavailable(t *testing.T) {
 	e := newEnv(t, envOptions{sandbox: sandbox.Config{Faults: sandbox.Faults{ErrorRate: 1}}})
 	e.start(false, 0)
 	cfg := e.config(false)
-	cfg.RetryBudget, cfg.MaxWait = 300*time.Millisecond, 2*time.Second
+	cfg.AML.RetryBudget, cfg.MaxWait = 300*time.Millisecond, 2*time.Second
 	e.startWorker(cfg)
 	e.publish(cmd{LookupID: "api-down", Type: "organization", Identifier: "923609016"}, "")
 	d := failedData(t, e.terminal("api-down", 60*time.Second))
@@ -325,7 +325,7 @@ func TestLargeReportStreamsWithBoundedMemory(t *testing.T) {
 	e := newEnv(t, envOptions{s3: true, sandbox: sandbox.Config{ReportSize: size}})
 	e.start(false, 0)
 	cfg := e.config(false)
-	cfg.S3PartSize = 5 << 20
+	cfg.Storage.PartSize = 5 << 20
 	e.startWorker(cfg)
 
 	runtime.GC()

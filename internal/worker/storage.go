@@ -61,9 +61,9 @@ func (a *App) ensureStorage(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
 	defer cancel()
-	where := fmt.Sprintf("S3_ENDPOINT %s, S3_BUCKET %s", a.cfg.S3Endpoint, a.cfg.S3Bucket)
+	where := fmt.Sprintf("S3_ENDPOINT %s, S3_BUCKET %s", a.cfg.Storage.Endpoint, a.cfg.Storage.Bucket)
 	r := startup.Retry{
-		What: "storage", Waiting: "S3 cannot answer yet", Log: a.log.With("endpoint", a.cfg.S3Endpoint, "bucket", a.cfg.S3Bucket),
+		What: "storage", Waiting: "S3 cannot answer yet", Log: a.log.With("endpoint", a.cfg.Storage.Endpoint, "bucket", a.cfg.Storage.Bucket),
 		Permanent: func(err error) bool { return errors.Is(err, blob.ErrRefused) }, Failed: a.storage.failed,
 	}
 	_, err := r.Do(ctx, a.ensureBucket)

@@ -56,8 +56,8 @@ func readyz(app *App) (int, string, error) {
 
 // s3Config points cfg at a MinIO on addr with these credentials.
 func s3Config(cfg Config, addr, accessKey, secretKey string) Config {
-	cfg.BlobDir = ""
-	cfg.S3Endpoint, cfg.S3Bucket, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Secure = addr, "results", accessKey, secretKey, false
+	cfg.Storage.Dir = ""
+	cfg.Storage.Endpoint, cfg.Storage.Bucket, cfg.Storage.AccessKey, cfg.Storage.SecretKey, cfg.Storage.Secure = addr, "results", accessKey, secretKey, false
 	return cfg
 }
 
@@ -115,7 +115,7 @@ func TestWorkerWaitsForS3AtStart(t *testing.T) {
 func TestWorkerStopsWhenS3RefusesCredentials(t *testing.T) {
 	e := newEnv(t, envOptions{s3: true})
 	cfg := e.config(false)
-	cfg.S3SecretKey = "wrong-" + cfg.S3SecretKey
+	cfg.Storage.SecretKey = "wrong-" + cfg.Storage.SecretKey
 	_, done := bootWorker(t, e, cfg) // STARTUP_TIMEOUT: the default, minutes
 
 	select {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/envconfig"
-	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/streams"
 )
 
@@ -97,7 +96,7 @@ func TopologyMain(ctx context.Context, args []string, lookup envconfig.Lookup, s
 	if err := cfg.ValidateTopology(); err != nil {
 		return err
 	}
-	log, err := logging.New(stdout, cfg.LogFormat, cfg.LogLevel)
+	log, err := cfg.Log.New(stdout)
 	if err != nil {
 		return err
 	}
