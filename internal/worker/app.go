@@ -25,6 +25,7 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/budget"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/handler"
 	"github.com/kybflow/kybflow/internal/lookups"
@@ -186,8 +187,9 @@ func (a *App) EnsureTopology(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("NATS_URL %s: within STARTUP_TIMEOUT (%s): %w", envconfig.RedactURLs(a.cfg.NATS.URL), a.cfg.StartupTimeout, err)
 	}
+	sessions := budget.New(res.Budget, a.cfg.SessionBudget, nil)
 	h, err := handler.New(handler.Config{
-		API: a.api, Blobs: a.store, Lookups: lookups.NewStore(res.Lookups), Publisher: a.js,
+		API: a.api, Blobs: a.store, Lookups: lookups.NewStore(res.Lookups), Budget: sessions, Publisher: a.js,
 		Events: res.Events, DuplicateWindow: a.cfg.Duplicates,
 		Subjects: a.topo.Subjects, Keys: kybflow.ObjectKeys{Prefix: a.cfg.KeyPrefix}, Source: a.cfg.EventSource,
 		WebhookURL: a.cfg.WebhookURL, Lease: a.cfg.OpenLease, MaxWait: a.cfg.MaxWait,
@@ -197,6 +199,8 @@ func (a *App) EnsureTopology(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The budget left, read on every scrape (kybflow_session_budget_*).
+	a.registry.MustRegister(budget.NewCollector(sessions, streamFillTimeout))
 	a.res, a.handlers = res, h
 	a.ready.Store(true)
 	return nil

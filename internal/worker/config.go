@@ -13,6 +13,7 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/budget"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/lookups"
@@ -70,6 +71,10 @@ type Config struct {
 	StartupTimeout time.Duration
 
 	AccessRightsInterval time.Duration
+
+	// SessionBudget caps the sessions all replicas open together, per
+	// window (SESSION_BUDGET; none: unlimited).
+	SessionBudget []budget.Limit
 
 	TopologyMode   string
 	StreamReplicas int
@@ -162,6 +167,8 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Duration(&c.HandlerTimeout, "HANDLER_TIMEOUT", "handler-timeout", 15*time.Minute, "longest a worker spends on one message (storing a large report included) before it gives it up and retries it")
 	s.Duration(&c.StartupTimeout, "STARTUP_TIMEOUT", "startup-timeout", 2*time.Minute, "how long start-up waits for NATS (retrying the streams, bucket and consumers) and for S3 (retrying the results bucket) before the worker gives up")
 	s.Duration(&c.DrainTimeout, "DRAIN_TIMEOUT", "drain-timeout", 20*time.Second, "on SIGTERM, how long in-flight work may run before it is released")
+	s.Func("SESSION_BUDGET", "session-budget", "", "cap on the paid sessions all workers together open, as <sessions>/<window> limits, e.g. 100/1h,1000/24h (empty: unlimited); a lookup over it waits for the next window, never fails; monitor runs leave a tenth of each window to on-demand lookups",
+		func(v string) (err error) { c.SessionBudget, err = budget.ParseLimits(v); return err })
 
 	s.String(&c.TopologyMode, "TOPOLOGY_MODE", "topology-mode", TopologyManage, "manage: create or update the streams, bucket and consumers at start; verify: only check that they exist (the operator makes them with `worker topology`), so the worker's NATS user needs no rights to manage them")
 	s.Int(&c.StreamReplicas, "STREAM_REPLICAS", "stream-replicas", 1, "replicas of every stream and bucket (3 on a production cluster)")

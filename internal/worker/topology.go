@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
+	"github.com/kybflow/kybflow/internal/budget"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/streams"
 )
@@ -26,7 +27,7 @@ func (c *Config) topology(log *slog.Logger) streams.Topology {
 	return streams.Topology{
 		Subjects: subjects, Replicas: c.StreamReplicas, Duplicates: c.Duplicates, EventsMaxAge: c.EventsMaxAge,
 		LookupsMaxAge: c.LookupsMaxAge, AckWait: c.AckWait, DeadLetterMaxAge: c.DeadLetterAge,
-		WebhookMaxDeliver: c.WebhookDeliver, Logger: log,
+		WebhookMaxDeliver: c.WebhookDeliver, Logger: log, BudgetMaxAge: 2 * budget.MaxWindow(c.SessionBudget),
 		CommandsMaxBytes: c.CommandsMaxBytes, ChecksMaxBytes: c.ChecksMaxBytes, WebhooksMaxBytes: c.WebhooksMaxBytes,
 		EventsMaxBytes: c.EventsMaxBytes, DeadLetterMaxBytes: c.DeadLetterMaxBytes, LookupsMaxBytes: c.LookupsMaxBytes,
 		CommandMaxMsgSize: int32(c.CommandMaxMsgSize), WebhookMaxMsgSize: int32(c.WebhookMaxMsgSize), // at most 64 MiB: validateBounds
