@@ -209,6 +209,8 @@ type CompletedData struct {
 	// for lack of access (beneficial owners lookups without National
 	// Registry access: citizenship, birthplace, ssn). Absent when none.
 	OmittedExpands []string `json:"omittedExpands,omitempty"`
+	// Summary is what the JSON result says, without personal data.
+	Summary *Summary `json:"summary,omitempty"`
 }
 
 // FailedData is the data of a failed event.

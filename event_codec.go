@@ -121,7 +121,16 @@ func DecodeEvent(data []byte) (Event, error) {
 	case KindSessionOpened:
 		e.Data, err = decodeData[SessionOpenedData](raw, w.Subject)
 	case KindCompleted:
-		e.Data, err = decodeData[CompletedData](raw, w.Subject)
+		var d CompletedData
+		d, err = decodeData[CompletedData](raw, w.Subject)
+		// Empty lists decode as none, as they encode (absent).
+		if len(d.OmittedExpands) == 0 {
+			d.OmittedExpands = nil
+		}
+		if d.Summary != nil {
+			d.Summary.normalize()
+		}
+		e.Data = d
 	case KindFailed:
 		e.Data, err = decodeData[FailedData](raw, w.Subject)
 	case KindErased:

@@ -100,6 +100,10 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			errs = append(errs, a.check())
 		}
 		d.Artifacts = slices.Clone(d.Artifacts)
+		if d.Summary != nil {
+			errs = append(errs, d.Summary.Validate())
+			d.Summary = d.Summary.Clone()
+		}
 		return d, errors.Join(errs...)
 	case FailedData:
 		if kind != KindFailed {

@@ -150,16 +150,28 @@ func goldenArtifacts(t testing.TB, c kybflow.LookupCommand) []kybflow.Artifact {
 	return out
 }
 
+// goldenSummary is the summary of goldenCommand's JSON: it asked for the
+// roles (and, with its aml report, links.reports), and no sanction
+// screening.
+func goldenSummary() *kybflow.Summary {
+	roles := 4
+	return &kybflow.Summary{Organization: &kybflow.OrganizationSummary{
+		Status: kybflow.StatusActive, Sanction: kybflow.SanctionNotRequested, Roles: &roles,
+	}}
+}
+
 // goldenEvents is one event of each kind for goldenCommand.
 func goldenEvents(t testing.TB) map[kybflow.Kind]kybflow.Event {
 	t.Helper()
 	c := goldenCommand
 	failed := c.FailedData(kybflow.CodeSessionFailed, "the AML API cancelled the session")
 	failed.SessionID = goldenSession
+	completed := c.CompletedData(goldenSession, goldenArtifacts(t, c))
+	completed.Summary = goldenSummary()
 	data := map[kybflow.Kind]any{
 		kybflow.KindAccepted:      c.AcceptedData(),
 		kybflow.KindSessionOpened: c.SessionOpenedData(goldenSession),
-		kybflow.KindCompleted:     c.CompletedData(goldenSession, goldenArtifacts(t, c)),
+		kybflow.KindCompleted:     completed,
 		kybflow.KindFailed:        failed,
 		// The erasure's time is the event's (the fifth, 4 s after the first).
 		kybflow.KindErased: kybflow.ErasedData{LookupID: c.LookupID, ErasedAt: goldenTime.Add(4 * time.Second)},

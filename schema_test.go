@@ -231,6 +231,8 @@ func TestSchemaEnums(t *testing.T) {
 		{"country", strs(kybflow.CountryNO, kybflow.CountrySE, kybflow.CountryFI)},
 		{"lookupType", strs(kybflow.TypeOrganization, kybflow.TypeBeneficialOwners)},
 		{"identifierType", strs(kybflow.IdentifierOrganizationNumber, kybflow.IdentifierDUNS)},
+		{"sanctionOutcome", strs(kybflow.SanctionHit, kybflow.SanctionNoHit, kybflow.SanctionNotRequested)},
+		{"summaryUnavailable", strs(kybflow.SummaryTooLarge, kybflow.SummaryUnreadable)},
 	}
 	for _, tt := range tests {
 		if got := enum(tt.def); !slices.Equal(got, tt.want) {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -163,4 +165,87 @@ func FuzzParseWebhookSecret(f *testing.F) {
 			t.Fatalf("ParseWebhookSecret(%q) gave an empty key", secret)
 		}
 	})
+}
+
+// FuzzSummarize: Summarize never panics; it fails exactly when the typed
+// decoder does; what it returns holds block names, outcomes, a lower snake
+// status and counts only, the same for the same input; and a document
+// re-encoded by the decoder summarises the same (presence survives).
+func FuzzSummarize(f *testing.F) {
+	seed(f, "*_*.json", `{}`, `{"keyInformation":{"status":"Under liquidation"},"ownership":{},"sanction":{"status":"POSSIBLE_HIT"}}`,
+		`{"beneficialOwners":[{}],"metadata":{"nationalRegistry":"MISSING","omittedFields":["ssn","x"]}}`)
+	expands := [][]string{nil, allOrganizationExpands, {"ownership.beneficials", "sanction.ofac", "links.reports.aml"}, BeneficialExpands, {"ssn", "horoscope"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, kind := range []Kind{KindOrganization, KindBeneficial} {
+			var decodeErr error
+			if kind == KindOrganization {
+				_, decodeErr = DecodeOrganization(bytes.NewReader(data))
+			} else {
+				_, decodeErr = DecodeBeneficialOwners(bytes.NewReader(data))
+			}
+			for _, requested := range expands {
+				s, err := Summarize(kind, data, requested)
+				if (err == nil) != (decodeErr == nil) {
+					t.Fatalf("%s: Summarize error %v, decoder error %v", kind, err, decodeErr)
+				}
+				if err != nil {
+					continue
+				}
+				if (s.Organization != nil) != (kind == KindOrganization) || (s.BeneficialOwners != nil) != (kind == KindBeneficial) {
+					t.Fatalf("%s: summary of the wrong kind %+v", kind, s)
+				}
+				checkSummary(t, s, nil)
+				for _, c := range countsOf(s) {
+					if c != nil && *c < 0 {
+						t.Fatalf("negative count in %+v", s)
+					}
+				}
+				again, _ := Summarize(kind, data, requested)
+				if !reflect.DeepEqual(s, again) {
+					t.Fatalf("two summaries of one document: %+v, %+v", s, again)
+				}
+				var enc []byte
+				if kind == KindOrganization {
+					d, _ := DecodeOrganization(bytes.NewReader(data))
+					enc, _ = json.Marshal(d)
+				} else {
+					d, _ := DecodeBeneficialOwners(bytes.NewReader(data))
+					enc, _ = json.Marshal(d)
+				}
+				if re, err := Summarize(kind, enc, requested); err != nil || !sameLists(s, re) {
+					t.Fatalf("re-encoded %s summarises as %+v (%v), the original as %+v", enc, re, err, s)
+				}
+			}
+		}
+	})
+}
+
+func countsOf(s *Summary) []*int {
+	if o := s.Organization; o != nil {
+		return []*int{o.Roles, o.SignatureRights, o.BeneficialOwners, o.Shareholders, o.Subsidiaries}
+	}
+	return []*int{s.BeneficialOwners.Owners}
+}
+
+// sameLists: what is empty stays empty, and what is left out stays left
+// out, but for a block that re-encodes empty: a present block holding only
+// unknown fields re-encodes as {} (see samePresence), which empties the
+// blocks inside it.
+func sameLists(a, b *Summary) bool {
+	for _, x := range a.Empty {
+		if !slices.Contains(b.Empty, x) {
+			return false
+		}
+	}
+	for _, x := range a.Omitted {
+		if !slices.Contains(b.Omitted, x) && !slices.Contains(b.Empty, x) {
+			return false
+		}
+	}
+	for _, x := range b.Omitted {
+		if !slices.Contains(a.Omitted, x) {
+			return false
+		}
+	}
+	return true
 }

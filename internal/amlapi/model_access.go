@@ -1,13 +1,11 @@
 package amlapi
 
 // Access (see model.go): the OAuth2/OIDC token endpoint and scopes, and what
-// the National Registry access lets through.
+// the National Registry access lets through. What a beneficial owners
+// document says it left out for lack of that access (its metadata) is read
+// by BeneficialOwnersDocument.Summary (summary.go).
 
-import (
-	"encoding/json"
-	"fmt"
-	"time"
-)
+import "time"
 
 // ---- OAuth2 / OIDC (confirmed) ----
 
@@ -50,20 +48,4 @@ const (
 // AccessRights is the answer to GET AccessRightsPath (model).
 type AccessRights struct {
 	NationalRegistry NationalRegistryAccess `json:"nationalRegistry"`
-}
-
-// OmittedExpands reads, from a beneficial owners JSON document, the
-// expands that were requested but left out for lack of access (model: the
-// document's metadata.omittedFields, e.g. ["citizenship"]). A document
-// without them gives none; one that is not JSON is an error.
-func OmittedExpands(doc []byte) ([]string, error) {
-	var d struct {
-		Metadata struct {
-			OmittedFields []string `json:"omittedFields"`
-		} `json:"metadata"`
-	}
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, fmt.Errorf("read omitted expands: %w", err)
-	}
-	return d.Metadata.OmittedFields, nil
 }

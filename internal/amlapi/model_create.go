@@ -3,6 +3,8 @@ package amlapi
 // The create-session call (see model.go): its body, report types and expands
 // (model body; confirmed parameters).
 
+import "strings"
+
 // ReportType names a PDF report. Unknown values are tolerated.
 type ReportType string
 
@@ -72,6 +74,44 @@ var OrganizationExpands = []string{
 
 // Beneficial owners expands (confirmed): each needs National Registry access.
 var BeneficialExpands = []string{"citizenship", "birthplace", "ssn"}
+
+// organizationBlocks are the blocks of an organization document that an
+// expand can request, by their paths in OrganizationDocument.Presences and
+// in its order: keyInformation (which always comes back) and the leaves
+// of the expands above. A parent (financials, ownership, links) is not a
+// block of its own here: its children are.
+var organizationBlocks = []string{
+	"keyInformation", "address",
+	"financials.accounting", "financials.keyFigures", "financials.auditor", "financials.accountant", "financials.credit",
+	"ownership.beneficials", "ownership.subsidiaries", "ownership.shareholders", "ownership.indicators",
+	"authorities", "roles", "sanction", "links.reports",
+}
+
+// RequestedBlocks are the blocks of an organization document (see
+// organizationBlocks) that a session created with expands asks for, in
+// document order (model): keyInformation always; an expand naming a block,
+// that block; a parent expand (financials, ownership), its children except
+// those that need an extra scope (financials.credit, RequiredScope); an
+// expand below a block (sanction.ofac, links.reports.<type>), that block.
+// An expand this model does not know asks for nothing.
+func RequestedBlocks(expands []string) []string {
+	var out []string
+	for _, b := range organizationBlocks {
+		asked := b == "keyInformation"
+		for _, e := range expands {
+			switch {
+			case e == b, strings.HasPrefix(e, b+"."):
+				asked = true
+			case strings.HasPrefix(b, e+".") && RequiredScope(b) == "":
+				asked = true
+			}
+		}
+		if asked {
+			out = append(out, b)
+		}
+	}
+	return out
+}
 
 // RequiredScope is the scope an expand needs beyond ScopeBasic (model:
 // sanction.ofac needs OFAC, financials.credit needs financials.credit), or

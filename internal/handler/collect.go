@@ -79,7 +79,7 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			}
 			pending++
 		case ent.Status == amlapi.EntityReady && ent.Link != "":
-			art, omitted, err := h.store(ctx, rec, want.name, ent.Link)
+			art, found, err := h.store(ctx, rec, want.name, ent.Link)
 			if err != nil {
 				retry, delay, code := classifyStore(err)
 				if retry {
@@ -91,8 +91,11 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 				return true, h.fail(ctx, rec, rev, stored, code, err.Error())
 			}
 			stored.arts = append(stored.arts, art)
-			if omitted != nil {
-				stored.omitted = omitted
+			if found.omitted != nil {
+				stored.omitted = found.omitted
+			}
+			if found.summary != nil {
+				stored.summary = found.summary
 			}
 		case ent.Status == amlapi.EntityExpired:
 			return true, h.fail(ctx, rec, rev, stored, kybflow.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
@@ -126,16 +129,18 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 	return true, h.complete(ctx, rec, rev, stored)
 }
 
-// results are what one delivery stored: its artifacts, and the expands the
-// API left out (nil when the question did not come up).
+// results are what one delivery stored: its artifacts, the expands the
+// API left out (nil when the question did not come up), and the summary of
+// the JSON (nil when the JSON was not stored by this delivery).
 type results struct {
 	arts    []kybflow.Artifact
 	omitted []string
+	summary *kybflow.Summary
 }
 
 // store is the transition that records res on a lookup in phase seen.
 func (res results) store(seen lookups.Phase) lookups.Transition {
-	return func(r *lookups.Record) error { return r.Store(seen, res.arts, res.omitted) }
+	return func(r *lookups.Record) error { return r.Store(seen, res.arts, res.omitted, res.summary) }
 }
 
 // record writes the artifacts stored so far, when the lookup still waits

@@ -165,6 +165,13 @@ func ending(rec lookups.Record) (kybflow.Kind, any, error) {
 		if len(rec.OmittedExpands) > 0 {
 			d.OmittedExpands = rec.OmittedExpands
 		}
+		// None for a JSON stored by a worker before summaries, and none
+		// when this worker cannot publish the record's (one a newer worker
+		// wrote, with a value this one does not know): the ending matters
+		// more than its summary.
+		if rec.Summary != nil && rec.Summary.Validate() == nil {
+			d.Summary = rec.Summary
+		}
 		return kybflow.KindCompleted, d, nil
 	case lookups.Failed:
 		return kybflow.KindFailed, *rec.Failure, nil

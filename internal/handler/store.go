@@ -7,26 +7,24 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kybflow/kybflow"
-	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/lookups"
 )
 
-// store streams one result from the API into storage. For the JSON of a
-// beneficial owners lookup it also reads, from a bounded copy taken while
-// streaming, which requested expands the API left out (omitted; nil when
-// the question does not apply).
-func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link string) (art kybflow.Artifact, omitted []string, err error) {
+// store streams one result from the API into storage. For the JSON it
+// also reads, from a bounded copy taken while streaming, what the result
+// says (inspect.go): its summary, and the requested expands the API left
+// out (found; zero for a report).
+func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link string) (art kybflow.Artifact, found inspection, err error) {
 	id := rec.Command.Key()
 	key, err := h.c.Keys.Key(id, name)
 	if err != nil {
-		return kybflow.Artifact{}, nil, err
+		return kybflow.Artifact{}, inspection{}, err
 	}
 	// Two spans, overlapping as the work does: the download runs from the
 	// request until its body is read, while the upload streams it.
@@ -35,7 +33,7 @@ func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link str
 	dl, err := h.c.API.Download(dctx, link)
 	if err != nil {
 		endStep(dspan, err)
-		return kybflow.Artifact{}, nil, err
+		return kybflow.Artifact{}, inspection{}, err
 	}
 	defer dl.Body.Close()
 	read := &countingReader{r: dl.Body}
@@ -49,7 +47,7 @@ func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link str
 	}
 	var body io.Reader = read
 	var inspect *boundedBuffer
-	if name == kybflow.ArtifactJSON && rec.Command.Type == kybflow.TypeBeneficialOwners && len(rec.Command.Expands) > 0 {
+	if name == kybflow.ArtifactJSON {
 		inspect = &boundedBuffer{limit: maxInspectedJSON}
 		body = io.TeeReader(read, inspect)
 	}
@@ -62,46 +60,23 @@ func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link str
 	}
 	endStep(uspan, err)
 	if err != nil {
-		return kybflow.Artifact{}, nil, &storeError{err: fmt.Errorf("store %s of lookup %s: %w", name, id, err)}
+		return kybflow.Artifact{}, inspection{}, &storeError{err: fmt.Errorf("store %s of lookup %s: %w", name, id, err)}
 	}
 	h.c.Metrics.ArtifactsStored.Inc()
 	h.c.Metrics.BytesStored.Add(float64(obj.Size))
 	h.log.Info("artifact stored", "lookup_id", id, "artifact", name, "key", obj.Key, "size", obj.Size)
 	if inspect != nil {
-		omitted = h.omittedExpands(rec.Command, inspect)
+		found = h.inspect(rec.Command, inspect)
 	}
 	return kybflow.Artifact{
 		Name: name, Bucket: obj.Bucket, Key: obj.Key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType,
-	}, omitted, nil
+	}, found, nil
 }
 
-// maxInspectedJSON bounds the copy of a JSON result read for its omitted
-// expands; a larger document is stored whole, uninspected.
+// maxInspectedJSON bounds the copy of a JSON result read for its summary;
+// a larger document is stored whole, and its summary says it was too
+// large (kybflow.SummaryTooLarge).
 const maxInspectedJSON = 4 << 20
-
-// omittedExpands are the expands cmd asked for that the document says
-// were left out, in the command's order; an empty, non-nil list when none.
-func (h *Handlers) omittedExpands(cmd kybflow.LookupCommand, doc *boundedBuffer) []string {
-	if doc.overflow {
-		h.log.Warn("beneficial owners JSON too large to read its omitted expands", "lookup_id", cmd.Key(), "limit", maxInspectedJSON)
-		return []string{}
-	}
-	left, err := amlapi.OmittedExpands(doc.buf.Bytes())
-	if err != nil {
-		h.log.Warn("beneficial owners JSON: omitted expands unreadable", "lookup_id", cmd.Key(), "err", err)
-		return []string{}
-	}
-	out := []string{}
-	for _, x := range cmd.Expands {
-		if slices.Contains(left, x) {
-			out = append(out, x)
-		}
-	}
-	if len(out) > 0 {
-		h.log.Info("the API left requested expands out (no National Registry access?)", "lookup_id", cmd.Key(), "omitted", out)
-	}
-	return out
-}
 
 // boundedBuffer keeps the first limit bytes written to it and notes
 // whether there were more; it never fails a write (the upload goes on).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -132,7 +133,7 @@ func TestDecodeUpgradesOlderRecords(t *testing.T) {
 func TestRecordArtifactsAndLogging(t *testing.T) {
 	r := Record{State: Opened, SessionID: "s-2", Command: kybflow.LookupCommand{LookupID: "l-2", CorrelationID: "customer-42", Metadata: json.RawMessage(`{"email":"kari@example.com"}`)}}
 	for _, a := range []kybflow.Artifact{{Name: "json", Size: 1}, {Name: "report:aml", Size: 2}, {Name: "json", Size: 3}} {
-		if err := r.Store(r.Phase(), []kybflow.Artifact{a}, nil); err != nil {
+		if err := r.Store(r.Phase(), []kybflow.Artifact{a}, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -146,5 +147,45 @@ func TestRecordArtifactsAndLogging(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "lookup", r)
 	if strings.Contains(buf.String(), "kari") || strings.Contains(buf.String(), "customer-42") {
 		t.Fatalf("record logged personal data: %s", buf.String())
+	}
+}
+
+// TestStoreKeepsTheSummary: Store records a copy of the JSON's summary
+// (a later Store without one keeps it), the record round-trips it at
+// Version 2, and a record written before the summary existed decodes
+// without one.
+func TestStoreKeepsTheSummary(t *testing.T) {
+	roles := 3
+	sum := &kybflow.Summary{
+		Organization: &kybflow.OrganizationSummary{Status: kybflow.StatusActive, Sanction: kybflow.SanctionNoHit, Roles: &roles},
+		Empty:        []string{"ownership.subsidiaries"},
+	}
+	r := Record{State: Opened, SessionID: "s-4", Command: kybflow.LookupCommand{LookupID: "l-4"}}
+	if err := r.Store(r.Phase(), []kybflow.Artifact{{Name: "json"}}, nil, sum); err != nil {
+		t.Fatal(err)
+	}
+	roles, sum.Empty[0] = 9, "changed"
+	if err := r.Store(r.Phase(), []kybflow.Artifact{{Name: "report:aml"}}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary == nil || *r.Summary.Organization.Roles != 3 || r.Summary.Empty[0] != "ownership.subsidiaries" {
+		t.Fatalf("summary on the record %+v: want the one stored, unshared", r.Summary)
+	}
+	b, err := encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decode(b)
+	if err != nil || got.Version != 2 || !reflect.DeepEqual(got.Summary, r.Summary) {
+		t.Errorf("decoded %s as %+v, %v", b, got.Summary, err)
+	}
+	old, err := decode([]byte(`{"version":2,"state":"completed","command":{"lookupId":"l-5","type":"organization","identifier":"923609016"},"sessionId":"s-5"}`))
+	if err != nil || old.Summary != nil {
+		t.Errorf("a record without a summary: %+v, %v", old.Summary, err)
+	}
+	c := r.clone()
+	*c.Summary.Organization.Roles = 7
+	if *r.Summary.Organization.Roles != 3 {
+		t.Error("clone shares the summary")
 	}
 }

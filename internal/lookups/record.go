@@ -81,6 +81,11 @@ type Record struct {
 	// OmittedExpands are requested expands the API left out of the result
 	// (read from the stored JSON), for the completed event.
 	OmittedExpands []string `json:"omittedExpands,omitempty"`
+	// Summary is what the stored JSON says, without personal data, for
+	// the completed event. Optional, so added without a Version bump: a
+	// record written before it has none, and its completed event no
+	// summary.
+	Summary *kybflow.Summary `json:"summary,omitempty"`
 	// Failure is the failed event's data, once failed.
 	Failure *kybflow.FailedData `json:"failure,omitempty"`
 	// Published lists the non-terminal events published for this lookup
@@ -147,6 +152,7 @@ func (r Record) clone() Record {
 	c := r
 	c.Artifacts = slices.Clone(r.Artifacts)
 	c.OmittedExpands = slices.Clone(r.OmittedExpands)
+	c.Summary = r.Summary.Clone()
 	c.Published = slices.Clone(r.Published)
 	if r.Failure != nil {
 		f := *r.Failure

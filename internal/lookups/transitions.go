@@ -147,9 +147,10 @@ func (r *Record) Open(holder, sessionID string, at time.Time) error {
 }
 
 // Store records artifacts stored for an opened lookup (replacing any of
-// the same name: their keys are the same), and the expands the API left
-// out when omitted is not nil. Allowed while the lookup is in phase seen.
-func (r *Record) Store(seen Phase, arts []kybflow.Artifact, omitted []string) error {
+// the same name: their keys are the same), the expands the API left out
+// when omitted is not nil, and the summary of the JSON result when summary
+// is not nil. Allowed while the lookup is in phase seen.
+func (r *Record) Store(seen Phase, arts []kybflow.Artifact, omitted []string, summary *kybflow.Summary) error {
 	if err := r.in(seen); err != nil {
 		return err
 	}
@@ -162,6 +163,9 @@ func (r *Record) Store(seen Phase, arts []kybflow.Artifact, omitted []string) er
 	}
 	if omitted != nil {
 		r.OmittedExpands = slices.Clone(omitted)
+	}
+	if summary != nil {
+		r.Summary = summary.Clone()
 	}
 	return nil
 }

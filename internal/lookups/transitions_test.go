@@ -56,7 +56,7 @@ func TestTransitionsAllowedAndRefused(t *testing.T) {
 		{"open again what is opened", opened, func(r *Record) error { return r.Open("h", "s-1", now) }, ErrUnchanged},
 		{"open an erased lookup", erased, func(r *Record) error { return r.Open("h", "s-1", now) }, ErrErased},
 		{"store for another session", opened, func(r *Record) error {
-			return r.Store(Phase{State: Opened, SessionID: "s-0"}, []kybflow.Artifact{{Name: "json"}}, nil)
+			return r.Store(Phase{State: Opened, SessionID: "s-0"}, []kybflow.Artifact{{Name: "json"}}, nil, nil)
 		}, ErrMoved},
 		{"complete an opening lookup", opening, func(r *Record) error { return r.Complete(opening.Phase(), now) }, ErrMoved},
 		{"complete twice", completed, func(r *Record) error { return r.Complete(opened.Phase(), now) }, ErrEnded},

@@ -51,6 +51,10 @@ func runEveryKindOfLookup(t *testing.T, e *env, prefix string) {
 		ev := e.terminal(c.c.LookupID, 30*time.Second)
 		d := completedData(t, ev)
 		e.verifyArtifacts(d, c.artifacts...)
+		if s := d.Summary; s == nil || s.Unavailable != "" ||
+			(s.Organization != nil) != (c.c.Type == "organization") || (s.BeneficialOwners != nil) != (c.c.Type == "beneficial_owners") {
+			t.Errorf("%s: summary %+v, want one of its result", c.c.LookupID, s)
+		}
 		if d.LookupID != c.c.LookupID || d.SessionID == "" {
 			t.Errorf("%s: completed data %+v", c.c.LookupID, d)
 		}
