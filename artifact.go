@@ -34,7 +34,7 @@ func ArtifactReport(name string) (ReportType, bool) {
 // ArtifactContentType is the content type of the artifact called name:
 // application/json for json, application/pdf for a report, "" otherwise.
 func ArtifactContentType(name string) string {
-	if name == ArtifactJSON {
+	if name == ArtifactJSON || name == ArtifactDiff {
 		return ContentTypeJSON
 	}
 	if _, ok := ArtifactReport(name); ok {
@@ -52,7 +52,7 @@ func ValidArtifactName(name string) bool { return validArtifactName(name) }
 // add some.
 func validArtifactName(name string) bool {
 	_, isReport := ArtifactReport(name)
-	return name == ArtifactJSON || isReport
+	return name == ArtifactJSON || name == ArtifactDiff || isReport
 }
 
 // validReportToken: 1 to 64 of a-z 0-9 _.
@@ -87,7 +87,7 @@ type Artifact struct {
 func (a Artifact) check() error {
 	var errs []error
 	if !validArtifactName(a.Name) {
-		errs = append(errs, fmt.Errorf("artifact name %q: want json or report:<type>", a.Name))
+		errs = append(errs, fmt.Errorf("artifact name %q: want json, diff or report:<type>", a.Name))
 	}
 	if a.Bucket == "" || len(a.Bucket) > 63 {
 		errs = append(errs, fmt.Errorf("artifact %s: bucket %q: want 1 to 63 characters", a.Name, a.Bucket))
@@ -172,6 +172,8 @@ func (k ObjectKeys) Key(lookupID, name string) (string, error) {
 	switch r, isReport := ArtifactReport(name); {
 	case name == ArtifactJSON:
 		file = "json.json"
+	case name == ArtifactDiff:
+		file = "diff.json"
 	case isReport:
 		file = "report-" + string(r) + ".pdf"
 	default:

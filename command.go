@@ -176,6 +176,9 @@ type LookupCommand struct {
 	// Metadata is a JSON object echoed untouched in every event. It may be
 	// personal: it is never logged and never stored with the artifacts.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Monitor links a monitor's run to its monitor. The worker sets it on
+	// the runs it makes; ParseCommand never reads it from a platform.
+	Monitor *MonitorRun `json:"monitor,omitempty"`
 }
 
 // CommandError says why a command was rejected. ParseCommand returns it as

@@ -69,11 +69,13 @@ const (
 	KindCompleted     Kind = "completed"      // every artifact is stored; data: CompletedData
 	KindFailed        Kind = "failed"         // the lookup ended without results; data: FailedData
 	KindErased        Kind = "erased"         // the lookup's personal data was erased; data: ErasedData
+	KindChanged       Kind = "changed"        // a monitor's run found its JSON changed since the previous run; data: ChangedData
+	KindMonitor       Kind = "monitor"        // a monitor command was applied or rejected, or the monitor ended; data: MonitorData
 )
 
 // Kinds returns every kind, in lifecycle order.
 func Kinds() []Kind {
-	return []Kind{KindAccepted, KindSessionOpened, KindCompleted, KindFailed, KindErased}
+	return []Kind{KindAccepted, KindSessionOpened, KindChanged, KindCompleted, KindFailed, KindErased, KindMonitor}
 }
 
 // Known reports whether k is one of Kinds.
@@ -127,8 +129,9 @@ type Event struct {
 	// header). Absent when the worker does not trace.
 	TraceParent string `json:"traceparent,omitempty"`
 	TraceState  string `json:"tracestate,omitempty"`
-	// Data is AcceptedData, SessionOpenedData, CompletedData, FailedData
-	// or ErasedData for the kinds of this package; DecodeEvent leaves the
+	// Data is AcceptedData, SessionOpenedData, CompletedData, FailedData,
+	// ErasedData, ChangedData or MonitorData for the kinds of this package
+	// (a monitor event's Subject is the monitor's key); DecodeEvent leaves the
 	// data of other types as json.RawMessage.
 	Data any `json:"data,omitempty"`
 }
@@ -150,7 +153,7 @@ func (e Event) LogValue() slog.Value {
 	}
 	switch d := e.Data.(type) {
 	case nil:
-	case AcceptedData, SessionOpenedData, CompletedData, FailedData, ErasedData:
+	case AcceptedData, SessionOpenedData, CompletedData, FailedData, ErasedData, ChangedData, MonitorData:
 		attrs = append(attrs, slog.Any("data", d))
 	case json.RawMessage:
 		attrs = append(attrs, slog.Int("dataBytes", len(d)))
@@ -177,6 +180,8 @@ type AcceptedData struct {
 	Expands  []string     `json:"expands,omitempty"`
 	Reports  []ReportType `json:"reports,omitempty"`
 	Language string       `json:"language,omitempty"`
+	// Monitor links a monitor's run to its monitor (monitor.go).
+	Monitor *MonitorRun `json:"monitor,omitempty"`
 }
 
 // SessionOpenedData is the data of a session_opened event.
@@ -190,6 +195,8 @@ type SessionOpenedData struct {
 	Country        Country         `json:"country"`
 	IdentifierType IdentifierType  `json:"identifierType"`
 	Identifier     string          `json:"identifier"`
+	// Monitor links a monitor's run to its monitor (monitor.go).
+	Monitor *MonitorRun `json:"monitor,omitempty"`
 }
 
 // CompletedData is the data of a completed event: where each result was
@@ -211,6 +218,8 @@ type CompletedData struct {
 	OmittedExpands []string `json:"omittedExpands,omitempty"`
 	// Summary is what the JSON result says, without personal data.
 	Summary *Summary `json:"summary,omitempty"`
+	// Monitor links a monitor's run to its monitor (monitor.go).
+	Monitor *MonitorRun `json:"monitor,omitempty"`
 }
 
 // FailedData is the data of a failed event.
@@ -225,6 +234,8 @@ type FailedData struct {
 	// Retryable says whether sending the command again, with a new
 	// lookupId, may succeed.
 	Retryable bool `json:"retryable"`
+	// Monitor links a monitor's run to its monitor (monitor.go).
+	Monitor *MonitorRun `json:"monitor,omitempty"`
 }
 
 // ErasedData is the data of an erased event: the personal data of a
@@ -248,7 +259,7 @@ func (c LookupCommand) AcceptedData() AcceptedData {
 	return AcceptedData{
 		LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata,
 		Type: c.Type, Country: c.Country, IdentifierType: c.IdentifierType, Identifier: c.Identifier,
-		Expands: c.Expands, Reports: c.Reports, Language: c.Language,
+		Expands: c.Expands, Reports: c.Reports, Language: c.Language, Monitor: c.Monitor,
 	}
 }
 
@@ -256,7 +267,7 @@ func (c LookupCommand) AcceptedData() AcceptedData {
 func (c LookupCommand) SessionOpenedData(sessionID string) SessionOpenedData {
 	return SessionOpenedData{
 		LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata, SessionID: sessionID,
-		Type: c.Type, Country: c.Country, IdentifierType: c.IdentifierType, Identifier: c.Identifier,
+		Type: c.Type, Country: c.Country, IdentifierType: c.IdentifierType, Identifier: c.Identifier, Monitor: c.Monitor,
 	}
 }
 
@@ -265,7 +276,7 @@ func (c LookupCommand) CompletedData(sessionID string, artifacts []Artifact) Com
 	return CompletedData{
 		LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata, SessionID: sessionID,
 		Type: c.Type, Country: c.Country, IdentifierType: c.IdentifierType, Identifier: c.Identifier,
-		Artifacts: artifacts,
+		Artifacts: artifacts, Monitor: c.Monitor,
 	}
 }
 
@@ -274,7 +285,7 @@ func (c LookupCommand) CompletedData(sessionID string, artifacts []Artifact) Com
 func (c LookupCommand) FailedData(code FailureCode, reason string) FailedData {
 	return FailedData{
 		LookupID: c.LookupID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata,
-		Code: code, Reason: reason, Retryable: code.Retryable(),
+		Code: code, Reason: reason, Retryable: code.Retryable(), Monitor: c.Monitor,
 	}
 }
 

@@ -138,6 +138,16 @@ func DecodeEvent(data []byte) (Event, error) {
 		d, err = decodeData[ErasedData](raw, w.Subject)
 		d.ErasedAt = d.ErasedAt.UTC()
 		e.Data = d
+	case KindChanged:
+		e.Data, err = decodeData[ChangedData](raw, w.Subject)
+	case KindMonitor:
+		var d MonitorData
+		d, err = decodeData[MonitorData](raw, w.Subject)
+		if d.Until != nil {
+			u := d.Until.UTC()
+			d.Until = &u
+		}
+		e.Data = d
 	}
 	if err != nil {
 		return invalid("%s: %v", w.Type, err)

@@ -38,6 +38,10 @@ func TestEventUnmarshalsTyped(t *testing.T) {
 			_, ok = ev.Failed()
 		case kybflow.KindErased:
 			_, ok = ev.Erased()
+		case kybflow.KindChanged:
+			_, ok = ev.Changed()
+		case kybflow.KindMonitor:
+			_, ok = ev.Monitor()
 		}
 		if !ok {
 			t.Errorf("event %s: data %T not read by its accessor", evs[i].ID, ev.Data)

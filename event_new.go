@@ -26,7 +26,19 @@ var sourcePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:[!-~]+$`)
 // validates. It sets ID to EventID, Subject to lookupID, Time to t in UTC,
 // DataSchema to kind.DataSchema, compacts the metadata and cuts a reason
 // longer than MaxReasonLength.
+//
+// A monitor event (KindMonitor) is made by NewMonitorEvent, which takes
+// the number of its id; NewEvent refuses one with ErrMonitorEventID.
 func NewEvent(source string, kind Kind, lookupID string, t time.Time, data any) (Event, error) {
+	if kind == KindMonitor {
+		return Event{}, fmt.Errorf("%w: %s %s: %w", ErrInvalidEvent, kind, lookupID, ErrMonitorEventID)
+	}
+	return newEvent(source, kind, lookupID, t, data)
+}
+
+// newEvent is NewEvent for every kind; a monitor event's id is then
+// <key>.monitor, which NewMonitorEvent completes.
+func newEvent(source string, kind Kind, lookupID string, t time.Time, data any) (Event, error) {
 	invalid := func(format string, args ...any) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %s %s: %s", ErrInvalidEvent, kind, lookupID, fmt.Sprintf(format, args...))
 	}
@@ -136,6 +148,14 @@ func checkData(kind Kind, lookupID string, data any) (any, error) {
 			errs = append(errs, fmt.Errorf("erasedAt %s out of range", d.ErasedAt))
 		}
 		return d, errors.Join(errs...)
+	case ChangedData:
+		if kind == KindChanged {
+			return checkChanged(lookupID, d)
+		}
+	case MonitorData:
+		if kind == KindMonitor {
+			return checkMonitor(lookupID, d)
+		}
 	}
 	return nil, fmt.Errorf("data is %T, not the data of a %s event", data, kind)
 }
@@ -160,6 +180,14 @@ func deref(data any) any {
 			return *d
 		}
 	case *ErasedData:
+		if d != nil {
+			return *d
+		}
+	case *ChangedData:
+		if d != nil {
+			return *d
+		}
+	case *MonitorData:
 		if d != nil {
 			return *d
 		}

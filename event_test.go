@@ -21,6 +21,8 @@ func TestKinds(t *testing.T) {
 		{kybflow.KindCompleted, true, "io.kybflow.aml.lookup.completed.v1"},
 		{kybflow.KindFailed, true, "io.kybflow.aml.lookup.failed.v1"},
 		{kybflow.KindErased, false, "io.kybflow.aml.lookup.erased.v1"},
+		{kybflow.KindChanged, false, "io.kybflow.aml.lookup.changed.v1"},
+		{kybflow.KindMonitor, false, "io.kybflow.aml.lookup.monitor.v1"},
 	}
 	for _, tt := range tests {
 		if got := tt.kind.Terminal(); got != tt.terminal {
@@ -48,7 +50,14 @@ func TestEventIDIsStable(t *testing.T) {
 	again := goldenEvents(t)
 	seen := map[string]bool{}
 	for k, e := range events {
-		if e.ID != kybflow.EventID("onb-2026-000123", k) || e.ID != again[k].ID {
+		want := kybflow.EventID("onb-2026-000123", k)
+		switch k {
+		case kybflow.KindChanged:
+			want = kybflow.EventID(goldenRunID(), k)
+		case kybflow.KindMonitor:
+			want = kybflow.MonitorEventID(goldenMonitorID, kybflow.MonitorCommandN(goldenMonitorSeq))
+		}
+		if e.ID != want || e.ID != again[k].ID {
 			t.Errorf("%s: id %q, again %q", k, e.ID, again[k].ID)
 		}
 		if seen[e.ID] {

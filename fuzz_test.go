@@ -130,6 +130,9 @@ func FuzzDecodeEvent(f *testing.F) {
 			return
 		}
 		built, err := kybflow.NewEvent(e.Source, kind, e.Subject, e.Time, e.Data)
+		if d, ok := e.Monitor(); ok {
+			built, err = kybflow.NewMonitorEvent(e.Source, e.Subject, 1, e.Time, d)
+		}
 		if err != nil {
 			return // DecodeEvent is tolerant, NewEvent strict
 		}
@@ -141,4 +144,91 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("NewEvent accepts, the schema rejects %s: %v", b, err)
 		}
 	})
+}
+
+// FuzzParseMonitorCommand: ParseMonitorCommand never panics; each of its
+// problems is a *CommandError with a known code and a reason; what a
+// rejection may echo is valid or empty; whatever parses re-encodes and
+// re-parses to the same value, validates against the schema, and defines a
+// monitor whose runs are valid lookup commands.
+func FuzzParseMonitorCommand(f *testing.F) {
+	f.Add([]byte(goldenMonitorCommandJSON))
+	f.Add([]byte(`{"action":"create","monitorId":"m","lookup":{"type":"beneficial_owners","identifier":"923609016","expands":["ssn"]},"schedule":{"cron":"0 0 6 * * MON","timeZone":"Europe/Oslo"}}`))
+	f.Add([]byte(`{"action":"update","monitorId":"m","until":"2027-01-01T00:00:00.5+01:00","metadata":{"<":"\u2028"}}`))
+	f.Add([]byte(`{"action":"pause","monitorId":"m","correlationId":null,"schedule":{"every":7}}`))
+	f.Add([]byte(`{"action":"create","monitorId":"a.b","lookup":{"lookupId":"x"},"schedule":{"every":"1h","cron":"* * * * * *"}}`))
+	f.Add([]byte(`{"action":"delete","monitorId":"m","monitorId":{"x":1}}`))
+	set := schemas(f)
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := kybflow.ParseMonitorCommand(data)
+		if c.MonitorID != "" && !kybflow.ValidMonitorID(c.MonitorID) {
+			t.Fatalf("monitorId %q returned", c.MonitorID)
+		}
+		if err != nil && c.MonitorID != "" {
+			// The worker's answer to it must be a valid event.
+			c.Tenant = "acme"
+			d := kybflow.MonitorData{MonitorID: c.MonitorID, Tenant: c.Tenant, CorrelationID: c.CorrelationID, Metadata: c.Metadata,
+				Action: c.Action, Code: kybflow.CodeInvalidCommand, Reason: err.Error()}
+			if _, nerr := kybflow.NewMonitorEvent(kybflow.DefaultSource, c.Key(), 2, goldenTime, d); nerr != nil {
+				t.Fatalf("the rejection of %s cannot be published: %v", data, nerr)
+			}
+		}
+		if err != nil {
+			for _, e := range flattenErrors(err) {
+				var ce *kybflow.CommandError
+				if !errors.As(e, &ce) {
+					t.Fatalf("problem %T %v is not a *CommandError", e, e)
+				}
+				switch {
+				case ce.Reason == "":
+					t.Fatalf("no reason for %q", ce.Field)
+				case ce.Code == kybflow.CodeInvalidIdentifier && ce.Field != "lookup.identifier":
+					t.Fatalf("invalid_identifier for field %q", ce.Field)
+				case ce.Code != kybflow.CodeInvalidCommand && ce.Code != kybflow.CodeInvalidIdentifier:
+					t.Fatalf("unknown code %q", ce.Code)
+				}
+			}
+			return
+		}
+		enc, err := kybflow.EncodeMonitorCommand(c)
+		if err != nil {
+			t.Fatalf("EncodeMonitorCommand(%+v): %v", c, err)
+		}
+		again, err := kybflow.ParseMonitorCommand(enc)
+		if err != nil {
+			t.Fatalf("re-parse %s: %v", enc, err)
+		}
+		if !reflect.DeepEqual(again, c) {
+			t.Fatalf("re-parse:\n got  %#v\n want %#v", again, c)
+		}
+		if err := validate(set.monitorCommand, data); err != nil {
+			t.Fatalf("the code accepts %s, the schema does not: %v", data, err)
+		}
+		if c.Action != kybflow.MonitorCreate {
+			return
+		}
+		d, err := c.Definition(kybflow.MonitorDefinition{})
+		if err != nil {
+			t.Fatalf("Definition of a valid create: %v", err)
+		}
+		run := d.Lookup
+		run.LookupID = kybflow.RunLookupID(c.MonitorID, goldenRunAt)
+		if _, err := kybflow.EncodeCommand(run); err != nil {
+			t.Fatalf("a run of %s is not a valid command: %v", data, err)
+		}
+	})
+}
+
+// flattenErrors is the errors joined in err, or err alone.
+func flattenErrors(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flattenErrors(e)...)
+	}
+	return out
 }

@@ -160,7 +160,10 @@ func goldenSummary() *kybflow.Summary {
 	}}
 }
 
-// goldenEvents is one event of each kind for goldenCommand.
+// goldenEvents is one event of each kind: of goldenCommand for the kinds
+// of a lookup, a second apart in the order of its life (as before monitors
+// existed: the golden files and docs/contract.md keep their times); of the
+// golden monitor (monitor_golden_test.go) for changed and monitor.
 func goldenEvents(t testing.TB) map[kybflow.Kind]kybflow.Event {
 	t.Helper()
 	c := goldenCommand
@@ -168,21 +171,38 @@ func goldenEvents(t testing.TB) map[kybflow.Kind]kybflow.Event {
 	failed.SessionID = goldenSession
 	completed := c.CompletedData(goldenSession, goldenArtifacts(t, c))
 	completed.Summary = goldenSummary()
-	data := map[kybflow.Kind]any{
-		kybflow.KindAccepted:      c.AcceptedData(),
-		kybflow.KindSessionOpened: c.SessionOpenedData(goldenSession),
-		kybflow.KindCompleted:     completed,
-		kybflow.KindFailed:        failed,
+	at := func(s int) time.Time { return goldenTime.Add(time.Duration(s) * time.Second) }
+	lookup := []struct {
+		kind kybflow.Kind
+		data any
+	}{
+		{kybflow.KindAccepted, c.AcceptedData()},
+		{kybflow.KindSessionOpened, c.SessionOpenedData(goldenSession)},
+		{kybflow.KindCompleted, completed},
+		{kybflow.KindFailed, failed},
 		// The erasure's time is the event's (the fifth, 4 s after the first).
-		kybflow.KindErased: kybflow.ErasedData{LookupID: c.LookupID, ErasedAt: goldenTime.Add(4 * time.Second)},
+		{kybflow.KindErased, kybflow.ErasedData{LookupID: c.LookupID, ErasedAt: at(4)}},
 	}
 	events := map[kybflow.Kind]kybflow.Event{}
-	for i, k := range kybflow.Kinds() {
-		e, err := kybflow.NewEvent(kybflow.DefaultSource, k, c.LookupID, goldenTime.Add(time.Duration(i)*time.Second), data[k])
+	for i, l := range lookup {
+		e, err := kybflow.NewEvent(kybflow.DefaultSource, l.kind, c.LookupID, at(i), l.data)
 		if err != nil {
-			t.Fatalf("NewEvent(%s): %v", k, err)
+			t.Fatalf("NewEvent(%s): %v", l.kind, err)
 		}
-		events[k] = e
+		events[l.kind] = e
+	}
+	changed, err := kybflow.NewEvent(kybflow.DefaultSource, kybflow.KindChanged, goldenRunID(), goldenRunAt.Add(2*time.Second), goldenChangedData(t))
+	if err != nil {
+		t.Fatalf("NewEvent(changed): %v", err)
+	}
+	events[kybflow.KindChanged] = changed
+	monitor, err := kybflow.NewMonitorEvent(kybflow.DefaultSource, goldenMonitorID, kybflow.MonitorCommandN(goldenMonitorSeq), goldenTime, goldenMonitorData())
+	if err != nil {
+		t.Fatalf("NewMonitorEvent: %v", err)
+	}
+	events[kybflow.KindMonitor] = monitor
+	if len(events) != len(kybflow.Kinds()) {
+		t.Fatalf("%d golden events, want one of each of the %d kinds", len(events), len(kybflow.Kinds()))
 	}
 	return events
 }

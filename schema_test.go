@@ -29,10 +29,11 @@ const openSchemaBaseURI = kybflow.SchemaBaseURI + "open/"
 
 // schemaSet is every schema of one directory, compiled.
 type schemaSet struct {
-	command *jsonschema.Schema
-	event   *jsonschema.Schema
-	data    map[kybflow.Kind]*jsonschema.Schema
-	docs    map[string]map[string]any // file name -> parsed schema document
+	command        *jsonschema.Schema
+	monitorCommand *jsonschema.Schema
+	event          *jsonschema.Schema
+	data           map[kybflow.Kind]*jsonschema.Schema
+	docs           map[string]map[string]any // file name -> parsed schema document
 }
 
 var (
@@ -74,6 +75,9 @@ func compileSchemas(dir, base string) (*schemaSet, error) {
 		set.docs[filepath.Base(f)] = plain
 	}
 	if set.command, err = c.Compile(base + "lookup-command.schema.json"); err != nil {
+		return nil, err
+	}
+	if set.monitorCommand, err = c.Compile(base + "monitor-command.schema.json"); err != nil {
 		return nil, err
 	}
 	if set.event, err = c.Compile(base + "event.schema.json"); err != nil {
@@ -122,8 +126,8 @@ func TestSchemaIDs(t *testing.T) {
 		{schemaDir, kybflow.SchemaBaseURI, schemas(t)},
 		{openSchemaDir, openSchemaBaseURI, openSchemas(t)},
 	} {
-		if len(v.set.docs) != 8 {
-			t.Errorf("%s: %d schema files, want 8: %v", v.dir, len(v.set.docs), keys(v.set.docs))
+		if want := 4 + len(kybflow.Kinds()); len(v.set.docs) != want { // common, event, the two commands, a data schema per kind
+			t.Errorf("%s: %d schema files, want %d: %v", v.dir, len(v.set.docs), want, keys(v.set.docs))
 		}
 		for name, doc := range v.set.docs {
 			if got, want := doc["$id"], v.base+name; got != want {

@@ -15,7 +15,7 @@ const MaxPrefixLength = 64
 // too (see Subjects.CommandsStream), so that two deployments with
 // different prefixes can share a NATS account.
 const (
-	StreamCommands   = "AML_COMMANDS"   // work queue: lookup commands
+	StreamCommands   = "AML_COMMANDS"   // work queue: lookup and monitor commands
 	StreamEvents     = "AML_EVENTS"     // limits, max age: CloudEvents
 	StreamDeadLetter = "AML_DEADLETTER" // limits: unreadable commands
 )
@@ -73,6 +73,41 @@ func (s Subjects) prefix() string {
 // CommandLookup is where platforms publish lookup commands:
 // <prefix>.commands.lookup.
 func (s Subjects) CommandLookup() string { return s.prefix() + ".commands.lookup" }
+
+// CommandMonitor is where platforms publish monitor commands:
+// <prefix>.commands.monitor (monitor.go). Like lookup commands, they are
+// in the commands stream.
+func (s Subjects) CommandMonitor() string { return s.prefix() + ".commands.monitor" }
+
+// CommandMonitorOf is where the platform of tenant publishes its monitor
+// commands: <prefix>.commands.monitor.<tenant>, or CommandMonitor without
+// a tenant.
+func (s Subjects) CommandMonitorOf(tenant string) string {
+	if tenant == "" {
+		return s.CommandMonitor()
+	}
+	return s.CommandMonitor() + "." + tenant
+}
+
+// MonitorCommandTenant is the tenant of a monitor command published on
+// subject, and whether subject is where monitor commands are published:
+// CommandMonitor (no tenant) or CommandMonitorOf a valid tenant. With
+// CommandTenant, which answers the same for lookup commands, it tells the
+// two kinds of command apart; a subject of the commands stream that
+// neither accepts is no command.
+func (s Subjects) MonitorCommandTenant(subject string) (string, bool) {
+	return tenantOf(subject, s.CommandMonitor())
+}
+
+// tenantOf is the tenant of subject under base: "" for base itself, the
+// token after it for base.<tenant>, and false for anything else.
+func tenantOf(subject, base string) (string, bool) {
+	if subject == base {
+		return "", true
+	}
+	tenant, ok := strings.CutPrefix(subject, base+".")
+	return tenant, ok && ValidTenant(tenant)
+}
 
 // CommandsAll is the subject filter of the commands stream:
 // <prefix>.commands.>.

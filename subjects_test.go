@@ -119,3 +119,57 @@ func subjectMatches(filter, subject string) bool {
 	}
 	return len(f) == len(s)
 }
+
+// TestMonitorCommandSubjects: monitor commands have subjects of their own
+// in the commands stream, with or without a tenant, and each kind of
+// command subject is recognised by its own function only.
+func TestMonitorCommandSubjects(t *testing.T) {
+	s := kybflow.Subjects{}
+	if got := s.CommandMonitor(); got != "aml.commands.monitor" {
+		t.Errorf("CommandMonitor = %q", got)
+	}
+	if got, want := s.CommandMonitorOf(""), s.CommandMonitor(); got != want {
+		t.Errorf("CommandMonitorOf(\"\") = %q, want %q", got, want)
+	}
+	if got := s.CommandMonitorOf("acme"); got != "aml.commands.monitor.acme" {
+		t.Errorf("CommandMonitorOf = %q", got)
+	}
+	if !subjectMatches(s.CommandsAll(), s.CommandMonitorOf("acme")) || !subjectMatches(s.CommandsAll(), s.CommandMonitor()) {
+		t.Error("monitor commands are not in the commands stream")
+	}
+	for _, tc := range []struct {
+		subject       string
+		lookup, monit bool
+		tenant        string
+	}{
+		{"aml.commands.lookup", true, false, ""},
+		{"aml.commands.lookup.acme", true, false, "acme"},
+		{"aml.commands.monitor", false, true, ""},
+		{"aml.commands.monitor.acme", false, true, "acme"},
+		{"aml.commands.lookup.monitor", true, false, "monitor"}, // a tenant named monitor
+		{"aml.commands.monitor.acme.x", false, false, ""},
+		{"aml.commands.monitor.a*", false, false, ""},
+		{"aml.commands.monitors", false, false, ""},
+		{"aml.commands.monitor.", false, false, ""},
+		{"acme.aml.commands.monitor", false, false, ""},
+	} {
+		lt, lok := s.CommandTenant(tc.subject)
+		mt, mok := s.MonitorCommandTenant(tc.subject)
+		if lok != tc.lookup || mok != tc.monit {
+			t.Errorf("%q: lookup %t, monitor %t; want %t, %t", tc.subject, lok, mok, tc.lookup, tc.monit)
+		}
+		if (lok && lt != tc.tenant) || (mok && mt != tc.tenant) {
+			t.Errorf("%q: tenant %q / %q, want %q", tc.subject, lt, mt, tc.tenant)
+		}
+	}
+	p, err := kybflow.NewSubjects("acme.aml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tenant, ok := p.MonitorCommandTenant("acme.aml.commands.monitor.t1"); !ok || tenant != "t1" {
+		t.Errorf("prefixed MonitorCommandTenant = %q, %t", tenant, ok)
+	}
+	if _, ok := p.MonitorCommandTenant("aml.commands.monitor.t1"); ok {
+		t.Error("another prefix's monitor subject was recognised")
+	}
+}

@@ -79,11 +79,7 @@ func (s Subjects) CommandLookupOf(tenant string) string {
 // whether subject is where commands are published: CommandLookup (no
 // tenant) or CommandLookupOf a valid tenant.
 func (s Subjects) CommandTenant(subject string) (string, bool) {
-	if subject == s.CommandLookup() {
-		return "", true
-	}
-	tenant, ok := strings.CutPrefix(subject, s.CommandLookup()+".")
-	return tenant, ok && ValidTenant(tenant)
+	return tenantOf(subject, s.CommandLookup())
 }
 
 // EventsOfTenant matches every event of the lookups of tenant:

@@ -29,6 +29,7 @@ import (
 // a way to publish events as the worker does.
 type clientEnv struct {
 	t      *testing.T
+	nc     *nats.Conn
 	js     jetstream.JetStream
 	client *client.Client
 }
@@ -61,7 +62,7 @@ func newClientEnv(t *testing.T, topology ...func(*streams.Topology)) *clientEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &clientEnv{t: t, js: js, client: c}
+	return &clientEnv{t: t, nc: nc, js: js, client: c}
 }
 
 // event publishes an event of cmd's lookup as the worker would.

@@ -95,3 +95,36 @@ func ExampleFetchArtifact() {
 		f.Close()
 	}
 }
+
+// A platform creates a monitor, which looks an organization up every week
+// for a year, and waits for the worker to answer. A retry after an unknown
+// outcome gives the same WithCommandID, so that the monitor is created
+// once. (It needs a NATS server with a worker.)
+func ExampleClient_CreateMonitor() {
+	nc, err := nats.Connect(os.Getenv("NATS_URL"))
+	if err != nil {
+		panic(err)
+	}
+	defer nc.Close()
+	c, err := client.New(nc, client.WithTenant("acme"))
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lookup := kybflow.LookupCommand{Type: kybflow.TypeOrganization, Identifier: "923609016", Expands: []string{"roles", "ownership"}}
+	sent, err := c.CreateMonitor(ctx, "kyc-923609016", lookup, kybflow.Schedule{Every: "168h"},
+		client.Until(time.Now().AddDate(1, 0, 0)), client.WithCorrelationID("case-77"), client.WithCommandID("case-77-monitor"))
+	if err != nil {
+		panic(err) // a malformed command (a *kybflow.CommandError), or NATS trouble
+	}
+	res, err := c.WaitMonitor(ctx, sent)
+	if err != nil {
+		panic(err)
+	}
+	if !res.Applied() {
+		fmt.Println("rejected:", res.Monitor.Code, res.Monitor.Reason)
+		return
+	}
+	fmt.Println("monitor", res.Monitor.MonitorID, res.Monitor.Status)
+}

@@ -104,7 +104,9 @@ const followRecheck = 10 * time.Second
 // lookup's events, reads the last event of each kind from the stream with
 // a direct get, and reads them again every few seconds. So a NATS user
 // allowed only its own tenant's event subjects can follow its lookups (see
-// docs/contract.md, Tenants). To follow many lookups, use Events.
+// docs/contract.md, Tenants). To follow many lookups, use Events. The
+// monitor events of a monitor named like the lookup, which share its
+// subjects' key, are not delivered (WaitMonitor reads those).
 func (c *Client) Follow(ctx context.Context, lookupID string, handle func(kybflow.Event) error) error {
 	if !kybflow.ValidLookupID(lookupID) {
 		return fmt.Errorf("follow: invalid lookupId %q", lookupID)
@@ -118,8 +120,8 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(kybflo
 	defer func() { _ = sub.Unsubscribe() }()
 	seen := map[string]bool{}
 	deliver := func(ev kybflow.Event) error {
-		if seen[ev.ID] {
-			return nil
+		if seen[ev.ID] || ev.Kind() == kybflow.KindMonitor {
+			return nil // a monitor named like the lookup shares its subjects
 		}
 		seen[ev.ID] = true
 		return handle(ev)
@@ -131,6 +133,9 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(kybflo
 	catchUp := func() error {
 		var found []kybflow.Event
 		for _, kind := range kybflow.Kinds() {
+			if kind == kybflow.KindMonitor {
+				continue // not a lookup's
+			}
 			ev, ok, err := c.lastEvent(ctx, key, kind)
 			if err != nil {
 				return &readError{err}

@@ -94,11 +94,16 @@ const lookupParam = "{lookupId}"
 // tenantParam stands for a tenant likewise.
 const tenantParam = "{tenant}"
 
+// monitorParam stands for a monitor's key (its monitorId, or
+// <tenant>.<monitorId>) likewise.
+const monitorParam = "{monitorKey}"
+
 // codeChannel is what the code says about a channel.
 type codeChannel struct {
 	stream   string
 	kind     kybflow.Kind // for an event channel
 	consumer string       // the worker's durable consumer, for a channel it receives
+	payload  string       // the schema of a command's payload
 }
 
 // codeChannels is every subject of the contract, by address with the
@@ -106,17 +111,29 @@ type codeChannel struct {
 func codeChannels() map[string]codeChannel {
 	s, _ := kybflow.NewSubjects(kybflow.DefaultPrefix)
 	out := map[string]codeChannel{
-		s.CommandLookup():                       {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
-		s.CommandLookupOf(tenantParam):          {stream: s.CommandsStream(), consumer: streams.ConsumerCommands},
+		s.CommandLookup():                       {stream: s.CommandsStream(), consumer: streams.ConsumerCommands, payload: lookupCommandSchema},
+		s.CommandLookupOf(tenantParam):          {stream: s.CommandsStream(), consumer: streams.ConsumerCommands, payload: lookupCommandSchema},
+		s.CommandMonitor():                      {stream: s.CommandsStream(), consumer: streams.ConsumerCommands, payload: monitorCommandSchema},
+		s.CommandMonitorOf(tenantParam):         {stream: s.CommandsStream(), consumer: streams.ConsumerCommands, payload: monitorCommandSchema},
 		s.DeadLetterCommands():                  {stream: s.DeadLetterStream()},
 		streams.NamesOf(s).Webhook(lookupParam): {stream: streams.NamesOf(s).WebhooksStream(), consumer: streams.ConsumerWebhooks},
 		streams.NamesOf(s).Check(lookupParam):   {stream: streams.NamesOf(s).ChecksStream(), consumer: streams.ConsumerChecks},
 	}
 	for _, k := range kybflow.Kinds() {
-		out[s.Event(lookupParam, k)] = codeChannel{stream: s.EventsStream(), kind: k}
+		key := lookupParam
+		if k == kybflow.KindMonitor {
+			key = monitorParam // a monitor's events are on its own key
+		}
+		out[s.Event(key, k)] = codeChannel{stream: s.EventsStream(), kind: k}
 	}
 	return out
 }
+
+// The payloads of commands.
+const (
+	lookupCommandSchema  = "./schemas/lookup-command.schema.json"
+	monitorCommandSchema = "./schemas/monitor-command.schema.json"
+)
 
 // TestAsyncAPIChannels checks the channels of asyncapi.yaml against the
 // code: the same subjects, each in its stream, and each with a send and a
@@ -153,9 +170,10 @@ func TestAsyncAPIChannels(t *testing.T) {
 		}
 		_, hasLookup := ch.Parameters["lookupId"]
 		_, hasTenant := ch.Parameters["tenant"]
+		_, hasMonitor := ch.Parameters["monitorKey"]
 		if hasLookup != strings.Contains(ch.Address, lookupParam) || hasTenant != strings.Contains(ch.Address, tenantParam) ||
-			len(ch.Parameters) > btoi(hasLookup)+btoi(hasTenant) {
-			t.Errorf("channel %s (%s): parameters %v, want lookupId and tenant exactly when the address has them", id, ch.Address, keys(ch.Parameters))
+			hasMonitor != strings.Contains(ch.Address, monitorParam) || len(ch.Parameters) > btoi(hasLookup)+btoi(hasTenant)+btoi(hasMonitor) {
+			t.Errorf("channel %s (%s): parameters %v, want lookupId, tenant and monitorKey exactly when the address has them", id, ch.Address, keys(ch.Parameters))
 		}
 		if len(ch.Messages) != 1 {
 			t.Errorf("channel %s: %d messages, want 1", id, len(ch.Messages))

@@ -1,6 +1,7 @@
 // Package cli is amlctl, a command-line client that pokes at a running
 // kybflow system the way `nats` or `temporal` do: it submits lookup
-// commands (and waits for their result), follows the events stream,
+// commands (and waits for their result), sends monitor commands (and
+// waits for their answer), follows the events stream,
 // downloads a completed lookup's artifacts, checking their SHA-256, looks
 // after dead letters (list, show, replay, purge) and erases lookups'
 // personal data.
@@ -55,6 +56,7 @@ func commands() []command {
 		{"get", "download a completed lookup's artifacts, checking size and sha256", (*app).runGet},
 		{"deadletters", "list, show, replay (corrected) or purge the commands the worker dead-lettered", (*app).runDeadLetters},
 		{"erase", "erase lookups' personal data (GDPR): objects, events, record; publish erased", (*app).runErase},
+		{"monitors", "create, update, pause, resume or delete a monitor (a lookup re-run on a schedule)", (*app).runMonitors},
 	}
 }
 
@@ -166,6 +168,8 @@ Usage:
   amlctl deadletters list|show SEQ|replay SEQ...|purge [SEQ...]
                                      look after the commands the worker dead-lettered
   amlctl erase [flags] LOOKUP_ID...  erase lookups' personal data (GDPR erasure)
+  amlctl monitors create|update|pause|resume|delete [flags] MONITOR_ID [IDENTIFIER]
+                                     send a monitor command; --wait prints the answer
   amlctl help COMMAND                every flag and environment variable of COMMAND
 
 Commands:
@@ -192,6 +196,7 @@ Examples:
   amlctl get --dir results cli-20260302T093015Z-1a2b3c4d
   amlctl deadletters replay --edit 3
   amlctl erase onb-2026-000123
+  amlctl monitors create --every 168h --until 2027-03-01 --wait kyc-923609016 923609016
 `)
 	return b.String()
 }

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -86,8 +88,39 @@ func summary(ev kybflow.Event) string {
 		return fmt.Sprintf("%s: %s (%s)", d.Code, oneLine(d.Reason), retryableText(d.Retryable))
 	case kybflow.ErasedData:
 		return "personal data erased at " + d.ErasedAt.UTC().Format(time.RFC3339)
+	case kybflow.ChangedData:
+		return changedSummary(d)
+	case kybflow.MonitorData:
+		return monitorSummary(d)
 	}
 	return ""
+}
+
+// changedSummary is each changed block with its counts.
+func changedSummary(d kybflow.ChangedData) string {
+	parts := make([]string, len(d.Blocks))
+	for i, b := range d.Blocks {
+		parts[i] = fmt.Sprintf("%s +%d -%d ~%d", b.Block, b.Added, b.Removed, b.Modified)
+	}
+	return fmt.Sprintf("since %s: %s", d.PreviousLookupID, strings.Join(parts, ", "))
+}
+
+// monitorSummary is what happened to the monitor: the action applied and
+// the monitor as it is, or the rejection.
+func monitorSummary(d kybflow.MonitorData) string {
+	if d.Code != "" {
+		return fmt.Sprintf("%s rejected: %s: %s", cmp.Or(string(d.Action), "command"), d.Code, oneLine(d.Reason))
+	}
+	s := fmt.Sprintf("%s applied: %s", d.Action, d.Status)
+	if sc := d.Schedule; sc != nil && sc.Every != "" {
+		s += ", every " + sc.Every
+	} else if sc != nil {
+		s += ", cron " + sc.Cron + " " + cmp.Or(sc.TimeZone, "UTC")
+	}
+	if d.Until != nil {
+		s += ", until " + d.Until.UTC().Format(time.RFC3339)
+	}
+	return s
 }
 
 func retryableText(retryable bool) string {

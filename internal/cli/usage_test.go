@@ -25,6 +25,8 @@ func TestHelp(t *testing.T) {
 		{"deadletters", []string{"list", "show SEQ", "replay SEQ...|--all", "purge [SEQ...] --yes", "DEADLETTER_MAX_AGE"}},
 		{"erase", []string{"--force", "NATS_URL", "BLOB_DIR", "S3_ENDPOINT", "S3_BUCKET", "BLOB_KEY_PREFIX", "EVENT_SOURCE",
 			"LOOKUP_RETENTION", "tombstone", "erased event", "versioning"}},
+		{"monitors", []string{"create [flags] MONITOR_ID IDENTIFIER", "update", "pause MONITOR_ID", "resume", "delete", "--every", "--cron",
+			"changed event", "<prefix>.commands.monitor", "Exit status"}},
 	} {
 		r := amlctl(ctx, env, c.command, "--help")
 		if r.code != 0 || r.stderr != "" {
@@ -47,6 +49,32 @@ func TestHelp(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "amlctl lookup") || !strings.Contains(r.stdout, "NATS_URL") ||
 			!strings.Contains(r.stdout, "amlctl deadletters") || !strings.Contains(r.stdout, "amlctl erase") {
 			t.Errorf("%v: want exit 0 and the overview:\n%s", args, r)
+		}
+	}
+	// The subcommands of monitors.
+	for _, c := range []struct {
+		command string
+		mention []string
+	}{
+		{"create", []string{"--every", "--cron", "--time-zone", "--until", "--type", "--beneficial-owners", "--country", "--identifier-type",
+			"--expand", "--report", "--language", "--correlation-id", "--metadata", "--command-id", "--wait", "--timeout", "--json",
+			"NATS_URL", "AML_SUBJECT_PREFIX", "AML_TENANT", "Nats-Msg-Id", "DUPLICATE_WINDOW", "ownership.beneficials", "default 1m0s"}},
+		{"update", []string{"--every", "--cron", "--until", "--expand", "[IDENTIFIER]", "replaced whole"}},
+		{"pause", []string{"--correlation-id", "--wait", "--command-id", "NATS_URL"}},
+		{"resume", []string{"--wait"}},
+		{"delete", []string{"--wait", "amlctl erase"}},
+	} {
+		r := amlctl(ctx, env, "monitors", c.command, "--help")
+		if r.code != 0 || r.stderr != "" {
+			t.Errorf("monitors %s --help: want exit 0, nothing on stderr:\n%s", c.command, r)
+		}
+		for _, m := range c.mention {
+			if !strings.Contains(r.stdout, m) {
+				t.Errorf("monitors %s --help does not mention %s", c.command, m)
+			}
+		}
+		if c.command != "create" && c.command != "update" && strings.Contains(r.stdout, "--every") {
+			t.Errorf("monitors %s --help offers --every", c.command)
 		}
 	}
 	// The subcommands of deadletters.
@@ -106,6 +134,24 @@ func TestUsageErrors(t *testing.T) {
 		{"erase", "--blob-key-prefix", "../up", "x"},
 		{"erase", "--event-source", "not a uri", "x"},
 		{"erase", "--s3-endpoint", "127.0.0.1:9000", "--s3-access-key", "k", "--s3-secret-key", "s", "x"}, // no S3_BUCKET
+		{"monitors"},
+		{"monitors", "list"},
+		{"monitors", "create", "m-1"},
+		{"monitors", "create", "--every", "24h", "m-1"},
+		{"monitors", "create", "m-1", "923609016"}, // no schedule
+		{"monitors", "create", "--every", "24h", "--cron", "0 0 6 * * *", "m-1", "923609016"},
+		{"monitors", "create", "--every", "24h", "--time-zone", "Europe/Oslo", "m-1", "923609016"},
+		{"monitors", "create", "--every", "24h", "--until", "next year", "m-1", "923609016"},
+		{"monitors", "create", "--every", "24h", "--metadata", "{not json", "m-1", "923609016"},
+		{"monitors", "create", "--every", "24h", "--type", "organization", "--beneficial-owners", "m-1", "923609016"},
+		{"monitors", "create", "--every", "24h", "--wait", "--timeout", "0s", "m-1", "923609016"},
+		{"monitors", "create", "--every", "24h", "--command-id", "a.b", "m-1", "923609016"},
+		{"monitors", "update", "m-1"},                    // changes nothing
+		{"monitors", "update", "--country", "SE", "m-1"}, // a lookup flag without the IDENTIFIER
+		{"monitors", "pause"},
+		{"monitors", "pause", "m-1", "923609016"},
+		{"monitors", "pause", "--every", "24h", "m-1"},
+		{"monitors", "delete", "--bogus", "m-1"},
 	} {
 		r := amlctl(context.Background(), map[string]string{}, args...)
 		if r.code != 2 || r.stdout != "" {
