@@ -246,7 +246,7 @@ func TestDocsNameOnlyRealVariables(t *testing.T) {
 
 // streamNames matches the names of streams and the bucket, of any prefix.
 func streamNames() *regexp.Regexp {
-	return regexp.MustCompile(`^(KV_)?[A-Z0-9_]*_(COMMANDS|CHECKS|WEBHOOKS|EVENTS|DEADLETTER|LOOKUPS|BUDGET|MONITORS)$`)
+	return regexp.MustCompile(`^(KV_)?[A-Z0-9_]*_(COMMANDS|CHECKS|WEBHOOKS|EVENTS|DEADLETTER|LOOKUPS|BUDGET|MONITORS|SCHEDULES)$`)
 }
 
 // apiWords are the upper-case string literals of the AML API's model and

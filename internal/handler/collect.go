@@ -126,6 +126,13 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		}
 		return false, done()
 	}
+	// A monitor's run is compared with the previous run first
+	// (monitor_compare.go); stored stays for the ending's write, which
+	// records it again if the comparison's did not.
+	rec, rev, o := h.compareRun(ctx, rec, rev, stored)
+	if !o.IsAck() {
+		return false, o
+	}
 	return true, h.complete(ctx, rec, rev, stored)
 }
 

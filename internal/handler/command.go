@@ -35,6 +35,9 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (o outcome) {
 	defer func() { endMessage(ctx, span, o) }()
 	// The tenant is where the command was published, which NATS authorised
 	// the publisher for; never what its body says.
+	if tenant, ok := h.c.Subjects.MonitorCommandTenant(msg.Subject()); ok {
+		return h.monitorCommand(ctx, msg, tenant)
+	}
 	tenant, ok := h.c.Subjects.CommandTenant(msg.Subject())
 	if !ok {
 		return h.deadLetter(ctx, msg, fmt.Errorf("published on %s: commands are published on %s, or %s.<tenant>",
@@ -52,6 +55,7 @@ func (h *Handlers) Command(ctx context.Context, msg jetstream.Msg) (o outcome) {
 		return h.deadLetter(ctx, msg, err)
 	}
 	cmd.Tenant = tenant
+	cmd.Monitor = nil // a run's link is the worker's to make (Fire), never a platform's
 	span.SetAttributes(AttrLookupID.String(cmd.Key()))
 	var seq uint64
 	if md, err := msg.Metadata(); err == nil {

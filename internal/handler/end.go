@@ -143,6 +143,13 @@ func (h *Handlers) publishEnding(ctx context.Context, rec lookups.Record) outcom
 	if err != nil {
 		return retryBackoff(err)
 	}
+	if changed, ok := changedData(rec); ok && kind == kybflow.KindCompleted {
+		// Before the ending: an ending found last in the stream means
+		// both are out (finish).
+		if _, err := h.publishEvent(ctx, kybflow.KindChanged, rec.Command.Key(), changed); err != nil {
+			return retryBackoff(err)
+		}
+	}
 	first, err := h.publishEvent(ctx, kind, rec.Command.Key(), data)
 	if err != nil {
 		return retryBackoff(err)
@@ -155,6 +162,19 @@ func (h *Handlers) publishEnding(ctx context.Context, rec lookups.Record) outcom
 		}
 	}
 	return done()
+}
+
+// changedData is the data of the changed event of a monitor's run whose
+// comparison found a change.
+func changedData(rec lookups.Record) (kybflow.ChangedData, bool) {
+	m, c := rec.Command.Monitor, rec.Comparison
+	if m == nil || c == nil || !c.Changed || c.Diff == nil {
+		return kybflow.ChangedData{}, false
+	}
+	return kybflow.ChangedData{
+		LookupID: rec.Command.LookupID, Tenant: rec.Command.Tenant, CorrelationID: rec.Command.CorrelationID, Metadata: rec.Command.Metadata,
+		MonitorID: m.MonitorID, PreviousLookupID: c.PreviousLookupID, Blocks: c.Blocks, Diff: *c.Diff,
+	}, true
 }
 
 // ending is the kind and data of a terminal record's event.
@@ -171,6 +191,11 @@ func ending(rec lookups.Record) (kybflow.Kind, any, error) {
 		// more than its summary.
 		if rec.Summary != nil && rec.Summary.Validate() == nil {
 			d.Summary = rec.Summary
+		}
+		if m, c := rec.Command.Monitor, rec.Comparison; m != nil && c != nil && c.PreviousLookupID != "" {
+			run := *m
+			run.PreviousLookupID, run.Changed = c.PreviousLookupID, &c.Changed
+			d.Monitor = &run
 		}
 		return kybflow.KindCompleted, d, nil
 	case lookups.Failed:
@@ -201,6 +226,12 @@ func (h *Handlers) publishOnce(ctx context.Context, rec lookups.Record, kind kyb
 // (and tracestate) attribute and as the same NATS headers, for a consumer
 // to continue the lookup's trace.
 func (h *Handlers) publishEvent(ctx context.Context, kind kybflow.Kind, lookupID string, data any) (first bool, err error) {
+	return h.publishEventN(ctx, kind, lookupID, 0, data)
+}
+
+// publishEventN is publishEvent for a monitor event: n numbers it among
+// the monitor's (kybflow.NewMonitorEvent); other kinds ignore it.
+func (h *Handlers) publishEventN(ctx context.Context, kind kybflow.Kind, lookupID string, n uint64, data any) (first bool, err error) {
 	ctx, span := h.tracer.Start(ctx, "publish "+string(kind), trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 		AttrLookupID.String(lookupID), AttrEventKind.String(string(kind)), attribute.String("messaging.system", "nats")))
 	defer func() {
@@ -209,7 +240,12 @@ func (h *Handlers) publishEvent(ctx context.Context, kind kybflow.Kind, lookupID
 		}
 		endStep(span, err)
 	}()
-	ev, err := kybflow.NewEvent(h.c.Source, kind, lookupID, h.c.Now(), data)
+	var ev kybflow.Event
+	if md, ok := data.(kybflow.MonitorData); ok && kind == kybflow.KindMonitor {
+		ev, err = kybflow.NewMonitorEvent(h.c.Source, lookupID, n, h.c.Now(), md)
+	} else {
+		ev, err = kybflow.NewEvent(h.c.Source, kind, lookupID, h.c.Now(), data)
+	}
 	if err != nil {
 		return false, fmt.Errorf("event %s of %s: %w", kind, lookupID, err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/budget"
 	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/monitors"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -41,6 +42,7 @@ type API interface {
 // Blobs is what the handlers need of storage (*blob.S3, *blob.Dir).
 type Blobs interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
+	Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, error)
 	Delete(ctx context.Context, key string) error
 }
 
@@ -67,6 +69,10 @@ type Config struct {
 	API     API
 	Blobs   Blobs
 	Lookups *lookups.Store
+	// Monitors and Schedules are the monitors' records and schedules
+	// (monitor.go; nil: monitor commands are refused, fires dropped).
+	Monitors  *monitors.Store
+	Schedules *monitors.Schedules
 	// Budget is the session budget every replica counts against
 	// (SESSION_BUDGET); nil: unlimited.
 	Budget    *budget.Budget

@@ -83,6 +83,9 @@ func (h *Handlers) open(ctx context.Context, rec lookups.Record, rev uint64) out
 // sourceOf is whom a lookup's session is for, in the budget's order:
 // on-demand lookups go before monitor runs.
 func sourceOf(cmd kybflow.LookupCommand) budget.Source {
+	if cmd.Monitor != nil {
+		return budget.Monitor
+	}
 	return budget.OnDemand
 }
 

@@ -86,6 +86,10 @@ type Record struct {
 	// record written before it has none, and its completed event no
 	// summary.
 	Summary *kybflow.Summary `json:"summary,omitempty"`
+	// Comparison is, for a monitor's run, how its JSON compares with the
+	// previous run's: recorded before the ending, so that a redelivery
+	// neither compares again nor reports twice. Optional: no version bump.
+	Comparison *Comparison `json:"comparison,omitempty"`
 	// Failure is the failed event's data, once failed.
 	Failure *kybflow.FailedData `json:"failure,omitempty"`
 	// Published lists the non-terminal events published for this lookup
@@ -102,6 +106,18 @@ type Record struct {
 	// ErasedAt is when the lookup's personal data began to be erased
 	// (state Erased).
 	ErasedAt time.Time `json:"erasedAt,omitzero"`
+}
+
+// Comparison is a monitor run's comparison with the monitor's previous
+// run.
+type Comparison struct {
+	// PreviousLookupID is the run compared with; empty for a monitor's
+	// first run, compared with nothing.
+	PreviousLookupID string                `json:"previousLookupId,omitempty"`
+	Changed          bool                  `json:"changed"`
+	Blocks           []kybflow.BlockChange `json:"blocks,omitempty"`
+	// Diff is the stored structured diff, when something changed.
+	Diff *kybflow.Artifact `json:"diff,omitempty"`
 }
 
 // Trace is the W3C trace context a record is created with.
@@ -153,6 +169,15 @@ func (r Record) clone() Record {
 	c.Artifacts = slices.Clone(r.Artifacts)
 	c.OmittedExpands = slices.Clone(r.OmittedExpands)
 	c.Summary = r.Summary.Clone()
+	if r.Comparison != nil {
+		cmp := *r.Comparison
+		cmp.Blocks = slices.Clone(cmp.Blocks)
+		if cmp.Diff != nil {
+			d := *cmp.Diff
+			cmp.Diff = &d
+		}
+		c.Comparison = &cmp
+	}
 	c.Published = slices.Clone(r.Published)
 	if r.Failure != nil {
 		f := *r.Failure

@@ -196,6 +196,21 @@ func (r *Record) Fail(seen Phase, f kybflow.FailedData, at time.Time) error {
 	return nil
 }
 
+// Compare records a monitor run's comparison with the previous run.
+// Allowed while the lookup is in phase seen; ErrUnchanged when compared
+// already.
+func (r *Record) Compare(seen Phase, c Comparison) error {
+	if err := r.in(seen); err != nil {
+		return err
+	}
+	if r.Comparison != nil {
+		return ErrUnchanged
+	}
+	c.Blocks = slices.Clone(c.Blocks)
+	r.Comparison = &c
+	return nil
+}
+
 // MarkPublished marks a non-terminal event as published; the caller
 // published it first. Allowed on a live lookup.
 func (r *Record) MarkPublished(kind kybflow.Kind) error {

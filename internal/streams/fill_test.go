@@ -91,8 +91,8 @@ func TestFillCollectorDoesNotWaitForNATSDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := NewFillCollector(js, topo, 10*time.Second)
-	if got := gatherFill(t, c); len(got["kybflow_stream_bytes"]) != 6 {
-		t.Fatalf("with NATS up: %v, want 6 streams", got)
+	if got := gatherFill(t, c); len(got["kybflow_stream_bytes"]) != 7 {
+		t.Fatalf("with NATS up: %v, want 7 streams (the six and KV_AML_LOOKUPS)", got)
 	}
 
 	srv.Shutdown()

@@ -12,10 +12,12 @@ import (
 
 // Default names of the internal streams and bucket (prefix "aml").
 const (
-	StreamWebhooks = "AML_WEBHOOKS" // work queue: verified AML webhooks
-	StreamChecks   = "AML_CHECKS"   // work queue: scheduled session checks
-	BucketLookups  = "AML_LOOKUPS"  // key-value: one record per lookup
-	BucketBudget   = "AML_BUDGET"   // key-value: the session budget's counters
+	StreamWebhooks  = "AML_WEBHOOKS"  // work queue: verified AML webhooks
+	StreamChecks    = "AML_CHECKS"    // work queue: scheduled session checks
+	BucketLookups   = "AML_LOOKUPS"   // key-value: one record per lookup
+	BucketBudget    = "AML_BUDGET"    // key-value: the session budget's counters
+	StreamSchedules = "AML_SCHEDULES" // monitors' schedules and their fires
+	BucketMonitors  = "AML_MONITORS"  // key-value: one record per monitor
 )
 
 // Names are a deployment's subjects and stream names: the public ones of
@@ -69,3 +71,32 @@ func (n Names) LookupsBucket() string { return n.stream("LOOKUPS") }
 // BudgetBucket is the name of the key-value bucket of the session
 // budget's counters (internal/budget), one per limit and window.
 func (n Names) BudgetBucket() string { return n.stream("BUDGET") }
+
+// SchedulesStream is the name of the stream of monitors' schedules and
+// their fires (JetStream message schedules: a schedule publishes its
+// fires on a subject of its own stream only).
+func (n Names) SchedulesStream() string { return n.stream("SCHEDULES") }
+
+// MonitorsBucket is the name of the key-value bucket of monitor records.
+func (n Names) MonitorsBucket() string { return n.stream("MONITORS") }
+
+// Schedule is the subject of a monitor's schedule message (one per
+// monitor, the stream keeps the last): <prefix>.schedules.set.<key>.
+func (n Names) Schedule(key string) string { return n.prefix() + ".schedules.set." + key }
+
+// Fire is where a monitor's schedule publishes each fire:
+// <prefix>.schedules.fire.<key>.
+func (n Names) Fire(key string) string { return n.prefix() + ".schedules.fire." + key }
+
+// FiresAll is the monitors consumer's filter: <prefix>.schedules.fire.>.
+func (n Names) FiresAll() string { return n.prefix() + ".schedules.fire.>" }
+
+// SchedulesAll is the schedules stream's subject filter.
+func (n Names) SchedulesAll() string { return n.prefix() + ".schedules.>" }
+
+// FireMonitor is the monitor key of a Fire subject, and whether subject
+// is one (of this prefix, with a valid key).
+func (n Names) FireMonitor(subject string) (string, bool) {
+	key, ok := strings.CutPrefix(subject, n.prefix()+".schedules.fire.")
+	return key, ok && kybflow.ValidLookupKey(key)
+}

@@ -36,7 +36,7 @@ func (t Topology) retry(ctx context.Context, what string, f func(ctx context.Con
 // Everything else (timeouts, no responders, no leader, no suitable peers,
 // a name taken by a concurrent create) can pass.
 func permanent(err error) bool {
-	if errors.Is(err, ErrHoldsMore) {
+	if errors.Is(err, ErrHoldsMore) || errors.Is(err, ErrServerTooOld) {
 		return true
 	}
 	var api *jetstream.APIError

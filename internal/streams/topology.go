@@ -18,6 +18,7 @@ const (
 	ConsumerCommands = "worker-commands"
 	ConsumerChecks   = "worker-checks"
 	ConsumerWebhooks = "worker-webhooks"
+	ConsumerMonitors = "worker-monitors"
 )
 
 // Topology is the set of streams, consumers and the key-value bucket the
@@ -93,6 +94,11 @@ func (t *Topology) validate() error {
 type Resources struct {
 	Commands, Checks, Webhooks jetstream.Consumer
 	Lookups                    jetstream.KeyValue
+	// Monitors is the monitors' bucket, Schedules the stream of their
+	// schedules, and Fires the consumer of the schedules' fires.
+	Monitors  jetstream.KeyValue
+	Schedules jetstream.Stream
+	Fires     jetstream.Consumer
 	// Budget is the session budget's bucket (internal/budget).
 	Budget jetstream.KeyValue
 	// Events is the events stream, for reading what was published.
@@ -118,14 +124,17 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources
 		if err != nil {
 			return nil, err
 		}
-		if cfg.Name == t.Subjects.EventsStream() {
+		switch cfg.Name {
+		case t.Subjects.EventsStream():
 			res.Events = st
+		case NamesOf(t.Subjects).SchedulesStream():
+			res.Schedules = st
 		}
 	}
 	for _, b := range []struct {
 		cfg jetstream.KeyValueConfig
 		kv  *jetstream.KeyValue
-	}{{t.bucket(), &res.Lookups}, {t.budgetBucket(), &res.Budget}} {
+	}{{t.bucket(), &res.Lookups}, {t.budgetBucket(), &res.Budget}, {t.monitorsBucket(), &res.Monitors}} {
 		bucket := b.cfg
 		if err := t.retry(ctx, "ensure bucket "+bucket.Bucket, func(ctx context.Context) (err error) {
 			if *b.kv, err = t.currentBucket(ctx, js, bucket); err != nil || *b.kv != nil {
@@ -140,7 +149,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (*Resources
 			return nil, err
 		}
 	}
-	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks} {
+	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks, ConsumerMonitors: &res.Fires} {
 		cons, err := t.ensureConsumer(ctx, js, name)
 		if err != nil {
 			return nil, err
@@ -176,6 +185,11 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, t Topology, nam
 func (t Topology) ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	var st jetstream.Stream
 	err := t.retry(ctx, "ensure stream "+cfg.Name, func(ctx context.Context) (err error) {
+		if cfg.AllowMsgSchedules {
+			if err := checkServerVersion(js); err != nil {
+				return err
+			}
+		}
 		if st, err = js.Stream(ctx, cfg.Name); err == nil && covers(st.CachedInfo().Config, cfg) {
 			return nil // as it should be: nothing to change, and no right to change it needed
 		}
@@ -188,6 +202,9 @@ func (t Topology) ensureStream(ctx context.Context, js jetstream.JetStream, cfg 
 			}
 		}
 		st, err = js.CreateOrUpdateStream(ctx, cfg)
+		if err == nil && cfg.AllowMsgSchedules {
+			err = checkSchedules(st)
+		}
 		return err
 	})
 	return st, err
@@ -327,6 +344,18 @@ func (t Topology) streams() []jetstream.StreamConfig {
 			AllowDirect: true,
 		},
 		{
+			// Monitors' schedules (one message per monitor, kept: Nats-TTL
+			// never) and their fires (with a TTL). JetStream refuses
+			// DiscardNew on a stream with schedules; MaxBytes is far above
+			// what they hold (a schedule is a few hundred bytes), since
+			// DiscardOld would drop the oldest schedules first.
+			Name: s.SchedulesStream(), Description: "Monitors' schedules and their fires.",
+			Subjects: []string{s.SchedulesAll()}, Retention: jetstream.LimitsPolicy,
+			Storage: jetstream.FileStorage, Replicas: t.Replicas, Duplicates: t.Duplicates,
+			MaxBytes: schedulesMaxBytes, Discard: jetstream.DiscardOld,
+			AllowMsgSchedules: true, AllowMsgTTL: true, AllowDirect: true,
+		},
+		{
 			Name: s.DeadLetterStream(), Description: "Commands that could not be attributed to a lookup, with the reason.",
 			Subjects: []string{s.DeadLetterAll()}, Retention: jetstream.LimitsPolicy,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas, Duplicates: t.Duplicates,
@@ -352,6 +381,22 @@ func (t Topology) budgetBucket() jetstream.KeyValueConfig {
 		MaxBytes: budgetMaxBytes,
 	}
 }
+
+// monitorsBucket holds one record per monitor; a deleted monitor's goes.
+func (t Topology) monitorsBucket() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket: NamesOf(t.Subjects).MonitorsBucket(), Description: "Monitor records, by monitor key.",
+		History: 1, Storage: jetstream.FileStorage, Replicas: t.Replicas, MaxBytes: monitorsMaxBytes,
+	}
+}
+
+// schedulesMaxBytes and monitorsMaxBytes bound the monitors' stream and
+// bucket: a schedule is a few hundred bytes and a record about 2 KiB, so
+// a million monitors fit.
+const (
+	schedulesMaxBytes = 1 << 30
+	monitorsMaxBytes  = 4 << 30
+)
 
 // DefaultBudgetMaxAge is how long a budget counter is kept at least: two
 // windows of a day. A longer window needs BudgetMaxAge of two of it.
@@ -393,6 +438,10 @@ func (t Topology) consumer(name string) (stream string, cfg jetstream.ConsumerCo
 		stream, cfg = s.ChecksStream(), jetstream.ConsumerConfig{Description: "Polls open sessions and stores their results.", MaxDeliver: -1, MaxAckPending: -1}
 	case ConsumerWebhooks:
 		stream, cfg = s.WebhooksStream(), jetstream.ConsumerConfig{Description: "Confirms webhooks with a status call.", MaxDeliver: t.WebhookMaxDeliver}
+	case ConsumerMonitors:
+		// A fire carries its run until the run's session is recorded, as a
+		// command does: never given up on.
+		stream, cfg = s.SchedulesStream(), jetstream.ConsumerConfig{Description: "Turns each fire of a monitor's schedule into its run.", MaxDeliver: -1, FilterSubject: s.FiresAll()}
 	default:
 		return "", cfg, false
 	}

@@ -58,8 +58,14 @@ func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func
 				// an events stream made by an older version lacks it.
 				return fmt.Errorf("stream %s does not allow direct gets: %w", cfg.Name, ErrOutdated)
 			}
-			if cfg.Name == t.Subjects.EventsStream() {
+			if cfg.AllowMsgSchedules && !st.CachedInfo().Config.AllowMsgSchedules {
+				return fmt.Errorf("stream %s does not keep message schedules: %w", cfg.Name, ErrOutdated)
+			}
+			switch cfg.Name {
+			case t.Subjects.EventsStream():
 				res.Events = st
+			case NamesOf(t.Subjects).SchedulesStream():
+				res.Schedules = st
 			}
 			return nil
 		})); err != nil {
@@ -69,7 +75,7 @@ func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func
 	for _, b := range []struct {
 		bucket string
 		kv     *jetstream.KeyValue
-	}{{t.bucket().Bucket, &res.Lookups}, {t.budgetBucket().Bucket, &res.Budget}} {
+	}{{t.bucket().Bucket, &res.Lookups}, {t.budgetBucket().Bucket, &res.Budget}, {t.monitorsBucket().Bucket, &res.Monitors}} {
 		if err := t.retry(ctx, "verify bucket "+b.bucket, attempt(func(ctx context.Context) (err error) {
 			*b.kv, err = js.KeyValue(ctx, b.bucket)
 			if errors.Is(err, jetstream.ErrBucketNotFound) {
@@ -83,7 +89,7 @@ func Verify(ctx context.Context, js jetstream.JetStream, t Topology, failed func
 			return nil, err
 		}
 	}
-	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks} {
+	for name, c := range map[string]*jetstream.Consumer{ConsumerCommands: &res.Commands, ConsumerChecks: &res.Checks, ConsumerWebhooks: &res.Webhooks, ConsumerMonitors: &res.Fires} {
 		stream, _, _ := t.consumer(name)
 		if err := t.retry(ctx, fmt.Sprintf("verify consumer %s on %s", name, stream), attempt(func(ctx context.Context) (err error) {
 			*c, err = js.Consumer(ctx, stream, name)

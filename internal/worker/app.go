@@ -29,6 +29,7 @@ import (
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/handler"
 	"github.com/kybflow/kybflow/internal/lookups"
+	"github.com/kybflow/kybflow/internal/monitors"
 	"github.com/kybflow/kybflow/internal/opshttp"
 	"github.com/kybflow/kybflow/internal/streams"
 	"github.com/kybflow/kybflow/internal/tracing"
@@ -190,6 +191,7 @@ func (a *App) EnsureTopology(ctx context.Context) error {
 	sessions := budget.New(res.Budget, a.cfg.SessionBudget, nil)
 	h, err := handler.New(handler.Config{
 		API: a.api, Blobs: a.store, Lookups: lookups.NewStore(res.Lookups), Budget: sessions, Publisher: a.js,
+		Monitors: monitors.NewStore(res.Monitors), Schedules: monitors.NewSchedules(a.js, res.Schedules, streams.NamesOf(a.topo.Subjects)),
 		Events: res.Events, DuplicateWindow: a.cfg.Duplicates,
 		Subjects: a.topo.Subjects, Keys: kybflow.ObjectKeys{Prefix: a.cfg.KeyPrefix}, Source: a.cfg.EventSource,
 		WebhookURL: a.cfg.WebhookURL, Lease: a.cfg.OpenLease, MaxWait: a.cfg.MaxWait,
@@ -315,6 +317,7 @@ func (a *App) runConsumers(ctx context.Context) error {
 	consume(RoleCommands, streams.ConsumerCommands, a.res.Commands, a.handlers.Command)
 	consume(RoleChecks, streams.ConsumerChecks, a.res.Checks, a.handlers.Check)
 	consume(RoleWebhooks, streams.ConsumerWebhooks, a.res.Webhooks, a.handlers.Webhook)
+	consume(RoleMonitors, streams.ConsumerMonitors, a.res.Fires, a.handlers.Fire)
 	return g.Wait()
 }
 

@@ -27,6 +27,7 @@ const (
 	RoleCommands = "commands"
 	RoleChecks   = "checks"
 	RoleWebhooks = "webhooks"
+	RoleMonitors = "monitors"
 )
 
 // Topology modes (TOPOLOGY_MODE): who makes the streams, the bucket and
@@ -156,7 +157,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	c.Ops = opshttp.DefaultSettings()
 	c.Ops.Register(s)
 
-	s.List(&c.Roles, "WORKER_ROLES", "roles", []string{RoleCommands, RoleChecks, RoleWebhooks}, "which consumers this process runs: commands, checks, webhooks")
+	s.List(&c.Roles, "WORKER_ROLES", "roles", []string{RoleCommands, RoleChecks, RoleWebhooks, RoleMonitors}, "which consumers this process runs: commands, checks, webhooks, monitors (the runs of monitors' schedules)")
 	s.Int(&c.Concurrency, "WORKER_CONCURRENCY", "concurrency", 8, "messages handled at once, per role")
 	s.Duration(&c.PollInitial, "POLL_INITIAL", "poll-initial", 2*time.Second, "first wait between session status polls; doubles each poll")
 	s.Duration(&c.PollMax, "POLL_MAX", "poll-max", 30*time.Second, "longest wait between polls without webhooks")
@@ -223,7 +224,7 @@ func (c *Config) Validate() error {
 
 	ck.Check(len(c.Roles) > 0, "WORKER_ROLES", "at least one role is needed")
 	for _, r := range c.Roles {
-		ck.Check(slices.Contains([]string{RoleCommands, RoleChecks, RoleWebhooks}, r), "WORKER_ROLES", "unknown role %q; want commands, checks or webhooks", r)
+		ck.Check(slices.Contains([]string{RoleCommands, RoleChecks, RoleWebhooks, RoleMonitors}, r), "WORKER_ROLES", "unknown role %q; want commands, checks, webhooks or monitors", r)
 	}
 	ck.Check(c.Concurrency > 0, "WORKER_CONCURRENCY", "must be positive, got %d", c.Concurrency)
 	ck.Check(c.PollInitial > 0, "POLL_INITIAL", "must be positive")
