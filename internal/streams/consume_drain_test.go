@@ -16,7 +16,10 @@ import (
 
 func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 	js := testenv.JetStream(t)
-	cons := workQueue(t, js, 600*time.Millisecond) // handler runs 3 ack waits
+	// The handler runs 3 ack waits. The ack wait is long enough that a
+	// machine busy with the rest of the suite does not delay a keep-alive
+	// (every third of it) past it: 600 ms did, once.
+	cons := workQueue(t, js, 1500*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var calls sync.WaitGroup
@@ -39,7 +42,7 @@ func TestConsumeKeepsLongWorkAlive(t *testing.T) {
 		if first {
 			defer calls.Done()
 		}
-		time.Sleep(1800 * time.Millisecond) // sleep: the long work itself: three ack waits, which only InProgress can span
+		time.Sleep(4500 * time.Millisecond) // sleep: the long work itself: three ack waits, which only InProgress can span
 		return Ack()
 	}
 	errc := make(chan error, 1)
