@@ -144,6 +144,7 @@ func operatorUsers(t *testing.T, pub string) string {
 		"user: kybflow-platform\n", "user: kybflow-platform-acme\n",
 		"$KYBFLOW_PLATFORM_PASSWORD", "$KYBFLOW_PLATFORM_ACME_PASSWORD",
 		`"aml.commands.lookup.platform"`, `"aml.commands.lookup.acme"`,
+		`"aml.commands.monitor.platform"`, `"aml.commands.monitor.acme"`,
 		"aml.events.platform.", "aml.events.acme.",
 		"_INBOX_kybflow_platform_platform.", "_INBOX_kybflow_platform_acme.",
 	).Replace(block)
