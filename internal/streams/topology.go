@@ -275,22 +275,6 @@ func (t Topology) maxBytesSetting(stream string) string {
 	return "its MaxBytes"
 }
 
-func (t Topology) ensureConsumer(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Consumer, error) {
-	stream, cfg, _ := t.consumer(name)
-	var cons jetstream.Consumer
-	err := t.retry(ctx, fmt.Sprintf("ensure consumer %s on %s", name, stream), func(ctx context.Context) (err error) {
-		if cons, err = js.Consumer(ctx, stream, name); err == nil && covers(cons.CachedInfo().Config, cfg) {
-			return nil
-		}
-		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return err
-		}
-		cons, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
-		return err
-	})
-	return cons, err
-}
-
 // streams are the stream configurations of t.
 //
 // Each is bounded in bytes (JetStream reserves them on every server that
@@ -364,48 +348,6 @@ func (t Topology) streams() []jetstream.StreamConfig {
 	}
 }
 
-func (t Topology) bucket() jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{
-		Bucket: NamesOf(t.Subjects).LookupsBucket(), Description: "Lookup state records, by lookupId.",
-		History: 1, TTL: t.LookupsMaxAge, Storage: jetstream.FileStorage, Replicas: t.Replicas,
-		MaxBytes: bound(t.LookupsMaxBytes),
-	}
-}
-
-// budgetBucket holds the session budget's counters: one small key per
-// limit and window, kept for BudgetMaxAge after its last change.
-func (t Topology) budgetBucket() jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{
-		Bucket: NamesOf(t.Subjects).BudgetBucket(), Description: "Session budget counters, by limit and window.",
-		History: 1, TTL: max(t.BudgetMaxAge, DefaultBudgetMaxAge), Storage: jetstream.FileStorage, Replicas: t.Replicas,
-		MaxBytes: budgetMaxBytes,
-	}
-}
-
-// monitorsBucket holds one record per monitor; a deleted monitor's goes.
-func (t Topology) monitorsBucket() jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{
-		Bucket: NamesOf(t.Subjects).MonitorsBucket(), Description: "Monitor records, by monitor key.",
-		History: 1, Storage: jetstream.FileStorage, Replicas: t.Replicas, MaxBytes: monitorsMaxBytes,
-	}
-}
-
-// schedulesMaxBytes and monitorsMaxBytes bound the monitors' stream and
-// bucket: a schedule is a few hundred bytes and a record about 2 KiB, so
-// a million monitors fit.
-const (
-	schedulesMaxBytes = 1 << 30
-	monitorsMaxBytes  = 4 << 30
-)
-
-// DefaultBudgetMaxAge is how long a budget counter is kept at least: two
-// windows of a day. A longer window needs BudgetMaxAge of two of it.
-const DefaultBudgetMaxAge = 48 * time.Hour
-
-// budgetMaxBytes bounds the budget's bucket: a few keys of a few bytes
-// per window, for two days of windows of a second at most.
-const budgetMaxBytes = 64 << 20
-
 // bound is a limit as JetStream spells it: -1 for none (zero here), which
 // is also what the server reports for a stream made without one, so that
 // an identical configuration compares equal.
@@ -421,32 +363,4 @@ func bound32(n int32) int32 {
 		return -1
 	}
 	return n
-}
-
-// consumer is the stream and configuration of the named durable consumer.
-func (t Topology) consumer(name string) (stream string, cfg jetstream.ConsumerConfig, ok bool) {
-	s := NamesOf(t.Subjects)
-	switch name {
-	case ConsumerCommands:
-		// Never give up on a command (MaxDeliver unlimited); the handler
-		// terminates what cannot succeed, after publishing why.
-		stream, cfg = s.CommandsStream(), jetstream.ConsumerConfig{Description: "Opens a session per lookup command.", MaxDeliver: -1}
-	case ConsumerChecks:
-		// A session being waited on is one message held by a delayed Nak,
-		// and such a message stays in the pending set, so the pending set
-		// is unbounded (MaxAckPending -1): thousands of sessions may wait.
-		stream, cfg = s.ChecksStream(), jetstream.ConsumerConfig{Description: "Polls open sessions and stores their results.", MaxDeliver: -1, MaxAckPending: -1}
-	case ConsumerWebhooks:
-		stream, cfg = s.WebhooksStream(), jetstream.ConsumerConfig{Description: "Confirms webhooks with a status call.", MaxDeliver: t.WebhookMaxDeliver}
-	case ConsumerMonitors:
-		// A fire carries its run until the run's session is recorded, as a
-		// command does: never given up on.
-		stream, cfg = s.SchedulesStream(), jetstream.ConsumerConfig{Description: "Turns each fire of a monitor's schedule into its run.", MaxDeliver: -1, FilterSubject: s.FiresAll()}
-	default:
-		return "", cfg, false
-	}
-	cfg.Durable = name
-	cfg.AckPolicy = jetstream.AckExplicitPolicy
-	cfg.AckWait = t.AckWait
-	return stream, cfg, true
 }
