@@ -208,10 +208,15 @@ func TestEventsDurableRedeliversWhatFailed(t *testing.T) {
 	if err != nil || calls.Load() != 2 {
 		t.Fatalf("Events = %v after %d calls; want the event twice", err, calls.Load())
 	}
-	// The position is kept: a second call sees only what is new.
+	// The position is kept: a second call sees only what is new. The
+	// first call's last pull request may outlive it on the server and take
+	// d-2 into an inbox nobody reads: d-2 then comes again after the
+	// consumer's ack wait (30 s), so the second call may wait that long.
 	e.event(kybflow.KindFailed, kybflow.FailedData{LookupID: "d-2", Code: kybflow.CodeExpired, Reason: "late", Retryable: true})
 	var seen string
-	err = e.client.Events(ctx, func(ev kybflow.Event) error { seen = ev.Subject; return client.ErrStop },
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel2()
+	err = e.client.Events(ctx2, func(ev kybflow.Event) error { seen = ev.Subject; return client.ErrStop },
 		client.Durable("test-follower"), client.OfKinds(kybflow.KindFailed))
 	if err != nil || seen != "d-2" {
 		t.Fatalf("second Events = %v, saw %q; want d-2", err, seen)
