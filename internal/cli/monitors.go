@@ -2,9 +2,8 @@ package cli
 
 // amlctl monitors: send monitor commands (create, update, pause, resume,
 // delete) with the public client, and with --wait print the monitor event
-// that answers one; delete --erase-history erases the monitor's runs after
-// (monitors_erase.go). list and show read the worker's monitor store
-// (monitors_list.go).
+// that answers one. Listing and showing monitors needs the worker's
+// monitor store, and is not here.
 
 import (
 	"context"
@@ -16,7 +15,7 @@ import (
 	"github.com/kybflow/kybflow/client"
 )
 
-const monitorsUsage = `Usage: amlctl monitors COMMAND [flags] [MONITOR_ID [IDENTIFIER]]
+const monitorsUsage = `Usage: amlctl monitors COMMAND [flags] MONITOR_ID [IDENTIFIER]
 
 A monitor looks an organization up again on a schedule and says what changed
 since the previous run. Each run is an ordinary lookup, MONITOR_ID-r<Unix
@@ -32,19 +31,13 @@ Commands:
   pause MONITOR_ID                       no runs until resumed
   resume MONITOR_ID                      runs again, on its schedule
   delete MONITOR_ID                      no more runs; its runs' lookups are kept
-                                         (--erase-history: erased, as amlctl erase does)
-  list                                   the monitors: status, schedule, runs, next run
-                                         and the sessions each costs per 30 days
-  show MONITOR_ID                        one monitor, with its lookup and latest runs
 
-Each command but list and show publishes a monitor command to
-<prefix>.commands.monitor (with AML_TENANT: <prefix>.commands.monitor.<tenant>).
---wait waits for the worker's answer, the monitor event on
-<prefix>.events.<monitorKey>.monitor, and prints it. Exit status: 0 stored
-(with --wait: applied); 1 the worker rejected it (with --wait), or it is
-invalid, or NATS cannot be reached; 2 a usage error, or --wait timed out or
-was interrupted. list and show read the bucket <PREFIX>_MONITORS (and the
-stream <PREFIX>_SCHEDULES), which the operator's NATS user may read.
+Each publishes a monitor command to <prefix>.commands.monitor (with AML_TENANT:
+<prefix>.commands.monitor.<tenant>). --wait waits for the worker's answer, the
+monitor event on <prefix>.events.<monitorKey>.monitor, and prints it.
+Exit status: 0 stored (with --wait: applied); 1 the worker rejected it (with
+--wait), or it is invalid, or NATS cannot be reached; 2 a usage error, or --wait
+timed out or was interrupted.
 
 'amlctl monitors COMMAND --help' gives every flag and variable of COMMAND.
 `
@@ -64,7 +57,7 @@ Changes what the flags give: the schedule (--every or --cron), --until,
 the one the lookup flags describe (their defaults included).`,
 	kybflow.MonitorPause:  "\nPauses the monitor MONITOR_ID: no runs until it is resumed.",
 	kybflow.MonitorResume: "\nResumes the paused monitor MONITOR_ID: it runs again, on its schedule.",
-	kybflow.MonitorDelete: "\nDeletes the monitor MONITOR_ID: no more runs. Its runs' lookups are kept;\nerase them as lookups (amlctl erase), or with --erase-history." + eraseHistoryAbout,
+	kybflow.MonitorDelete: "\nDeletes the monitor MONITOR_ID: no more runs. Its runs' lookups are kept;\nerase them as lookups (amlctl erase).",
 }
 
 const monitorIdempotency = `
@@ -76,20 +69,16 @@ whether the first run stored it, and JetStream keeps one.`
 
 func (a *app) runMonitors(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("want a command: create, update, pause, resume, delete, list or show")
+		return usagef("want a command: create, update, pause, resume or delete")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(a.stdout, monitorsUsage)
 		return errHelpShown
-	case "list":
-		return a.runMonitorsList(ctx, args[1:])
-	case "show":
-		return a.runMonitorsShow(ctx, args[1:])
 	}
 	action := kybflow.MonitorAction(args[0])
 	if _, ok := monitorAbout[action]; !ok {
-		return usagef("unknown command %q: want create, update, pause, resume, delete, list or show", args[0])
+		return usagef("unknown command %q: want create, update, pause, resume or delete", args[0])
 	}
 	return a.runMonitor(ctx, action, args[1:])
 }
