@@ -255,7 +255,7 @@ func (c MonitorCommand) lookup() (LookupCommand, error) {
 		var ce *CommandError
 		if errors.As(err, &ce) && ce.Field != "" {
 			ce.Field = "lookup." + ce.Field
-			ce.Reason = "lookup: " + ce.Reason
+			ce.Reason = ce.Field + ": " + ce.Reason
 			ce.LookupID = ""
 		}
 		return LookupCommand{}, err
@@ -311,9 +311,11 @@ type MonitorRun struct {
 	Changed *bool `json:"changed,omitempty"`
 }
 
-// RunLookupID is the lookupId of the run of monitorID due at at: the same
-// for a fire delivered twice, or handled by two workers, so that a run
-// opens one session at most.
+// RunLookupID is the lookupId of a run of monitorID, named by fire: the
+// time of the schedule's fire after this run's (its Nats-Schedule-Next,
+// which the server sets on each fire), the same for a fire delivered
+// twice or handled by two workers, so that a run opens one session at
+// most. The run's own due time is in its events' monitor.at.
 func RunLookupID(monitorID string, at time.Time) string {
 	return monitorID + "-r" + strconv.FormatInt(at.Unix(), 10)
 }
