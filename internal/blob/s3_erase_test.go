@@ -58,6 +58,16 @@ func TestS3ErasePrefixVersioned(t *testing.T) {
 	put("lk/ab/json.json", "second")
 	keep := upload("lk/ab/report-aml.pdf")
 
+	// A prefix whose only object is deleted keeps a version and a delete
+	// marker: Prefixes lists it, for ErasePrefix to erase.
+	put("lk/gone/json.json", "gone")
+	if err := s.Delete(ctx, "lk/gone/json.json"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Prefixes(ctx, "lk/", ""); err != nil || !slices.Equal(got, []string{"lk/a/", "lk/ab/", "lk/gone/"}) {
+		t.Errorf("Prefixes(lk/) = %q, %v; want lk/a/, lk/ab/ and lk/gone/ (its versions only)", got, err)
+	}
+
 	e, err := s.ErasePrefix(ctx, "lk/a/", []string{"lk/a/report-certificate.pdf", "lk/ab/report-aml.pdf"})
 	if err != nil || !slices.Equal(e.Objects, []string{"lk/a/json.json"}) || e.Versions != 3 || e.Uploads != 2 {
 		t.Fatalf("ErasePrefix = %+v, %v; want the current json.json, 3 other versions and delete markers, 2 uploads", e, err)

@@ -1,7 +1,7 @@
 // Package cli is amlctl, a command-line client that pokes at a running
 // kybflow system the way `nats` or `temporal` do: it submits lookup
 // commands (and waits for their result), sends monitor commands (and
-// waits for their answer), follows the events stream,
+// waits for their answer), lists monitors, follows the events stream,
 // downloads a completed lookup's artifacts, checking their SHA-256, looks
 // after dead letters (list, show, replay, purge) and erases lookups'
 // personal data.
@@ -56,7 +56,7 @@ func commands() []command {
 		{"get", "download a completed lookup's artifacts, checking size and sha256", (*app).runGet},
 		{"deadletters", "list, show, replay (corrected) or purge the commands the worker dead-lettered", (*app).runDeadLetters},
 		{"erase", "erase lookups' personal data (GDPR): objects, events, record; publish erased", (*app).runErase},
-		{"monitors", "create, update, pause, resume or delete a monitor (a lookup re-run on a schedule)", (*app).runMonitors},
+		{"monitors", "create, update, pause, resume, delete, list or show monitors (a lookup re-run on a schedule)", (*app).runMonitors},
 	}
 }
 
@@ -170,6 +170,8 @@ Usage:
   amlctl erase [flags] LOOKUP_ID...  erase lookups' personal data (GDPR erasure)
   amlctl monitors create|update|pause|resume|delete [flags] MONITOR_ID [IDENTIFIER]
                                      send a monitor command; --wait prints the answer
+  amlctl monitors list|show MONITOR_ID
+                                     the monitors, each one's next run and what it costs
   amlctl help COMMAND                every flag and environment variable of COMMAND
 
 Commands:

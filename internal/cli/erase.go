@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/blob"
@@ -54,19 +57,67 @@ lock, and backups. See docs/operations.md.
 Exit status: 0 every lookup erased; 1 one or more not erased (each one says
 why; the others are erased), or NATS or the storage cannot be reached.`
 
+// erasureSettings are the worker's variables an erasure reads: its
+// storage (BLOB_DIR, or S3 with S3_BUCKET), BLOB_KEY_PREFIX and
+// EVENT_SOURCE.
+type erasureSettings struct {
+	storage           storageSettings
+	keyPrefix, source string
+}
+
+func (s *erasureSettings) register(f *flags) {
+	s.storage.register(f, blob.PartS3|blob.PartBucket|blob.PartDir)
+	f.set.KeyPrefix(&s.keyPrefix)
+	f.set.EventSource(&s.source)
+}
+
+// options checks the settings, for command, before anything is connected
+// to, and returns the erasure's options.
+func (s *erasureSettings) options(command string, conn *natsSettings, force bool) (erasure.Options, error) {
+	opts := erasure.Options{Keys: kybflow.ObjectKeys{Prefix: s.keyPrefix}, Source: s.source, Force: force}
+	if err := opts.Keys.Validate(); err != nil {
+		return opts, usagef("BLOB_KEY_PREFIX: %v", err)
+	}
+	var err error
+	if opts.Subjects, err = conn.subjects(); err != nil {
+		return opts, err
+	}
+	if err := opts.Validate(); err != nil { // the others are valid: the source is not
+		return opts, usagef("EVENT_SOURCE %q: want an absolute URI, the worker's EVENT_SOURCE (%s by default)", s.source, kybflow.DefaultSource)
+	}
+	if err := s.storage.check(command, "erase from"); err != nil {
+		return opts, err
+	}
+	if s.storage.Dir == "" && s.storage.Bucket == "" {
+		return opts, usagef("S3_BUCKET is required with S3_ENDPOINT: set it to the worker's S3_BUCKET")
+	}
+	return opts, nil
+}
+
+// open reaches the store and finds the deployment's streams: the eraser,
+// and the printer of its erasures.
+func (s *erasureSettings) open(ctx context.Context, js jetstream.JetStream, opts erasure.Options, w io.Writer) (*erasure.Eraser, erasurePrinter, error) {
+	store, err := openStore(ctx, &s.storage)
+	if err != nil {
+		return nil, erasurePrinter{}, err
+	}
+	e, err := erasure.New(ctx, js, store, opts)
+	if err != nil {
+		return nil, erasurePrinter{}, explainStream(opts.Subjects, err)
+	}
+	return e, erasurePrinter{w: w, subjects: opts.Subjects, bucket: store.Bucket(), dir: s.storage.Dir != ""}, nil
+}
+
 func (a *app) runErase(ctx context.Context, args []string) error {
 	var (
-		conn              natsSettings
-		storage           storageSettings
-		keyPrefix, source string
-		force             bool
+		conn  natsSettings
+		es    erasureSettings
+		force bool
 	)
 	f := a.newFlags("erase", "amlctl erase [flags] LOOKUP_ID...", eraseAbout)
 	f.Bool(&force, "force", false, "erase a lookup that has not ended too (a worker handling it may store or publish again)")
 	conn.register(f)
-	storage.register(f, blob.PartS3|blob.PartBucket|blob.PartDir)
-	f.set.KeyPrefix(&keyPrefix)
-	f.set.EventSource(&source)
+	es.register(f)
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
@@ -84,37 +135,19 @@ func (a *app) runErase(ctx context.Context, args []string) error {
 			ids = append(ids, id)
 		}
 	}
-	opts := erasure.Options{Keys: kybflow.ObjectKeys{Prefix: keyPrefix}, Source: source, Force: force}
-	if err := opts.Keys.Validate(); err != nil {
-		return usagef("BLOB_KEY_PREFIX: %v", err)
-	}
-	if opts.Subjects, err = conn.subjects(); err != nil {
+	opts, err := es.options("erase", &conn, force)
+	if err != nil {
 		return err
-	}
-	if err := opts.Validate(); err != nil { // the others are valid: the source is not
-		return usagef("EVENT_SOURCE %q: want an absolute URI, the worker's EVENT_SOURCE (%s by default)", source, kybflow.DefaultSource)
-	}
-	if err := storage.check("erase", "erase from"); err != nil {
-		return err
-	}
-	if storage.Dir == "" && storage.Bucket == "" {
-		return usagef("S3_BUCKET is required with S3_ENDPOINT: set it to the worker's S3_BUCKET")
 	}
 	nc, js, err := conn.connect()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	store, err := openStore(ctx, &storage)
+	e, p, err := es.open(ctx, js, opts, a.stdout)
 	if err != nil {
 		return err
 	}
-	e, err := erasure.New(ctx, js, store, opts)
-	if err != nil {
-		return explainStream(opts.Subjects, err)
-	}
-
-	p := erasurePrinter{w: a.stdout, subjects: opts.Subjects, bucket: store.Bucket(), dir: storage.Dir != ""}
 	failed := 0
 	for _, id := range ids {
 		r, err := e.Erase(ctx, id)

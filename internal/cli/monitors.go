@@ -2,8 +2,9 @@ package cli
 
 // amlctl monitors: send monitor commands (create, update, pause, resume,
 // delete) with the public client, and with --wait print the monitor event
-// that answers one. Listing and showing monitors needs the worker's
-// monitor store, and is not here.
+// that answers one; delete --erase-history erases the monitor's runs after
+// (monitors_erase.go). list and show read the worker's monitor store
+// (monitors_list.go).
 
 import (
 	"context"
@@ -13,9 +14,10 @@ import (
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/client"
+	"github.com/kybflow/kybflow/internal/erasure"
 )
 
-const monitorsUsage = `Usage: amlctl monitors COMMAND [flags] MONITOR_ID [IDENTIFIER]
+const monitorsUsage = `Usage: amlctl monitors COMMAND [flags] [MONITOR_ID [IDENTIFIER]]
 
 A monitor looks an organization up again on a schedule and says what changed
 since the previous run. Each run is an ordinary lookup, MONITOR_ID-r<Unix
@@ -31,13 +33,19 @@ Commands:
   pause MONITOR_ID                       no runs until resumed
   resume MONITOR_ID                      runs again, on its schedule
   delete MONITOR_ID                      no more runs; its runs' lookups are kept
+                                         (--erase-history: erased, as amlctl erase does)
+  list                                   the monitors: status, schedule, runs, next run
+                                         and the sessions each costs per 30 days
+  show MONITOR_ID                        one monitor, with its lookup and latest runs
 
-Each publishes a monitor command to <prefix>.commands.monitor (with AML_TENANT:
-<prefix>.commands.monitor.<tenant>). --wait waits for the worker's answer, the
-monitor event on <prefix>.events.<monitorKey>.monitor, and prints it.
-Exit status: 0 stored (with --wait: applied); 1 the worker rejected it (with
---wait), or it is invalid, or NATS cannot be reached; 2 a usage error, or --wait
-timed out or was interrupted.
+Each command but list and show publishes a monitor command to
+<prefix>.commands.monitor (with AML_TENANT: <prefix>.commands.monitor.<tenant>).
+--wait waits for the worker's answer, the monitor event on
+<prefix>.events.<monitorKey>.monitor, and prints it. Exit status: 0 stored
+(with --wait: applied); 1 the worker rejected it (with --wait), or it is
+invalid, or NATS cannot be reached; 2 a usage error, or --wait timed out or
+was interrupted. list and show read the bucket <PREFIX>_MONITORS (and the
+stream <PREFIX>_SCHEDULES), which the operator's NATS user may read.
 
 'amlctl monitors COMMAND --help' gives every flag and variable of COMMAND.
 `
@@ -57,7 +65,7 @@ Changes what the flags give: the schedule (--every or --cron), --until,
 the one the lookup flags describe (their defaults included).`,
 	kybflow.MonitorPause:  "\nPauses the monitor MONITOR_ID: no runs until it is resumed.",
 	kybflow.MonitorResume: "\nResumes the paused monitor MONITOR_ID: it runs again, on its schedule.",
-	kybflow.MonitorDelete: "\nDeletes the monitor MONITOR_ID: no more runs. Its runs' lookups are kept;\nerase them as lookups (amlctl erase).",
+	kybflow.MonitorDelete: "\nDeletes the monitor MONITOR_ID: no more runs. Its runs' lookups are kept;\nerase them as lookups (amlctl erase), or with --erase-history." + eraseHistoryAbout,
 }
 
 const monitorIdempotency = `
@@ -69,16 +77,20 @@ whether the first run stored it, and JetStream keeps one.`
 
 func (a *app) runMonitors(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("want a command: create, update, pause, resume or delete")
+		return usagef("want a command: create, update, pause, resume, delete, list or show")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(a.stdout, monitorsUsage)
 		return errHelpShown
+	case "list":
+		return a.runMonitorsList(ctx, args[1:])
+	case "show":
+		return a.runMonitorsShow(ctx, args[1:])
 	}
 	action := kybflow.MonitorAction(args[0])
 	if _, ok := monitorAbout[action]; !ok {
-		return usagef("unknown command %q: want create, update, pause, resume or delete", args[0])
+		return usagef("unknown command %q: want create, update, pause, resume, delete, list or show", args[0])
 	}
 	return a.runMonitor(ctx, action, args[1:])
 }
@@ -91,6 +103,8 @@ type monitorFlags struct {
 	correlationID, metadata, commandID string
 	wait, asJSON                       bool
 	timeout                            time.Duration
+	eraseHistory                       bool            // delete
+	erasure                            erasureSettings // with --erase-history
 }
 
 func (a *app) runMonitor(ctx context.Context, action kybflow.MonitorAction, args []string) error {
@@ -120,11 +134,18 @@ func (a *app) runMonitor(ctx context.Context, action kybflow.MonitorAction, args
 	f.Bool(&m.wait, "wait", false, "wait for the worker's answer (the monitor event) and print it")
 	f.Duration(&m.timeout, "timeout", time.Minute, "with --wait: how long to wait for the answer, a `DURATION`")
 	f.Bool(&m.asJSON, "json", false, "print JSON only: with --wait the monitor event (a CloudEvent), otherwise the submission")
+	if action == kybflow.MonitorDelete {
+		f.Bool(&m.eraseHistory, "erase-history", false, "once deleted, erase every run of the monitor (GDPR erasure, as amlctl erase); implies --wait")
+	}
 	m.conn.register(f)
+	if action == kybflow.MonitorDelete {
+		m.erasure.register(f)
+	}
 	pos, err := f.parse(args)
 	if err != nil {
 		return err
 	}
+	m.wait = m.wait || m.eraseHistory
 	req, err := m.request(f, action, pos)
 	if err != nil {
 		return err
@@ -133,7 +154,16 @@ func (a *app) runMonitor(ctx context.Context, action kybflow.MonitorAction, args
 	if err != nil {
 		return err
 	}
-	nc, _, err := m.conn.connect()
+	var erasing erasure.Options
+	if m.eraseHistory {
+		if m.asJSON {
+			return usagef("--json does not go with --erase-history")
+		}
+		if erasing, err = m.erasure.options("monitors delete", &m.conn, false); err != nil {
+			return err
+		}
+	}
+	nc, js, err := m.conn.connect()
 	if err != nil {
 		return err
 	}
@@ -141,6 +171,9 @@ func (a *app) runMonitor(ctx context.Context, action kybflow.MonitorAction, args
 	c, err := newClient(nc, subjects, m.conn.tenant)
 	if err != nil {
 		return err
+	}
+	if m.eraseHistory {
+		return a.deleteErasingHistory(ctx, c, js, req, m, erasing)
 	}
 	return a.sendMonitor(ctx, c, action, req, m)
 }

@@ -29,7 +29,13 @@ type monitorEnv struct {
 func newMonitorEnv(t *testing.T) *monitorEnv {
 	t.Helper()
 	url := testenv.NATS(t)
-	js := jetStreamOf(t, url)
+	return newMonitorEnvOn(t, url, jetStreamOf(t, url))
+}
+
+// newMonitorEnvOn makes the worker's streams with js, a connection to the
+// server at url allowed to.
+func newMonitorEnvOn(t *testing.T, url string, js jetstream.JetStream) *monitorEnv {
+	t.Helper()
 	if _, err := streams.Ensure(context.Background(), js, streams.Topology{Replicas: 1, Duplicates: time.Hour, EventsMaxAge: time.Hour,
 		DeadLetterMaxAge: time.Hour, LookupsMaxAge: 24 * time.Hour, AckWait: 15 * time.Second, WebhookMaxDeliver: 10}); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func TestHelp(t *testing.T) {
 		{"erase", []string{"--force", "NATS_URL", "BLOB_DIR", "S3_ENDPOINT", "S3_BUCKET", "BLOB_KEY_PREFIX", "EVENT_SOURCE",
 			"LOOKUP_RETENTION", "tombstone", "erased event", "versioning"}},
 		{"monitors", []string{"create [flags] MONITOR_ID IDENTIFIER", "update", "pause MONITOR_ID", "resume", "delete", "--every", "--cron",
-			"changed event", "<prefix>.commands.monitor", "Exit status"}},
+			"changed event", "<prefix>.commands.monitor", "Exit status", "list", "show MONITOR_ID", "--erase-history", "sessions each costs"}},
 	} {
 		r := amlctl(ctx, env, c.command, "--help")
 		if r.code != 0 || r.stderr != "" {
@@ -62,7 +62,9 @@ func TestHelp(t *testing.T) {
 		{"update", []string{"--every", "--cron", "--until", "--expand", "[IDENTIFIER]", "replaced whole"}},
 		{"pause", []string{"--correlation-id", "--wait", "--command-id", "NATS_URL"}},
 		{"resume", []string{"--wait"}},
-		{"delete", []string{"--wait", "amlctl erase"}},
+		{"delete", []string{"--wait", "amlctl erase", "--erase-history", "MONITOR_ID-r<digits>", "BLOB_DIR", "S3_BUCKET", "BLOB_KEY_PREFIX", "EVENT_SOURCE"}},
+		{"list", []string{"--json", "SESSIONS/30D", "sessionsPerMonth", "nextRun", "Nats-Schedule-Next", "AML_TENANT", "NATS_URL"}},
+		{"show", []string{"--json", "recent", "correlationId", "AML_TENANT", "30 days"}},
 	} {
 		r := amlctl(ctx, env, "monitors", c.command, "--help")
 		if r.code != 0 || r.stderr != "" {
@@ -135,7 +137,15 @@ func TestUsageErrors(t *testing.T) {
 		{"erase", "--event-source", "not a uri", "x"},
 		{"erase", "--s3-endpoint", "127.0.0.1:9000", "--s3-access-key", "k", "--s3-secret-key", "s", "x"}, // no S3_BUCKET
 		{"monitors"},
-		{"monitors", "list"},
+		{"monitors", "frobnicate"},
+		{"monitors", "list", "extra"},
+		{"monitors", "list", "--tenant", "a.b"},
+		{"monitors", "show"},
+		{"monitors", "show", "m-1", "m-2"},
+		{"monitors", "show", "a.b.c"},
+		{"monitors", "delete", "--erase-history", "--json", "m-1"},
+		{"monitors", "delete", "--erase-history", "--blob-dir", "/tmp", "--event-source", "not a uri", "m-1"},
+		{"monitors", "pause", "--erase-history", "m-1"},
 		{"monitors", "create", "m-1"},
 		{"monitors", "create", "--every", "24h", "m-1"},
 		{"monitors", "create", "m-1", "923609016"}, // no schedule

@@ -239,7 +239,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		say("  %s go run ./cmd/amlctl lookup --wait --country FI 2077474-0", env)
 		say("  %s go run ./cmd/amlctl lookup --wait --type beneficial_owners --report aml 974760673", env)
 		say("  %s go run ./cmd/amlctl events --all", env)
-		say("Special identifiers that always fail, hit sanctions, are slow or expire: docs/sandbox.md.")
+		say("Monitor the sandbox's organization whose status changes, a run every 10s (each a lookup; events --all shows its runs' changed events):")
+		say("  %s go run ./cmd/amlctl monitors create --every 10s --wait dev-status %s", env, sandbox.ChangingStatusNO)
+		say("  (then: amlctl monitors list, and amlctl monitors delete --wait dev-status to stop it)")
+		say("Special identifiers that always fail, hit sanctions, are slow or expire, or change: docs/sandbox.md.")
 		say("Press Ctrl-C to stop.")
 		<-gctx.Done()
 		return nil

@@ -43,6 +43,9 @@ type Store interface {
 	// there: an artifact naming another one is refused.
 	Bucket() string
 	ErasePrefix(ctx context.Context, prefix string, keys []string) (blob.Erased, error)
+	// Prefixes lists the prefixes one segment below parent whose segment
+	// begins with start: the lookups whose key begins so (Runs).
+	Prefixes(ctx context.Context, parent, start string) ([]string, error)
 }
 
 // Options configure an Eraser as the worker is configured.
@@ -102,6 +105,7 @@ type Eraser struct {
 	opts                     Options
 	store                    Store
 	records                  *lookups.Store
+	lookupsKV                jetstream.KeyValue // its keys, for Runs
 	events, webhooks, checks jetstream.Stream
 	deadLetters              *deadletters.Stream
 }
@@ -127,7 +131,7 @@ func New(ctx context.Context, js jetstream.JetStream, store Store, opts Options)
 	if err != nil {
 		return nil, &StreamError{Stream: names.LookupsBucket(), Err: err}
 	}
-	e.records = lookups.NewStore(kv)
+	e.records, e.lookupsKV = lookups.NewStore(kv), kv
 	for _, s := range []struct {
 		name string
 		to   *jetstream.Stream

@@ -18,6 +18,7 @@ type Store interface {
 	Stat(ctx context.Context, key string) (blob.Info, error)
 	Delete(ctx context.Context, key string) error
 	ErasePrefix(ctx context.Context, prefix string, keys []string) (blob.Erased, error)
+	Prefixes(ctx context.Context, parent, start string) ([]string, error)
 	Ping(ctx context.Context) error
 	Location() string
 	Bucket() string
@@ -44,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("InvalidMetadata", func(t *testing.T) { testInvalidMetadata(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("ErasePrefix", func(t *testing.T) { testErasePrefix(t, newStore(t)) })
+	t.Run("Prefixes", func(t *testing.T) { testPrefixes(t, newStore(t)) })
 	t.Run("Ping", func(t *testing.T) { testPing(t, newStore(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("ConcurrentSameKey", func(t *testing.T) { testConcurrentSameKey(t, newStore(t)) })
