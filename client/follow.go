@@ -128,11 +128,16 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(kybflo
 	}
 	// catchUp reads the last event of each kind, and what the subscription
 	// received meanwhile (an event published between two reads arrives
-	// there, before the reply of the next read), and delivers them in the
-	// order of a lookup's life.
-	catchUp := func() error {
-		var found []kybflow.Event
-		for _, kind := range kybflow.Kinds() {
+	// there, before the reply of the next read), and delivers them, with
+	// extra, in the order of a lookup's life. It reads the latest kinds
+	// first: the worker publishes a lookup's events one after the other,
+	// each once the one before is stored, so an event found means every
+	// earlier one is stored and found by the reads after it.
+	catchUp := func(extra ...kybflow.Event) error {
+		found := slices.Clone(extra)
+		kinds := slices.Clone(kybflow.Kinds())
+		slices.Reverse(kinds)
+		for _, kind := range kinds {
 			if kind == kybflow.KindMonitor {
 				continue // not a lookup's
 			}
@@ -178,7 +183,17 @@ func (c *Client) Follow(ctx context.Context, lookupID string, handle func(kybflo
 				err = cerr
 			}
 		case m := <-msgs:
-			if ev, derr := kybflow.DecodeEvent(m.Data); derr == nil {
+			ev, derr := kybflow.DecodeEvent(m.Data)
+			switch {
+			case derr != nil:
+			case ev.Kind().Terminal() || ev.Kind() == kybflow.KindErased:
+				// An ending ends following: first read what came before it,
+				// all stored by now, in case one was published before the
+				// subscription began but stored after its read.
+				if err = catchUp(ev); readFailure(err) {
+					err = deliver(ev)
+				}
+			default:
 				err = deliver(ev)
 			}
 		}
