@@ -66,26 +66,13 @@ const (
 // ChangingIdentifiers lists the changing identifiers (a fresh slice). They
 // are not in SpecialIdentifiers.
 func ChangingIdentifiers() []Special {
-	type row struct {
-		b          Behaviour
-		no, se, fi string
-		name       string
-	}
-	rows := []row{
+	return identifiersOf([]identifierRow{
 		{BehaviourSteady, SteadyNO, SteadySE, SteadyFI, "Sandbox Steady"},
 		{BehaviourChangingRoles, ChangingRolesNO, ChangingRolesSE, ChangingRolesFI, "Sandbox Changing Roles"},
 		{BehaviourChangingOwners, ChangingOwnersNO, ChangingOwnersSE, ChangingOwnersFI, "Sandbox Changing Owners"},
 		{BehaviourChangingStatus, ChangingStatusNO, ChangingStatusSE, ChangingStatusFI, "Sandbox Changing Status"},
 		{BehaviourChangingSanction, ChangingSanctionNO, ChangingSanctionSE, ChangingSanctionFI, "Sandbox Changing Sanction"},
-	}
-	var out []Special
-	for _, r := range rows {
-		out = append(out,
-			Special{amlapi.NO, r.no, r.b, r.name + " AS"},
-			Special{amlapi.SE, r.se, r.b, r.name + " AB"},
-			Special{amlapi.FI, r.fi, r.b, r.name + " Oy"})
-	}
-	return out
+	})
 }
 
 // changes reports whether b is the behaviour of a changing identifier.

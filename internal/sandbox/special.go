@@ -69,18 +69,25 @@ type Special struct {
 
 // SpecialIdentifiers lists the special identifiers (a fresh slice).
 func SpecialIdentifiers() []Special {
-	type row struct {
-		b          Behaviour
-		no, se, fi string
-		name       string
-	}
-	rows := []row{
+	return identifiersOf([]identifierRow{
 		{BehaviourFail, FailNO, FailSE, FailFI, "Sandbox Fails"},
 		{BehaviourSanctionHit, SanctionHitNO, SanctionHitSE, SanctionHitFI, "Sandbox Sanction Hit"},
 		{BehaviourNoOwners, NoOwnersNO, NoOwnersSE, NoOwnersFI, "Sandbox No Owners"},
 		{BehaviourSlow, SlowNO, SlowSE, SlowFI, "Sandbox Slow"},
 		{BehaviourExpires, ExpiresNO, ExpiresSE, ExpiresFI, "Sandbox Expires"},
-	}
+	})
+}
+
+// identifierRow is one behaviour's identifiers in NO, SE and FI, and the
+// name its organizations share.
+type identifierRow struct {
+	b          Behaviour
+	no, se, fi string
+	name       string
+}
+
+// identifiersOf is the special identifiers of rows, three per row.
+func identifiersOf(rows []identifierRow) []Special {
 	var out []Special
 	for _, r := range rows {
 		out = append(out,
