@@ -106,12 +106,21 @@ type scaleWatch struct {
 	got     map[string]map[string]int // lookupId → kind → events
 	first   map[string]int            // kind → lookups with one at least
 	lastAt  map[string]time.Time      // kind → when the last lookup's first was seen
+	endedAt map[string]time.Time      // lookupId → when its first terminal event was seen
+	runs    map[string]scaleRun       // lookupId → a monitor's run's completed event says
 	report  map[string]int64          // lookupId → size of its stored report (completed)
 	bad     []string                  // completed events not as expected
 	last    time.Time                 // when any event was last seen
 	errs    int
 	lastErr string
 	changed chan struct{} // signalled after each event handled
+}
+
+// scaleRun is what a completed event says of a monitor's run compared
+// with the run before it (absent on a monitor's first run).
+type scaleRun struct {
+	PreviousLookupID string `json:"previousLookupId"`
+	Changed          *bool  `json:"changed"`
 }
 
 // scaleTerminalEvents are the filters of the terminal events under an
@@ -126,7 +135,7 @@ func scaleTerminalEvents(prefix string) []string {
 func scaleWatchEvents(b *testing.B, js jetstream.JetStream, stream string, filters ...string) *scaleWatch {
 	b.Helper()
 	w := &scaleWatch{changed: make(chan struct{}, 1), got: map[string]map[string]int{}, first: map[string]int{}, lastAt: map[string]time.Time{},
-		report: map[string]int64{}, last: time.Now()}
+		endedAt: map[string]time.Time{}, runs: map[string]scaleRun{}, report: map[string]int64{}, last: time.Now()}
 	var cons jetstream.Consumer
 	err := testenv.Poll(30*time.Second, func() (err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -161,9 +170,11 @@ func (w *scaleWatch) handle(m jetstream.Msg) {
 	id, kind := parts[2], parts[3]
 	var size int64 = -1
 	var bad string
+	var run *scaleRun
 	if kind == "completed" {
 		var ev struct {
 			Data struct {
+				Monitor   *scaleRun `json:"monitor"`
 				Artifacts []struct {
 					Name   string `json:"name"`
 					Size   int64  `json:"size"`
@@ -173,7 +184,7 @@ func (w *scaleWatch) handle(m jetstream.Msg) {
 		}
 		if err := json.Unmarshal(m.Data(), &ev); err != nil {
 			bad = fmt.Sprintf("%s: completed event is not JSON: %v", id, err)
-		} else if len(ev.Data.Artifacts) != 2 {
+		} else if run = ev.Data.Monitor; len(ev.Data.Artifacts) != 2 {
 			bad = fmt.Sprintf("%s: %d artifacts, want the JSON and the AML report", id, len(ev.Data.Artifacts))
 		}
 		for _, a := range ev.Data.Artifacts {
@@ -197,12 +208,18 @@ func (w *scaleWatch) handle(m jetstream.Msg) {
 		w.got[id] = kinds
 	}
 	kinds[kind]++
+	if (kind == "completed" || kind == "failed") && w.endedAt[id].IsZero() {
+		w.endedAt[id] = now
+	}
 	if kinds[kind] == 1 {
 		w.first[kind]++
 		w.lastAt[kind] = now
 	}
 	if size >= 0 {
 		w.report[id] = size
+	}
+	if run != nil {
+		w.runs[id] = *run
 	}
 	if bad != "" {
 		w.bad = append(w.bad, bad)
