@@ -146,6 +146,20 @@ func ParseCommand(data []byte) (LookupCommand, error) {
 // read; such a command becomes a dead letter. Like ParseCommand, the last
 // "lookupId" wins.
 func LookupIDOf(data []byte) (string, bool) {
+	return topLevelID(data, "lookupId", ValidLookupID)
+}
+
+// MonitorIDOf reads the monitorId of a monitor command as LookupIDOf reads
+// a lookup command's lookupId: from a JSON object's top-level "monitorId"
+// that ValidMonitorID accepts, however broken the rest.
+func MonitorIDOf(data []byte) (string, bool) {
+	return topLevelID(data, "monitorId", ValidMonitorID)
+}
+
+// topLevelID reads the last top-level field name of a JSON object, read
+// token by token up to where the JSON breaks, when it is a string valid
+// accepts.
+func topLevelID(data []byte, name string, valid func(string) bool) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return "", false
@@ -160,7 +174,7 @@ func LookupIDOf(data []byte) (string, bool) {
 		if !ok { // '}': the end of the object
 			break
 		}
-		if key != "lookupId" {
+		if key != name {
 			if skipValue(dec) != nil {
 				break
 			}
@@ -172,7 +186,7 @@ func LookupIDOf(data []byte) (string, bool) {
 			break
 		}
 		s, isString := tok.(string)
-		id, found = s, isString && ValidLookupID(s)
+		id, found = s, isString && valid(s)
 		if d, isDelim := tok.(json.Delim); isDelim && (d == '{' || d == '[') {
 			if skipNested(dec) != nil {
 				break

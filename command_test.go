@@ -213,6 +213,30 @@ func TestLookupIDOf(t *testing.T) {
 	}
 }
 
+// MonitorIDOf reads as LookupIDOf does (the same reader): its own name,
+// and monitorIds' own limit.
+func TestMonitorIDOf(t *testing.T) {
+	long := strings.Repeat("m", kybflow.MaxMonitorIDLength)
+	tests := []struct {
+		data string
+		want string // "" for none
+	}{
+		{`{"action":"delete","monitorId": "m-1"}`, "m-1"},
+		{`{"monitorId": "m-1", "lookup": {"type": `, "m-1"}, // truncated after it
+		{`{"lookupId": "a-1"}`, ""},
+		{`{"lookup": {"monitorId": "inner"}}`, ""},
+		{`{"monitorId": "` + long + `"}`, long},
+		{`{"monitorId": "` + long + `x"}`, ""}, // longer than a monitorId may be
+		{`{"monitorId": "a.b"}`, ""},
+	}
+	for _, tt := range tests {
+		got, ok := kybflow.MonitorIDOf([]byte(tt.data))
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("MonitorIDOf(%s) = %q, %v; want %q", tt.data, got, ok, tt.want)
+		}
+	}
+}
+
 func TestEncodeCommand(t *testing.T) {
 	in := kybflow.LookupCommand{
 		LookupID: "enc-1", Type: kybflow.TypeOrganization, Country: kybflow.CountrySE,

@@ -191,6 +191,9 @@ func FuzzParseMonitorCommand(f *testing.F) {
 			}
 			return
 		}
+		if id, ok := kybflow.MonitorIDOf(data); !ok || id != c.MonitorID {
+			t.Fatalf("MonitorIDOf = %q %v, parsed %q", id, ok, c.MonitorID)
+		}
 		enc, err := kybflow.EncodeMonitorCommand(c)
 		if err != nil {
 			t.Fatalf("EncodeMonitorCommand(%+v): %v", c, err)

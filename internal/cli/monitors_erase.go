@@ -2,7 +2,8 @@ package cli
 
 // amlctl monitors delete --erase-history: delete the monitor, wait for the
 // worker's answer, then erase each of its runs with internal/erasure, as
-// amlctl erase erases a lookup.
+// amlctl erase erases a lookup, and the monitor's own events and dead
+// letters.
 
 import (
 	"context"
@@ -27,7 +28,8 @@ keys of the bucket <PREFIX>_LOOKUPS and, for a run whose record has expired,
 under BLOB_KEY_PREFIX in the store (BLOB_DIR, or S3_BUCKET), is erased as
 amlctl erase erases a lookup (its objects, diff.json included, its events,
 webhooks, checks, dead letters and record; an erased event), and each erasure
-is printed. A lookup so named whose record says it is no run of the monitor is
+is printed; then the monitor's own monitor events (which echo its
+correlationId and metadata) and its commands' dead letters are deleted. A lookup so named whose record says it is no run of the monitor is
 left alone, and said so. A run that has not ended is not erased (erase it
 with amlctl erase once it has). A monitor that is deleted already is not an
 error: its runs are erased all the same, so that running the command again
@@ -120,6 +122,12 @@ func (a *app) eraseRuns(ctx context.Context, e *erasure.Eraser, p erasurePrinter
 		failed++
 		fmt.Fprintf(a.stderr, "amlctl monitors delete: lookup %s not erased: %v\n", k, err)
 	}
+	own, err := e.EraseMonitor(ctx, key)
+	if err != nil {
+		return fmt.Errorf("monitor %s: its own events and dead letters: %w", monitorID, explainStream(p.subjects, err))
+	}
+	fmt.Fprintf(a.stdout, "monitor %s: %s and %s of its commands erased\n",
+		monitorID, plural(own.Events, "monitor event"), plural(len(own.DeadLetters), "dead letter"))
 	if failed > 0 {
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("%d of %s of monitor %s not erased", failed, plural(len(runs.Keys), "run"), monitorID)}
 	}

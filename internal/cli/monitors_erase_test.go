@@ -35,6 +35,9 @@ func TestMonitorsDeleteEraseHistory(t *testing.T) {
 	e.runRecord("acme.kyc-10-r1772443815", "kyc-10", lookups.Completed)
 	e.put(dir, "acme.kyc-10-r1772443815", "json") // another monitor's
 	e.put(dir, "kyc-1-r1772443815", "json")       // another tenant's (none)
+	if _, err := e.js.Publish(ctx, s.Event("acme.kyc-10", kybflow.KindMonitor), []byte("another monitor's, with metadata")); err != nil {
+		t.Fatal(err)
+	}
 
 	answered := func(seq uint64, d kybflow.MonitorData) result {
 		t.Helper()
@@ -53,7 +56,7 @@ func TestMonitorsDeleteEraseHistory(t *testing.T) {
 		"monitor kyc-1: 2 runs to erase (1 with a record, 1 with objects only)\n",
 		"lookup acme.kyc-1-r1772357415: erased at ", "it had no record", "lookup acme.kyc-1-r1772443815: erased at ", "(it was completed)",
 		"3 objects deleted: results/lookups/acme.kyc-1-r1772443815/diff.json, ", "1 event deleted from AML_EVENTS",
-		"monitor kyc-1: history erased (2 runs)\n"} {
+		"monitor kyc-1: 1 monitor event and 0 dead letters of its commands erased\n", "monitor kyc-1: history erased (2 runs)\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("does not say %q", want)
 		}
@@ -71,6 +74,12 @@ func TestMonitorsDeleteEraseHistory(t *testing.T) {
 		if rec, _, err := records.Get(ctx, key); err != nil || !rec.ErasureDone() {
 			t.Errorf("%s: %+v, %v; want a tombstone", key, rec, err)
 		}
+	}
+	if n := e.countEvents(ctx, s.Event("acme.kyc-1", kybflow.KindMonitor)); n != 0 {
+		t.Errorf("%d monitor events of kyc-1 left, want none: they echo its correlationId and metadata", n)
+	}
+	if n := e.countEvents(ctx, s.Event("acme.kyc-10", kybflow.KindMonitor)); n != 1 {
+		t.Errorf("%d monitor events of kyc-10 left, want its one", n)
 	}
 	if rec, _, err := records.Get(ctx, "acme.kyc-1-r1772530215"); err != nil || rec.State != lookups.Completed {
 		t.Errorf("the platform's lookup: %+v, %v; want it untouched", rec, err)

@@ -146,6 +146,7 @@ func TestMonitorsAsOperator(t *testing.T) {
 	e.answer("acme.kyc-1", 1, kybflow.MonitorData{MonitorID: "kyc-1", Tenant: "acme", Action: kybflow.MonitorDelete, Status: kybflow.MonitorDeleted})
 	r = <-done
 	if r.code != 0 || !strings.Contains(r.stdout, "monitor kyc-1: 1 run to erase (1 with a record, 0 with objects only)") ||
+		!strings.Contains(r.stdout, "monitor kyc-1: 1 monitor event and 0 dead letters of its commands erased") ||
 		!strings.Contains(r.stdout, "history erased (1 run)") || objects(dir, "acme.kyc-1-r1772443815") != 0 {
 		t.Fatalf("delete --erase-history as the operator:\n%s", r)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/lookups"
@@ -129,4 +131,18 @@ func blobDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// countEvents is the number of messages on subject in the events stream.
+func (e *monitorEnv) countEvents(ctx context.Context, subject string) uint64 {
+	e.t.Helper()
+	stream, err := e.js.Stream(ctx, kybflow.Subjects{}.EventsStream())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.State.Subjects[subject]
 }

@@ -62,6 +62,12 @@ func (s *Stream) EraseLookup(ctx context.Context, key string) ([]uint64, error) 
 	if err != nil {
 		return nil, err
 	}
+	return s.deleteAll(ctx, of)
+}
+
+// deleteAll deletes dead letters (securely) and returns the sequences it
+// deleted (not those gone already); on an error, those deleted before it.
+func (s *Stream) deleteAll(ctx context.Context, of []DeadLetter) ([]uint64, error) {
 	var deleted []uint64
 	for _, d := range of {
 		ok, err := s.Delete(ctx, d.Seq)

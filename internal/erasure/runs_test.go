@@ -66,3 +66,42 @@ func TestRuns(t *testing.T) {
 		t.Error("Runs of an invalid key: no error")
 	}
 }
+
+// TestEraseMonitor deletes a monitor's monitor events and its commands'
+// dead letters, and nothing of a lookup that has the monitor's id as its
+// lookupId, nor of another tenant's monitor of that id.
+func TestEraseMonitor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.MinIO(t))
+	e.publish("aml.events.acme.kyc-1.monitor", `{"correlationId":"c-1","metadata":{"customer":"Kari Nordmann"}}`)
+	e.publish("aml.events.acme.kyc-1.monitor", `{"action":"delete"}`)
+	e.publish("aml.events.acme.kyc-1.completed", `{"lookupId":"kyc-1"}`) // a lookup named as the monitor is
+	e.publish("aml.events.other.kyc-1.monitor", `{}`)
+	e.publish("aml.events.acme.kyc-1-r1772443815.completed", `{}`) // a run: erased as a lookup
+	mine := e.deadLetter("aml.commands.monitor.acme", `{"action":"create","monitorId":"kyc-1","metadata":{"customer":"Kari Nordmann"}}`)
+	e.deadLetter("aml.commands.lookup.acme", `{"lookupId":"kyc-1"}`)
+	e.deadLetter("aml.commands.monitor.other", `{"monitorId":"kyc-1"}`)
+
+	er := e.eraser(false)
+	r, err := er.EraseMonitor(e.ctx, "acme.kyc-1")
+	if err != nil || r.Events != 2 || !slices.Equal(r.DeadLetters, []uint64{mine}) {
+		t.Fatalf("EraseMonitor = %+v, %v; want its 2 monitor events and dead letter %d", r, err, mine)
+	}
+	for subject, want := range map[string]uint64{
+		"aml.events.acme.kyc-1.monitor": 0, "aml.events.acme.kyc-1.completed": 1,
+		"aml.events.other.kyc-1.monitor": 1, "aml.events.acme.kyc-1-r1772443815.completed": 1,
+	} {
+		if got := e.count("AML_EVENTS", subject); got != want {
+			t.Errorf("%s: %d messages left, want %d", subject, got, want)
+		}
+	}
+	if got := e.count("AML_DEADLETTER", "aml.deadletter.commands"); got != 2 {
+		t.Errorf("%d dead letters left, want the lookup's and the other tenant's", got)
+	}
+	if r, err := er.EraseMonitor(e.ctx, "acme.kyc-1"); err != nil || r.Events != 0 || len(r.DeadLetters) != 0 {
+		t.Errorf("a second EraseMonitor = %+v, %v; want nothing", r, err)
+	}
+	if _, err := er.EraseMonitor(e.ctx, "a.b.c"); err == nil {
+		t.Error("EraseMonitor of an invalid key: no error")
+	}
+}
