@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -62,6 +63,28 @@ type PutOptions struct {
 	// Metadata is user metadata such as "lookup-id" and "session-id"; see
 	// ErrInvalidMetadata for the rules.
 	Metadata map[string]string
+	// After, if set, is metadata known only once the body is read (a
+	// report's signature): called after its last byte, its keys join
+	// Metadata (see ErrInvalidMetadata; a bad one fails the Put). S3 sends
+	// it with the object when the body is read before the request (small
+	// objects), and otherwise sets it by the conditional copy of the
+	// object onto itself that a multipart upload makes for its sha256 (a
+	// streamed PUT then makes one too); Dir writes it in the sidecar.
+	After func() map[string]string
+}
+
+// final is Metadata with After's keys, once the body is read.
+func (o PutOptions) final() (map[string]string, error) {
+	if o.After == nil {
+		return o.Metadata, nil
+	}
+	out := make(map[string]string, len(o.Metadata)+4)
+	maps.Copy(out, o.Metadata)
+	maps.Copy(out, o.After())
+	if err := validateMetadata(out); err != nil {
+		return nil, fmt.Errorf("metadata after the body: %w", err)
+	}
+	return out, nil
 }
 
 func (o PutOptions) contentType() string {

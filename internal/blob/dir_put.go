@@ -93,7 +93,11 @@ func (d *Dir) put(ctx context.Context, key string, r io.Reader, size int64, opts
 	}
 
 	contentType := opts.contentType()
-	meta, err := json.Marshal(sidecar{ContentType: contentType, SHA256: sum, Size: src.n, Metadata: opts.Metadata})
+	final, err := opts.final()
+	if err != nil {
+		return Object{}, err
+	}
+	meta, err := json.Marshal(sidecar{ContentType: contentType, SHA256: sum, Size: src.n, Metadata: final})
 	if err != nil {
 		return Object{}, err
 	}

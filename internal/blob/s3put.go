@@ -71,7 +71,18 @@ func (s *S3) putStreamed(ctx context.Context, key string, src *hashingReader, si
 	md := make(map[string]string, len(opts.Metadata)+1)
 	maps.Copy(md, opts.Metadata)
 	up, err := s.client.PutObject(ctx, s.bucket, key, src, size, s.singlePutOptions(opts, md))
-	return s.uploaded(ctx, key, src, up, err, opts)
+	obj, err := s.uploaded(ctx, key, src, up, err, opts)
+	if err != nil || opts.After == nil {
+		return obj, err
+	}
+	final, err := opts.final()
+	if err != nil {
+		return Object{}, err
+	}
+	if err := s.stamp(ctx, key, up.ETag, withSHA256(final, obj.SHA256), opts.contentType()); err != nil {
+		return Object{}, fmt.Errorf("set the metadata known after the body (object uploaded without it; retry the put): %w", err)
+	}
+	return obj, nil
 }
 
 // putSmall reads a small object of known size whole, into a pooled buffer,
@@ -99,7 +110,11 @@ func (s *S3) putBuffered(ctx context.Context, key string, data []byte, src *hash
 	if err != nil {
 		return Object{}, err
 	}
-	md := withSHA256(opts.Metadata, sum)
+	final, err := opts.final()
+	if err != nil {
+		return Object{}, err
+	}
+	md := withSHA256(final, sum)
 	md[minio.ChecksumSHA256.Key()] = base64.StdEncoding.EncodeToString(raw)
 	up, err := s.core.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), "", sum, minio.PutObjectOptions{
 		ContentType: opts.contentType(), UserMetadata: md, ServerSideEncryption: s.sse,
@@ -248,22 +263,34 @@ func (s *S3) putMultipart(ctx context.Context, key string, buf []byte, src *hash
 		return Object{}, fmt.Errorf("complete: %w", err)
 	}
 	completed = true
-	_, err = s.client.CopyObject(ctx, minio.CopyDestOptions{
+	final, err := opts.final()
+	if err != nil {
+		return Object{}, err
+	}
+	if err := s.stamp(ctx, key, up.ETag, withSHA256(final, sum), ct); err != nil {
+		return Object{}, fmt.Errorf("set sha256 metadata (object uploaded without it; retry the put): %w", err)
+	}
+	return Object{Bucket: s.bucket, Key: key, Size: src.n, SHA256: sum, ContentType: ct}, nil
+}
+
+// stamp replaces the metadata of the object just uploaded under key with
+// md, by a copy onto itself conditional on the upload's ETag: if another
+// writer overwrote the key in between, it fails rather than stamp
+// metadata on someone else's bytes.
+func (s *S3) stamp(ctx context.Context, key, etag string, md map[string]string, ct string) error {
+	_, err := s.client.CopyObject(ctx, minio.CopyDestOptions{
 		Bucket:          s.bucket,
 		Object:          key,
 		ReplaceMetadata: true,
-		UserMetadata:    withSHA256(opts.Metadata, sum),
+		UserMetadata:    md,
 		ContentType:     ct,
 		Encryption:      s.sse,
 	}, minio.CopySrcOptions{
 		Bucket:    s.bucket,
 		Object:    key,
-		MatchETag: up.ETag,
+		MatchETag: etag,
 	})
-	if err != nil {
-		return Object{}, fmt.Errorf("set sha256 metadata (object uploaded without it; retry the put): %w", err)
-	}
-	return Object{Bucket: s.bucket, Key: key, Size: src.n, SHA256: sum, ContentType: ct}, nil
+	return err
 }
 
 // withSHA256 is md plus the reserved sha256 key.

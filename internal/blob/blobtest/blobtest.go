@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("InvalidKey", func(t *testing.T) { testInvalidKey(t, newStore(t)) })
 	t.Run("InvalidMetadata", func(t *testing.T) { testInvalidMetadata(t, newStore(t)) })
+	t.Run("After", func(t *testing.T) { testAfter(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("ErasePrefix", func(t *testing.T) { testErasePrefix(t, newStore(t)) })
 	t.Run("Prefixes", func(t *testing.T) { testPrefixes(t, newStore(t)) })
