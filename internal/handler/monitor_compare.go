@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/blob"
@@ -47,6 +48,19 @@ func (h *Handlers) compareRun(ctx context.Context, rec lookups.Record, rev uint6
 	if err != nil && !errors.Is(err, monitors.ErrNotFound) {
 		return rec, rev, retryBackoff(err)
 	}
+	waiting, err := h.previousInFlight(ctx, rec, run)
+	if err != nil {
+		return rec, rev, retryBackoff(err)
+	}
+	if waiting {
+		// Keep what this delivery stored; compare when the previous run
+		// has ended.
+		cur, next, o := h.record(ctx, rec, rev, res)
+		if !o.IsAck() {
+			return cur, next, o
+		}
+		return cur, next, retryAfter(fmt.Errorf("monitor run %s waits for the run before it to end", rec.Command.Key()), previousRetry)
+	}
 	var cmp lookups.Comparison
 	if prev := mon.Before(run.At); prev != nil {
 		c, o := h.compare(ctx, rec, prev, jsonArt)
@@ -68,6 +82,41 @@ func (h *Handlers) compareRun(ctx context.Context, rec lookups.Record, rev uint6
 		}
 	}
 	return cur, next, done()
+}
+
+// previousWait bounds how long a run waits for the run due before it:
+// one that has not ended by then (an API that keeps it waiting for hours)
+// is compared without it.
+const previousWait = 15 * time.Minute
+
+// previousRetry is how soon a run waiting for the previous one looks
+// again.
+const previousRetry = 2 * time.Second
+
+// previousInFlight reports whether the run due just before run has begun
+// and not ended. Runs that overlap (one delayed by a worker's death, say,
+// past the next fire) are compared in the order they were due: a run is
+// compared once the one before it has ended, so each change is reported
+// once, by the first run that sees it. The run before is found by name: a
+// run's lookupId is named by the fire after it (kybflow.RunLookupID), so
+// the previous run of the run due at At is RunLookupID(monitor, At). A
+// previous run that has not begun (skipped, or its fire not taken yet) is
+// not waited for, nor one still open previousWait after this run was due.
+func (h *Handlers) previousInFlight(ctx context.Context, rec lookups.Record, run *kybflow.MonitorRun) (bool, error) {
+	key := kybflow.LookupKey(rec.Command.Tenant, kybflow.RunLookupID(run.MonitorID, run.At))
+	prev, _, err := h.c.Lookups.Get(ctx, key)
+	switch {
+	case errors.Is(err, lookups.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case prev.Command.Monitor == nil || prev.Command.Monitor.MonitorID != run.MonitorID, prev.State.Terminal(), prev.State == lookups.Erased:
+		return false, nil
+	case h.c.Now().Sub(run.At) > previousWait:
+		h.log.Warn("monitor run compared without the run before it, which has not ended", "lookup_id", rec.Command.Key(), "previous", key, "waited", previousWait)
+		return false, nil
+	}
+	return true, nil
 }
 
 // compare compares the JSON of rec (jsonArt) with the previous run's and
