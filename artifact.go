@@ -3,7 +3,9 @@ package kybflow
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -81,6 +83,111 @@ type Artifact struct {
 	SHA256 string `json:"sha256"`
 	// ContentType is application/json or application/pdf.
 	ContentType string `json:"contentType"`
+	// Signature is what the worker found of a report's signature when it
+	// stored it (report artifacts only; absent on json and diff, and on a
+	// report stored by a worker that did not verify signatures).
+	Signature *ReportSignature `json:"signature,omitempty"`
+}
+
+// SignatureStatus is the outcome of verifying a report's signature.
+// Consumers must tolerate statuses they do not know and treat them as not
+// valid.
+type SignatureStatus string
+
+// The signature statuses (docs/contract.md, "Signed reports").
+const (
+	// SignatureValid: the digest of the signed byte range, the CMS
+	// signature and the certificate chain to the operator's trust store
+	// (REPORT_TRUST_CA) all check out.
+	SignatureValid SignatureStatus = "valid"
+	// SignatureInvalid: the report has a signature, but the digest of the
+	// signed byte range or the CMS signature is wrong (the report was
+	// altered, or the signature is broken).
+	SignatureInvalid SignatureStatus = "invalid"
+	// SignatureUnsigned: the report has no signature dictionary.
+	SignatureUnsigned SignatureStatus = "unsigned"
+	// SignatureUntrusted: the signature is intact, but its certificate
+	// chain does not lead to a CA of the trust store, or no trust store is
+	// configured.
+	SignatureUntrusted SignatureStatus = "untrusted"
+)
+
+// SignatureStatuses returns every signature status, in the order of the
+// table in docs/contract.md.
+func SignatureStatuses() []SignatureStatus {
+	return []SignatureStatus{SignatureValid, SignatureInvalid, SignatureUnsigned, SignatureUntrusted}
+}
+
+// Known reports whether s is one of SignatureStatuses.
+func (s SignatureStatus) Known() bool { return slices.Contains(SignatureStatuses(), s) }
+
+// Limits of a ReportSignature.
+const (
+	// MaxSignerLength is the longest ReportSignature.Signer.
+	MaxSignerLength = 1024
+	// MaxSignatureReasonLength is the longest ReportSignature.Reason.
+	MaxSignatureReasonLength = 256
+)
+
+// ReportSignature is the outcome of verifying a report's signature.
+type ReportSignature struct {
+	Status SignatureStatus `json:"status"`
+	// Signer is the subject of the signing certificate as an RFC 4514
+	// string (e.g. "CN=BankID AML Reports,O=BankID BankAxept AS,C=NO"),
+	// when there is a signature whose certificate could be read.
+	Signer string `json:"signer,omitempty"`
+	// SignedAt is the signing time the signature claims (its signed
+	// attribute), in UTC with at most millisecond precision; absent when
+	// it claims none.
+	SignedAt *time.Time `json:"signedAt,omitempty"`
+	// Reason says why the status is not valid, in a few words and without
+	// personal data (e.g. "byte range digest mismatch"); absent when valid.
+	Reason string `json:"reason,omitempty"`
+}
+
+// check is NewEvent's check of a report signature: the schema's, and
+// what each status allows.
+func (s ReportSignature) check() error {
+	var errs []error
+	if !s.Status.Known() {
+		errs = append(errs, fmt.Errorf("signature status %q: want one of %v", s.Status, SignatureStatuses()))
+	}
+	if n := utf8.RuneCountInString(s.Signer); n > MaxSignerLength {
+		errs = append(errs, fmt.Errorf("signer is %d characters; the limit is %d", n, MaxSignerLength))
+	}
+	if n := utf8.RuneCountInString(s.Reason); n > MaxSignatureReasonLength {
+		errs = append(errs, fmt.Errorf("signature reason is %d characters; the limit is %d", n, MaxSignatureReasonLength))
+	}
+	switch s.Status {
+	case SignatureValid:
+		if s.Reason != "" {
+			errs = append(errs, errors.New("a valid signature with a reason"))
+		}
+		if s.Signer == "" {
+			errs = append(errs, errors.New("a valid signature without a signer"))
+		}
+	case SignatureUnsigned:
+		if s.Signer != "" || s.SignedAt != nil {
+			errs = append(errs, errors.New("an unsigned report with a signer or a signing time"))
+		}
+	}
+	if s.SignedAt != nil {
+		if y := s.SignedAt.UTC().Year(); y < 1 || y > 9999 {
+			errs = append(errs, fmt.Errorf("signedAt %s out of range", s.SignedAt))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// normalize returns a copy of s with SignedAt in UTC, cut to the
+// millisecond.
+func (s *ReportSignature) normalize() *ReportSignature {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.SignedAt = msTimePtr(c.SignedAt)
+	return &c
 }
 
 // check is NewEvent's check of an artifact (the schema's).
@@ -103,6 +210,14 @@ func (a Artifact) check() error {
 	}
 	if a.ContentType == "" || utf8.RuneCountInString(a.ContentType) > 255 {
 		errs = append(errs, fmt.Errorf("artifact %s: contentType: want 1 to 255 characters", a.Name))
+	}
+	if a.Signature != nil {
+		if _, isReport := ArtifactReport(a.Name); !isReport {
+			errs = append(errs, fmt.Errorf("artifact %s: a signature on an artifact that is not a report", a.Name))
+		}
+		if err := a.Signature.check(); err != nil {
+			errs = append(errs, fmt.Errorf("artifact %s: %w", a.Name, err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -203,6 +318,15 @@ const (
 	ObjectMetaLookupID  = "lookup-id"
 	ObjectMetaSessionID = "session-id"
 	ObjectMetaArtifact  = "artifact"
+)
+
+// User metadata of a stored report: its ReportSignature, set once the
+// report is read whole (the status; the signer percent-encoded outside
+// printable ASCII; the signing time in RFC 3339).
+const (
+	ObjectMetaSignature         = "signature"
+	ObjectMetaSignatureSigner   = "signature-signer"
+	ObjectMetaSignatureSignedAt = "signature-signed-at"
 )
 
 // ObjectMetadata is the user metadata of an artifact object.

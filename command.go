@@ -15,8 +15,8 @@ import (
 const (
 	// MaxCommandSize is the largest command ParseCommand accepts.
 	MaxCommandSize = 64 << 10
-	// MaxMetadataSize is the largest metadata object, measured as compact
-	// JSON (insignificant whitespace removed).
+	// MaxMetadataSize is the largest metadata object, in bytes as sent
+	// (which events echo byte for byte).
 	MaxMetadataSize = 16 << 10
 	// MaxLookupIDLength is the longest lookupId.
 	MaxLookupIDLength = 128
@@ -88,6 +88,7 @@ const (
 // functions below return copies.
 var (
 	organizationExpands = []string{
+		"keyInformation.lei",
 		"address",
 		"financials", "financials.accounting", "financials.keyFigures", "financials.auditor", "financials.accountant",
 		"financials.credit",
@@ -96,7 +97,7 @@ var (
 		"sanction", "sanction.ofac",
 		"links.reports.aml", "links.reports.certificate_of_incorporation",
 	}
-	beneficialOwnerExpands = []string{"citizenship", "birthplace", "ssn"}
+	beneficialOwnerExpands = []string{"citizenship", "birthplace", "ssn", "identificationNumber"}
 	languages              = []string{"en", "no", "nb", "nn"}
 )
 
@@ -141,8 +142,8 @@ func (t IdentifierType) valid() bool {
 // A command returned by ParseCommand is valid and normalised: Country and
 // IdentifierType are set (NO and organization_number by default),
 // Identifier is in canonical form (identifier.Normalize), duplicate expands
-// and reports are dropped, empty lists are nil, and Metadata is compact JSON
-// or nil.
+// and reports are dropped, empty lists are nil, and Metadata is the
+// command's object byte for byte (without the whitespace around it) or nil.
 type LookupCommand struct {
 	// LookupID is the caller's idempotency key, [A-Za-z0-9_-]{1,128}: one
 	// lookupId is one lookup. It names the events' subjects and the
@@ -173,8 +174,9 @@ type LookupCommand struct {
 	// CorrelationID is the caller's own reference, echoed in every event.
 	// It may be personal: it is never logged.
 	CorrelationID string `json:"correlationId,omitempty"`
-	// Metadata is a JSON object echoed untouched in every event. It may be
-	// personal: it is never logged and never stored with the artifacts.
+	// Metadata is a JSON object echoed byte for byte in every event (its
+	// whitespace, escapes and member order kept). It may be personal: it is
+	// never logged and never stored with the artifacts.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 	// Monitor links a monitor's run to its monitor. The worker sets it on
 	// the runs it makes; ParseCommand never reads it from a platform.
@@ -268,7 +270,7 @@ func tokenByte(b byte) bool {
 // the result, so that a publisher never sends a command the worker rejects.
 // The error is then ParseCommand's.
 func EncodeCommand(c LookupCommand) ([]byte, error) {
-	b, err := marshal(c)
+	b, err := marshalKeeping(c, c.Metadata, "metadata")
 	if err != nil {
 		return nil, fmt.Errorf("encode command: %w", err)
 	}

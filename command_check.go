@@ -31,14 +31,16 @@ func checkCorrelationID(s string) *CommandError {
 	return nil
 }
 
-// checkMetadata returns the metadata compacted.
+// checkMetadata returns the metadata as it was sent, byte for byte (only
+// the whitespace around the object dropped), when it is a JSON object of
+// at most MaxMetadataSize bytes as sent: events echo those bytes.
 func checkMetadata(raw []byte) ([]byte, *CommandError) {
-	m, err := compactObject(raw)
+	m, err := metadataObject(raw)
 	if err != nil {
 		return nil, fieldError("metadata", "metadata must be a JSON object")
 	}
 	if len(m) > MaxMetadataSize {
-		return nil, fieldError("metadata", fmt.Sprintf("metadata is %d bytes of compact JSON; the limit is %d", len(m), MaxMetadataSize))
+		return nil, fieldError("metadata", fmt.Sprintf("metadata is %d bytes; the limit is %d", len(m), MaxMetadataSize))
 	}
 	return m, nil
 }

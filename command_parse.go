@@ -297,7 +297,8 @@ func (r fieldReader) typeError(name, want string) *CommandError {
 	return fieldError(name, fmt.Sprintf("%s must be %s", name, want))
 }
 
-// compactObject returns raw, which must be a JSON object, as compact JSON.
+// compactObject returns raw, which must be a JSON object, as compact JSON
+// (a monitor command's lookup; metadata is kept as sent, metadataObject).
 func compactObject(raw json.RawMessage) (json.RawMessage, error) {
 	raw = bytes.TrimLeft(raw, " \t\r\n")
 	if len(raw) == 0 || raw[0] != '{' {

@@ -52,7 +52,7 @@ func TestParseCommandNormalises(t *testing.T) {
 		Identifier:     "2077474-0",
 		Expands:        []string{"roles", "address"},
 		Reports:        []kybflow.ReportType{kybflow.ReportAML},
-		Metadata:       json.RawMessage(`{"a":[1,2],"b":"<&>"}`),
+		Metadata:       json.RawMessage(`{ "a" : [1, 2], "b": "<&>" }`), // byte for byte
 	})
 
 	// Beneficial owners default to NO, like organizations.
@@ -62,6 +62,19 @@ func TestParseCommandNormalises(t *testing.T) {
 	}
 	if c.Country != kybflow.CountryNO || c.IdentifierType != kybflow.IdentifierOrganizationNumber {
 		t.Errorf("defaults: country %q, identifierType %q", c.Country, c.IdentifierType)
+	}
+}
+
+// The guide's expand names are accepted: keyInformation.lei for an
+// organization, identificationNumber (beside ssn) for beneficial owners.
+func TestParseCommandTakesTheGuidesExpands(t *testing.T) {
+	for _, cmd := range []string{
+		`{"lookupId": "g-1", "type": "organization", "identifier": "923609016", "expands": ["keyInformation.lei", "roles"]}`,
+		`{"lookupId": "g-2", "type": "beneficial_owners", "identifier": "923609016", "expands": ["identificationNumber", "ssn"]}`,
+	} {
+		if _, err := kybflow.ParseCommand([]byte(cmd)); err != nil {
+			t.Errorf("%s: %v", cmd, err)
+		}
 	}
 }
 
@@ -97,9 +110,10 @@ func TestParseCommandLimits(t *testing.T) {
 	}{
 		{"command at limit", fmt.Sprintf(`{%s, "pad": "%s"}`, base, pad(kybflow.MaxCommandSize-len(base)-13)), "", "", "", "", true},
 		{"command over limit", fmt.Sprintf(`{%s, "pad": "%s"}`, base, pad(kybflow.MaxCommandSize)), kybflow.CodeInvalidCommand, "", "the limit is 65536", "lim-1", false},
-		{"metadata at limit", fmt.Sprintf(`{%s, "metadata": {"a": "%s"}}`, base, pad(kybflow.MaxMetadataSize-8)), "", "", "", "", true},
-		{"metadata over limit", fmt.Sprintf(`{%s, "metadata": {"a": "%s"}}`, base, pad(kybflow.MaxMetadataSize-7)), kybflow.CodeInvalidCommand, "metadata", "the limit is 16384", "lim-1", false},
-		{"metadata whitespace does not count", fmt.Sprintf(`{%s, "metadata": {"a":   "%s"  }}`, base, pad(kybflow.MaxMetadataSize-8)), "", "", "", "", true},
+		{"metadata at limit", fmt.Sprintf(`{%s, "metadata": {"a":"%s"}}`, base, pad(kybflow.MaxMetadataSize-8)), "", "", "", "", true},
+		{"metadata over limit", fmt.Sprintf(`{%s, "metadata": {"a":"%s"}}`, base, pad(kybflow.MaxMetadataSize-7)), kybflow.CodeInvalidCommand, "metadata", "the limit is 16384", "lim-1", false},
+		{"metadata whitespace counts", fmt.Sprintf(`{%s, "metadata": {"a":   "%s"  }}`, base, pad(kybflow.MaxMetadataSize-8)), kybflow.CodeInvalidCommand, "metadata", "the limit is 16384", "lim-1", false},
+		{"metadata space around it does not count", fmt.Sprintf(`{%s, "metadata":   {"a":"%s"}   }`, base, pad(kybflow.MaxMetadataSize-8)), "", "", "", "", true},
 		{"correlationId at limit", fmt.Sprintf(`{%s, "correlationId": "%s"}`, base, strings.Repeat("ø", 256)), "", "", "", "", true},
 		{"correlationId over limit", fmt.Sprintf(`{%s, "correlationId": "%s"}`, base, pad(257)), kybflow.CodeInvalidCommand, "correlationId", "257 characters", "lim-1", false},
 		{"lookupId at limit", `{"lookupId": "` + pad(128) + `", "type": "organization", "identifier": "923609016"}`, "", "", "", "", true},
@@ -138,14 +152,14 @@ func TestCommandErrorEchoesWhatItCanRead(t *testing.T) {
 	assertEqual(t, *ce, kybflow.CommandError{
 		Code: kybflow.CodeInvalidCommand, Field: "type",
 		Reason:   `type "org" is unknown; want organization or beneficial_owners`,
-		LookupID: "echo-1", CorrelationID: "c-1", Metadata: json.RawMessage(`{"k":"v"}`),
+		LookupID: "echo-1", CorrelationID: "c-1", Metadata: json.RawMessage(`{"k": "v"}`),
 	})
 	fd, ok := ce.FailedData()
 	if !ok {
 		t.Fatal("FailedData: false")
 	}
 	assertEqual(t, fd, kybflow.FailedData{
-		LookupID: "echo-1", CorrelationID: "c-1", Metadata: json.RawMessage(`{"k":"v"}`),
+		LookupID: "echo-1", CorrelationID: "c-1", Metadata: json.RawMessage(`{"k": "v"}`),
 		Code: kybflow.CodeInvalidCommand, Reason: ce.Reason, Retryable: false,
 	})
 
@@ -246,7 +260,7 @@ func TestEncodeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(b, []byte(`{"html":"<b>&</b>"}`)) {
+	if !bytes.Contains(b, []byte(`"metadata":{"html": "<b>&</b>"}`)) {
 		t.Errorf("metadata not echoed as is: %s", b)
 	}
 	c, err := kybflow.ParseCommand(b)
@@ -334,7 +348,7 @@ func TestEnumsMatchAMLAPI(t *testing.T) {
 	}
 	// The accessors return copies.
 	kybflow.OrganizationExpands()[0] = "changed"
-	if kybflow.OrganizationExpands()[0] != "address" {
+	if kybflow.OrganizationExpands()[0] != "keyInformation.lei" {
 		t.Error("OrganizationExpands shares its slice")
 	}
 }

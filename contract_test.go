@@ -3,7 +3,6 @@ package kybflow_test
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"testing"
 
@@ -57,9 +56,7 @@ func TestContractExamples(t *testing.T) {
 			if err != nil {
 				t.Fatalf("example %d: %v", i, err)
 			}
-			if !reflect.DeepEqual(e, golden[e.Kind()]) {
-				t.Errorf("example %d is not testdata/events/%s.json", i, e.Kind())
-			}
+			assertSameEvent(t, e, golden[e.Kind()])
 		default:
 			t.Errorf("example %d: unknown schema %q", i, schema)
 		}

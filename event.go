@@ -33,11 +33,15 @@ const (
 	EventTypeSuffix = ".v1"
 	// SchemaBaseURI is the base of the $id of the schemas in docs/schemas;
 	// an event's dataschema is SchemaBaseURI + "<kind>.data.schema.json".
-	// It names the tag schemas-v1, not a branch, so that the URIs do not
-	// move with main: the tag is moved only for compatible changes of the
-	// v1 schemas, and an incompatible change gets schemas-v2 (and .v2
-	// event types). The open variants are under SchemaBaseURI + "open/".
-	SchemaBaseURI = "https://raw.githubusercontent.com/kybflow/kybflow/schemas-v1/docs/schemas/"
+	// Every $id names the file's own path in the repository on its main
+	// branch (SchemaFile maps one back), so it resolves where the code
+	// is: docs/schemas holds the v1 schemas, which change only
+	// compatibly; an incompatible change gets docs/schemas/v2/ (and .v2
+	// event types), never new meanings under these URIs. The open variants
+	// are under SchemaBaseURI + "open/".
+	SchemaBaseURI = "https://raw.githubusercontent.com/kybflow/kybflow/main/" + SchemaDir + "/"
+	// SchemaDir is where the schemas are in the repository.
+	SchemaDir = "docs/schemas"
 )
 
 // More limits (see also command.go).
@@ -92,6 +96,19 @@ func (k Kind) EventType() string { return EventTypePrefix + string(k) + EventTyp
 // DataSchema is the dataschema URI of kind k, the $id of
 // docs/schemas/<kind>.data.schema.json.
 func (k Kind) DataSchema() string { return SchemaBaseURI + string(k) + ".data.schema.json" }
+
+// SchemaFile is the path in the repository (under SchemaDir, with '/'
+// separators) of the schema whose $id is uri, and false when uri is not
+// the $id of a schema of this repository (a $ref's fragment is ignored).
+// The schemas' $ids and the events' dataschema are such URIs.
+func SchemaFile(uri string) (string, bool) {
+	uri, _, _ = strings.Cut(uri, "#")
+	rel, ok := strings.CutPrefix(uri, SchemaBaseURI)
+	if !ok || rel == "" || strings.Contains(rel, "..") || strings.HasPrefix(rel, "/") {
+		return "", false
+	}
+	return SchemaDir + "/" + rel, true
+}
 
 // KindOfEventType returns the kind of a CloudEvents type, and false when
 // the type is not a (known) lookup event type.
@@ -216,6 +233,10 @@ type CompletedData struct {
 	// for lack of access (beneficial owners lookups without National
 	// Registry access: citizenship, birthplace, ssn). Absent when none.
 	OmittedExpands []string `json:"omittedExpands,omitempty"`
+	// MissingReports are wanted reports (asked for, or listed by the
+	// session) that did not appear while the results could be read: the
+	// lookup completed without them. Sorted; absent when none.
+	MissingReports []ReportType `json:"missingReports,omitempty"`
 	// Summary is what the JSON result says, without personal data.
 	Summary *Summary `json:"summary,omitempty"`
 	// Monitor links a monitor's run to its monitor (monitor.go).

@@ -12,14 +12,39 @@ import (
 	"unicode/utf8"
 )
 
-// EncodeEvent encodes e as CloudEvents structured JSON, without escaping
-// <, > and &, so metadata is echoed byte for byte.
+// EncodeEvent encodes e as CloudEvents structured JSON. Every time is
+// written in UTC with at most millisecond precision (TimePrecision), and
+// the data's metadata byte for byte, as the command had it (no
+// compaction, no escaping of <, > and &).
 func EncodeEvent(e Event) ([]byte, error) {
-	b, err := marshal(e)
+	if !e.Time.IsZero() {
+		e.Time = msTime(e.Time)
+	}
+	e.Data = msData(e.Data)
+	b, err := marshalKeeping(e, metadataOf(e.Data), "data", "metadata")
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
 	}
 	return b, nil
+}
+
+// metadataOf is the metadata of the data of an event, or nil.
+func metadataOf(data any) json.RawMessage {
+	switch d := deref(data).(type) {
+	case AcceptedData:
+		return d.Metadata
+	case SessionOpenedData:
+		return d.Metadata
+	case CompletedData:
+		return d.Metadata
+	case FailedData:
+		return d.Metadata
+	case ChangedData:
+		return d.Metadata
+	case MonitorData:
+		return d.Metadata
+	}
+	return nil
 }
 
 // wireEvent is what DecodeEvent reads.
@@ -39,13 +64,14 @@ type wireEvent struct {
 
 // DecodeEvent decodes a CloudEvents structured JSON event. It checks the
 // envelope (specversion 1.0; id, source and type present) and, for the
-// lookup event types of this package, that the subject is a lookupId and
-// the data an object of the kind's data type with the same lookupId. It is
-// tolerant otherwise: it ignores unknown attributes and fields and accepts
+// lookup event types of this package, that the subject is a lookupId, a
+// dataschema is present (any URI) and the data an object of the kind's
+// data type with the same lookupId. It is tolerant otherwise: it ignores unknown attributes and fields and accepts
 // unknown enum values (failure codes, countries, ...), so that a consumer
 // keeps working when the contract grows. The data of an unknown event type
-// is returned as json.RawMessage. Times are returned in UTC and metadata
-// compacted.
+// is returned as json.RawMessage (compacted). Times are returned in UTC at
+// the precision they have (an event of an earlier version may carry
+// nanoseconds), and metadata byte for byte as the event has it.
 func DecodeEvent(data []byte) (Event, error) {
 	invalid := func(format string, args ...any) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %s", ErrInvalidEvent, fmt.Sprintf(format, args...))
@@ -105,6 +131,11 @@ func DecodeEvent(data []byte) (Event, error) {
 	}
 	if !ValidLookupKey(w.Subject) {
 		return invalid("%s: subject %q is not a lookup key (a lookupId, or tenant.lookupId)", w.Type, w.Subject)
+	}
+	if w.DataSchema == "" {
+		// Any URI is taken (an event of an earlier version names the
+		// schema by another); none is not.
+		return invalid("%s: no dataschema", w.Type)
 	}
 	if w.DataContentType != "" {
 		if mt, _, err := mime.ParseMediaType(w.DataContentType); err != nil || mt != ContentTypeJSON {

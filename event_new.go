@@ -24,8 +24,8 @@ var sourcePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:[!-~]+$`)
 // value or a pointer) for the same lookupId, valid and complete: NewEvent
 // checks everything docs/schemas checks, so that what it returns always
 // validates. It sets ID to EventID, Subject to lookupID, Time to t in UTC,
-// DataSchema to kind.DataSchema, compacts the metadata and cuts a reason
-// longer than MaxReasonLength.
+// DataSchema to kind.DataSchema, cuts every time to TimePrecision and a
+// reason longer than MaxReasonLength, and keeps the metadata's bytes.
 //
 // A monitor event (KindMonitor) is made by NewMonitorEvent, which takes
 // the number of its id; NewEvent refuses one with ErrMonitorEventID.
@@ -54,7 +54,7 @@ func newEvent(source string, kind Kind, lookupID string, t time.Time, data any) 
 	if t.IsZero() {
 		return invalid("no time")
 	}
-	t = t.UTC()
+	t = msTime(t)
 	if y := t.Year(); y < 1 || y > 9999 {
 		return invalid("time %s out of range", t)
 	}
@@ -71,7 +71,7 @@ func newEvent(source string, kind Kind, lookupID string, t time.Time, data any) 
 		Time:            t,
 		DataContentType: ContentTypeJSON,
 		DataSchema:      kind.DataSchema(),
-		Data:            d,
+		Data:            msData(d),
 	}, nil
 }
 
@@ -215,14 +215,15 @@ func checkCommon(want, tenant, lookupID, correlationID string, metadata *json.Ra
 	return errors.Join(errs...)
 }
 
-// normalizeMetadata makes *m compact JSON, or nil for absent or null, and
-// fails when it is not a JSON object.
+// normalizeMetadata makes *m nil for absent or null, and fails when it is
+// not a JSON object. It keeps the object's bytes (only the whitespace
+// around it dropped): metadata is echoed byte for byte.
 func normalizeMetadata(m *json.RawMessage) error {
 	if len(*m) == 0 || string(bytes.TrimSpace(*m)) == "null" {
 		*m = nil
 		return nil
 	}
-	c, err := compactObject(*m)
+	c, err := metadataObject(*m)
 	if err != nil {
 		return errors.New("metadata must be a JSON object")
 	}

@@ -134,8 +134,8 @@ func TestNewEventNormalises(t *testing.T) {
 	if n := len([]rune(got.Reason)); n != kybflow.MaxReasonLength || !strings.HasSuffix(got.Reason, "…") {
 		t.Errorf("reason cut to %d characters", n)
 	}
-	if string(got.Metadata) != `{"a":1}` {
-		t.Errorf("metadata %s", got.Metadata)
+	if string(got.Metadata) != "{\n \"a\" : 1 }" { // byte for byte, without the space around it
+		t.Errorf("metadata %q", got.Metadata)
 	}
 	if !got.Retryable {
 		t.Error("unavailable is retryable")
@@ -213,14 +213,14 @@ func TestDecodeEventTolerates(t *testing.T) {
 	// Unknown attributes and fields, unknown enum values, an offset time.
 	in := `{"specversion": "1.0", "id": "x-1.failed", "source": "urn:other", "type": "io.kybflow.aml.lookup.failed.v1",
 		"subject": "x-1", "time": "2026-03-02T10:30:15+01:00", "datacontenttype": "application/json; charset=utf-8",
-		"traceparent": "00-abc", "data": {"lookupId": "x-1", "code": "quota_exceeded", "reason": "r", "retryable": true,
+		"traceparent": "00-abc", "dataschema": "https://example.com/an-earlier-uri", "data": {"lookupId": "x-1", "code": "quota_exceeded", "reason": "r", "retryable": true,
 		"newField": [1], "metadata": {"a": 1}}}`
 	e, err := kybflow.DecodeEvent([]byte(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertEqual(t, e.Data, any(kybflow.FailedData{
-		LookupID: "x-1", Metadata: json.RawMessage(`{"a":1}`), Code: "quota_exceeded", Reason: "r", Retryable: true,
+		LookupID: "x-1", Metadata: json.RawMessage(`{"a": 1}`), Code: "quota_exceeded", Reason: "r", Retryable: true,
 	}))
 	if !e.Time.Equal(time.Date(2026, 3, 2, 9, 30, 15, 0, time.UTC)) || e.Time.Location() != time.UTC {
 		t.Errorf("time %v", e.Time)
@@ -240,7 +240,7 @@ func TestDecodeEventTolerates(t *testing.T) {
 }
 
 func TestDecodeEventRejects(t *testing.T) {
-	ok := `{"specversion": "1.0", "id": "x-1.accepted", "source": "urn:s", "type": "io.kybflow.aml.lookup.accepted.v1", "subject": "x-1", "data": {"lookupId": "x-1"}}`
+	ok := `{"specversion": "1.0", "id": "x-1.accepted", "source": "urn:s", "type": "io.kybflow.aml.lookup.accepted.v1", "subject": "x-1", "dataschema": "urn:s", "data": {"lookupId": "x-1"}}`
 	if _, err := kybflow.DecodeEvent([]byte(ok)); err != nil {
 		t.Fatalf("DecodeEvent(ok): %v", err)
 	}
@@ -256,6 +256,8 @@ func TestDecodeEventRejects(t *testing.T) {
 		{"wrong field type", `{"lookupId": "x-1"}`, `{"lookupId": "x-1", "identifier": 923609016}`},
 		{"datacontenttype", `"subject"`, `"datacontenttype": "text/plain", "subject"`},
 		{"time", `"subject"`, `"time": "yesterday", "subject"`},
+		{"no dataschema", `"dataschema": "urn:s", `, ``},
+		{"empty dataschema", `"urn:s", "data"`, `"", "data"`},
 		{"not an object", ok, `[]`},
 		{"not JSON", ok, `{`},
 	}
@@ -333,7 +335,7 @@ func TestEventLookupKeyReadsOneWay(t *testing.T) {
 		t.Fatal("NewEvent took lookupId acme.x without a tenant for the key acme.x")
 	}
 	raw := `{"specversion":"1.0","id":"acme.x.accepted","source":"urn:t","type":"io.kybflow.aml.lookup.accepted.v1","subject":"acme.x",` +
-		`"time":"2026-01-01T00:00:00Z","datacontenttype":"application/json","data":{"lookupId":"acme.x","type":"organization","country":"NO","identifierType":"organization_number","identifier":"923609016"}}`
+		`"time":"2026-01-01T00:00:00Z","datacontenttype":"application/json","dataschema":"urn:t","data":{"lookupId":"acme.x","type":"organization","country":"NO","identifierType":"organization_number","identifier":"923609016"}}`
 	if _, err := kybflow.DecodeEvent([]byte(raw)); err == nil {
 		t.Fatal("DecodeEvent took data of the untenanted lookupId acme.x for tenant acme's lookup x")
 	}

@@ -30,7 +30,7 @@ func ExampleParseCommand() {
 		fmt.Println(ce.Code, ce.LookupID, ce.Reason)
 	}
 	// Output:
-	// onb-42 organization SE organization_number 5560360793 [aml] {"customer":"c-991"}
+	// onb-42 organization SE organization_number 5560360793 [aml] {"customer": "c-991"}
 	// invalid_identifier onb-43 invalid Norwegian organization number "923609017": check digit is 7, want 6
 }
 
@@ -65,7 +65,7 @@ func ExampleNewEvent() {
 	// Output:
 	// subject: aml.events.onb-42.completed
 	// Nats-Msg-Id: onb-42.completed
-	// {"specversion":"1.0","id":"onb-42.completed","source":"urn:kybflow:worker","type":"io.kybflow.aml.lookup.completed.v1","subject":"onb-42","time":"2026-03-02T09:30:00Z","datacontenttype":"application/json","dataschema":"https://raw.githubusercontent.com/kybflow/kybflow/schemas-v1/docs/schemas/completed.data.schema.json","data":{"lookupId":"onb-42","sessionId":"6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11","type":"organization","country":"NO","identifierType":"organization_number","identifier":"923609016","artifacts":[{"name":"json","bucket":"kybflow-results","key":"lookups/onb-42/json.json","size":5120,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","contentType":"application/json"}]}}
+	// {"specversion":"1.0","id":"onb-42.completed","source":"urn:kybflow:worker","type":"io.kybflow.aml.lookup.completed.v1","subject":"onb-42","time":"2026-03-02T09:30:00Z","datacontenttype":"application/json","dataschema":"https://raw.githubusercontent.com/kybflow/kybflow/main/docs/schemas/completed.data.schema.json","data":{"lookupId":"onb-42","sessionId":"6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11","type":"organization","country":"NO","identifierType":"organization_number","identifier":"923609016","artifacts":[{"name":"json","bucket":"kybflow-results","key":"lookups/onb-42/json.json","size":5120,"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","contentType":"application/json"}]}}
 }
 
 // A worker reads a monitor command, and answers a malformed one with every

@@ -1,5 +1,7 @@
 package kybflow
 
+import "slices"
+
 // FailureCode classifies a failed lookup. Consumers must tolerate codes
 // they do not know and fall back on FailedData.Retryable.
 type FailureCode string
@@ -30,21 +32,24 @@ const (
 	// CodeUnavailable: the AML API or our storage stayed unavailable
 	// (5xx, 429, timeouts) until the worker gave up. Retryable, later.
 	CodeUnavailable FailureCode = "unavailable"
+	// CodeReportSignatureInvalid: a report's signature is not valid
+	// (ReportSignature: invalid, unsigned or untrusted) and the worker's
+	// policy (REPORT_SIGNATURE_POLICY=fail) refuses such a report as
+	// evidence; nothing of the lookup is kept as its result. Not retryable
+	// as it is: the API returns the same report; an operator looks at the
+	// trust store (REPORT_TRUST_CA) or the report's signer first.
+	CodeReportSignatureInvalid FailureCode = "report_signature_invalid"
 )
 
 // FailureCodes returns every failure code, in the order of the table in
 // docs/contract.md.
 func FailureCodes() []FailureCode {
-	return []FailureCode{CodeInvalidCommand, CodeInvalidIdentifier, CodeRejected, CodeSessionFailed, CodeExpired, CodeUnavailable}
+	return []FailureCode{CodeInvalidCommand, CodeInvalidIdentifier, CodeRejected, CodeSessionFailed, CodeExpired, CodeUnavailable, CodeReportSignatureInvalid}
 }
 
 // Known reports whether c is one of FailureCodes.
 func (c FailureCode) Known() bool {
-	switch c {
-	case CodeInvalidCommand, CodeInvalidIdentifier, CodeRejected, CodeSessionFailed, CodeExpired, CodeUnavailable:
-		return true
-	}
-	return false
+	return slices.Contains(FailureCodes(), c)
 }
 
 // Retryable is the default FailedData.Retryable of code c: true for

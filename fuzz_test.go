@@ -1,6 +1,8 @@
 package kybflow_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -122,8 +124,24 @@ func FuzzDecodeEvent(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decode %s: %v", enc, err)
 		}
-		if !reflect.DeepEqual(again, e) {
-			t.Fatalf("re-decode:\n got  %#v\n want %#v", again, e)
+		// The encoding cuts times to milliseconds (an event may carry
+		// more); the rest, metadata byte for byte, comes back as it was.
+		want := e
+		if !want.Time.IsZero() {
+			want.Time = want.Time.Truncate(kybflow.TimePrecision)
+		}
+		if again.Time != want.Time {
+			t.Fatalf("re-decode: time %v, want %v", again.Time, want.Time)
+		}
+		want.Time, want.Data = again.Time, again.Data
+		if !reflect.DeepEqual(again, want) {
+			t.Fatalf("re-decode:\n got  %#v\n want %#v", again, want)
+		}
+		if enc2, err := kybflow.EncodeEvent(again); err != nil || !bytes.Equal(enc2, enc) {
+			t.Fatalf("re-encode: %v\n got  %s\n want %s", err, enc2, enc)
+		}
+		if m := metadataOf(t, e); m != nil && !bytes.Contains(enc, append([]byte(`"metadata":`), m...)) {
+			t.Fatalf("metadata %s not echoed byte for byte in %s", m, enc)
 		}
 		kind := e.Kind()
 		if kind == "" {
@@ -234,4 +252,74 @@ func flattenErrors(err error) []error {
 		out = append(out, flattenErrors(e)...)
 	}
 	return out
+}
+
+// metadataOf is the metadata of a decoded event's data, or nil.
+func metadataOf(t *testing.T, e kybflow.Event) json.RawMessage {
+	t.Helper()
+	switch d := e.Data.(type) {
+	case kybflow.AcceptedData:
+		return d.Metadata
+	case kybflow.SessionOpenedData:
+		return d.Metadata
+	case kybflow.CompletedData:
+		return d.Metadata
+	case kybflow.FailedData:
+		return d.Metadata
+	case kybflow.ChangedData:
+		return d.Metadata
+	case kybflow.MonitorData:
+		return d.Metadata
+	}
+	return nil
+}
+
+// FuzzMetadataEcho: whatever metadata a command may carry is echoed byte
+// for byte (only the whitespace around it dropped) by ParseCommand, by
+// the events made of it, through EncodeEvent and DecodeEvent, and by
+// EncodeCommand; the limits hold on the bytes as sent.
+func FuzzMetadataEcho(f *testing.F) {
+	for _, m := range []string{`{}`, `{"a":1}`, " { \"b\" : \"<&>\",\n\t\"a\": [1, 2.50, 1e3] } ", `{"u":"\u00e9\u2028\/","é":"\"x\""}`,
+		`{"n":{"m":{"metadata":{"x":null}}}}`, `[1]`, `"s"`, `{"a":}`, `null`} {
+		f.Add([]byte(m))
+	}
+	f.Fuzz(func(t *testing.T, metadata []byte) {
+		cmd := []byte(`{"lookupId":"m-1","type":"organization","identifier":"923609016","metadata":`)
+		cmd = append(append(cmd, metadata...), '}')
+		c, err := kybflow.ParseCommand(cmd)
+		if err != nil {
+			return // not an object, too large, or it broke the command
+		}
+		want := bytes.Trim(metadata, " \t\r\n")
+		if string(bytes.TrimSpace(metadata)) == "null" {
+			want = nil
+		}
+		if !bytes.Equal(c.Metadata, want) {
+			t.Fatalf("ParseCommand: metadata %q, want %q", c.Metadata, want)
+		}
+		if len(c.Metadata) > kybflow.MaxMetadataSize {
+			t.Fatalf("metadata of %d bytes accepted", len(c.Metadata))
+		}
+		if b, err := kybflow.EncodeCommand(c); err != nil || want != nil && !bytes.Contains(b, append([]byte(`"metadata":`), want...)) {
+			t.Fatalf("EncodeCommand: %s, %v", b, err)
+		}
+		e, err := kybflow.NewEvent(kybflow.DefaultSource, kybflow.KindAccepted, c.Key(), goldenTime, c.AcceptedData())
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := kybflow.EncodeEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want != nil && !bytes.Contains(enc, append([]byte(`"metadata":`), want...)) {
+			t.Fatalf("EncodeEvent: metadata %q not in %s", want, enc)
+		}
+		back, err := kybflow.DecodeEvent(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := back.Data.(kybflow.AcceptedData).Metadata; !bytes.Equal(got, want) {
+			t.Fatalf("DecodeEvent: metadata %q, want %q", got, want)
+		}
+	})
 }

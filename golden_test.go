@@ -115,8 +115,10 @@ func TestGoldenCommands(t *testing.T) {
 var (
 	goldenTime    = time.Date(2026, 3, 2, 9, 30, 15, 123000000, time.UTC)
 	goldenCommand = mustParse(`{"lookupId": "onb-2026-000123", "type": "organization", "identifier": "923609016",
-		"expands": ["roles"], "reports": ["aml"], "correlationId": "case-77", "metadata": {"customer": "c-991"}}`)
+		"expands": ["roles"], "reports": ["aml"], "correlationId": "case-77", "metadata": { "customer": "c-991" }}`)
 	goldenSession = "6f1c1a4e-8a52-4c55-9d1e-2b7f3c9a0d11"
+	// goldenSigner signs the golden reports (an RFC 4514 subject).
+	goldenSigner = "CN=BankID AML Reports,O=BankID BankAxept AS,C=NO"
 )
 
 func mustParse(s string) kybflow.LookupCommand {
@@ -141,11 +143,16 @@ func goldenArtifacts(t testing.TB, c kybflow.LookupCommand) []kybflow.Artifact {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, kybflow.Artifact{
+		a := kybflow.Artifact{
 			Name: n, Bucket: "kybflow-results", Key: key, Size: int64(1000 * (i + 1)),
 			SHA256:      strings.Repeat("0123456789abcdef", 4),
 			ContentType: kybflow.ArtifactContentType(n),
-		})
+		}
+		if _, isReport := kybflow.ArtifactReport(n); isReport {
+			signedAt := goldenTime.Add(-time.Minute)
+			a.Signature = &kybflow.ReportSignature{Status: kybflow.SignatureValid, Signer: goldenSigner, SignedAt: &signedAt}
+		}
+		out = append(out, a)
 	}
 	return out
 }
@@ -235,7 +242,36 @@ func TestGoldenEvents(t *testing.T) {
 			if err != nil {
 				t.Fatalf("DecodeEvent: %v", err)
 			}
-			assertEqual(t, got, e)
+			assertSameEvent(t, got, e)
+			// The encoding decodes to the event itself, byte for byte.
+			back, err := kybflow.DecodeEvent(b)
+			if err != nil {
+				t.Fatalf("DecodeEvent: %v", err)
+			}
+			assertEqual(t, back, e)
 		})
+	}
+}
+
+// assertSameEvent checks that got and want are the same event but for the
+// whitespace of their metadata, which DecodeEvent keeps as the JSON has it
+// (an indented golden file indents it): their encodings, compacted, are
+// equal.
+func assertSameEvent(t *testing.T, got, want kybflow.Event) {
+	t.Helper()
+	compact := func(e kybflow.Event) []byte {
+		t.Helper()
+		b, err := kybflow.EncodeEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, b); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	if g, w := compact(got), compact(want); !bytes.Equal(g, w) {
+		t.Errorf("events differ:\ngot  %s\nwant %s", g, w)
 	}
 }

@@ -23,7 +23,7 @@ func TestMonitorDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.Lookup.Identifier != "923609016" || d.Lookup.Country != kybflow.CountryNO || d.Lookup.Tenant != "acme" ||
-		d.Lookup.CorrelationID != "case-77" || string(d.Lookup.Metadata) != `{"customer":"c-991"}` ||
+		d.Lookup.CorrelationID != "case-77" || string(d.Lookup.Metadata) != `{ "customer": "c-991" }` ||
 		d.Schedule.Every != "168h" || !d.Until.Equal(goldenUntil) || d.Lookup.LookupID != "" {
 		t.Fatalf("definition %+v", d)
 	}
@@ -45,7 +45,7 @@ func TestMonitorDefinition(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(u.Lookup.Reports) != 1 || len(u.Lookup.Expands) != 0 || u.Lookup.CorrelationID != "case-77" ||
-		string(u.Lookup.Metadata) != `{"customer":"c-991"}` || u.Schedule != d.Schedule || !u.Until.Equal(goldenUntil) {
+		string(u.Lookup.Metadata) != `{ "customer": "c-991" }` || u.Schedule != d.Schedule || !u.Until.Equal(goldenUntil) {
 		t.Errorf("updated definition %+v", u)
 	}
 	if _, err := (kybflow.MonitorCommand{Action: kybflow.MonitorUpdate, MonitorID: "m"}).Definition(d); err == nil {

@@ -46,7 +46,7 @@ func TestParseMonitorCommandAccepts(t *testing.T) {
 	}{
 		{"create every", goldenMonitorCommandJSON, func(t *testing.T, c kybflow.MonitorCommand) {
 			if c.Action != kybflow.MonitorCreate || c.MonitorID != goldenMonitorID || c.Schedule.Interval() != 168*time.Hour ||
-				!c.Until.Equal(goldenUntil) || c.CorrelationID != "case-77" || string(c.Metadata) != `{"customer":"c-991"}` {
+				!c.Until.Equal(goldenUntil) || c.CorrelationID != "case-77" || string(c.Metadata) != `{ "customer": "c-991" }` {
 				t.Errorf("parsed %+v", c)
 			}
 			if string(c.Lookup) != `{"type":"organization","identifier":"923 609 016","expands":["roles"]}` {
@@ -210,7 +210,7 @@ func TestParseMonitorCommandWhole(t *testing.T) {
 	}
 	// A command of the wrong shape keeps what the rejection echoes.
 	c, err := kybflow.ParseMonitorCommand([]byte(`{"action": "create", "monitorId": "m-1", "correlationId": "case-77", "metadata": {"a": 1}}`))
-	if err == nil || c.MonitorID != "m-1" || c.CorrelationID != "case-77" || string(c.Metadata) != `{"a":1}` {
+	if err == nil || c.MonitorID != "m-1" || c.CorrelationID != "case-77" || string(c.Metadata) != `{"a": 1}` {
 		t.Errorf("rejected create returned %+v, %v", c, err)
 	}
 }

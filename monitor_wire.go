@@ -42,7 +42,7 @@ func EncodeMonitorCommand(c MonitorCommand) ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := marshal(c)
+	b, err := marshalKeeping(c, c.Metadata, "metadata")
 	if err != nil {
 		return nil, fmt.Errorf("encode monitor command: %w", err)
 	}

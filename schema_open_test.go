@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,8 +16,10 @@ import (
 )
 
 // The open variants of the schemas (docs/schemas/open) are the closed ones
-// without additionalProperties false, under their own $id. They are
-// generated here, never edited: go test . -update rewrites them, and
+// without additionalProperties false, with every enumeration of strings
+// open to other strings (an enum outside an "if" becomes anyOf the enum
+// and any string) and times of any precision, under their own $id. They
+// are generated here, never edited: go test . -update rewrites them, and
 // TestOpenSchemas fails when they drift from the closed ones.
 
 // closedPhrase is the sentence part of the closed schemas' descriptions
@@ -34,9 +37,100 @@ var (
 	closedInline = regexp.MustCompile(`"additionalProperties": false, |, "additionalProperties": false\b`)
 )
 
+// The time patterns: the closed schemas' (UTC, at most milliseconds,
+// what the producer writes) and the open variants' (any RFC 3339 time,
+// what events of earlier versions carry too).
+const (
+	closedTimePattern = `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$`
+	openTimePattern   = `^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$`
+)
+
 // openComment is the $comment of the open variant of the schema file name.
 func openComment(name string) string {
-	return "Generated from ../" + name + " by go test . -update (schema_open_test.go): the same schema without additionalProperties false. Do not edit."
+	return "Generated from ../" + name + " by go test . -update (schema_open_test.go): the same schema without additionalProperties false, with its enumerations open to other strings and times of any precision. Do not edit."
+}
+
+// openEnum is what an enumeration of strings becomes in the open variants.
+func openEnum(enum any) any {
+	return []any{map[string]any{"enum": enum}, map[string]any{"type": "string"}}
+}
+
+// stringsOnly reports whether v is a JSON array of strings.
+func stringsOnly(v any) bool {
+	a, ok := v.([]any)
+	for _, e := range a {
+		if _, isString := e.(string); !isString {
+			return false
+		}
+	}
+	return ok
+}
+
+// textEdit replaces text[start:end] with repl.
+type textEdit struct {
+	start, end int
+	repl       []byte
+}
+
+// openEdits finds in a closed schema's text what the open variant changes
+// besides additionalProperties: each "enum" of strings outside an "if"
+// (with its name, to become anyOf) and each closedTimePattern (its value).
+// It walks the JSON token by token, so that the rest of the text keeps its
+// layout.
+func openEdits(text []byte) ([]textEdit, error) {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	var edits []textEdit
+	var walk func(inIf bool) error
+	walk = func(inIf bool) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key := kt.(string)
+				keyEnd := int(dec.InputOffset())
+				keyStart := bytes.LastIndexByte(text[:keyEnd-1], '"')
+				if key == "enum" || key == "pattern" {
+					var v any
+					if err := dec.Decode(&v); err != nil {
+						return err
+					}
+					end := int(dec.InputOffset())
+					valueStart := keyEnd + bytes.IndexAny(text[keyEnd:], "[\"")
+					switch {
+					case key == "enum" && !inIf && stringsOnly(v):
+						edits = append(edits, textEdit{keyStart, end,
+							fmt.Appendf(nil, `"anyOf": [{ "enum": %s }, { "type": "string" }]`, text[valueStart:end])})
+					case key == "pattern" && v == closedTimePattern:
+						q, _ := json.Marshal(openTimePattern)
+						edits = append(edits, textEdit{valueStart, end, q})
+					}
+					continue
+				}
+				if err := walk(inIf || key == "if"); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(inIf); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
+	}
+	return edits, walk(false)
 }
 
 // openSchema is the open variant of the closed schema file name: the same
@@ -48,7 +142,16 @@ func openSchema(name string, closed []byte) ([]byte, error) {
 	if bytes.Count(closed, []byte(idLine)) != 1 {
 		return nil, fmt.Errorf("%s: want exactly one line %q", name, strings.TrimSpace(idLine))
 	}
-	open := bytes.Replace(closed, []byte(idLine), fmt.Appendf(nil, "  \"$id\": %q,\n  \"$comment\": %q,\n",
+	edits, err := openEdits(closed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	open := slices.Clone(closed)
+	for i := len(edits) - 1; i >= 0; i-- { // from the end: the offsets before stay right
+		e := edits[i]
+		open = slices.Concat(open[:e.start], e.repl, open[e.end:])
+	}
+	open = bytes.Replace(open, []byte(idLine), fmt.Appendf(nil, "  \"$id\": %q,\n  \"$comment\": %q,\n",
 		openSchemaBaseURI+name, openComment(name)), 1)
 	open = bytes.ReplaceAll(open, []byte(closedPhrase), []byte(openPhrase))
 	open = closedLine.ReplaceAll(open, nil)
@@ -71,7 +174,7 @@ func checkOpenSchema(name string, closed, open []byte) error {
 	if err := json.Unmarshal(open, &got); err != nil {
 		return fmt.Errorf("open/%s is not JSON: %w", name, err)
 	}
-	want = openValue(want)
+	want = openValue(want, false)
 	root := want.(map[string]any)
 	root["$id"] = openSchemaBaseURI + name
 	root["$comment"] = openComment(name)
@@ -82,25 +185,31 @@ func checkOpenSchema(name string, closed, open []byte) error {
 }
 
 // openValue removes every additionalProperties false from a decoded
-// schema and replaces closedPhrase in its descriptions.
-func openValue(v any) any {
+// schema, replaces closedPhrase in its descriptions, opens its
+// enumerations of strings outside an "if" and its time patterns.
+func openValue(v any, inIf bool) any {
 	switch v := v.(type) {
 	case map[string]any:
 		out := map[string]any{}
 		for k, val := range v {
-			if k == "additionalProperties" && val == false {
+			switch s, isString := val.(string); {
+			case k == "additionalProperties" && val == false:
+				continue
+			case k == "description" && isString:
+				val = strings.ReplaceAll(s, closedPhrase, openPhrase)
+			case k == "pattern" && s == closedTimePattern:
+				val = openTimePattern
+			case k == "enum" && !inIf && stringsOnly(val):
+				out["anyOf"] = openEnum(val)
 				continue
 			}
-			if s, ok := val.(string); ok && k == "description" {
-				val = strings.ReplaceAll(s, closedPhrase, openPhrase)
-			}
-			out[k] = openValue(val)
+			out[k] = openValue(val, inIf || k == "if")
 		}
 		return out
 	case []any:
 		out := make([]any, len(v))
 		for i, val := range v {
-			out[i] = openValue(val)
+			out[i] = openValue(val, inIf)
 		}
 		return out
 	}

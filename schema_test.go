@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,13 +141,15 @@ func TestSchemaIDs(t *testing.T) {
 	}
 }
 
-// TestSchemaURIsVersioned checks that no schema names a URI of this
-// repository other than the versioned ones: every absolute $ref is a
-// schema of the same variant, and every other URI of the repository (the
-// dataschema constants) is under SchemaBaseURI. The event schema's
-// dataschema constants are the kinds' DataSchema, in both variants:
-// events carry one dataschema whichever variant a consumer validates with.
-func TestSchemaURIsVersioned(t *testing.T) {
+// TestSchemaURIsResolve checks that every URI of this repository a schema
+// names resolves to a file of the repository: each $id is the path of its
+// own file (SchemaFile), each $ref names a file of the same variant that
+// exists (and, with a fragment, a member of it), and each other URI of the
+// repository (the dataschema constants) is a schema's $id. The event
+// schema's dataschema constants are the kinds' DataSchema, in both
+// variants: events carry one dataschema whichever variant a consumer
+// validates with.
+func TestSchemaURIsResolve(t *testing.T) {
 	const repo = "https://raw.githubusercontent.com/kybflow/kybflow/"
 	for _, v := range []struct {
 		dir, base string
@@ -156,23 +159,51 @@ func TestSchemaURIsVersioned(t *testing.T) {
 		{openSchemaDir, openSchemaBaseURI, openSchemas(t)},
 	} {
 		for name, doc := range v.set.docs {
+			id, _ := doc["$id"].(string)
+			if f, ok := kybflow.SchemaFile(id); !ok || filepath.FromSlash(f) != filepath.Join(v.dir, name) {
+				t.Errorf("%s/%s: $id %s is not the file's path (SchemaFile: %q, %t)", v.dir, name, id, f, ok)
+			}
 			walkJSON(doc, "", func(ptr, key string, val any) {
 				s, ok := val.(string)
 				if !ok {
 					return
 				}
 				switch {
-				case key == "$ref" && strings.Contains(s, "://") && !strings.HasPrefix(s, v.base):
-					t.Errorf("%s/%s%s: $ref %s is not under %s", v.dir, name, ptr, s, v.base)
-				case strings.HasPrefix(s, repo) && !strings.HasPrefix(s, kybflow.SchemaBaseURI):
-					t.Errorf("%s/%s%s: %s is not under %s", v.dir, name, ptr, s, kybflow.SchemaBaseURI)
+				case key == "$ref":
+					target, frag, _ := strings.Cut(s, "#")
+					switch {
+					case strings.Contains(target, "://") && !strings.HasPrefix(target, v.base):
+						t.Errorf("%s/%s%s: $ref %s is not under %s", v.dir, name, ptr, s, v.base)
+					case target == "":
+						target = name
+					default:
+						target = strings.TrimPrefix(target, v.base)
+					}
+					refd, ok := v.set.docs[target]
+					if !ok {
+						t.Errorf("%s/%s%s: $ref %s: no file %s in %s", v.dir, name, ptr, s, target, v.dir)
+						return
+					}
+					if frag != "" && pointer(refd, frag) == nil {
+						t.Errorf("%s/%s%s: $ref %s: no %s in %s", v.dir, name, ptr, s, frag, target)
+					}
+				case strings.HasPrefix(s, repo):
+					f, ok := kybflow.SchemaFile(s)
+					if !ok {
+						t.Errorf("%s/%s%s: %s is not under %s", v.dir, name, ptr, s, kybflow.SchemaBaseURI)
+						return
+					}
+					if _, err := os.Stat(filepath.FromSlash(f)); err != nil {
+						t.Errorf("%s/%s%s: %s does not resolve: %v", v.dir, name, ptr, s, err)
+					}
 				}
 			})
 		}
+		event := v.set.docs["event.schema.json"]
 		var consts []string
-		for _, branch := range v.set.docs["event.schema.json"]["allOf"].([]any) {
-			props := branch.(map[string]any)["then"].(map[string]any)["properties"].(map[string]any)
-			consts = append(consts, props["dataschema"].(map[string]any)["const"].(string))
+		for _, k := range kybflow.Kinds() {
+			c, _ := pointer(event, "/$defs/"+string(k)+"/properties/dataschema/const").(string)
+			consts = append(consts, c)
 		}
 		var want []string
 		for _, k := range kybflow.Kinds() {
@@ -182,6 +213,77 @@ func TestSchemaURIsVersioned(t *testing.T) {
 			t.Errorf("%s/event.schema.json: dataschema constants %q, want %q", v.dir, consts, want)
 		}
 	}
+	for _, k := range kybflow.Kinds() {
+		f, ok := kybflow.SchemaFile(k.DataSchema())
+		if !ok {
+			t.Errorf("%s: dataschema %s is not a schema's", k, k.DataSchema())
+			continue
+		}
+		if _, err := os.Stat(filepath.FromSlash(f)); err != nil {
+			t.Errorf("%s: dataschema %s does not resolve: %v", k, k.DataSchema(), err)
+		}
+	}
+	for _, bad := range []string{"", kybflow.SchemaBaseURI, "https://example.com/event.schema.json", kybflow.SchemaBaseURI + "../go.mod"} {
+		if f, ok := kybflow.SchemaFile(bad); ok {
+			t.Errorf("SchemaFile(%q) = %q, true", bad, f)
+		}
+	}
+}
+
+// TestEventSchemaPerKind checks the event schema's $defs, one per kind
+// (the AsyncAPI messages' payloads): each says the kind's type, id suffix
+// and dataschema, and types data by the kind's data schema; and the
+// envelope dispatches each type to its $def.
+func TestEventSchemaPerKind(t *testing.T) {
+	for _, set := range []*schemaSet{schemas(t), openSchemas(t)} {
+		doc := set.docs["event.schema.json"]
+		for i, k := range kybflow.Kinds() {
+			def := "/$defs/" + string(k)
+			for ptr, want := range map[string]any{
+				def + "/properties/type/const":                            k.EventType(),
+				def + "/properties/data/$ref":                             string(k) + ".data.schema.json",
+				def + "/properties/dataschema/const":                      k.DataSchema(),
+				"/allOf/" + strconv.Itoa(i) + "/if/properties/type/const": k.EventType(),
+				"/allOf/" + strconv.Itoa(i) + "/then/$ref":                "#" + def,
+			} {
+				if got := pointer(doc, ptr); got != want {
+					t.Errorf("event.schema.json%s = %v, want %v", ptr, got, want)
+				}
+			}
+			req, _ := pointer(doc, def+"/required").([]any)
+			if !slices.Contains(req, any("dataschema")) || !slices.Contains(req, any("data")) {
+				t.Errorf("event.schema.json%s/required = %v: want dataschema and data", def, req)
+			}
+			pattern, _ := pointer(doc, def+"/properties/id/pattern").(string)
+			if re, err := regexp.Compile(pattern); err != nil || !re.MatchString(kybflow.EventID("acme.onb-1", k)) && k != kybflow.KindMonitor ||
+				k == kybflow.KindMonitor && !re.MatchString(kybflow.MonitorEventID("acme.m-1", 42)) {
+				t.Errorf("event.schema.json%s/properties/id/pattern %q does not match the kind's ids (%v)", def, pattern, err)
+			}
+		}
+	}
+}
+
+// pointer is the value at the JSON pointer ptr in v, or nil.
+func pointer(v any, ptr string) any {
+	if ptr == "" {
+		return v
+	}
+	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := v.(type) {
+		case map[string]any:
+			v = c[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			v = c[i]
+		default:
+			return nil
+		}
+	}
+	return v
 }
 
 // walkJSON calls f for every member and element of a decoded JSON value,
@@ -237,6 +339,7 @@ func TestSchemaEnums(t *testing.T) {
 		{"identifierType", strs(kybflow.IdentifierOrganizationNumber, kybflow.IdentifierDUNS)},
 		{"sanctionOutcome", strs(kybflow.SanctionHit, kybflow.SanctionNoHit, kybflow.SanctionNotRequested)},
 		{"summaryUnavailable", strs(kybflow.SummaryTooLarge, kybflow.SummaryUnreadable)},
+		{"signatureStatus", strs(kybflow.SignatureStatuses()...)},
 	}
 	for _, tt := range tests {
 		if got := enum(tt.def); !slices.Equal(got, tt.want) {

@@ -1,7 +1,9 @@
 package kybflow
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -26,9 +28,10 @@ const (
 // Methods that take a lookupID expect a valid one (ValidLookupID, which
 // ParseCommand guarantees): it is used as one subject token.
 type Subjects struct {
-	// Prefix is one or more dot-separated tokens of A-Z a-z 0-9 _ -,
-	// e.g. "aml" or "acme.aml". Stricter than NATS requires, because
-	// stream names are made from it.
+	// Prefix is one or more dot-separated tokens, each a lower-case letter
+	// followed by lower-case letters, digits and '-', e.g. "aml" or
+	// "acme.aml" (Validate). Stricter than NATS requires, because stream
+	// names and message ids are made from it.
 	Prefix string
 }
 
@@ -39,25 +42,54 @@ func NewSubjects(prefix string) (Subjects, error) {
 	return s, s.Validate()
 }
 
-// Validate checks the prefix: at most MaxPrefixLength characters,
-// non-empty dot-separated tokens of A-Z a-z 0-9 _ - (so no spaces, no
-// wildcards * and >). The empty prefix means DefaultPrefix.
+// ErrInvalidPrefix is wrapped by the error of Subjects.Validate.
+var ErrInvalidPrefix = errors.New("invalid subject prefix")
+
+// reservedTokens are the tokens that follow the prefix in the subjects of
+// kybflow (this package's and the internal streams'). A prefix holding one
+// would make subjects of another deployment's streams: the events stream
+// of prefix "acme" (acme.events.>) holds every subject of prefix
+// "acme.events".
+var reservedTokens = []string{"commands", "events", "deadletter", "webhooks", "checks", "schedules"}
+
+// Validate checks the prefix ("" means DefaultPrefix): at most
+// MaxPrefixLength characters; dot-separated tokens, each a lower-case
+// letter (a-z) followed by lower-case letters, digits and '-'; no token
+// one of the words kybflow's subjects use after the prefix (commands,
+// events, deadletter, webhooks, checks, schedules).
+//
+// The rule makes the names derived from a prefix distinct for distinct
+// prefixes and valid everywhere they are used: a stream name is the prefix
+// in upper case with dots as underscores, so upper case ("AML" would share
+// "aml"'s streams) and '_' ("a_b" would share "a.b"'s) are refused; every
+// derived name and message id (a dead letter's <stream>.<sequence>)
+// matches the patterns of docs/asyncapi.yaml; and no deployment's stream
+// holds the subjects of another's. Every binary checks it at start.
 func (s Subjects) Validate() error {
 	p := s.Prefix
 	if p == "" {
 		return nil
 	}
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w %q: %s", ErrInvalidPrefix, p, fmt.Sprintf(format, args...))
+	}
 	if len(p) > MaxPrefixLength {
-		return fmt.Errorf("subject prefix %q: longer than %d characters", p, MaxPrefixLength)
+		return invalid("longer than %d characters", MaxPrefixLength)
 	}
 	for _, tok := range strings.Split(p, ".") {
 		if tok == "" {
-			return fmt.Errorf("subject prefix %q: empty token", p)
+			return invalid("empty token")
+		}
+		if c := tok[0]; c < 'a' || c > 'z' {
+			return invalid("token %q does not start with a lower-case letter a-z", tok)
 		}
 		for i := 0; i < len(tok); i++ {
-			if !tokenByte(tok[i]) {
-				return fmt.Errorf("subject prefix %q: character %q not allowed; want dot-separated tokens of A-Z a-z 0-9 _ -", p, tok[i])
+			if c := tok[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return invalid("character %q not allowed; want dot-separated tokens of a-z 0-9 - (lower case, no '_': stream names are the prefix in upper case with dots as '_')", c)
 			}
+		}
+		if slices.Contains(reservedTokens, tok) {
+			return invalid("token %q is a word of kybflow's subjects (%s)", tok, strings.Join(reservedTokens, ", "))
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
 package kybflow_test
 
 import (
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -36,16 +38,75 @@ func TestSubjects(t *testing.T) {
 }
 
 func TestSubjectsValidate(t *testing.T) {
-	for _, p := range []string{"", "aml", "acme.aml", "a_b-c.D9"} {
+	for _, p := range []string{"", "aml", "acme.aml", "a-b-c.d9", "my-aml", "x1.y2-", strings.Repeat("a", 64)} {
 		if _, err := kybflow.NewSubjects(p); err != nil {
 			t.Errorf("NewSubjects(%q): %v", p, err)
 		}
 	}
-	for _, p := range []string{"aml.", ".aml", "a..b", "a b", "aml.*", "aml.>", ">", "a\tb", "$JS", "aml/x", "ø", strings.Repeat("a", 65)} {
-		if _, err := kybflow.NewSubjects(p); err == nil {
-			t.Errorf("NewSubjects(%q): no error", p)
+	for _, p := range []string{
+		"aml.", ".aml", "a..b", "a b", "aml.*", "aml.>", ">", "a\tb", "$JS", "aml/x", "ø", strings.Repeat("a", 65),
+		"AML", "Aml", "acme.AML", "a_b", "my_aml", "1aml", "aml.9", "-aml", // case, '_', a token not starting with a letter
+		"aml.events", "acme.commands.x", "deadletter", "webhooks", "checks", "schedules", // words of the subjects
+	} {
+		_, err := kybflow.NewSubjects(p)
+		if !errors.Is(err, kybflow.ErrInvalidPrefix) {
+			t.Errorf("NewSubjects(%q) = %v, want ErrInvalidPrefix", p, err)
 		}
 	}
+}
+
+// TestSubjectsDistinct checks what the prefix rule is for: distinct valid
+// prefixes make distinct stream names (each of a-z A-Z 0-9 _ -), no
+// stream's subjects hold another deployment's, and every dead letter's
+// message id matches the AsyncAPI document's pattern.
+func TestSubjectsDistinct(t *testing.T) {
+	prefixes := []string{"aml", "a", "b", "a.b", "a-b", "ab", "a.b.c", "a.bc", "ab.c", "a-b.c", "a.b-c", "my-aml", "acme.aml", "acme", "aml.acme", "x9"}
+	streamName := regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	dlID := regexp.MustCompile(`^[A-Z0-9_-]+\.[0-9]+$`) // docs/asyncapi.yaml, deadLetter's Nats-Msg-Id
+	owner := map[string]string{}
+	for _, p := range prefixes {
+		s, err := kybflow.NewSubjects(p)
+		if err != nil {
+			t.Fatalf("NewSubjects(%q): %v", p, err)
+		}
+		for _, name := range []string{s.CommandsStream(), s.EventsStream(), s.DeadLetterStream()} {
+			if !streamName.MatchString(name) {
+				t.Errorf("prefix %q: stream name %q is not a valid one", p, name)
+			}
+			if other, ok := owner[name]; ok {
+				t.Errorf("prefixes %q and %q share the stream name %s", other, p, name)
+			}
+			owner[name] = p
+		}
+		if id := kybflow.DeadLetterMsgID(s.CommandsStream(), 42); !dlID.MatchString(id) {
+			t.Errorf("prefix %q: dead letter id %q fails the AsyncAPI pattern", p, id)
+		}
+		for _, q := range prefixes {
+			o := kybflow.Subjects{Prefix: q}
+			for _, filter := range []string{s.CommandsAll(), s.EventsAll(), s.DeadLetterAll()} {
+				for _, subj := range []string{o.CommandLookup(), o.CommandMonitor(), o.Event("x", kybflow.KindCompleted), o.DeadLetterCommands()} {
+					if p != q && matches(filter, subj) {
+						t.Errorf("prefix %q's filter %s holds prefix %q's subject %s", p, filter, q, subj)
+					}
+				}
+			}
+		}
+	}
+}
+
+// matches reports whether a NATS subject filter (with a trailing >) holds
+// subject.
+func matches(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, tok := range f {
+		if tok == ">" {
+			return len(s) > i
+		}
+		if i >= len(s) || tok != "*" && tok != s[i] {
+			return false
+		}
+	}
+	return len(f) == len(s)
 }
 
 func TestTenants(t *testing.T) {

@@ -78,7 +78,7 @@ func TestSummaryChecks(t *testing.T) {
 // lists decode as none (as they encode), so a decoded event re-encodes to
 // itself; a summary the code does not know the values of still decodes.
 func TestSummaryDecodes(t *testing.T) {
-	ev := `{"specversion":"1.0","id":"l.completed","source":"urn:x","type":"io.kybflow.aml.lookup.completed.v1","subject":"l",
+	ev := `{"specversion":"1.0","id":"l.completed","source":"urn:x","type":"io.kybflow.aml.lookup.completed.v1","subject":"l","dataschema":"urn:x",
 		"data":{"lookupId":"l","sessionId":"s","type":"organization","country":"NO","identifierType":"organization_number","identifier":"923609016",
 		"artifacts":[],"omittedExpands":[],
 		"summary":{"organization":{"status":"in_wind_down","sanction":"escalated","roles":2},"empty":[],"omitted":["roles"],"added":true}}}`
@@ -121,7 +121,7 @@ func TestSummaryClone(t *testing.T) {
 
 // A service routes a lookup by its summary, without reading the results.
 func ExampleSummary() {
-	b := []byte(`{"specversion":"1.0","id":"onb-7.completed","source":"urn:kybflow:worker","type":"io.kybflow.aml.lookup.completed.v1","subject":"onb-7",
+	b := []byte(`{"specversion":"1.0","id":"onb-7.completed","source":"urn:kybflow:worker","type":"io.kybflow.aml.lookup.completed.v1","subject":"onb-7","dataschema":"https://raw.githubusercontent.com/kybflow/kybflow/main/docs/schemas/completed.data.schema.json",
 		"data":{"lookupId":"onb-7","sessionId":"s-1","type":"organization","country":"NO","identifierType":"organization_number","identifier":"923609016",
 		"artifacts":[{"name":"json","bucket":"b","key":"lookups/onb-7/json.json","size":9,"sha256":"` + strings.Repeat("0", 64) + `","contentType":"application/json"}],
 		"summary":{"organization":{"status":"active","sanction":"hit","roles":5,"beneficialOwners":0},"empty":["ownership.beneficials"]}}}`)

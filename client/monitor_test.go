@@ -77,7 +77,7 @@ func TestMonitorCommandsOnTheWire(t *testing.T) {
 	c, subject, msgID := e.stored(created.Sequence)
 	if subject != "aml.commands.monitor.acme" || c.Action != kybflow.MonitorCreate || c.MonitorID != "m-1" ||
 		string(c.Lookup) != `{"expands":["roles"],"identifier":"923609016","type":"organization"}` ||
-		c.Schedule.Cron != "0 0 6 * * MON" || !c.Until.Equal(until) || c.CorrelationID != "case-77" || string(c.Metadata) != `{"customer":"c-991"}` {
+		c.Schedule.Cron != "0 0 6 * * MON" || !c.Until.Equal(until) || c.CorrelationID != "case-77" || string(c.Metadata) != `{"customer": "c-991"}` { // echoed byte for byte
 		t.Errorf("stored %+v on %s", c, subject)
 	}
 	if !regexp.MustCompile(`^acme\.m-1\.monitor\.create\.[0-9a-f]{16}$`).MatchString(msgID) || msgID != created.MsgID {

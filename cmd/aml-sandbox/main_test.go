@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -20,7 +24,11 @@ import (
 
 	"github.com/kybflow/kybflow/internal/amlapi"
 	"github.com/kybflow/kybflow/internal/envconfig"
+	"github.com/smallstep/pkcs7"
+
 	"github.com/kybflow/kybflow/internal/sandbox"
+	"github.com/kybflow/kybflow/internal/sandbox/pdf"
+	"github.com/kybflow/kybflow/internal/sandbox/pdf/cms"
 	"github.com/kybflow/kybflow/internal/sandbox/pdf/pdftest"
 	"github.com/kybflow/kybflow/internal/testenv"
 )
@@ -77,7 +85,7 @@ func TestManualCheck(t *testing.T) {
 	const secret = "whsec_bWFudWFsLWNoZWNrLXNlY3JldA==" // "manual-check-secret"
 	base, out := boot(t, []string{"--ready-after", "150ms", "--report-interval", "50ms", "--webhook-retry-initial", "50ms"},
 		map[string]string{"WEBHOOK_SECRET": secret, "SANDBOX_LOG_LEVEL": "warn"})
-	for _, want := range []string{"issuer", "/auth/realms/sandbox", "token URL", "sandbox-secret", "curl"} {
+	for _, want := range []string{"issuer", "/auth/realms/sandbox", "token URL", "sandbox-secret", "curl", "report CA", "/_sandbox/ca.pem"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}
@@ -170,6 +178,7 @@ func TestManualCheck(t *testing.T) {
 			}
 			pdftest.Structure(t, pdf, 2)
 			pdftest.Tools(t, pdf)
+			checkSigned(t, base, pdf)
 
 			var got []hook
 			_ = testenv.Poll(3*time.Second, func() error { // fewer than 3 fail the check below
@@ -203,6 +212,38 @@ func TestManualCheck(t *testing.T) {
 	if resp, body := do(t, req); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("no token: %d %s", resp.StatusCode, body)
 	}
+}
+
+// checkSigned verifies the signature of report against the trust anchor
+// the program serves.
+func checkSigned(t *testing.T, base string, report []byte) {
+	t.Helper()
+	resp, caPEM := do(t, mustRequest(t, base+sandbox.CAPath))
+	pool := x509.NewCertPool()
+	if resp.StatusCode != http.StatusOK || !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("GET %s: %d %q", sandbox.CAPath, resp.StatusCode, caPEM)
+	}
+	f, err := pdf.ParseSignature(report)
+	if err != nil {
+		t.Fatalf("report signature: %v", err)
+	}
+	p7, err := pkcs7.Parse(f.Contents)
+	if err != nil {
+		t.Fatalf("report signature: %v", err)
+	}
+	p7.Content = f.Signed(report)
+	if err := p7.VerifyWithChain(pool); err != nil {
+		t.Errorf("report signature: %v", err)
+	}
+}
+
+func mustRequest(t *testing.T, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
 
 func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
@@ -266,6 +307,18 @@ func TestSettings(t *testing.T) {
 	if c, _ := load([]string{"--report-size", "64KiB"}, envconfig.MapLookup(nil), io.Discard); c.Sandbox.ReportSize != 64<<10 {
 		t.Errorf("64KiB = %d", c.Sandbox.ReportSize)
 	}
+	// The signing certificate and key are files, read and checked at once.
+	certFile, keyFile, root := signingFiles(t)
+	c, err = load(nil, envconfig.MapLookup(map[string]string{"SANDBOX_SIGNING_CERT": certFile, "SANDBOX_SIGNING_KEY": keyFile}), io.Discard)
+	if err != nil {
+		t.Fatalf("signing files: %v", err)
+	}
+	if sb, err := sandbox.New(c.Sandbox); err != nil || !sb.ReportCA().Equal(root) {
+		t.Errorf("the sandbox does not serve the given root: %v", err)
+	}
+	if s := fmt.Sprintf("%v %+v", c.Sandbox.SigningKey, c.Sandbox); strings.Contains(s, "PRIVATE KEY") {
+		t.Errorf("the configuration prints the key: %s", s)
+	}
 
 	// Bad values name the variable, the flag and the value: a bad variable
 	// as "VAR (--flag): ...", a bad flag as "... for flag -flag: VAR: ...".
@@ -288,6 +341,11 @@ func TestSettings(t *testing.T) {
 		{nil, map[string]string{"SANDBOX_SEED": "x"}, "SANDBOX_SEED (--seed)", "x"},
 		{[]string{"extra"}, nil, "unexpected arguments", "extra"},
 		{[]string{"--ssn-access", "false"}, nil, "unexpected arguments", "false"},
+		{nil, map[string]string{"SANDBOX_SIGNING_CERT": "/no/such.pem"}, "SANDBOX_SIGNING_CERT (--signing-cert)", ""},
+		{nil, map[string]string{"SANDBOX_SIGNING_KEY": certFile}, "SANDBOX_SIGNING_KEY (--signing-key)", ""},
+		{nil, map[string]string{"SANDBOX_SIGNING_CERT": keyFile}, "SANDBOX_SIGNING_CERT (--signing-cert)", ""},
+		{nil, map[string]string{"SANDBOX_SIGNING_CERT": certFile}, "SANDBOX_SIGNING_KEY", ""},
+		{[]string{"--signing-key", keyFile}, nil, "SANDBOX_SIGNING_CERT", ""},
 	} {
 		err := run(context.Background(), tc.args, envconfig.MapLookup(tc.vars), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || tc.bad != "" && !strings.Contains(err.Error(), `"`+tc.bad) {
@@ -311,6 +369,23 @@ func TestSettings(t *testing.T) {
 	if err := run(context.Background(), []string{"--listen", addr}, envconfig.MapLookup(nil), io.Discard); err == nil || !strings.Contains(err.Error(), addr) {
 		t.Errorf("port in use: %v", err)
 	}
+}
+
+// signingFiles writes a test CA's chain and signing key to PEM files.
+func signingFiles(t *testing.T) (certFile, keyFile string, root *x509.Certificate) {
+	t.Helper()
+	chain, key, root, err := cms.TestCA{Organization: "aml-sandbox test", Root: "root", Intermediate: "intermediate", Leaf: "signer"}.GeneratePEM(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "chain.pem"), filepath.Join(dir, "key.pem")
+	for name, b := range map[string][]byte{certFile: chain, keyFile: key} {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile, root
 }
 
 // TestDefaultsAreTheSandboxs: the defaults registered for the flags are

@@ -92,8 +92,10 @@ func run(ctx context.Context, args []string, lookup envconfig.Lookup, stdout io.
   client secret  %s
   webhooks       %s
   inspection     %s
+  report CA      %s (%s; trust it with REPORT_TRUST_CA)
 Try: curl -s -u '%s:%s' -d grant_type=client_credentials %s
 `, srv.URL(), srv.IssuerURL(), srv.TokenURL(), cfg.ClientID, cfg.ClientSecret, signing, srv.URL()+sandbox.InspectPath,
+		srv.URL()+sandbox.CAPath, srv.Sandbox().ReportCA().Subject.CommonName,
 		cfg.ClientID, cfg.ClientSecret, srv.TokenURL())
 
 	select {

@@ -19,6 +19,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"time"
 )
 
 // Presence says whether a block of a document was requested and found.
@@ -152,6 +153,37 @@ func DecodeSession(r io.Reader) (*Session, error) {
 		return nil, fmt.Errorf("decode session: %w", err)
 	}
 	return &s, nil
+}
+
+// ResultLinks reads the links block of a result document: the report links
+// it gives (links.reports; nil when it gives none) and until when the
+// results can be read (links.expires; zero when not given). It never
+// fails: from a document it cannot read it reads neither. A session answer
+// in the guides' shape lists no links, and may list no reports at all:
+// then these are the only links there are.
+func ResultLinks(doc []byte) (ReportLinks, time.Time) {
+	var d struct {
+		Links Block[Links] `json:"links"`
+	}
+	if json.Unmarshal(doc, &d) != nil {
+		return nil, time.Time{}
+	}
+	l := d.Links.Value
+	var until time.Time
+	if l.Expires != nil {
+		until = l.Expires.Time
+	}
+	var links ReportLinks
+	for t, link := range l.Reports.Value {
+		if link == "" {
+			continue
+		}
+		if links == nil {
+			links = ReportLinks{}
+		}
+		links[t] = link
+	}
+	return links, until
 }
 
 // errTrailingData: a document is followed by more than whitespace.

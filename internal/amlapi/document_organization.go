@@ -3,7 +3,11 @@ package amlapi
 // The organization document (see document.go) and its blocks, but for
 // ownership (document_owners.go).
 
-import "log/slog"
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+)
 
 // OrganizationDocument is the JSON result of an organization session. One
 // type serves Norway, Sweden and Finland: the blocks are the same, and the
@@ -50,10 +54,33 @@ type KeyInformation struct {
 	Employees          *int               `json:"employees,omitzero"`
 	Registries         []Registry         `json:"registries,omitzero"`
 	Status             OrganizationStatus `json:"status,omitzero"`
-	Sectors            []Code             `json:"sectors,omitzero"`
-	Purpose            string             `json:"purpose,omitzero"`
-	Sources            []Source           `json:"sources,omitzero"` // the registries the facts come from (confirmed)
-	Metadata           Metadata           `json:"metadata,omitzero"`
+	// InstitutionalSector and IndustrySector are the organization guide's
+	// two sectors (model names, see GuideNames): the institutional sector
+	// code (e.g. 2100, private limited companies) and the industry code
+	// (NACE, e.g. 62.010).
+	InstitutionalSector *Code `json:"institutionalSector,omitzero"`
+	IndustrySector      *Code `json:"industrySector,omitzero"`
+	// Sectors is the older model's one list of sectors, still read: when
+	// the document has no industrySector, the first of them is taken as
+	// the industry sector. It is never written by the sandbox.
+	Sectors  []Code   `json:"sectors,omitzero"`
+	Purpose  string   `json:"purpose,omitzero"`
+	Sources  []Source `json:"sources,omitzero"` // the registries the facts come from (confirmed)
+	Metadata Metadata `json:"metadata,omitzero"`
+}
+
+// UnmarshalJSON reads the block in the guide's shape and in the older
+// model's (sectors: see KeyInformation.Sectors).
+func (k *KeyInformation) UnmarshalJSON(data []byte) error {
+	type plain KeyInformation
+	if err := json.Unmarshal(data, (*plain)(k)); err != nil {
+		return err
+	}
+	if k.IndustrySector == nil && len(k.Sectors) > 0 {
+		c := k.Sectors[0]
+		k.IndustrySector = &c
+	}
+	return nil
 }
 
 // Registry is a public register the organization is entered in. A bare JSON
@@ -101,16 +128,35 @@ type AccountingYear struct {
 	Employees       *int     `json:"employees,omitzero"`
 }
 
-// KeyFigures holds key figures derived from the latest accounts, as
-// fractions (0.25 is 25 %).
+// KeyFigures is financials.keyFigures as the organization guide lists it:
+// share capital, turnover, operating profit, equity, earnings, sources and
+// accounting years (model names and shape, see GuideNames): the share
+// capital once, and the other figures per accounting year, newest first.
+// Amounts are in Currency; nil means not reported.
 type KeyFigures struct {
+	ShareCapital    *float64         `json:"shareCapital,omitzero"`
+	Currency        string           `json:"currency,omitzero"`
+	AccountingYears []KeyFiguresYear `json:"accountingYears,omitzero"`
+	Sources         []Source         `json:"sources,omitzero"`
+	Metadata        Metadata         `json:"metadata,omitzero"`
+
+	// The older model's ratios of the latest year (fractions: 0.25 is
+	// 25 %), still read; the sandbox no longer writes them.
 	Year           int      `json:"year,omitzero"`
-	Currency       string   `json:"currency,omitzero"`
 	EquityRatio    *float64 `json:"equityRatio,omitzero"`
 	ProfitMargin   *float64 `json:"profitMargin,omitzero"`
 	ReturnOnAssets *float64 `json:"returnOnAssets,omitzero"`
 	RevenueGrowth  *float64 `json:"revenueGrowth,omitzero"`
-	Metadata       Metadata `json:"metadata,omitzero"`
+}
+
+// KeyFiguresYear is the key figures of one accounting year (model).
+type KeyFiguresYear struct {
+	Year            int      `json:"year,omitzero"`
+	Currency        string   `json:"currency,omitzero"`
+	Turnover        *float64 `json:"turnover,omitzero"`
+	OperatingProfit *float64 `json:"operatingProfit,omitzero"`
+	Equity          *float64 `json:"equity,omitzero"`
+	Earnings        *float64 `json:"earnings,omitzero"`
 }
 
 // Party is an organization with a role towards the company: its auditor or
@@ -160,16 +206,29 @@ func (p Person) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", redacted), slog.String("role", p.Role))
 }
 
-// Role types (model). Unknown values are tolerated.
+// Role types (model codes for the organization guide's roles; see
+// GuideNames). Unknown values are tolerated.
 const (
-	RoleCEO               = "CEO"
-	RoleChairman          = "CHAIRMAN"
-	RoleBoardMember       = "BOARD_MEMBER"
-	RoleDeputyBoardMember = "DEPUTY_BOARD_MEMBER"
-	RoleAuditor           = "AUDITOR"
-	RoleAccountant        = "ACCOUNTANT"
-	RoleOwner             = "OWNER"
+	RoleCEO                         = "CEO"
+	RoleChairman                    = "CHAIRMAN"
+	RoleDeputyChairman              = "DEPUTY_CHAIRMAN"
+	RoleBoardMember                 = "BOARD_MEMBER"
+	RoleDeputyBoardMember           = "DEPUTY_BOARD_MEMBER"
+	RoleAuditor                     = "AUDITOR"
+	RoleAccountant                  = "ACCOUNTANT"
+	RoleCompanySecretary            = "COMPANY_SECRETARY"
+	RoleRepresentativeForeignEntity = "REPRESENTATIVE_FOREIGN_ENTITY"
+	RoleTrustee                     = "TRUSTEE"
+	// RoleOwner is a sole proprietor's role: not among the guide's ten.
+	RoleOwner = "OWNER"
 )
+
+// GuideRoles are the ten roles of the organization guide, by their model
+// codes.
+var GuideRoles = []string{
+	RoleCEO, RoleChairman, RoleDeputyChairman, RoleBoardMember, RoleDeputyBoardMember,
+	RoleAuditor, RoleAccountant, RoleCompanySecretary, RoleRepresentativeForeignEntity, RoleTrustee,
+}
 
 // Role is a role in the organization (CEO, chairman, board member,
 // auditor, ...), held by a person or, for some roles, an organization
@@ -207,7 +266,10 @@ const MaxMatchIndicator = 500
 
 // Sanction is the sanction block.
 type Sanction struct {
-	Status     SanctionStatus  `json:"status,omitzero"`
+	Status SanctionStatus `json:"status,omitzero"`
+	// Message is the screening's outcome in words, on a hit and on no hit
+	// (the guide's field; model spelling).
+	Message    string          `json:"message,omitzero"`
 	ScreenedAt string          `json:"screenedAt,omitzero"`
 	Lists      []SanctionList  `json:"lists,omitzero"` // the lists screened
 	Matches    []SanctionMatch `json:"matches,omitzero"`
@@ -220,19 +282,44 @@ type SanctionList struct {
 	Source string `json:"source,omitzero"` // e.g. EU, UN, OFAC
 }
 
-// SanctionMatch is one hit on a sanction list.
+// SanctionMatch is one hit on a sanction list. The listed party's
+// address is personal data when the party is a person: LogValue leaves it
+// out.
 type SanctionMatch struct {
 	Name string `json:"name,omitzero"`
-	// MatchIndicator is how strong the match is, 0 to MaxMatchIndicator.
-	MatchIndicator int      `json:"matchIndicator,omitzero"`
-	Aliases        []string `json:"aliases,omitzero"`
-	EntityType     string   `json:"entityType,omitzero"` // e.g. ORGANIZATION, PERSON
-	ListName       string   `json:"listName,omitzero"`
-	Source         string   `json:"source,omitzero"`
-	Reference      string   `json:"reference,omitzero"`
-	ListedDate     string   `json:"listedDate,omitzero"`
-	UpdatedDate    string   `json:"updatedDate,omitzero"`
-	URLs           []string `json:"urls,omitzero"`
+	// MatchIndicator is how strong the match is, 0 to MaxMatchIndicator;
+	// MatchIndicatorDescription says it in words (the guide's field).
+	MatchIndicator            int    `json:"matchIndicator,omitzero"`
+	MatchIndicatorDescription string `json:"matchIndicatorDescription,omitzero"`
+	// AliasList is the other names of the listed party (the guide's
+	// aliasList; the older model's aliases is still read).
+	AliasList   []string `json:"aliasList,omitzero"`
+	Address     *Address `json:"address,omitzero"`    // the listed party's address (the guide's field)
+	EntityType  string   `json:"entityType,omitzero"` // e.g. ORGANIZATION, PERSON
+	ListName    string   `json:"listName,omitzero"`
+	Source      string   `json:"source,omitzero"`
+	Reference   string   `json:"reference,omitzero"`
+	ListedDate  string   `json:"listedDate,omitzero"`
+	UpdatedDate string   `json:"updatedDate,omitzero"`
+	URLs        []string `json:"urls,omitzero"`
+}
+
+// UnmarshalJSON reads the match in the guide's shape and in the older
+// model's (aliases for aliasList).
+func (m *SanctionMatch) UnmarshalJSON(data []byte) error {
+	type plain SanctionMatch
+	var w struct {
+		plain
+		Aliases []string `json:"aliases"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*m = SanctionMatch(w.plain)
+	if m.AliasList == nil {
+		m.AliasList = w.Aliases
+	}
+	return nil
 }
 
 // LogValue logs the list and the strength of the match, not who matched.
@@ -246,8 +333,40 @@ func (m SanctionMatch) LogValue() slog.Value {
 
 // Links is the links block.
 type Links struct {
-	// Reports maps a report type to its link, for the reports requested.
-	Reports Block[map[ReportType]string] `json:"reports,omitzero"`
+	// Reports maps a report type to its link, for the reports requested
+	// (confirmed: links.reports.<type>). A value that is an object (a
+	// status, link and expiry, as an Entity) is read too (ReportLinks).
+	Reports Block[ReportLinks] `json:"reports,omitzero"`
+	// Expires is until when the data and the reports behind the links can
+	// be downloaded (model name; the confirmed fact is that every result
+	// lives Lifetime after it becomes available). Nil when not given.
+	Expires *Time `json:"expires,omitzero"`
+}
+
+// ReportLinks maps a report type to its link. Each value is read as a
+// link string, or as an object with a link (Entity's shape); anything
+// else is no link (""), never an error, and its type is kept.
+type ReportLinks map[ReportType]string
+
+// UnmarshalJSON reads the map tolerantly (see ReportLinks).
+func (l *ReportLinks) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	out := make(ReportLinks, len(raw))
+	for t, v := range raw {
+		link := jsonString(v)
+		if v = bytes.TrimSpace(v); len(v) > 0 && v[0] == '{' {
+			var e Entity
+			if e.UnmarshalJSON(v) == nil {
+				link = e.Link
+			}
+		}
+		out[ReportType(t)] = link
+	}
+	*l = out
+	return nil
 }
 
 // LogValue summarizes the document: who it is about and the presence of

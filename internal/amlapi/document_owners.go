@@ -4,7 +4,10 @@ package amlapi
 // and the beneficial owners document, which share BeneficialOwner.
 
 import (
+	"bytes"
+	"encoding/json"
 	"log/slog"
+	"math"
 	"strconv"
 )
 
@@ -41,12 +44,33 @@ type BeneficialOwner struct {
 	PercentageControl   *float64 `json:"percentageControl,omitzero"`
 
 	// Citizenship, Birthplace and SSN come only in beneficial owners
-	// documents, only when expanded (citizenship, birthplace, ssn) and only
-	// when our National Registry access allows it; otherwise they are
-	// NotRequested (or nil).
+	// documents, only when expanded (citizenship, birthplace, and ssn or
+	// the guide's identificationNumber) and only when our National Registry
+	// access allows it; otherwise they are NotRequested (or nil).
 	Citizenship Block[[]string]   `json:"citizenship,omitzero"` // ISO 3166 alpha-2 codes
 	Birthplace  Block[Birthplace] `json:"birthplace,omitzero"`
-	SSN         *SSN              `json:"ssn,omitzero"`
+	// SSN is the identity number, read from identificationNumber (the
+	// guide's name; model spelling) or ssn (the older model), and written
+	// as identificationNumber.
+	SSN *SSN `json:"identificationNumber,omitzero"`
+}
+
+// UnmarshalJSON reads the owner in the guide's shape and in the older
+// model's (ssn for identificationNumber).
+func (o *BeneficialOwner) UnmarshalJSON(data []byte) error {
+	type plain BeneficialOwner
+	var w struct {
+		plain
+		OldSSN *SSN `json:"ssn"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*o = BeneficialOwner(w.plain)
+	if o.SSN == nil {
+		o.SSN = w.OldSSN
+	}
+	return nil
 }
 
 // LogValue logs what is not personal: share, control, reason and which
@@ -116,15 +140,48 @@ func (s Shareholder) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", redacted))
 }
 
-// Indicators flag ownership structures that call for a closer look. Nil
-// means not assessed.
+// Indicators flag ownership structures that call for a closer look. The
+// organization guide gives them as "a set of numbers" (model names and
+// meanings, see GuideNames); nil means not given. The older model's
+// booleans are still read, true as 1 and false as 0.
 type Indicators struct {
-	ComplexOwnership        *bool    `json:"complexOwnership,omitzero"`
-	ForeignOwnership        *bool    `json:"foreignOwnership,omitzero"`
-	PubliclyListed          *bool    `json:"publiclyListed,omitzero"`
-	OwnershipLayers         *int     `json:"ownershipLayers,omitzero"`
-	BeneficialOwnersUnknown *bool    `json:"beneficialOwnersUnknown,omitzero"`
-	Metadata                Metadata `json:"metadata,omitzero"`
+	// ComplexOwnership: how complex the ownership is (0: simple).
+	ComplexOwnership *Indicator `json:"complexOwnership,omitzero"`
+	// ForeignOwnership: the share of the ownership held from abroad, in
+	// percent.
+	ForeignOwnership *Indicator `json:"foreignOwnership,omitzero"`
+	// PubliclyListed: 1 when the organization is listed, else 0.
+	PubliclyListed *Indicator `json:"publiclyListed,omitzero"`
+	// OwnershipLayers: the layers of ownership above the organization.
+	OwnershipLayers *Indicator `json:"ownershipLayers,omitzero"`
+	// BeneficialOwnersUnknown: the share of the ownership whose beneficial
+	// owners are not known, in percent.
+	BeneficialOwnersUnknown *Indicator `json:"beneficialOwnersUnknown,omitzero"`
+	Metadata                Metadata   `json:"metadata,omitzero"`
+}
+
+// Indicator is one ownership indicator: a number. A JSON boolean (the
+// older model) reads as 1 or 0, a string holding a number as that number;
+// any other value as no value (0), never an error.
+type Indicator float64
+
+// UnmarshalJSON reads a number, a boolean or a numeric string.
+func (n *Indicator) UnmarshalJSON(data []byte) error {
+	*n = 0
+	switch d := bytes.TrimSpace(data); {
+	case string(d) == "true":
+		*n = 1
+	case len(d) > 0 && d[0] == '"':
+		if f, err := strconv.ParseFloat(jsonString(d), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			*n = Indicator(f)
+		}
+	default:
+		var f float64
+		if json.Unmarshal(d, &f) == nil {
+			*n = Indicator(f)
+		}
+	}
+	return nil
 }
 
 // ---- Beneficial owners document ----

@@ -109,6 +109,20 @@ func FuzzDecodeBeneficialOwners(f *testing.F) {
 	})
 }
 
+// FuzzResultLinks: the links of any document are read without panic, and
+// every link returned is non-empty.
+func FuzzResultLinks(f *testing.F) {
+	seed(f, "organization_*.json", `{"links":{"reports":{"aml":{"link":""},"x":5}}}`, `{"links":{"expires":7}}`, `{"links":[]}`)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		links, _ := ResultLinks(data)
+		for k, v := range links {
+			if v == "" {
+				t.Fatalf("empty link for %q", k)
+			}
+		}
+	})
+}
+
 func FuzzDecodeSession(f *testing.F) {
 	seed(f, "session_*.json", `{}`, `{"reports":{"":{}}}`, `{"created":"2025-01-01T00:00:00+23:59"}`)
 	f.Fuzz(func(t *testing.T, data []byte) {

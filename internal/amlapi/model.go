@@ -242,6 +242,38 @@ func ContentLink(k Kind, sessionID string, report ReportType) string {
 // available (confirmed: 2 hours).
 const Lifetime = 2 * time.Hour
 
+// ---- Result documents: the guide's fields, our names (model) ----
+//
+// The organization guide lists the fields of each block in words; the JSON
+// names below are our guesses for them, and the types in document_*.go use
+// exactly these (a user holding the reference corrects the tag there and
+// the name here). "guide" marks a name the guide spells this way; every
+// other name is the guide's words in camel case, or our choice where the
+// guide gives none. Each older name stays readable, so that a document in
+// the older model's shape still decodes.
+//
+//	keyInformation.lei                          guide (an expand: keyInformation.lei)
+//	keyInformation.institutionalSector          {code, description}; older: sectors (a list)
+//	keyInformation.industrySector               {code, description} (NACE); older: sectors[0]
+//	financials.keyFigures.shareCapital          number
+//	financials.keyFigures.currency              our choice
+//	financials.keyFigures.accountingYears       [{year, currency, turnover, operatingProfit, equity, earnings}]
+//	financials.keyFigures.sources               [source] (name or {name, ...})
+//	                                            older: year, equityRatio, profitMargin, returnOnAssets, revenueGrowth
+//	ownership.indicators.*                      numbers: complexOwnership, foreignOwnership (percent),
+//	                                            publiclyListed (1/0), ownershipLayers,
+//	                                            beneficialOwnersUnknown (percent); older: booleans (1/0)
+//	roles[].type                                CEO, CHAIRMAN, DEPUTY_CHAIRMAN, BOARD_MEMBER, DEPUTY_BOARD_MEMBER,
+//	                                            AUDITOR, ACCOUNTANT, COMPANY_SECRETARY,
+//	                                            REPRESENTATIVE_FOREIGN_ENTITY, TRUSTEE (GuideRoles); OWNER extra
+//	sanction.message                            guide; on a hit and on no hit
+//	sanction.matches[].aliasList                guide; older: aliases
+//	sanction.matches[].matchIndicatorDescription guide
+//	sanction.matches[].address                  guide; an Address
+//	links.reports.<type>                        guide; a link, or an object with a link
+//	links.expires                               our choice: until when the data and reports can be read
+//	beneficialOwners[].identificationNumber     guide (expand identificationNumber, or ssn); older: ssn
+
 // Content types of the links (model).
 const (
 	ContentTypeJSON = "application/json"

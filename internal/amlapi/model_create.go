@@ -14,6 +14,25 @@ const (
 	ReportCertificateOfIncorporation ReportType = "certificate_of_incorporation"
 )
 
+// Canonical is r in lower case with every character other than a-z, 0-9
+// and _ made _ (model): the guides spell report types both ways
+// (aml-report is a key, certificate_of_incorporation a type), so
+// "Certificate-Of-Incorporation" and certificate_of_incorporation are one
+// report. Types are compared, and reports stored, in this form.
+func (r ReportType) Canonical() ReportType {
+	b := []byte(r)
+	for i, c := range b {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_':
+		default:
+			b[i] = '_'
+		}
+	}
+	return ReportType(b)
+}
+
 // BeneficialReport is the report type under which a beneficial owners
 // session lists its PDF report (model). The guide gives the result as the
 // JSON and "the PDF report", with no parameter to choose reports
@@ -63,6 +82,7 @@ type SessionCreated struct {
 // Organization expands (confirmed block names; model spelling). A parent
 // expand includes its children, except those that need an extra scope.
 var OrganizationExpands = []string{
+	"keyInformation.lei",
 	"address",
 	"financials", "financials.accounting", "financials.keyFigures", "financials.auditor", "financials.accountant",
 	"financials.credit",
@@ -73,7 +93,13 @@ var OrganizationExpands = []string{
 }
 
 // Beneficial owners expands (confirmed): each needs National Registry access.
-var BeneficialExpands = []string{"citizenship", "birthplace", "ssn"}
+// identificationNumber is the guide's name of the identity number, ssn the
+// older one (both sent as given; the result carries the number as
+// identificationNumber either way: see BeneficialOwner.SSN).
+var BeneficialExpands = []string{"citizenship", "birthplace", "ssn", "identificationNumber"}
+
+// IdentityNumberExpands are the two names of the identity-number expand.
+var IdentityNumberExpands = []string{"ssn", "identificationNumber"}
 
 // organizationBlocks are the blocks of an organization document that an
 // expand can request, by their paths in OrganizationDocument.Presences and

@@ -27,6 +27,15 @@ type call struct {
 	stream   bool   // return the body unread (Download)
 }
 
+// Once returns a context under which a call is made once, its transient
+// failures returned at once instead of retried: for a probe whose caller
+// asks again later anyway (a report that only the JSON links, with no
+// status to say whether it is ready: the handler downloads it on each
+// poll, and a 409 "not ready" is then one request, not a retry budget).
+func Once(ctx context.Context) context.Context { return context.WithValue(ctx, onceKey{}, true) }
+
+type onceKey struct{}
+
 // maxAnswerSize bounds the JSON answers read into memory (not downloads).
 const maxAnswerSize = 1 << 20
 
@@ -44,7 +53,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		if err.Class != Transient || ctx.Err() != nil {
+		if err.Class != Transient || ctx.Err() != nil || ctx.Value(onceKey{}) != nil {
 			return nil, err
 		}
 		if attempt >= c.retry.MaxAttempts {

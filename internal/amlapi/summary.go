@@ -228,7 +228,7 @@ func (d *BeneficialOwnersDocument) anyOwnerHas(e string) bool {
 			return o.Citizenship.State != NotRequested
 		case "birthplace":
 			return o.Birthplace.State != NotRequested
-		case "ssn":
+		case "ssn", "identificationNumber":
 			return o.SSN != nil
 		}
 		return false

@@ -270,6 +270,12 @@ func TestRequestedBlocks(t *testing.T) {
 		}
 	}
 	for _, e := range OrganizationExpands {
+		if e == "keyInformation.lei" { // a field of keyInformation, which always comes
+			if got := RequestedBlocks([]string{e}); !slices.Equal(got, []string{"keyInformation"}) {
+				t.Errorf("expand %s asks for %q", e, got)
+			}
+			continue
+		}
 		if len(RequestedBlocks([]string{e})) < 2 {
 			t.Errorf("expand %s asks for no block", e)
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,10 +30,18 @@ import (
 // read too are declared by the packages that own them (NATS, Ops, Log; see
 // internal/envconfig, Groups); the rest are the bridge's.
 type Config struct {
-	NATS          natsconn.Settings
-	ListenAddr    string
-	Ops           opshttp.Settings
+	NATS       natsconn.Settings
+	ListenAddr string
+	Ops        opshttp.Settings
+	// Verify is the verification mode (a Mode; empty is
+	// ModeStandardWebhooks), and the settings after it those of each mode.
+	Verify        string
 	WebhookSecret string
+	BearerTokens  string
+	JWKSURL       string
+	JWTIssuer     string
+	JWTAudience   string
+	HintLimit     int
 	SubjectPrefix string
 	MaxBody       int
 	Log           logging.Settings
@@ -55,7 +64,14 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.ListenAddr, "LISTEN_ADDR", "listen", ":8080", "address BankID's webhooks are received on (POST /webhooks/{lookupId})")
 	c.Ops = opshttp.Settings{Addr: DefaultHTTPAddr}
 	c.Ops.RegisterAddr(s)
-	s.Secret(&c.WebhookSecret, "WEBHOOK_SECRET", "webhook-secret", "secret that verifies webhook signatures, whsec_<base64> or <base64> as Standard Webhooks secrets are (required)")
+	s.String(&c.Verify, "WEBHOOK_VERIFY", "webhook-verify", ModeStandardWebhooks,
+		"how webhooks are authenticated: standard-webhooks (WEBHOOK_SECRET), bearer (WEBHOOK_BEARER_TOKEN, or a JWT checked with WEBHOOK_JWKS_URL) or hint (not at all: unsigned hints, WEBHOOK_HINT_LIMIT per lookup a minute)")
+	s.Secret(&c.WebhookSecret, "WEBHOOK_SECRET", "webhook-secret", "secret that verifies webhook signatures, whsec_<base64> or <base64> as Standard Webhooks secrets are; several, separated by spaces or commas, during a rotation (required with standard-webhooks)")
+	s.Secret(&c.BearerTokens, "WEBHOOK_BEARER_TOKEN", "webhook-bearer-token", "bearer: the static token webhooks carry (Authorization: Bearer <token>, at least 16 characters); several, separated by spaces or commas, during a rotation")
+	s.String(&c.JWKSURL, "WEBHOOK_JWKS_URL", "webhook-jwks-url", "", "bearer: URL of the JWKS whose keys sign the webhooks' JWTs (instead of WEBHOOK_BEARER_TOKEN)")
+	s.String(&c.JWTIssuer, "WEBHOOK_JWT_ISSUER", "webhook-jwt-issuer", "", "bearer with WEBHOOK_JWKS_URL: the iss the JWTs must have (required with it)")
+	s.String(&c.JWTAudience, "WEBHOOK_JWT_AUDIENCE", "webhook-jwt-audience", "", "bearer with WEBHOOK_JWKS_URL: an aud the JWTs must have (required with it)")
+	s.Int(&c.HintLimit, "WEBHOOK_HINT_LIMIT", "webhook-hint-limit", DefaultHintLimit, "hint: webhooks taken per lookup a minute; more get 429")
 	s.SubjectPrefix(&c.SubjectPrefix)
 	s.Int(&c.MaxBody, "WEBHOOK_MAX_BODY", "max-body", DefaultMaxBody, "largest webhook body in bytes; larger ones get 413")
 	c.Log = logging.DefaultSettings()
@@ -70,14 +86,83 @@ func (c *Config) Validate() error {
 	}
 	ck.Require("LISTEN_ADDR", c.ListenAddr)
 	c.Ops.Check(&ck)
-	ck.Require("WEBHOOK_SECRET", c.WebhookSecret)
-	if _, err := amlapi.ParseWebhookSecret(c.WebhookSecret); c.WebhookSecret != "" && err != nil {
-		ck.Check(false, "WEBHOOK_SECRET", "%v: write it as the Standard Webhooks libraries read it, e.g. whsec_%s", err, "c2VjcmV0LWJ5dGVz")
-	}
+	c.checkVerify(&ck)
 	ck.Check(c.MaxBody > 0, "WEBHOOK_MAX_BODY", "must be positive, got %d", c.MaxBody)
 	ck.SubjectPrefix(c.SubjectPrefix)
 	c.Log.Check(&ck)
 	return ck.Err()
+}
+
+// checkVerify checks WEBHOOK_VERIFY and the settings of its mode: each
+// mode's settings are required with it and refused with another, so that a
+// setting meant for a mode not chosen stops the bridge rather than being
+// ignored.
+func (c *Config) checkVerify(ck *envconfig.Checker) {
+	mode := c.mode()
+	only := func(env, value, with string) {
+		ck.Check(value == "", env, "is set, but only read with %s; WEBHOOK_VERIFY is %s", with, mode)
+	}
+	switch mode {
+	case ModeStandardWebhooks:
+		ck.Require("WEBHOOK_SECRET", c.WebhookSecret)
+		if _, err := amlapi.ParseWebhookSecrets(c.WebhookSecret); c.WebhookSecret != "" && err != nil {
+			ck.Check(false, "WEBHOOK_SECRET", "%v: write each secret as the Standard Webhooks libraries read it, e.g. whsec_%s, several separated by spaces or commas", err, "c2VjcmV0LWJ5dGVz")
+		}
+	case ModeBearer:
+		only("WEBHOOK_SECRET", c.WebhookSecret, "WEBHOOK_VERIFY=standard-webhooks")
+		switch {
+		case c.BearerTokens == "" && c.JWKSURL == "":
+			ck.Check(false, "WEBHOOK_BEARER_TOKEN", "WEBHOOK_VERIFY=bearer needs WEBHOOK_BEARER_TOKEN (a static token) or WEBHOOK_JWKS_URL (JWTs)")
+		case c.BearerTokens != "" && c.JWKSURL != "":
+			ck.Check(false, "WEBHOOK_BEARER_TOKEN", "set WEBHOOK_BEARER_TOKEN (a static token) or WEBHOOK_JWKS_URL (JWTs), not both")
+		case c.BearerTokens != "":
+			if _, err := NewBearerTokens(c.BearerTokens); err != nil {
+				ck.Check(false, "WEBHOOK_BEARER_TOKEN", "%v", err)
+			}
+			only("WEBHOOK_JWT_ISSUER", c.JWTIssuer, "WEBHOOK_JWKS_URL")
+			only("WEBHOOK_JWT_AUDIENCE", c.JWTAudience, "WEBHOOK_JWKS_URL")
+		default:
+			ck.URL("WEBHOOK_JWKS_URL", c.JWKSURL, "https", "http")
+			ck.Check(c.JWTIssuer != "", "WEBHOOK_JWT_ISSUER", "is required with WEBHOOK_JWKS_URL")
+			ck.Check(c.JWTAudience != "", "WEBHOOK_JWT_AUDIENCE", "is required with WEBHOOK_JWKS_URL")
+		}
+	case ModeHint:
+		only("WEBHOOK_SECRET", c.WebhookSecret, "WEBHOOK_VERIFY=standard-webhooks")
+		ck.Check(c.HintLimit > 0, "WEBHOOK_HINT_LIMIT", "must be positive, got %d", c.HintLimit)
+	default:
+		ck.Check(false, "WEBHOOK_VERIFY", "%q is not a mode; want one of %s", clip(c.Verify), strings.Join(Modes, ", "))
+	}
+	if mode != ModeBearer {
+		only("WEBHOOK_BEARER_TOKEN", c.BearerTokens, "WEBHOOK_VERIFY=bearer")
+		only("WEBHOOK_JWKS_URL", c.JWKSURL, "WEBHOOK_VERIFY=bearer")
+		only("WEBHOOK_JWT_ISSUER", c.JWTIssuer, "WEBHOOK_VERIFY=bearer")
+		only("WEBHOOK_JWT_AUDIENCE", c.JWTAudience, "WEBHOOK_VERIFY=bearer")
+	}
+}
+
+// mode is the verification mode, with its default for a Config made in
+// code.
+func (c *Config) mode() string {
+	if c.Verify == "" {
+		return ModeStandardWebhooks
+	}
+	return c.Verify
+}
+
+// Verifier builds the verifier of a valid configuration.
+func (c *Config) Verifier(log *slog.Logger) (Verifier, error) {
+	switch c.mode() {
+	case ModeStandardWebhooks:
+		return NewStandardWebhooks(c.WebhookSecret, 0, nil)
+	case ModeBearer:
+		if c.BearerTokens != "" {
+			return NewBearerTokens(c.BearerTokens)
+		}
+		return NewJWTVerifier(JWTConfig{JWKSURL: c.JWKSURL, Issuer: c.JWTIssuer, Audience: c.JWTAudience, Logger: log})
+	case ModeHint:
+		return NewHints(c.HintLimit, nil), nil
+	}
+	return nil, fmt.Errorf("WEBHOOK_VERIFY: %q is not a mode", clip(c.Verify))
 }
 
 // App is a running webhook bridge: a program value that a test can boot.
@@ -130,8 +215,17 @@ func Start(cfg Config, log *slog.Logger, opts Options) (*App, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	verifier, err := cfg.Verifier(log)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if cfg.mode() == ModeHint {
+		log.Warn("webhooks are not authenticated (WEBHOOK_VERIFY=hint): each is a hint the worker confirms with a status call",
+			"limit_per_lookup_a_minute", cfg.HintLimit)
+	}
 	h, err := Handler(HandlerConfig{
-		Secret: cfg.WebhookSecret, MaxBody: int64(cfg.MaxBody), Subject: streams.NamesOf(subjects).Webhook,
+		Verifier: verifier, MaxBody: int64(cfg.MaxBody), Subject: streams.NamesOf(subjects).Webhook,
 		Publisher: js, Logger: log, Metrics: NewMetrics(reg), Tracer: opts.Tracing,
 	})
 	if err != nil {
@@ -232,10 +326,12 @@ func Main(ctx context.Context, args []string, lookup envconfig.Lookup, stdout, s
 
 const usage = `Usage: webhook-bridge [flags]
 
-Receives BankID AML webhooks (POST /webhooks/{lookupId}), verifies their
-signature, and republishes them to JetStream (stream AML_WEBHOOKS). Answers
-200 only after JetStream stored the webhook, 401 without a valid signature,
-413 over the size limit, 503 when JetStream cannot store it.
+Receives BankID AML webhooks (POST /webhooks/{lookupId}), verifies them as
+WEBHOOK_VERIFY says (a Standard Webhooks signature, a bearer token or JWT,
+or nothing: hints), and republishes them to JetStream (stream AML_WEBHOOKS).
+Answers 200 only after JetStream stored the webhook, 401 when it is not
+authenticated, 429 over the hint limit, 413 over the size limit, 503 when
+JetStream cannot store it.
 
 Every flag can also be set by the environment variable named with it.
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,11 +52,15 @@ const WebhookPath = "POST /webhooks/{lookupId}"
 
 // HandlerConfig configures the webhook handler.
 type HandlerConfig struct {
-	// Secret verifies the webhook signature (Standard Webhooks, see
-	// amlapi.VerifyWebhook). Required: an unsigned webhook is never trusted.
+	// Verifier authenticates each webhook (verify.go). Without it, Secret
+	// is required.
+	Verifier Verifier
+	// Secret, when Verifier is nil, verifies the webhook signature
+	// (Standard Webhooks, see amlapi.VerifyWebhook): one secret, or several
+	// separated by spaces or commas.
 	Secret string
-	// Tolerance is how far a webhook's timestamp may be from now (default
-	// amlapi.DefaultWebhookTolerance).
+	// Tolerance is how far a webhook's timestamp may be from now, with
+	// Secret (default amlapi.DefaultWebhookTolerance).
 	Tolerance time.Duration
 	// MaxBody is the largest body accepted; larger ones get 413 (default 64 KiB).
 	MaxBody int64
@@ -74,32 +79,40 @@ type HandlerConfig struct {
 
 // Metrics of the bridge.
 type Metrics struct {
-	Webhooks *prometheus.CounterVec // by outcome
+	Webhooks  *prometheus.CounterVec // by outcome
+	Published *prometheus.CounterVec // by auth
 }
 
 // NewMetrics registers the bridge's metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kybflow_bridge_webhooks_total",
-		Help: "Webhooks received, by outcome (published, duplicate, unauthorized, too_large, bad_request, unavailable).",
-	}, []string{"outcome"})}
-	reg.MustRegister(m.Webhooks)
+		Help: "Webhooks received, by outcome (published, duplicate, unauthorized, rate_limited, too_large, bad_request, unavailable).",
+	}, []string{"outcome"}), Published: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kybflow_bridge_webhooks_published_total",
+		Help: "Webhooks published, by how they were authenticated (standard-webhooks, bearer-token, bearer-jwt, or hint: not at all).",
+	}, []string{"auth"})}
+	reg.MustRegister(m.Webhooks, m.Published)
 	return m
 }
 
 // Handler returns the webhook handler.
 func Handler(cfg HandlerConfig) (http.Handler, error) {
-	if cfg.Secret == "" {
-		return nil, errors.New("bridge: a webhook secret is required")
-	}
-	if _, err := amlapi.ParseWebhookSecret(cfg.Secret); err != nil {
-		return nil, fmt.Errorf("bridge: %w", err)
-	}
 	if cfg.Subject == nil || cfg.Publisher == nil {
 		return nil, errors.New("bridge: Subject and Publisher are required")
 	}
-	if cfg.Tolerance <= 0 {
-		cfg.Tolerance = amlapi.DefaultWebhookTolerance
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Verifier == nil {
+		if cfg.Secret == "" {
+			return nil, errors.New("bridge: a webhook secret or a Verifier is required")
+		}
+		v, err := NewStandardWebhooks(cfg.Secret, cfg.Tolerance, cfg.Now)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: %w", err)
+		}
+		cfg.Verifier = v
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 64 << 10
@@ -112,9 +125,6 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	if cfg.Tracer == nil {
 		cfg.Tracer = noop.NewTracerProvider()
@@ -131,15 +141,18 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 		if id := r.PathValue("lookupId"); kybflow.ValidLookupKey(id) {
 			span.SetAttributes(attribute.String("kybflow.lookup_id", id))
 		}
-		outcome, status, msg := receive(r.WithContext(ctx), cfg)
+		outcome, status, msg, retryAfter := receive(r.WithContext(ctx), cfg)
 		span.SetAttributes(attribute.String("kybflow.outcome", outcome), attribute.Int("http.response.status_code", status))
 		if status >= 500 {
 			span.SetStatus(codes.Error, outcome)
 		}
 		span.End()
 		cfg.Metrics.Webhooks.WithLabelValues(outcome).Inc()
-		if status >= 500 {
+		switch {
+		case status >= 500:
 			w.Header().Set("Retry-After", "5")
+		case retryAfter > 0:
+			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Round(time.Second)/time.Second)))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -149,33 +162,41 @@ func Handler(cfg HandlerConfig) (http.Handler, error) {
 }
 
 // receive handles one webhook and says how it went: the outcome label, the
-// HTTP status and a message for the caller.
-func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, message string) {
+// HTTP status, a message for the caller, and for a 429 when to try again.
+func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, message string, retryAfter time.Duration) {
 	log := cfg.Logger
 	lookupID := r.PathValue("lookupId") // the lookup's key: a lookupId, or tenant.lookupId
 	if !kybflow.ValidLookupKey(lookupID) {
-		return "bad_request", http.StatusNotFound, "unknown webhook path"
+		return "bad_request", http.StatusNotFound, "unknown webhook path", 0
 	}
 	if id := r.Header.Get(amlapi.HeaderWebhookID); len(id) > MaxWebhookIDLength {
 		// Permanent: no retry makes it shorter (and JetStream would refuse
 		// it as a Nats-Msg-Id anyway).
-		return "bad_request", http.StatusBadRequest, fmt.Sprintf("%s over %d bytes", amlapi.HeaderWebhookID, MaxWebhookIDLength)
+		return "bad_request", http.StatusBadRequest, fmt.Sprintf("%s over %d bytes", amlapi.HeaderWebhookID, MaxWebhookIDLength), 0
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, cfg.MaxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return "too_large", http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", cfg.MaxBody)
+			return "too_large", http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", cfg.MaxBody), 0
 		}
-		return "bad_request", http.StatusBadRequest, "cannot read body"
+		return "bad_request", http.StatusBadRequest, "cannot read body", 0
 	}
-	if err := amlapi.VerifyWebhook(cfg.Secret, r.Header, body, cfg.Now(), cfg.Tolerance); err != nil {
+	auth, err := cfg.Verifier.Verify(r, lookupID, body)
+	var limited *HintLimitedError
+	switch {
+	case errors.As(err, &limited):
+		// Debug: a flood of hints must not flood the log too; the
+		// rate_limited outcome counts them.
+		log.Debug("webhook hint refused: over the limit for its lookup", "lookup_id", lookupID, "err", err)
+		return "rate_limited", http.StatusTooManyRequests, "too many webhooks for this lookup; retry later", limited.RetryAfter
+	case err != nil:
 		log.Warn("webhook rejected", "lookup_id", lookupID, "err", err)
-		return "unauthorized", http.StatusUnauthorized, "invalid or missing webhook signature"
+		return "unauthorized", http.StatusUnauthorized, "invalid or missing webhook authentication", 0
 	}
 	var hint amlapi.Webhook
 	if err := json.Unmarshal(body, &hint); err != nil || hint.SessionID == "" || hint.Event == "" {
-		return "bad_request", http.StatusBadRequest, "body is not a webhook with sessionId and event"
+		return "bad_request", http.StatusBadRequest, "body is not a webhook with sessionId and event", 0
 	}
 
 	msg := &nats.Msg{Subject: cfg.Subject(lookupID), Data: body, Header: nats.Header{}}
@@ -183,6 +204,7 @@ func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, me
 		msg.Header.Set(h, r.Header.Get(h))
 	}
 	msg.Header.Set(HeaderReceivedAt, cfg.Now().UTC().Format(time.RFC3339Nano))
+	msg.Header.Set(HeaderAuth, auth)
 	tracing.Inject(r.Context(), msg.Header) // the bridge's span, for the worker's link
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.PublishTimeout)
 	defer cancel()
@@ -194,15 +216,16 @@ func receive(r *http.Request, cfg HandlerConfig) (outcome string, status int, me
 		// Larger than the stream takes (WEBHOOK_MAX_MSG_SIZE): no retry
 		// makes it smaller. Polling finds the result anyway.
 		log.Warn("webhook larger than the webhooks stream takes; refused", "lookup_id", lookupID, "bytes", len(body), "err", err)
-		return "too_large", http.StatusRequestEntityTooLarge, "webhook larger than the stream takes"
+		return "too_large", http.StatusRequestEntityTooLarge, "webhook larger than the stream takes", 0
 	}
 	if err != nil {
 		log.Error("webhook not published", "lookup_id", lookupID, "session_id", hint.SessionID, "err", err)
-		return "unavailable", http.StatusServiceUnavailable, "cannot store the webhook now; retry"
+		return "unavailable", http.StatusServiceUnavailable, "cannot store the webhook now; retry", 0
 	}
 	if ack.Duplicate {
-		return "duplicate", http.StatusOK, "already received"
+		return "duplicate", http.StatusOK, "already received", 0
 	}
-	log.Info("webhook published", "lookup_id", lookupID, "session_id", hint.SessionID, "event", string(hint.Event))
-	return "published", http.StatusOK, "received"
+	cfg.Metrics.Published.WithLabelValues(auth).Inc()
+	log.Info("webhook published", "lookup_id", lookupID, "session_id", hint.SessionID, "event", string(hint.Event), "auth", auth)
+	return "published", http.StatusOK, "received", 0
 }

@@ -55,14 +55,16 @@ func decode(data []byte) (map[string]any, error) {
 // written either way is no change. A list's entries have the list's path;
 // every list of sources (its last key is sources) is read as names.
 var bareFields = map[string]string{
-	"keyInformation.organizationType":  "code",
-	"keyInformation.sectors":           "code",
-	"keyInformation.registries":        "name",
-	"organization.organizationType":    "code",
-	"ownership.beneficials.roles":      "code",
-	"beneficialOwners.roles":           "code",
-	"ownership.beneficials.birthplace": "place",
-	"beneficialOwners.birthplace":      "place",
+	"keyInformation.organizationType":    "code",
+	"keyInformation.sectors":             "code",
+	"keyInformation.institutionalSector": "code",
+	"keyInformation.industrySector":      "code",
+	"keyInformation.registries":          "name",
+	"organization.organizationType":      "code",
+	"ownership.beneficials.roles":        "code",
+	"beneficialOwners.roles":             "code",
+	"ownership.beneficials.birthplace":   "place",
+	"beneficialOwners.birthplace":        "place",
 }
 
 // bareField is the field a bare string at path stands for, or "".

@@ -23,7 +23,8 @@ package changes
 //	ownership.beneficials.roles,
 //	beneficialOwners.roles, keyInformation.sectors   code
 //	keyInformation.registries, *.sources    name
-//	financials.accounting                   year
+//	financials.accounting,
+//	financials.keyFigures.accountingYears   year
 //	sanction.lists                          source + name | name
 //	sanction.matches                        source + reference | reference | listName + name | name
 //	any other list                          id | identifier | organizationNumber | dunsNumber |
@@ -33,7 +34,7 @@ package changes
 // organization by its number, a person by name and birth date (never by a
 // national identity number, which comes only with some access and so may
 // be there in one run and not the next). A list of strings or numbers
-// (aliases, citizenship) is a set of values. Entries that share an identity
+// (aliasList, citizenship) is a set of values. Entries that share an identity
 // are matched equal ones first, then in order (see listChanges).
 
 import "strings"
@@ -53,20 +54,21 @@ var (
 
 // rules are the identity rules of the lists the model knows, by path.
 var rules = map[string]rule{
-	"roles":                               {{"type", "organizationNumber"}, {"type", "name", "birthDate"}, {"type", "name"}},
-	"ownership.beneficials":               partyRule,
-	"beneficialOwners":                    partyRule,
-	"ownership.shareholders":              partyRule,
-	"ownership.subsidiaries":              partyRule,
-	"authorities.signatureRights.persons": partyRule,
-	"authorities.procuration.persons":     partyRule,
-	"ownership.beneficials.roles":         codeRule,
-	"beneficialOwners.roles":              codeRule,
-	"keyInformation.sectors":              codeRule,
-	"keyInformation.registries":           nameRule,
-	"financials.accounting":               {{"year"}},
-	"sanction.lists":                      {{"source", "name"}, {"name"}},
-	"sanction.matches":                    {{"source", "reference"}, {"reference"}, {"listName", "name"}, {"name"}},
+	"roles":                                 {{"type", "organizationNumber"}, {"type", "name", "birthDate"}, {"type", "name"}},
+	"ownership.beneficials":                 partyRule,
+	"beneficialOwners":                      partyRule,
+	"ownership.shareholders":                partyRule,
+	"ownership.subsidiaries":                partyRule,
+	"authorities.signatureRights.persons":   partyRule,
+	"authorities.procuration.persons":       partyRule,
+	"ownership.beneficials.roles":           codeRule,
+	"beneficialOwners.roles":                codeRule,
+	"keyInformation.sectors":                codeRule,
+	"keyInformation.registries":             nameRule,
+	"financials.accounting":                 {{"year"}},
+	"financials.keyFigures.accountingYears": {{"year"}},
+	"sanction.lists":                        {{"source", "name"}, {"name"}},
+	"sanction.matches":                      {{"source", "reference"}, {"reference"}, {"listName", "name"}, {"name"}},
 }
 
 // sources is the last key of every list of sources (metadata.sources in

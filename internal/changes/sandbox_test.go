@@ -40,8 +40,8 @@ var changingSteps = map[sandbox.Behaviour][4]string{
 		"ownership.beneficials +1 -1; ownership.shareholders +1 -1 ~1",
 	},
 	sandbox.BehaviourChangingStatus: {"keyInformation ~1", "keyInformation ~1", "", "keyInformation ~1"},
-	// NO_HIT, then HIT on EU and OFAC, then on UN too.
-	sandbox.BehaviourChangingSanction: {"sanction +2 ~1", "sanction +1", "", "sanction +3 ~1"},
+	// NO_HIT, then HIT on EU and OFAC (status and message change), then on UN too.
+	sandbox.BehaviourChangingSanction: {"sanction +2 ~2", "sanction +1", "", "sanction +3 ~2"},
 }
 
 func TestChangingIdentifiers(t *testing.T) {

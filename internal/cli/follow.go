@@ -137,16 +137,20 @@ func retryableText(retryable bool) string {
 func PrintArtifacts(out io.Writer, d kybflow.CompletedData, blobDir string) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	if blobDir != "" {
-		fmt.Fprintln(tw, "ARTIFACT\tSIZE\tSHA256\tOBJECT\tFILE")
+		fmt.Fprintln(tw, "ARTIFACT\tSIZE\tSHA256\tSIGNATURE\tOBJECT\tFILE")
 	} else {
-		fmt.Fprintln(tw, "ARTIFACT\tSIZE\tSHA256\tOBJECT")
+		fmt.Fprintln(tw, "ARTIFACT\tSIZE\tSHA256\tSIGNATURE\tOBJECT")
 	}
 	for _, a := range d.Artifacts {
 		sum := a.SHA256
 		if len(sum) > 12 {
 			sum = sum[:12]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s", a.Name, humanSize(a.Size), sum, a.Bucket, a.Key)
+		sig := "-"
+		if a.Signature != nil {
+			sig = string(a.Signature.Status)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/%s", a.Name, humanSize(a.Size), sum, sig, a.Bucket, a.Key)
 		if blobDir != "" {
 			fmt.Fprintf(tw, "\t%s", filepath.Join(blobDir, filepath.FromSlash(a.Key)))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/internal/blob"
+	"github.com/kybflow/kybflow/internal/reportsig"
 )
 
 const getAbout = `
@@ -31,18 +33,30 @@ else S3 (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY). The bucket and the key of
 each artifact come from the event, so S3_BUCKET and BLOB_KEY_PREFIX are not
 needed.
 
+Each PDF report's signature is checked again as it downloads, as the worker
+checks it (the byte range and its digest, the CMS signature, the chain to the
+CAs of REPORT_TRUST_CA at the signing time), and its status printed after its
+path: valid, invalid, unsigned or untrusted, with the signer and the signing
+time, and why when not valid. A status other than the one the worker recorded
+in the event (another trust store, say) is said on stderr.
+
 Exit status: 0 every artifact downloaded and checked; 1 the lookup failed, has
 not finished, is unknown (events are kept for the worker's EVENTS_MAX_AGE), or
-an artifact could not be downloaded or does not match the event.`
+an artifact could not be downloaded or does not match the event, or, with
+--require-valid, a report's signature is not valid.`
 
 func (a *app) runGet(ctx context.Context, args []string) error {
 	var (
-		conn    natsSettings
-		storage storageSettings
-		dir     string
+		conn         natsSettings
+		storage      storageSettings
+		dir          string
+		reports      reportsig.Settings
+		requireValid bool
 	)
 	f := a.newFlags("get", "amlctl get [flags] LOOKUP_ID", getAbout)
 	f.String(&dir, "dir", ".", "download into `DIR`/<lookupId>/ (created, mode 0700)")
+	reports.Register(f.set)
+	f.Bool(&requireValid, "require-valid", false, "exit 1 unless every report's signature is valid")
 	conn.register(f)
 	storage.register(f, blob.PartS3|blob.PartDir)
 	pos, err := f.parse(args)
@@ -81,6 +95,10 @@ func (a *app) runGet(ctx context.Context, args []string) error {
 		return fmt.Errorf("lookup %s completed without artifacts", lookupID)
 	}
 
+	trust, err := reports.Load()
+	if err != nil {
+		return usagef("REPORT_TRUST_CA: %v", err)
+	}
 	// Only now: a failed or unknown lookup needs no storage.
 	if err := storage.check("get", "download from"); err != nil {
 		return err
@@ -93,14 +111,50 @@ func (a *app) runGet(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(dest, 0o700); err != nil {
 		return fmt.Errorf("--dir: %w", err)
 	}
+	notValid := 0
 	for _, art := range d.Artifacts {
-		p, err := download(ctx, stores.src, art, dest)
+		var v *reportsig.Verifier
+		var check io.Writer // nil for the JSON: a nil *Verifier is no nil io.Writer
+		if _, ok := kybflow.ArtifactReport(art.Name); ok {
+			v = reportsig.New()
+			check = v
+		}
+		p, err := download(ctx, stores.src, art, dest, check)
 		if err != nil {
 			return fmt.Errorf("artifact %s (%s/%s in %s): %w", art.Name, art.Bucket, art.Key, stores.where(art.Bucket), err)
 		}
-		fmt.Fprintln(a.stdout, p)
+		if v == nil {
+			fmt.Fprintln(a.stdout, p)
+			continue
+		}
+		r := v.Result(trust, time.Now())
+		fmt.Fprintf(a.stdout, "%s  signature %s\n", p, describeSignature(r))
+		if recorded := art.Signature; recorded != nil && string(recorded.Status) != string(r.Status) {
+			fmt.Fprintf(a.stderr, "amlctl get: %s: the worker recorded its signature %s; checked here: %s\n", art.Name, recorded.Status, r.Status)
+		}
+		if r.Status != reportsig.Valid {
+			notValid++
+		}
+	}
+	if requireValid && notValid > 0 {
+		return &exitError{code: exitFailure, msg: fmt.Sprintf("%s of lookup %s not valid (--require-valid)", plural(notValid, "report signature"), lookupID)}
 	}
 	return nil
+}
+
+// describeSignature is a check's outcome in a few words.
+func describeSignature(r reportsig.Result) string {
+	s := string(r.Status)
+	if r.Signer != "" {
+		s += ", signer " + r.Signer
+	}
+	if !r.SignedAt.IsZero() {
+		s += ", signed " + r.SignedAt.UTC().Format(time.RFC3339)
+	}
+	if r.Reason != "" {
+		s += ": " + r.Reason
+	}
+	return s
 }
 
 // completedData is the data of the lookup's completed event, or an error
@@ -170,7 +224,7 @@ func completedData(ctx context.Context, stream jetstream.Stream, subjects kybflo
 // download copies one artifact into dir, under the base name of its key,
 // through a temporary file that is renamed only when the size and SHA-256
 // match the event (client.FetchArtifact). It returns the file's path.
-func download(ctx context.Context, src client.ArtifactSource, art kybflow.Artifact, dir string) (string, error) {
+func download(ctx context.Context, src client.ArtifactSource, art kybflow.Artifact, dir string, check io.Writer) (string, error) {
 	name := path.Base(art.Key)
 	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
 		return "", fmt.Errorf("key %q does not end in a usable file name", art.Key)
@@ -186,7 +240,11 @@ func download(ctx context.Context, src client.ArtifactSource, art kybflow.Artifa
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := client.FetchArtifact(ctx, src, art, tmp); err != nil {
+	var w io.Writer = tmp
+	if check != nil {
+		w = io.MultiWriter(tmp, check)
+	}
+	if err := client.FetchArtifact(ctx, src, art, w); err != nil {
 		return "", fmt.Errorf("%w; nothing written", err)
 	}
 	if err := tmp.Sync(); err != nil {

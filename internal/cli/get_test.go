@@ -30,6 +30,17 @@ func TestGetFromS3(t *testing.T) {
 		t.Fatalf("get: want exit 0:\n%s", r)
 	}
 	checkDownloaded(t, ctx, p, r, dir, "s3-no", "json.json", "report-aml.pdf")
+	if !strings.Contains(r.stdout, "report-aml.pdf  signature valid, signer CN=") || r.stderr != "" {
+		t.Errorf("get: want the report's signature valid again, nothing on stderr:\n%s", r)
+	}
+	// Without the trust store the signature is untrusted here, not as the
+	// worker recorded it: said so, and --require-valid fails.
+	r = amlctl(ctx, p.with("REPORT_TRUST_CA", ""), "get", "--dir", t.TempDir(), "--require-valid", "s3-no")
+	if r.code != 1 || !strings.Contains(r.stdout, "signature untrusted") ||
+		!strings.Contains(r.stderr, "report:aml: the worker recorded its signature valid; checked here: untrusted") ||
+		!strings.Contains(r.stderr, "1 report signature of lookup s3-no not valid (--require-valid)") {
+		t.Errorf("get --require-valid without REPORT_TRUST_CA: want exit 1, untrusted, said so:\n%s", r)
+	}
 
 	// Wrong credentials: the error says where it read from.
 	r = amlctl(ctx, p.with("S3_SECRET_KEY", "wrong"), "get", "--dir", t.TempDir(), "s3-no")
@@ -42,7 +53,12 @@ func TestGetFromS3(t *testing.T) {
 // mode 0600, with the size and sha256 of the completed event.
 func checkDownloaded(t *testing.T, ctx context.Context, p *pipeline, r result, dir, lookupID string, files ...string) {
 	t.Helper()
-	paths := strings.Fields(r.stdout)
+	var paths []string // a report's line goes on with its signature
+	for line := range strings.Lines(r.stdout) {
+		if f := strings.Fields(line); len(f) > 0 {
+			paths = append(paths, f[0])
+		}
+	}
 	if len(paths) != len(files) {
 		t.Fatalf("want %d paths:\n%s", len(files), r)
 	}

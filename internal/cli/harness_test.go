@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -43,7 +45,14 @@ func startPipeline(t *testing.T, s3 bool) *pipeline {
 	cfg.PollInitial, cfg.PollMax, cfg.PollMaxWebhook = 100*time.Millisecond, 400*time.Millisecond, 2*time.Second
 	cfg.MaxWait, cfg.DrainTimeout, cfg.EventsMaxAge, cfg.Duplicates, cfg.LookupsMaxAge = time.Hour, 5*time.Second, time.Hour, time.Hour, 24*time.Hour
 	cfg.EventSource, cfg.Log.Format, cfg.Log.Level = "urn:test", "text", "warn"
-	p.env = map[string]string{"NATS_URL": p.natsURL}
+	// The worker trusts the sandbox's report CA, as an operator BankID's;
+	// so does a user who exports REPORT_TRUST_CA for amlctl get.
+	caFile := filepath.Join(t.TempDir(), "report-ca.pem")
+	if err := os.WriteFile(caFile, sb.Sandbox().ReportCAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Reports.TrustCA = []string{caFile}
+	p.env = map[string]string{"NATS_URL": p.natsURL, "REPORT_TRUST_CA": caFile}
 	if s3 {
 		srv := testenv.MinIO(t)
 		p.s3 = &srv

@@ -101,7 +101,7 @@ func (a *app) runLookup(ctx context.Context, args []string) error {
 	for _, r := range reports {
 		cmd.Reports = append(cmd.Reports, kybflow.ReportType(r))
 	}
-	data, err := json.Marshal(cmd)
+	data, err := kybflow.MarshalKeepingMetadata(cmd, cmd.Metadata, "metadata") // --metadata as typed, byte for byte
 	if err != nil {
 		return fmt.Errorf("encode command: %w", err)
 	}

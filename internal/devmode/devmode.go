@@ -39,6 +39,7 @@ import (
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/natsembed"
 	"github.com/kybflow/kybflow/internal/opshttp"
+	"github.com/kybflow/kybflow/internal/reportsig"
 	"github.com/kybflow/kybflow/internal/sandbox"
 	"github.com/kybflow/kybflow/internal/worker"
 	"github.com/kybflow/kybflow/natsconn"
@@ -177,6 +178,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	wcfg.PollInitial, wcfg.PollMax, wcfg.PollMaxWebhook = time.Second, 10*time.Second, 30*time.Second
 	wcfg.DrainTimeout, wcfg.EventSource = 10*time.Second, "urn:kybflow:dev"
 	wcfg.Log = cfg.Log
+	// The sandbox signs its reports with a test CA of its own: trusted
+	// here, as an operator trusts BankID's (REPORT_TRUST_CA).
+	wcfg.ReportTrust = reportsig.NewTrust(sb.Sandbox().ReportCA())
 	// JetStream reserves every stream's MaxBytes on disk: the production
 	// defaults (about 5 GiB in all) are more than a laptop should give a
 	// trial run.

@@ -21,6 +21,8 @@ var sameNameOtherSetting = map[string]string{
 	"AML_CLIENT_ID":     "the sandbox accepts the client the worker presents: one pair configures both",
 	"AML_CLIENT_SECRET": "the sandbox accepts the client the worker presents: one pair configures both",
 	"WEBHOOK_SECRET":    "the sandbox signs webhooks with the secret the bridge verifies them with",
+	// The sandbox sends the token the bridge takes (bearer-token webhooks).
+	"WEBHOOK_BEARER_TOKEN": "the sandbox sends the bearer token the bridge takes",
 }
 
 // TestSharedSettingsAreDeclaredOnce: a variable that several binaries read

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kybflow/kybflow/internal/lookups"
 )
@@ -29,7 +30,7 @@ func (e *Eraser) tombstone(ctx context.Context, r *Result) (lookups.Record, uint
 		if errors.Is(err, lookups.ErrNotFound) {
 			// No record (never seen, or past LOOKUP_RETENTION): one is
 			// made, so that the lookupId is not used again meanwhile.
-			r.ErasedAt = e.opts.Now().UTC()
+			r.ErasedAt = e.opts.Now().UTC().Truncate(time.Millisecond) // as the erased event carries it
 			tomb := lookups.Erasing(lookups.Record{}, r.Key, r.ErasedAt)
 			rev, err = e.records.Create(ctx, tomb)
 			if errors.Is(err, lookups.ErrExists) && attempt < createAttempts {
@@ -49,7 +50,7 @@ func (e *Eraser) tombstone(ctx context.Context, r *Result) (lookups.Record, uint
 		if rec.State != lookups.Erased && !rec.State.Terminal() && !e.opts.Force {
 			return rec, 0, fmt.Errorf("it is %s, %w", rec.State, ErrNotEnded)
 		}
-		at := e.opts.Now().UTC()
+		at := e.opts.Now().UTC().Truncate(time.Millisecond) // as the erased event carries it
 		tomb, rev, err := e.records.Apply(ctx, rec, rev, func(rec *lookups.Record) error { return rec.BeginErasure(at) })
 		if err != nil {
 			return rec, 0, fmt.Errorf("write the tombstone: %w", err)

@@ -63,8 +63,16 @@ func classify(err error) (retry bool, delay time.Duration, code kybflow.FailureC
 // Download errors are the API's, classified as such.
 func classifyStore(err error) (bool, time.Duration, kybflow.FailureCode) {
 	var se *storeError
-	if errors.As(err, &se) {
+	var sig *errSignature
+	switch {
+	case errors.As(err, &se):
 		return true, 0, ""
+	case errors.Is(err, errNotPDF):
+		// Possibly an error page: downloaded again, until the results'
+		// availability ends (then: expired).
+		return true, notPDFRetry, ""
+	case errors.As(err, &sig):
+		return false, 0, kybflow.CodeReportSignatureInvalid
 	}
 	return classify(err)
 }

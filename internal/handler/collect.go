@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -66,20 +68,36 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 	// ending's, when nothing is left to wait for. A crash before the write
 	// stores them again under the same keys.
 	var stored results
-	pending, unknown := 0, ""
-	for _, want := range wanted(cmd, sess) {
+	var pending, gone []string // wanted results to wait for; wanted reports that will never come
+	unknown := ""
+	for _, want := range wanted(cmd, sess, rec.ReportLinks) {
 		if _, ok := rec.Artifact(want.name); ok {
 			continue
 		}
-		ent, ok := want.entity(sess)
+		ent, listed := want.entity(sess)
+		link := ""
 		switch {
-		case !ok:
-			if sess.Status == amlapi.SessionDone {
-				return true, h.fail(ctx, rec, rev, stored, kybflow.CodeSessionFailed, fmt.Sprintf("session %s is done without %s", rec.SessionID, want.name))
+		case listed && ent.Status == amlapi.EntityReady && ent.Link != "":
+			link = ent.Link
+		case !listed && want.report != "":
+			// Not in the session answer (the guides' shape may list no
+			// reports): the stored JSON's links.reports may name it.
+			link = reportLink(stored.links, want.report)
+			if link == "" {
+				link = reportLink(rec.ReportLinks, want.report)
 			}
-			pending++
-		case ent.Status == amlapi.EntityReady && ent.Link != "":
-			art, found, err := h.store(ctx, rec, want.name, ent.Link)
+		}
+		switch {
+		case link != "":
+			sctx := ctx
+			if !listed {
+				sctx = amlapi.Once(ctx) // probed on every poll: a "not ready" is not retried here
+			}
+			art, found, err := h.store(sctx, rec, want.name, link)
+			if err != nil && !listed && notThereYet(err) {
+				pending = append(pending, want.name) // linked by the JSON, not made yet
+				continue
+			}
 			if err != nil {
 				retry, delay, code := classifyStore(err)
 				if retry {
@@ -97,20 +115,32 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			if found.summary != nil {
 				stored.summary = found.summary
 			}
+			if want.name == kybflow.ArtifactJSON {
+				stored.links, stored.until = found.links, h.resultsUntil(found.until, ent)
+			}
+		case !listed:
+			if sess.Status == amlapi.SessionDone {
+				if want.report == "" {
+					return true, h.fail(ctx, rec, rev, stored, kybflow.CodeSessionFailed, fmt.Sprintf("session %s is done without %s", rec.SessionID, want.name))
+				}
+				gone = append(gone, string(want.report)) // done without it: it will not come
+				continue
+			}
+			pending = append(pending, want.name)
 		case ent.Status == amlapi.EntityExpired:
 			return true, h.fail(ctx, rec, rev, stored, kybflow.CodeExpired, fmt.Sprintf("%s of session %s expired before it was stored", want.name, rec.SessionID))
 		case ent.Status == amlapi.EntityFailed:
 			return true, h.fail(ctx, rec, rev, stored, kybflow.CodeSessionFailed, fmt.Sprintf("%s of session %s failed", want.name, rec.SessionID))
 		case ent.Status == amlapi.EntityNotStarted || ent.Status == amlapi.EntityInProgress:
-			pending++
+			pending = append(pending, want.name)
 		default: // a status the model does not know, or READY without a link: waited for
-			pending++
+			pending = append(pending, want.name)
 			unknown = want.name
 			h.log.Warn("session entity in a state the model does not know; waiting", "lookup_id", cmd.Key(),
 				"entity", want.name, "status", truncate([]byte(ent.Status), 40), "has_link", ent.Link != "")
 		}
 	}
-	if pending > 0 {
+	if len(pending) > 0 {
 		if len(stored.arts) > 0 {
 			cur, next, o := h.record(ctx, rec, rev, stored)
 			if !o.IsAck() {
@@ -118,14 +148,30 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			}
 			rec, rev, stored = cur, next, results{}
 		}
-		if h.c.Now().Sub(rec.OpenedAt) > h.c.MaxWait {
+		_, jsonStored := rec.Artifact(kybflow.ArtifactJSON)
+		switch now := h.c.Now(); {
+		case jsonStored && !now.Before(reportsDeadline(rec, h.c.MaxWait)):
+			// Only reports are left, and the results they belong with
+			// can no longer be read: the lookup completes without them.
+			for _, name := range pending {
+				if r, ok := kybflow.ArtifactReport(name); ok {
+					gone = append(gone, string(r))
+				}
+			}
+			h.log.Warn("wanted reports did not appear while the results could be read; completing without them", "lookup_id", cmd.Key(),
+				"session_id", rec.SessionID, "missing", gone, "results_until", rec.ResultsUntil)
+		case now.Sub(rec.OpenedAt) > h.c.MaxWait:
 			if unknown != "" {
 				return true, h.fail(ctx, rec, rev, stored, kybflow.CodeUnavailable, fmt.Sprintf("no complete result within %s: %s stayed in a state the model does not know", h.c.MaxWait, unknown))
 			}
 			return true, h.fail(ctx, rec, rev, stored, kybflow.CodeExpired, fmt.Sprintf("no complete result within %s", h.c.MaxWait))
+		default:
+			return false, done()
 		}
-		return false, done()
+	} else if len(gone) > 0 {
+		h.log.Warn("session done without wanted reports; completing without them", "lookup_id", cmd.Key(), "session_id", rec.SessionID, "missing", gone)
 	}
+	stored.missing = gone
 	// A monitor's run is compared with the previous run first
 	// (monitor_compare.go); stored stays for the ending's write, which
 	// records it again if the comparison's did not.
@@ -137,17 +183,80 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 }
 
 // results are what one delivery stored: its artifacts, the expands the
-// API left out (nil when the question did not come up), and the summary of
-// the JSON (nil when the JSON was not stored by this delivery).
+// API left out (nil when the question did not come up), the summary of
+// the JSON (nil when the JSON was not stored by this delivery), the JSON's
+// report links and until when the results can be read (when this delivery
+// stored the JSON), and the wanted reports the lookup completes without.
 type results struct {
 	arts    []kybflow.Artifact
 	omitted []string
 	summary *kybflow.Summary
+	links   map[string]string
+	until   time.Time
+	missing []string
 }
 
 // store is the transition that records res on a lookup in phase seen.
 func (res results) store(seen lookups.Phase) lookups.Transition {
-	return func(r *lookups.Record) error { return r.Store(seen, res.arts, res.omitted, res.summary) }
+	return func(r *lookups.Record) error {
+		if err := r.Store(seen, res.arts, res.omitted, res.summary); err != nil {
+			return err
+		}
+		if res.links != nil || !res.until.IsZero() {
+			if err := r.NoteResults(seen, res.links, res.until); err != nil {
+				return err
+			}
+		}
+		if len(res.missing) > 0 {
+			return r.Miss(seen, res.missing)
+		}
+		return nil
+	}
+}
+
+// resultsUntil is until when the results of a session can be read, as
+// known when its JSON is stored now: the first of the JSON's own word
+// (links.expires; zero when it gives none), the session's expiry of the
+// JSON entity (the model's shape; none in the guides'), and now plus the
+// lifetime of a result (confirmed: two hours after it becomes available,
+// so never later than that from now).
+func (h *Handlers) resultsUntil(fromJSON time.Time, jsonEntity amlapi.Entity) time.Time {
+	until := h.c.Now().Add(amlapi.Lifetime)
+	if !fromJSON.IsZero() && fromJSON.Before(until) {
+		until = fromJSON
+	}
+	if e := jsonEntity.Expires; e != nil && !e.IsZero() && e.Before(until) {
+		until = e.Time
+	}
+	return until
+}
+
+// reportsDeadline is when a lookup whose JSON is stored stops waiting for
+// its reports: when its results can no longer be read (ResultsUntil), and
+// never later than maxWait after the session was opened. A record stored
+// before ResultsUntil existed waits maxWait.
+func reportsDeadline(rec lookups.Record, maxWait time.Duration) time.Time {
+	deadline := rec.OpenedAt.Add(maxWait)
+	if !rec.ResultsUntil.IsZero() && rec.ResultsUntil.Before(deadline) {
+		deadline = rec.ResultsUntil
+	}
+	return deadline
+}
+
+// notThereYet reports whether a download failed because the content is
+// not there yet, or not any more: 404, 409, 410 or 425. For a report that
+// only the JSON's links name, with no status to say more, that is waited
+// for, until the results can no longer be read.
+func notThereYet(err error) bool {
+	var ae *amlapi.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.StatusCode {
+	case http.StatusNotFound, http.StatusConflict, http.StatusGone, http.StatusTooEarly:
+		return true
+	}
+	return false
 }
 
 // record writes the artifacts stored so far, when the lookup still waits
@@ -180,37 +289,82 @@ func (h *Handlers) erasedMeanwhile(ctx context.Context, rec lookups.Record, res 
 	return drop(fmt.Errorf("lookup %s was erased", rec.Command.Key()))
 }
 
-// wantedEntity is one result a lookup waits for.
+// wantedEntity is one result a lookup waits for: the JSON (report "") or
+// a report, by its artifact name.
 type wantedEntity struct {
 	name   string
+	report amlapi.ReportType // canonical (amlapi.ReportType.Canonical); "" for the JSON
 	entity func(*amlapi.Session) (amlapi.Entity, bool)
 }
 
 // wanted is every result a lookup stores: the JSON; every report it asked
 // for (reports, and links.reports.<type> expands); the report of every
 // beneficial owners lookup, which the API makes unasked (model.go,
-// BeneficialReport); and every other report the session lists, asked for
-// or not, since whatever a session lists is paid for and expires in two
-// hours. A listed report whose type cannot name an artifact is skipped.
-func wanted(cmd kybflow.LookupCommand, sess *amlapi.Session) []wantedEntity {
-	out := []wantedEntity{{kybflow.ArtifactJSON, func(s *amlapi.Session) (amlapi.Entity, bool) { return s.JSONData, true }}}
-	reports := requestedReports(cmd)
-	if cmd.Type == kybflow.TypeBeneficialOwners && !slices.Contains(reports, kybflow.ReportType(amlapi.BeneficialReport)) {
-		reports = append(reports, kybflow.ReportType(amlapi.BeneficialReport))
-	}
-	listed := slices.Sorted(maps.Keys(sess.Reports))
-	for _, t := range listed {
-		if r := kybflow.ReportType(t); !slices.Contains(reports, r) && kybflow.ValidArtifactName(kybflow.ReportArtifactName(r)) {
-			reports = append(reports, r)
+// BeneficialReport); and every other report the session lists or the
+// stored JSON links (jsonLinks), asked for or not, since whatever a
+// session makes is paid for and expires in two hours.
+//
+// Report types are matched and stored in canonical form
+// (amlapi.ReportType.Canonical): a session that lists
+// "certificate-of-incorporation-report" lists the report
+// certificate_of_incorporation, stored as
+// report:certificate_of_incorporation. A type that still cannot name an
+// artifact (longer than 64 characters) is skipped, with a warning.
+func wanted(cmd kybflow.LookupCommand, sess *amlapi.Session, jsonLinks map[string]string) []wantedEntity {
+	out := []wantedEntity{{name: kybflow.ArtifactJSON, entity: func(s *amlapi.Session) (amlapi.Entity, bool) { return s.JSONData, true }}}
+	var reports []amlapi.ReportType
+	add := func(t amlapi.ReportType) {
+		if c := t.Canonical(); c != "" && !slices.Contains(reports, c) && kybflow.ValidArtifactName(kybflow.ReportArtifactName(kybflow.ReportType(c))) {
+			reports = append(reports, c)
 		}
 	}
+	for _, r := range requestedReports(cmd) {
+		add(amlapi.ReportType(r))
+	}
+	if cmd.Type == kybflow.TypeBeneficialOwners {
+		add(amlapi.BeneficialReport)
+	}
+	for _, t := range slices.Sorted(maps.Keys(sess.Reports)) {
+		add(t)
+	}
+	for _, t := range slices.Sorted(maps.Keys(jsonLinks)) {
+		add(amlapi.ReportType(t))
+	}
 	for _, r := range reports {
-		out = append(out, wantedEntity{kybflow.ReportArtifactName(r), func(s *amlapi.Session) (amlapi.Entity, bool) {
-			e, ok := s.Reports[amlapi.ReportType(r)]
-			return e, ok
+		out = append(out, wantedEntity{kybflow.ReportArtifactName(kybflow.ReportType(r)), r, func(s *amlapi.Session) (amlapi.Entity, bool) {
+			return listedReport(s, r)
 		}})
 	}
 	return out
+}
+
+// listedReport is the session's entity of the report of canonical type r:
+// the one listed under r itself, else the first, by key, whose type is r
+// in canonical form.
+func listedReport(s *amlapi.Session, r amlapi.ReportType) (amlapi.Entity, bool) {
+	if e, ok := s.Reports[r]; ok {
+		return e, true
+	}
+	for _, t := range slices.Sorted(maps.Keys(s.Reports)) {
+		if t.Canonical() == r {
+			return s.Reports[t], true
+		}
+	}
+	return amlapi.Entity{}, false
+}
+
+// reportLink is the link of the report of canonical type r in links (the
+// JSON's links.reports, by type as the JSON names it), or "".
+func reportLink(links map[string]string, r amlapi.ReportType) string {
+	if l, ok := links[string(r)]; ok {
+		return l
+	}
+	for _, t := range slices.Sorted(maps.Keys(links)) {
+		if amlapi.ReportType(t).Canonical() == r {
+			return links[t]
+		}
+	}
+	return ""
 }
 
 // sessionStatus is the status call, in a span of its own.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -184,6 +185,9 @@ func ending(rec lookups.Record) (kybflow.Kind, any, error) {
 		d := rec.Command.CompletedData(rec.SessionID, rec.Artifacts)
 		if len(rec.OmittedExpands) > 0 {
 			d.OmittedExpands = rec.OmittedExpands
+		}
+		for _, r := range slices.Sorted(slices.Values(rec.MissingReports)) {
+			d.MissingReports = append(d.MissingReports, kybflow.ReportType(r))
 		}
 		// None for a JSON stored by a worker before summaries, and none
 		// when this worker cannot publish the record's (one a newer worker

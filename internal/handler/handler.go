@@ -102,6 +102,8 @@ type Config struct {
 	// the session's opening fail with code expired, or unavailable when
 	// the status calls themselves kept failing.
 	MaxWait time.Duration
+	// Reports is how reports' signatures are checked (signature.go).
+	Reports Reports
 	Logger  *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time

@@ -7,6 +7,7 @@ package handler
 
 import (
 	"slices"
+	"time"
 
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/amlapi"
@@ -19,6 +20,11 @@ import (
 type inspection struct {
 	summary *kybflow.Summary
 	omitted []string
+	// links are the report links the JSON gives (links.reports), by type
+	// as it names them, and until when it says the results can be read
+	// (links.expires): nil and zero when it says neither (collect.go).
+	links map[string]string
+	until time.Time
 }
 
 // inspect reads the summary of the JSON result doc of cmd; it never fails.
@@ -30,6 +36,16 @@ func (h *Handlers) inspect(cmd kybflow.LookupCommand, doc *boundedBuffer) inspec
 	var found inspection
 	if kind == amlapi.KindBeneficial && len(cmd.Expands) > 0 {
 		found.omitted = []string{}
+	}
+	if !doc.overflow {
+		links, until := amlapi.ResultLinks(doc.buf.Bytes())
+		for t, l := range links {
+			if found.links == nil {
+				found.links = make(map[string]string, len(links))
+			}
+			found.links[string(t)] = l
+		}
+		found.until = until
 	}
 	if doc.overflow {
 		h.log.Warn("JSON result too large to summarize", "lookup_id", cmd.Key(), "limit", maxInspectedJSON)

@@ -27,6 +27,7 @@ type Metrics struct {
 	Unreadable       prometheus.Counter     // session answers we could not read
 	SessionNotFound  *prometheus.CounterVec // by cause: expired, soon_after_create
 	EndingsRepaired  prometheus.Counter     // endings a later delivery found missing and published
+	ReportSignatures *prometheus.CounterVec // reports stored, by signature status
 }
 
 // NewMetrics makes the metrics and registers them on reg (nil: not
@@ -54,11 +55,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Session status calls answered 404, by cause: expired (older than the results' lifetime) or soon_after_create (the model's session path may be wrong)."}, []string{"cause"}),
 		EndingsRepaired: prometheus.NewCounter(prometheus.CounterOpts{Name: "kybflow_endings_repaired_total",
 			Help: "Endings a later delivery found missing from the events stream and published (a worker died between writing an ending and publishing it, or the delivery raced that publish)."}),
+		ReportSignatures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kybflow_report_signatures_total",
+			Help: "Reports stored, by the status of their signature: valid, invalid, unsigned, untrusted."}, []string{"status"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.LookupsAccepted, m.LookupsCompleted, m.LookupsFailed, m.SessionsOpened, m.BudgetWaits, m.ArtifactsStored,
 			m.BytesStored, m.Polls, m.Webhooks, m.Events, m.TransientErrors, m.DeadLetters, m.LookupDuration,
-			m.Unreadable, m.SessionNotFound, m.EndingsRepaired)
+			m.Unreadable, m.SessionNotFound, m.EndingsRepaired, m.ReportSignatures)
+	}
+	for _, s := range kybflow.SignatureStatuses() {
+		m.ReportSignatures.WithLabelValues(string(s))
 	}
 	for _, s := range []budget.Source{budget.OnDemand, budget.Monitor} {
 		m.SessionsOpened.WithLabelValues(string(s))

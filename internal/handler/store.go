@@ -47,14 +47,21 @@ func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link str
 	}
 	var body io.Reader = read
 	var inspect *boundedBuffer
-	if name == kybflow.ArtifactJSON {
+	var report *reportCheck
+	opts := blob.PutOptions{ContentType: ct, Metadata: kybflow.ObjectMetadata(id, rec.SessionID, name)}
+	switch {
+	case name == kybflow.ArtifactJSON:
 		inspect = &boundedBuffer{limit: maxInspectedJSON}
 		body = io.TeeReader(read, inspect)
+	case isReport(name):
+		if body, report, err = h.checkReport(read); err != nil {
+			h.log.Warn("report not stored", "lookup_id", id, "artifact", name, "error", err)
+			return kybflow.Artifact{}, inspection{}, fmt.Errorf("report %s of lookup %s: %w", name, id, err)
+		}
+		opts.After = report.after
 	}
 	uctx, uspan := h.tracer.Start(ctx, "upload", trace.WithSpanKind(trace.SpanKindClient), attrs)
-	obj, err := h.c.Blobs.Put(uctx, key, body, dl.Size, blob.PutOptions{
-		ContentType: ct, Metadata: kybflow.ObjectMetadata(id, rec.SessionID, name),
-	})
+	obj, err := h.c.Blobs.Put(uctx, key, body, dl.Size, opts)
 	if err == nil {
 		uspan.SetAttributes(AttrSize.Int64(obj.Size))
 	}
@@ -68,9 +75,20 @@ func (h *Handlers) store(ctx context.Context, rec lookups.Record, name, link str
 	if inspect != nil {
 		found = h.inspect(rec.Command, inspect)
 	}
-	return kybflow.Artifact{
+	art = kybflow.Artifact{
 		Name: name, Bucket: obj.Bucket, Key: obj.Key, Size: obj.Size, SHA256: obj.SHA256, ContentType: obj.ContentType,
-	}, found, nil
+	}
+	if report != nil && report.sig != nil {
+		art.Signature = report.sig
+		h.c.Metrics.ReportSignatures.WithLabelValues(string(report.sig.Status)).Inc()
+		if report.sig.Status != kybflow.SignatureValid {
+			h.log.Warn("report signature not valid", "lookup_id", id, "artifact", name, "signature", report.sig.Status, "reason", report.sig.Reason)
+			if h.c.Reports.FailUnlessValid {
+				return art, found, &errSignature{name: name, sig: *report.sig}
+			}
+		}
+	}
+	return art, found, nil
 }
 
 // maxInspectedJSON bounds the copy of a JSON result read for its summary;

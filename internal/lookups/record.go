@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -86,6 +87,18 @@ type Record struct {
 	// record written before it has none, and its completed event no
 	// summary.
 	Summary *kybflow.Summary `json:"summary,omitempty"`
+	// ReportLinks are the report links the stored JSON gives (its
+	// links.reports), by report type as the JSON names it: where a report
+	// that the session answer does not list is downloaded from.
+	// ResultsUntil is until when the results can be downloaded, as known
+	// when the JSON was stored (the JSON's links.expires, the session's
+	// jsonData expiry, or then plus the two-hour lifetime, whichever is
+	// first): the wait for a wanted report ends then. MissingReports are
+	// the wanted reports the lookup completed without, because they never
+	// appeared within that wait. All optional: no version bump.
+	ReportLinks    map[string]string `json:"reportLinks,omitempty"`
+	ResultsUntil   time.Time         `json:"resultsUntil,omitzero"`
+	MissingReports []string          `json:"missingReports,omitempty"`
 	// Comparison is, for a monitor's run, how its JSON compares with the
 	// previous run's: recorded before the ending, so that a redelivery
 	// neither compares again nor reports twice. Optional: no version bump.
@@ -168,6 +181,8 @@ func (r Record) clone() Record {
 	c := r
 	c.Artifacts = slices.Clone(r.Artifacts)
 	c.OmittedExpands = slices.Clone(r.OmittedExpands)
+	c.ReportLinks = maps.Clone(r.ReportLinks)
+	c.MissingReports = slices.Clone(r.MissingReports)
 	c.Summary = r.Summary.Clone()
 	if r.Comparison != nil {
 		cmp := *r.Comparison
@@ -186,10 +201,11 @@ func (r Record) clone() Record {
 	return c
 }
 
-// encode is the stored form of r, at this Version.
+// encode is the stored form of r, at this Version. The command's metadata
+// is kept byte for byte: the events made of the record echo it.
 func encode(r Record) ([]byte, error) {
 	r.Version = Version
-	return json.Marshal(r)
+	return kybflow.MarshalKeepingMetadata(r, r.Command.Metadata, "command", "metadata")
 }
 
 // decode reads a stored record, and upgrades one of an older version to

@@ -20,6 +20,7 @@ package lookups
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -167,6 +168,39 @@ func (r *Record) Store(seen Phase, arts []kybflow.Artifact, omitted []string, su
 	if summary != nil {
 		r.Summary = summary.Clone()
 	}
+	return nil
+}
+
+// NoteResults records, for an opened lookup whose JSON is stored, the
+// report links the JSON gives (when links is not nil) and until when the
+// results can be downloaded (when until is not zero; the earliest
+// recorded wins). Allowed while it is in phase seen.
+func (r *Record) NoteResults(seen Phase, links map[string]string, until time.Time) error {
+	if err := r.in(seen); err != nil {
+		return err
+	}
+	if links != nil {
+		r.ReportLinks = maps.Clone(links)
+	}
+	if !until.IsZero() && (r.ResultsUntil.IsZero() || until.Before(r.ResultsUntil)) {
+		r.ResultsUntil = until
+	}
+	return nil
+}
+
+// Miss records the wanted reports a lookup completes without (they never
+// appeared within the wait its results allow), sorted. Allowed while it is
+// in phase seen; the ending (Complete) follows on the same write.
+func (r *Record) Miss(seen Phase, reports []string) error {
+	if err := r.in(seen); err != nil {
+		return err
+	}
+	for _, x := range reports {
+		if !slices.Contains(r.MissingReports, x) {
+			r.MissingReports = append(r.MissingReports, x)
+		}
+	}
+	slices.Sort(r.MissingReports)
 	return nil
 }
 

@@ -80,7 +80,7 @@ func (s *Store) Get(ctx context.Context, key string) (Record, uint64, error) {
 
 // Create stores a new record; ErrExists when there is one.
 func (s *Store) Create(ctx context.Context, r Record) (uint64, error) {
-	b, err := json.Marshal(r)
+	b, err := kybflow.MarshalKeepingMetadata(r, r.Definition.Lookup.Metadata, "definition", "lookup", "metadata")
 	if err != nil {
 		return 0, err
 	}
@@ -115,7 +115,7 @@ func (s *Store) Apply(ctx context.Context, key string, t Transition) (Record, ui
 		} else if err != nil {
 			return r, rev, fmt.Errorf("monitor %s: %w", key, err)
 		}
-		b, err := json.Marshal(next)
+		b, err := kybflow.MarshalKeepingMetadata(next, next.Definition.Lookup.Metadata, "definition", "lookup", "metadata")
 		if err != nil {
 			return r, rev, err
 		}

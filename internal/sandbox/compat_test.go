@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,7 +84,7 @@ func TestClientDecodesSandboxJSON(t *testing.T) {
 			t.Error("ssn present without SSN access")
 		}
 	}
-	if len(bo.Metadata.OmittedFields) != 1 || bo.Metadata.OmittedFields[0] != "ssn" {
+	if !slices.Equal(bo.Metadata.OmittedFields, []string{"ssn", "identificationNumber"}) {
 		t.Errorf("omittedFields %v", bo.Metadata.OmittedFields)
 	}
 

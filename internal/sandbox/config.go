@@ -47,8 +47,19 @@ type Config struct {
 	ClientID, ClientSecret string
 	// WebhookSecret signs webhooks the Standard Webhooks way when set
 	// (whsec_<base64> or <base64>, see amlapi.ParseWebhookSecret); without
-	// it webhooks are sent unsigned.
+	// it webhooks are sent unsigned. Several, separated by spaces or
+	// commas, sign each webhook with each (a rotation).
 	WebhookSecret string
+	// WebhookAuth is how webhooks are authenticated (a WebhookAuth value,
+	// webhook_auth.go); empty: standard-webhooks with WebhookSecret, none
+	// without.
+	WebhookAuth WebhookAuth
+	// WebhookBearerToken is the static token of bearer-token webhooks (the
+	// first, when several are given separated by spaces or commas).
+	WebhookBearerToken string
+	// WebhookJWTAudience is the aud of bearer-jwt webhooks (default: the
+	// ClientID). Their iss is the issuer, BaseURL+IssuerPath.
+	WebhookJWTAudience string
 	// BaseURL is the absolute URL of the API root, used in links and in the
 	// issuer. Empty: taken from each request (http://<Host>). Start sets it.
 	BaseURL string
@@ -79,6 +90,13 @@ type Config struct {
 	// each PDF report is padded with filler pages to about this many bytes.
 	// Reports are streamed, never held in memory.
 	ReportSize int64
+	// SigningCert and SigningKey sign the PDF reports; both or neither.
+	// SigningCert is PEM certificates: the signing certificate, then its
+	// issuers up to the trust anchor, the last one, served at CAPath.
+	// SigningKey is the PEM private key of the first (ECDSA P-256 or RSA of
+	// at least 2048 bits). Neither: New generates a test CA.
+	SigningCert []byte
+	SigningKey  SecretPEM
 	// SessionShape is the shape of GET session answers: ShapeModel
 	// (default: model.go's Session, with statuses, links and expiry) or
 	// ShapeGuide (the guides' only example: a plain status per entity under
@@ -163,6 +181,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ReportSize < 0 {
 		return bad("ReportSize", c.ReportSize, "a size ≥ 0 bytes (0: natural size)")
 	}
+	if (len(c.SigningCert) == 0) != (len(c.SigningKey) == 0) {
+		return Config{}, fmt.Errorf("%w: SigningCert (SANDBOX_SIGNING_CERT) and SigningKey (SANDBOX_SIGNING_KEY) go together: set both or neither",
+			ErrInvalidConfig)
+	}
+	if len(c.SigningCert) > 0 {
+		if _, _, err := parseSigning(c.SigningCert, c.SigningKey); err != nil {
+			return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+	}
 	if c.WebhookWorkers < 0 {
 		return bad("WebhookWorkers", c.WebhookWorkers, "a count ≥ 0 (0 means the default)")
 	}
@@ -185,9 +212,12 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.WebhookSecret != "" {
-		if _, err := amlapi.ParseWebhookSecret(c.WebhookSecret); err != nil {
+		if _, err := amlapi.ParseWebhookSecrets(c.WebhookSecret); err != nil {
 			return bad("WebhookSecret", "(redacted)", "whsec_<base64> or <base64>: "+err.Error())
 		}
+	}
+	if err := c.checkWebhookAuth(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	switch c.SessionShape {
 	case "":

@@ -154,7 +154,13 @@ func (s *Sandbox) jsonDocument(sess *session, base string) ([]byte, error) {
 		for _, r := range sess.reports {
 			links[r] = base + amlapi.ReportLinkPath(sess.kind, sess.id, r)
 		}
-		doc = o.organizationDocument(blocksOf(sess.expands), links)
+		od := o.organizationDocument(blocksOf(sess.expands), links)
+		if od.Links != nil {
+			// Until when the data and reports can be read: the JSON's
+			// lifetime, from when it was ready.
+			od.Links.Expires = sess.tl.ready[0].Add(sess.tl.life).UTC().Format(time.RFC3339)
+		}
+		doc = od
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -165,8 +171,8 @@ func (s *Sandbox) jsonDocument(sess *session, base string) ([]byte, error) {
 
 // nationalRegistryFields splits the requested beneficial owners expands
 // into those honoured and those left out for lack of access: citizenship
-// and birthplace need National Registry access GRANTED; ssn needs that and
-// SSNAccess.
+// and birthplace need National Registry access GRANTED; ssn (or the
+// guide's identificationNumber) needs that and SSNAccess.
 func (s *Sandbox) nationalRegistryFields(expands []string) (honoured, omitted []string) {
 	granted := s.cfg.NationalRegistry == amlapi.AccessGranted
 	for _, e := range amlapi.BeneficialExpands {
@@ -174,7 +180,7 @@ func (s *Sandbox) nationalRegistryFields(expands []string) (honoured, omitted []
 			continue
 		}
 		ok := granted
-		if e == "ssn" {
+		if slices.Contains(amlapi.IdentityNumberExpands, e) {
 			ok = granted && s.cfg.SSNAccess
 		}
 		if ok {

@@ -226,6 +226,7 @@ func (s *Sandbox) open(k amlapi.Kind, c amlapi.Country, req createRequest, clien
 		life = min(life, ExpiresAtOnceLifetime)
 	}
 	sess.tl = newTimeline(now, readyAfter, s.cfg.ReportInterval, life, s.cfg.Lifetime, len(sess.reports), sess.failing)
+	sess.tl.delayReports(sess.behaviour, readyAfter)
 
 	s.sessMu.Lock()
 	if len(s.sessions) >= s.sessSweep {

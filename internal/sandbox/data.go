@@ -83,7 +83,11 @@ type org struct {
 	signature    string
 	procuration  string
 	procurators  []*person
-	contact      *person  // an extra role of a type the client does not know
+	contact      *person // an extra role of a type the client does not know
+	deputyChair  *person // the roles below are drawn last, so that adding them changed nothing else
+	secretary    *person
+	foreignRep   *person // a foreign entity's representative (NUF in Norway; a branch elsewhere)
+	trustee      *person
 	hitSuffix    string   // reference number of sanction matches
 	hits         []string // keys of the sanction lists that match (see sanctionLists)
 	status       amlapi.OrganizationStatus
@@ -244,6 +248,26 @@ func newOrg(c amlapi.Country, k identifier.Kind, id string) *org {
 		o.owners = nil
 	}
 	o.hitSuffix = g.digits(5)
+	// Drawn after everything else, so that the rest of an identifier's
+	// data is what it was before these roles existed.
+	if !o.typ.sole {
+		if g.chance(0.35) {
+			x := g.person(p, c)
+			o.deputyChair = &x
+		}
+		if g.chance(0.2) {
+			x := g.person(p, c)
+			o.secretary = &x
+		}
+		if o.typ.code == "NUF" || g.chance(0.05) {
+			x := g.person(p, c)
+			o.foreignRep = &x
+		}
+		if g.chance(0.05) {
+			x := g.person(p, c)
+			o.trustee = &x
+		}
+	}
 	return o
 }
 

@@ -1,6 +1,10 @@
 package sandbox
 
-import "github.com/kybflow/kybflow/internal/amlapi"
+import (
+	"encoding/json"
+
+	"github.com/kybflow/kybflow/internal/amlapi"
+)
 
 // The JSON documents. Conventions (see docs/sandbox.md):
 //   - only the requested blocks are present; keyInformation always is;
@@ -17,6 +21,7 @@ const schemaVersion = "sandbox-1"
 
 // blocks are the leaf blocks an organization session requested.
 type blocks struct {
+	lei                                                          bool
 	address, accounting, keyFigures, auditor, accountant, credit bool
 	beneficials, subsidiaries, shareholders, indicators          bool
 	authorities, roles, sanction, ofac                           bool
@@ -29,6 +34,8 @@ func blocksOf(expands []string) blocks {
 	var b blocks
 	for _, e := range expands {
 		switch e {
+		case "keyInformation.lei":
+			b.lei = true
 		case "address":
 			b.address = true
 		case "financials":
@@ -89,22 +96,23 @@ type registryEntry struct {
 }
 
 type keyInformation struct {
-	Name               string          `json:"name"`
-	OrganizationNumber string          `json:"organizationNumber"`
-	DUNSNumber         string          `json:"dunsNumber"`
-	LEI                *string         `json:"lei"`
-	OrganizationType   codeDesc        `json:"organizationType"`
-	Country            string          `json:"country"`
-	RegistrationDate   string          `json:"registrationDate"`
-	WebPage            string          `json:"webPage"`
-	Employees          int             `json:"employees"`
-	Registries         []registryEntry `json:"registries"`
-	Status             string          `json:"status"`
-	Sectors            []codeDesc      `json:"sectors"`
-	Purpose            string          `json:"purpose"`
-	Sources            []string        `json:"sources"`
-	MarketSegment      string          `json:"marketSegment"` // extra
-	Metadata           metadata        `json:"metadata"`
+	Name                string          `json:"name"`
+	OrganizationNumber  string          `json:"organizationNumber"`
+	DUNSNumber          string          `json:"dunsNumber"`
+	LEI                 *optionalString `json:"lei,omitempty"` // only with the keyInformation.lei expand; null when none
+	OrganizationType    codeDesc        `json:"organizationType"`
+	Country             string          `json:"country"`
+	RegistrationDate    string          `json:"registrationDate"`
+	WebPage             string          `json:"webPage"`
+	Employees           int             `json:"employees"`
+	Registries          []registryEntry `json:"registries"`
+	Status              string          `json:"status"`
+	InstitutionalSector codeDesc        `json:"institutionalSector"`
+	IndustrySector      codeDesc        `json:"industrySector"`
+	Purpose             string          `json:"purpose"`
+	Sources             []string        `json:"sources"`
+	MarketSegment       string          `json:"marketSegment"` // extra
+	Metadata            metadata        `json:"metadata"`
 }
 
 type addressBlock struct {
@@ -113,14 +121,31 @@ type addressBlock struct {
 	Metadata        metadata `json:"metadata"`
 }
 
+// optionalString is a string that is JSON null when empty.
+type optionalString string
+
+func (s optionalString) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(s))
+}
+
 type keyFigures struct {
-	Year           int      `json:"year"`
-	Currency       string   `json:"currency"`
-	EquityRatio    float64  `json:"equityRatio"`
-	ProfitMargin   float64  `json:"profitMargin"`
-	ReturnOnAssets float64  `json:"returnOnAssets"`
-	RevenueGrowth  float64  `json:"revenueGrowth"`
-	Metadata       metadata `json:"metadata"`
+	ShareCapital    int64            `json:"shareCapital"`
+	Currency        string           `json:"currency"`
+	AccountingYears []keyFiguresYear `json:"accountingYears"`
+	Sources         []string         `json:"sources"`
+	Metadata        metadata         `json:"metadata"`
+}
+
+type keyFiguresYear struct {
+	Year            int    `json:"year"`
+	Currency        string `json:"currency"`
+	Turnover        int64  `json:"turnover"`
+	OperatingProfit int64  `json:"operatingProfit"`
+	Equity          int64  `json:"equity"`
+	Earnings        int64  `json:"earnings"`
 }
 
 type orgBlock struct {
@@ -170,7 +195,7 @@ type beneficialJSON struct {
 	OwnedThrough        *orgLink      `json:"ownedThrough,omitempty"` // extra
 	Citizenship         []string      `json:"citizenship,omitempty"`
 	Birthplace          *birthplace   `json:"birthplace,omitempty"`
-	SSN                 string        `json:"ssn,omitempty"`
+	SSN                 string        `json:"identificationNumber,omitempty"`
 }
 
 type birthplace struct {
@@ -195,12 +220,14 @@ type subsidiaryJSON struct {
 	Share              float64 `json:"share"`
 }
 
+// indicators are numbers (the guide's "set of numbers"; see amlapi's
+// Indicators for their meaning).
 type indicators struct {
-	ComplexOwnership   bool     `json:"complexOwnership"`
-	ForeignOwnership   bool     `json:"foreignOwnership"`
-	PubliclyListed     bool     `json:"publiclyListed"`
+	ComplexOwnership   int      `json:"complexOwnership"`
+	ForeignOwnership   float64  `json:"foreignOwnership"`
+	PubliclyListed     int      `json:"publiclyListed"`
 	OwnershipLayers    int      `json:"ownershipLayers"`
-	BeneficialsUnknown bool     `json:"beneficialOwnersUnknown"`
+	BeneficialsUnknown float64  `json:"beneficialOwnersUnknown"`
 	Metadata           metadata `json:"metadata"`
 }
 
@@ -242,20 +269,23 @@ type screenedList struct {
 }
 
 type sanctionMatch struct {
-	Name           string   `json:"name"`
-	MatchIndicator int      `json:"matchIndicator"`
-	Aliases        []string `json:"aliases"`
-	EntityType     string   `json:"entityType"`
-	ListName       string   `json:"listName"`
-	Source         string   `json:"source"`
-	Reference      string   `json:"reference"`
-	ListedDate     string   `json:"listedDate"`
-	UpdatedDate    string   `json:"updatedDate"`
-	URLs           []string `json:"urls"`
+	Name                      string   `json:"name"`
+	MatchIndicator            int      `json:"matchIndicator"`
+	MatchIndicatorDescription string   `json:"matchIndicatorDescription"`
+	AliasList                 []string `json:"aliasList"`
+	Address                   address  `json:"address"`
+	EntityType                string   `json:"entityType"`
+	ListName                  string   `json:"listName"`
+	Source                    string   `json:"source"`
+	Reference                 string   `json:"reference"`
+	ListedDate                string   `json:"listedDate"`
+	UpdatedDate               string   `json:"updatedDate"`
+	URLs                      []string `json:"urls"`
 }
 
 type sanctionBlock struct {
 	Status     string          `json:"status"`
+	Message    string          `json:"message"`
 	ScreenedAt string          `json:"screenedAt"`
 	Lists      []screenedList  `json:"lists"`
 	Matches    []sanctionMatch `json:"matches"`
@@ -264,6 +294,7 @@ type sanctionBlock struct {
 
 type linksDoc struct {
 	Reports map[amlapi.ReportType]string `json:"reports"`
+	Expires string                       `json:"expires,omitempty"` // until when the data and reports can be read
 }
 
 type sandboxNote struct {

@@ -80,7 +80,7 @@ func TestBlocksCoverEveryExpand(t *testing.T) {
 		}
 	}
 	for _, e := range amlapi.BeneficialExpands {
-		if !slices.Contains([]string{"citizenship", "birthplace", "ssn"}, e) {
+		if !slices.Contains([]string{"citizenship", "birthplace", "ssn", "identificationNumber"}, e) {
 			t.Errorf("beneficial expand %q is not handled", e)
 		}
 	}

@@ -44,6 +44,10 @@ type profile struct {
 
 	// Role descriptions in the country's language.
 	roleCEO, roleChair, roleBoard, roleDeputy, roleAuditor, roleAccountant, roleOwner, roleContact string
+	roleDeputyChair, roleCompanySec, roleForeignRep, roleTrustee                                   string
+	// Institutional sectors (code, description) of companies and of sole
+	// proprietorships.
+	sectorCompany, sectorSole [2]string
 	// Signature rules and procuration.
 	signatureRules []string
 	soleSignature  string
@@ -103,6 +107,9 @@ var noProfile = profile{
 	auditorWord: "Revisjon", accountantWord: "Regnskap", holdingWord: "Holding",
 	roleCEO: "Daglig leder", roleChair: "Styrets leder", roleBoard: "Styremedlem", roleDeputy: "Varamedlem",
 	roleAuditor: "Revisor", roleAccountant: "Regnskapsfører", roleOwner: "Innehaver", roleContact: "Kontaktperson",
+	roleDeputyChair: "Nestleder", roleCompanySec: "Selskapssekretær", roleForeignRep: "Norsk representant for utenlandsk enhet",
+	roleTrustee:   "Bobestyrer",
+	sectorCompany: [2]string{"2100", "Private aksjeselskaper mv."}, sectorSole: [2]string{"8200", "Personlig næringsdrivende"},
 	signatureRules: []string{"Styrets leder alene", "To styremedlemmer i fellesskap", "Daglig leder og styrets leder hver for seg", "Styret i fellesskap"},
 	soleSignature:  "Innehaver alene",
 	procurations:   []string{"Daglig leder alene", "To i fellesskap"},
@@ -148,6 +155,9 @@ var seProfile = profile{
 	auditorWord: "Revision", accountantWord: "Redovisning", holdingWord: "Holding",
 	roleCEO: "Verkställande direktör", roleChair: "Styrelseordförande", roleBoard: "Styrelseledamot", roleDeputy: "Styrelsesuppleant",
 	roleAuditor: "Revisor", roleAccountant: "Redovisningskonsult", roleOwner: "Innehavare", roleContact: "Kontaktperson",
+	roleDeputyChair: "Vice ordförande", roleCompanySec: "Bolagssekreterare", roleForeignRep: "Filialens verkställande direktör",
+	roleTrustee:   "Konkursförvaltare",
+	sectorCompany: [2]string{"11000", "Icke-finansiella bolag"}, sectorSole: [2]string{"14100", "Egenföretagare"},
 	signatureRules: []string{"Styrelsen", "Firman tecknas av styrelsen samt av två ledamöter i förening", "Firman tecknas av styrelsen samt av ordföranden ensam"},
 	soleSignature:  "Innehavaren",
 	procurations:   []string{"Verkställande direktören i löpande förvaltning"},
@@ -193,6 +203,9 @@ var fiProfile = profile{
 	auditorWord: "Tilintarkastus", accountantWord: "Tilitoimisto", holdingWord: "Holding",
 	roleCEO: "Toimitusjohtaja", roleChair: "Hallituksen puheenjohtaja", roleBoard: "Hallituksen jäsen", roleDeputy: "Hallituksen varajäsen",
 	roleAuditor: "Tilintarkastaja", roleAccountant: "Kirjanpitäjä", roleOwner: "Elinkeinonharjoittaja", roleContact: "Yhteyshenkilö",
+	roleDeputyChair: "Hallituksen varapuheenjohtaja", roleCompanySec: "Yhtiön sihteeri", roleForeignRep: "Sivuliikkeen edustaja",
+	roleTrustee:   "Pesänhoitaja",
+	sectorCompany: [2]string{"S11", "Yritykset"}, sectorSole: [2]string{"S14", "Kotitaloudet"},
 	signatureRules: []string{"Hallitus", "Toimitusjohtaja yksin", "Hallituksen puheenjohtaja yksin", "Kaksi hallituksen jäsentä yhdessä"},
 	soleSignature:  "Elinkeinonharjoittaja",
 	procurations:   []string{"Prokuristi yksin", "Kaksi prokuristia yhdessä"},

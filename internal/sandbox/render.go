@@ -29,18 +29,23 @@ func (o *org) src(name string) source {
 	return source{Name: name, Authority: o.p.authority, Updated: day(o.updated)}
 }
 
-func (o *org) keyInformation(ss *sourceSet) keyInformation {
+// keyInformation renders the keyInformation block; lei tells whether the
+// keyInformation.lei expand asked for the LEI (then null when there is
+// none).
+func (o *org) keyInformation(ss *sourceSet, lei bool) keyInformation {
 	ki := keyInformation{
 		Name: o.name, OrganizationNumber: o.number, DUNSNumber: o.duns,
 		OrganizationType: codeDesc{o.typ.code, o.typ.description},
 		Country:          string(o.country), RegistrationDate: day(o.registered), WebPage: o.webPage,
 		Employees: o.employees, Status: string(o.status),
-		Sectors: []codeDesc{{o.trade.nace, o.trade.description}},
-		Purpose: o.trade.purpose, Sources: []string{o.p.mainRegister},
+		InstitutionalSector: o.institutionalSector(),
+		IndustrySector:      codeDesc{o.trade.nace, o.trade.description},
+		Purpose:             o.trade.purpose, Sources: []string{o.p.mainRegister},
 		Metadata: ss.meta(o.src(o.p.mainRegister)),
 	}
-	if o.lei != "" {
-		ki.LEI = &o.lei
+	if lei {
+		v := optionalString(o.lei)
+		ki.LEI = &v
 	}
 	for i, r := range o.registries {
 		ki.Registries = append(ki.Registries, registryEntry{r, o.p.authority, true, day(o.registered.AddDate(0, 0, 3*i))})
@@ -78,7 +83,7 @@ func (o *org) beneficials(nrFields []string) []beneficialJSON {
 				b.Citizenship = ow.citizenship
 			case "birthplace":
 				b.Birthplace = &birthplace{ow.birthplace, "NO"}
-			case "ssn":
+			case "ssn", "identificationNumber":
 				b.SSN = ow.ssn
 			}
 		}
@@ -92,7 +97,7 @@ func (o *org) beneficials(nrFields []string) []beneficialJSON {
 // tells whether the session's token held the OFAC scope.
 func (o *org) organizationDocument(b blocks, reportLinks map[amlapi.ReportType]string) organizationDoc {
 	var ss sourceSet
-	doc := organizationDoc{SchemaVersion: schemaVersion, KeyInformation: o.keyInformation(&ss), Sandbox: note()}
+	doc := organizationDoc{SchemaVersion: schemaVersion, KeyInformation: o.keyInformation(&ss, b.lei), Sandbox: note()}
 	reg := o.src(o.p.mainRegister)
 	if b.address {
 		doc.Address = addressBlock{o.postal, o.visiting, ss.meta(reg)}
@@ -108,19 +113,7 @@ func (o *org) organizationDocument(b blocks, reportLinks map[amlapi.ReportType]s
 		if b.keyFigures {
 			f.KeyFigures = struct{}{}
 			if len(o.accounts) > 0 {
-				a := o.accounts[0]
-				kf := keyFigures{Year: a.Year, Currency: a.Currency, Metadata: ss.meta(acc)}
-				if a.TotalAssets > 0 {
-					kf.EquityRatio = round2(float64(a.Equity) / float64(a.TotalAssets))
-					kf.ReturnOnAssets = round2(float64(a.OperatingResult) / float64(a.TotalAssets))
-				}
-				if a.Revenue > 0 {
-					kf.ProfitMargin = round2(float64(a.OperatingResult) / float64(a.Revenue))
-				}
-				if len(o.accounts) > 1 && o.accounts[1].Revenue > 0 {
-					kf.RevenueGrowth = round2(float64(a.Revenue)/float64(o.accounts[1].Revenue) - 1)
-				}
-				f.KeyFigures = kf
+				f.KeyFigures = o.keyFigures(ss.meta(acc))
 			}
 		}
 		ref := func(r *orgRef) any {
@@ -184,11 +177,7 @@ func (o *org) organizationDocument(b blocks, reportLinks map[amlapi.ReportType]s
 					layers = 2
 				}
 			}
-			w.Indicators = indicators{
-				ComplexOwnership: layers > 1, PubliclyListed: o.typ.listed, OwnershipLayers: layers,
-				BeneficialsUnknown: len(o.owners) == 0,
-				Metadata:           ss.meta(o.src(o.p.ownersSource), o.src(o.p.sharesSource)),
-			}
+			w.Indicators = o.indicators(layers, ss.meta(o.src(o.p.ownersSource), o.src(o.p.sharesSource)))
 		}
 		doc.Ownership = w
 	}
@@ -258,6 +247,18 @@ func (o *org) roles() []roleJSON {
 		out = append(out, roleJSON{Type: "ACCOUNTANT", Description: o.p.roleAccountant, Name: o.accountant.name,
 			OrganizationNumber: o.accountant.number, Since: day(o.accountant.since)})
 	}
+	if o.deputyChair != nil {
+		add("DEPUTY_CHAIRMAN", o.p.roleDeputyChair, o.deputyChair)
+	}
+	if o.secretary != nil {
+		add("COMPANY_SECRETARY", o.p.roleCompanySec, o.secretary)
+	}
+	if o.foreignRep != nil {
+		add("REPRESENTATIVE_FOREIGN_ENTITY", o.p.roleForeignRep, o.foreignRep)
+	}
+	if o.trustee != nil {
+		add("TRUSTEE", o.p.roleTrustee, o.trustee)
+	}
 	if o.contact != nil {
 		// A role type the client's model does not know, on purpose.
 		add("CONTACT_PERSON", o.p.roleContact, o.contact)
@@ -266,7 +267,7 @@ func (o *org) roles() []roleJSON {
 }
 
 func (o *org) sanction(ofac bool, ss *sourceSet) sanctionBlock {
-	s := sanctionBlock{Status: "NO_HIT", ScreenedAt: day(o.updated), Matches: []sanctionMatch{}}
+	s := sanctionBlock{Status: "NO_HIT", Message: "No match in the screened sanction lists.", ScreenedAt: day(o.updated), Matches: []sanctionMatch{}}
 	var srcs []source
 	for _, l := range sanctionLists() {
 		if l.ofac && !ofac {
@@ -281,7 +282,7 @@ func (o *org) sanction(ofac bool, ss *sourceSet) sanctionBlock {
 		m := sanctionMatch{
 			Name: o.name, EntityType: "ORGANIZATION", ListName: l.name, Source: l.source, Reference: ref,
 			ListedDate: "2022-03-15", UpdatedDate: day(o.updated), URLs: []string{l.url + ref},
-			Aliases: []string{strings.ToUpper(o.name)},
+			AliasList: []string{strings.ToUpper(o.name)}, Address: o.visiting,
 		}
 		switch l.key {
 		case "eu":
@@ -289,16 +290,19 @@ func (o *org) sanction(ofac bool, ss *sourceSet) sanctionBlock {
 		case "un":
 			m.MatchIndicator = 430
 			m.Name = strings.Fields(o.name)[0] + " Trading " + o.typ.code
-			m.Aliases = []string{o.name}
+			m.AliasList = []string{o.name}
+			m.Address = address{City: o.visiting.City, Country: o.visiting.Country}
 		case "ofac":
 			m.MatchIndicator = 480
 		default:
 			continue
 		}
+		m.MatchIndicatorDescription = matchDescription(m.MatchIndicator)
 		s.Matches = append(s.Matches, m)
 	}
 	if len(s.Matches) > 0 {
 		s.Status = "HIT"
+		s.Message = "Possible match in the screened sanction lists."
 	}
 	s.Metadata = ss.meta(srcs...)
 	return s
@@ -322,4 +326,79 @@ func (o *org) beneficialDocument(nrFields, omitted []string, access amlapi.Natio
 	}
 	doc.Metadata = beneficialMeta{Sources: ss.all, NationalRegistry: access, OmittedFields: omitted}
 	return doc
+}
+
+// matchDescription says a match indicator (0 to 500) in words.
+func matchDescription(indicator int) string {
+	switch {
+	case indicator >= 480:
+		return "Strong match"
+	case indicator >= 400:
+		return "Probable match"
+	default:
+		return "Weak match"
+	}
+}
+
+// keyFigures renders financials.keyFigures from the accounts (there are
+// some): the share capital, and the figures of each accounting year.
+func (o *org) keyFigures(meta metadata) keyFigures {
+	kf := keyFigures{ShareCapital: o.shareCapital(), Currency: o.p.currency, Sources: []string{o.p.accountsSource}, Metadata: meta}
+	for _, a := range o.accounts {
+		kf.AccountingYears = append(kf.AccountingYears, keyFiguresYear{
+			Year: a.Year, Currency: a.Currency, Turnover: a.Revenue, OperatingProfit: a.OperatingResult,
+			Equity: a.Equity, Earnings: a.NetResult,
+		})
+	}
+	return kf
+}
+
+// shareCapital is the number of shares held (a nominal value of 1 each),
+// or the country's minimum share capital when no shareholders are known.
+func (o *org) shareCapital() int64 {
+	var n int64
+	for _, s := range o.shareholders {
+		n += s.shares
+	}
+	if n > 0 {
+		return n
+	}
+	switch o.country {
+	case amlapi.SE:
+		return 25_000
+	case amlapi.FI:
+		return 2_500
+	}
+	return 30_000
+}
+
+// indicators renders ownership.indicators as numbers: how many owners hold
+// through another company, the share held from abroad (the synthetic
+// owners are all domestic), listed (1/0), the layers of ownership, and the
+// share of the ownership whose beneficial owners are not known (all of it
+// when none are registered, else none: the synthetic registry is whole).
+func (o *org) indicators(layers int, meta metadata) indicators {
+	ind := indicators{OwnershipLayers: layers, Metadata: meta}
+	for _, ow := range o.owners {
+		if ow.viaHolding != "" {
+			ind.ComplexOwnership++
+		}
+	}
+	if o.typ.listed {
+		ind.PubliclyListed = 1
+	}
+	if len(o.owners) == 0 {
+		ind.BeneficialsUnknown = 100
+	}
+	return ind
+}
+
+// institutionalSector is the organization's institutional sector: that of
+// companies, or of households for a sole proprietorship (synthetic codes in
+// the style of each country's sector classification).
+func (o *org) institutionalSector() codeDesc {
+	if o.typ.sole {
+		return codeDesc{o.p.sectorSole[0], o.p.sectorSole[1]}
+	}
+	return codeDesc{o.p.sectorCompany[0], o.p.sectorCompany[1]}
 }

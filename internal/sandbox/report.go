@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,12 +17,18 @@ import (
 // page 2 is a summary; with Config.ReportSize, filler pages follow until the
 // file is about that size. A report is a function of its session and type
 // only, so its size is computed by writing it to a counter first.
-// Unlike the real API's, sandbox reports are not digitally signed.
+//
+// Every report is signed (signing.go), PAdES baseline B-B, as it is
+// streamed: the writer hashes the file as it goes, and appends the
+// signature as an incremental update, so memory does not grow with the
+// report's size. The signing time, /M, is when the report became READY, and
+// the signature is deterministic, so a report is the same bytes on every
+// download. The report identifiers make bad ones.
 
 type labels struct {
 	aml, certificate, organization, identifier, country, reportType, session, created, summary,
 	keyInfo, orgType, registered, status, address, roles, owners, sanction, registries, purpose, signature,
-	none, synthetic, appendix string
+	none, synthetic, signed, unsigned, appendix, reason string
 }
 
 func labelsFor(lang string) labels {
@@ -33,8 +40,11 @@ func labelsFor(lang string) labels {
 			summary: "Sammendrag", keyInfo: "Nøkkelopplysninger", orgType: "Organisasjonsform", registered: "Registrert",
 			status: "Status", address: "Adresse", roles: "Roller", owners: "Reelle rettighetshavere",
 			sanction: "Sanksjonsscreening", registries: "Registre", purpose: "Formål", signature: "Signatur",
-			none: "Ingen", synthetic: "SANDKASSE: syntetiske data, ikke en ekte rapport, ikke signert.",
+			none: "Ingen", synthetic: "SANDKASSE: syntetiske data, ikke en ekte rapport.",
+			signed:   "Signert av sandkassens test-CA (se /_sandbox/ca.pem), ikke av BankID.",
+			unsigned: "Ikke signert.",
 			appendix: "Vedlegg (utfylling)",
+			reason:   "Syntetisk rapport fra kybflow AML-sandkassen, signert av dens test-CA, ikke av BankID",
 		}
 	}
 	return labels{
@@ -43,8 +53,11 @@ func labelsFor(lang string) labels {
 		summary: "Summary", keyInfo: "Key information", orgType: "Organization type", registered: "Registered",
 		status: "Status", address: "Address", roles: "Roles", owners: "Beneficial owners",
 		sanction: "Sanction screening", registries: "Registries", purpose: "Purpose", signature: "Signature rights",
-		none: "None", synthetic: "SANDBOX: synthetic data, not a real report, not signed.",
+		none: "None", synthetic: "SANDBOX: synthetic data, not a real report.",
+		signed:   "Signed by the sandbox's test CA (see /_sandbox/ca.pem), not by BankID.",
+		unsigned: "Not signed.",
 		appendix: "Appendix (padding)",
+		reason:   "Synthetic report of the kybflow AML sandbox, signed by its test CA, not by BankID",
 	}
 }
 
@@ -92,10 +105,29 @@ func (s *Sandbox) writeReport(out io.Writer, sess *session, rt amlapi.ReportType
 	if rt == amlapi.ReportCertificateOfIncorporation {
 		title = l.certificate
 	}
-	w := pdf.NewWriter(out, pdf.Info{
+	if sess.behaviour == BehaviourReportNotPDF {
+		return writeNotPDF(out, sess, rt)
+	}
+	info := pdf.Info{
 		Title: title + " – " + o.name, Author: "kybflow AML sandbox", Subject: "session " + sess.id,
 		Creator: "kybflow aml-sandbox", Producer: "kybflow internal/sandbox/pdf", Created: sess.tl.created,
-	})
+	}
+	var w *pdf.Writer
+	signedBy := l.unsigned
+	if signer := s.signing.signer(sess.behaviour); signer == nil {
+		w = pdf.NewWriter(out, info)
+	} else {
+		if sess.behaviour == BehaviourReportTampered {
+			out = &tamperer{w: out, at: TamperedOffset}
+		}
+		w = pdf.NewSignedWriter(out, info, pdf.Signature{
+			Time:   sess.tl.ready[max(sess.reportIndex(rt), 0)],
+			Name:   signer.Certificate().Subject.CommonName,
+			Reason: l.reason,
+			Sign:   signer.Sign,
+		})
+		signedBy = l.signed
+	}
 	var p pdf.Page
 
 	// Page 1: what the report is about.
@@ -111,6 +143,7 @@ func (s *Sandbox) writeReport(out io.Writer, sess *session, rt amlapi.ReportType
 	c.field(l.created, sess.tl.created.UTC().Format("2006-01-02 15:04:05 MST"))
 	c.gap()
 	c.text(pdf.Regular, 9, l.synthetic)
+	c.text(pdf.Regular, 9, signedBy)
 	p.Text(pdf.Regular, 8, marginX, 30, "1")
 	if err := w.AddPage(&p); err != nil {
 		return w.Size(), fmt.Errorf("write report page 1: %w", err)
@@ -192,6 +225,40 @@ func (s *Sandbox) writeReport(out io.Writer, sess *session, rt amlapi.ReportType
 		return w.Size(), fmt.Errorf("write report: %w", err)
 	}
 	return w.Size(), nil
+}
+
+// tamperer passes bytes through to w, changing the one at offset at: it
+// alters a signed report after it was signed.
+type tamperer struct {
+	w  io.Writer
+	at int64 // the offset of the byte to change
+	n  int64 // bytes passed so far
+}
+
+func (t *tamperer) Write(b []byte) (int, error) {
+	if i := t.at - t.n; i >= 0 && i < int64(len(b)) {
+		b = bytes.Clone(b) // the caller's buffer stays as it was
+		b[i] ^= 0x01
+	}
+	n, err := t.w.Write(b)
+	t.n += int64(n)
+	return n, err
+}
+
+// writeNotPDF writes the "report" of a BehaviourReportNotPDF session: an
+// HTML error page, such as a proxy in front of the API might answer, and
+// returns its size.
+func writeNotPDF(out io.Writer, sess *session, rt amlapi.ReportType) (int64, error) {
+	n, err := fmt.Fprintf(out, `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>502 Bad Gateway</title></head>
+<body><h1>502 Bad Gateway</h1>
+<p>The report service did not answer. (kybflow sandbox: this %s report of session %s is not a PDF on purpose.)</p>
+</body></html>
+`, rt, sess.id)
+	if err != nil {
+		return int64(n), fmt.Errorf("write not-a-PDF report: %w", err)
+	}
+	return int64(n), nil
 }
 
 // mustKind is the organization-number kind of a country of the sandbox.

@@ -52,8 +52,10 @@ type Sandbox struct {
 
 	sequences sessionCounter // sessions per changing identifier
 
-	insp inspector
-	wh   dispatcher
+	insp    inspector
+	wh      dispatcher
+	signer  webhookSigner  // bearer-jwt webhooks' key, served at IssuerPath+JWKSPath
+	signing *reportSigning // the PDF reports' signers (signing.go)
 
 	running atomic.Bool
 }
@@ -73,6 +75,9 @@ func New(cfg Config) (*Sandbox, error) {
 		tokenSweep: 1024,
 		sessions:   make(map[string]*session),
 		sessSweep:  1024,
+	}
+	if s.signing, err = newReportSigning(c, time.Now()); err != nil {
+		return nil, fmt.Errorf("sandbox: report signing: %w", err)
 	}
 	s.insp.init()
 	s.wh.init()
@@ -98,6 +103,7 @@ func (s *Sandbox) routes() {
 
 	handle("GET "+IssuerPath+amlapi.WellKnownPath, s.latent(s.handleDiscovery))
 	handle("POST "+IssuerPath+amlapi.TokenPath, s.latent(s.handleToken))
+	handle("GET "+IssuerPath+JWKSPath, s.latent(s.handleJWKS))
 
 	for _, c := range []amlapi.Country{amlapi.NO, amlapi.SE, amlapi.FI} {
 		handle("POST "+amlapi.CreateOrganizationPath(c), s.api(s.slowCreate(s.handleCreate(amlapi.KindOrganization, c))))
@@ -111,6 +117,7 @@ func (s *Sandbox) routes() {
 	handle("GET "+amlapi.AccessRightsPath, s.api(s.handleAccessRights))
 
 	handle("GET "+InspectPath, s.handleInspect)
+	handle("GET "+CAPath, s.handleCA)
 	handle("POST "+ResetPath, s.handleReset)
 	handle("/", s.latent(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusNotFound, amlapi.CodeNotFound, "no endpoint "+r.Method+" "+r.URL.Path)

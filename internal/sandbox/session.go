@@ -63,6 +63,40 @@ func newTimeline(created time.Time, readyAfter, interval, life, forgetAfter time
 	return tl
 }
 
+// neverAfter is how long after its creation a BehaviourReportsNever
+// session's reports become READY: never, for a test (and still a duration
+// time can hold).
+const neverAfter = 100 * 365 * 24 * time.Hour
+
+// delayReports moves the reports of a session with behaviour b: for
+// BehaviourReportsLate, the first report is READY ReportsLateFactor ×
+// readyAfter after the JSON (the others follow at their intervals); for
+// BehaviourReportsNever, never. Other behaviours are left alone.
+func (tl *timeline) delayReports(b Behaviour, readyAfter time.Duration) {
+	if len(tl.ready) < 2 || !tl.failAt.IsZero() {
+		return
+	}
+	switch b {
+	case BehaviourReportsLate:
+		shift := ReportsLateFactor * readyAfter
+		for i := 1; i < len(tl.ready); i++ {
+			tl.ready[i] = tl.ready[i].Add(shift)
+		}
+		tl.forgetAt = tl.forgetAt.Add(shift)
+	case BehaviourReportsNever:
+		for i := 1; i < len(tl.ready); i++ {
+			tl.ready[i] = tl.created.Add(neverAfter)
+		}
+		tl.forgetAt = tl.created.Add(neverAfter)
+	}
+}
+
+// unlisted reports whether a guide-shaped answer leaves the reports out
+// (the JSON's links.reports names them).
+func (s *session) unlisted() bool {
+	return s.behaviour == BehaviourReportsLate || s.behaviour == BehaviourReportsNever
+}
+
 // last is when the last entity becomes READY: the session is DONE then.
 func (tl *timeline) last() time.Time { return tl.ready[len(tl.ready)-1] }
 
@@ -133,10 +167,15 @@ func (s *session) view(now time.Time, base string) amlapi.Session {
 // guideView is the GET session answer at now in the guides' example shape
 // (Config.SessionShape "guide"): a plain status per entity, under jsonData
 // and <type>-report, and nothing else: no session status, no links (the
-// client downloads from the model's content paths, which serve it).
+// client downloads from the model's content paths, which serve it). The
+// reports of a BehaviourReportsLate or BehaviourReportsNever session are
+// not listed at all: only the JSON's links.reports names them.
 func (s *session) guideView(now time.Time) map[string]amlapi.EntityStatus {
 	st, _ := s.tl.entity(0, now)
 	v := map[string]amlapi.EntityStatus{"jsonData": st}
+	if s.unlisted() {
+		return v
+	}
 	for i, r := range s.reports {
 		st, _ := s.tl.entity(i+1, now)
 		v[string(r)+amlapi.GuideReportSuffix] = st

@@ -23,8 +23,12 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.BaseURL, "SANDBOX_BASE_URL", "base-url", "", "base URL in links and the issuer; empty: http://<listen address>")
 	s.String(&c.ClientID, "AML_CLIENT_ID", "client-id", DefaultClientID, "the accepted OAuth2 client id")
 	s.String(&c.ClientSecret, "AML_CLIENT_SECRET", "client-secret", DefaultClientSecret, "the accepted OAuth2 client secret")
-	s.SecretFunc("WEBHOOK_SECRET", "webhook-secret", "sign webhooks with this secret, whsec_<base64> or <base64> (Standard Webhooks); unsigned when empty",
+	s.SecretFunc("WEBHOOK_SECRET", "webhook-secret", "sign webhooks with this secret, whsec_<base64> or <base64> (Standard Webhooks; several, separated by spaces or commas, sign with each); unsigned when empty",
 		into(&c.WebhookSecret, parseWebhookSecret))
+	s.Func("SANDBOX_WEBHOOK_AUTH", "webhook-auth", "", "how webhooks are authenticated: standard-webhooks (WEBHOOK_SECRET), bearer-token (WEBHOOK_BEARER_TOKEN), bearer-jwt (a JWT signed with the key at the issuer's JWKS) or none; empty: standard-webhooks with WEBHOOK_SECRET, none without",
+		into(&c.WebhookAuth, parseWebhookAuth))
+	s.Secret(&c.WebhookBearerToken, "WEBHOOK_BEARER_TOKEN", "webhook-bearer-token", "bearer-token: the token webhooks carry (the first, when several are given)")
+	s.String(&c.WebhookJWTAudience, "SANDBOX_WEBHOOK_JWT_AUDIENCE", "webhook-jwt-audience", "", "bearer-jwt: the aud of the webhooks' JWTs; empty: the client id")
 	s.Func("SANDBOX_ALLOWED_SCOPES", "allowed-scopes", strings.Join(knownScopes, ","), "scopes a token may have, comma separated",
 		into(&c.AllowedScopes, parseScopes))
 	c.RegisterReadyAfter(s)
@@ -39,6 +43,13 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Switch(&c.SSNAccess, "SANDBOX_SSN_ACCESS", "ssn-access", false, "honour the ssn expand (with national-registry GRANTED)")
 	s.Func("SANDBOX_REPORT_SIZE", "report-size", "0", "pad PDF reports to about this size (bytes, or with kB, MB, GB, KiB, MiB, GiB); 0: natural size",
 		into(&c.ReportSize, parseSize))
+	s.Func("SANDBOX_SIGNING_CERT", "signing-cert", "",
+		"PEM file: the certificate that signs PDF reports, then its chain up to the trust anchor served at /_sandbox/ca.pem; with signing-key; empty: a generated test CA",
+		into(&c.SigningCert, readPEMFile(func(b []byte) error { _, err := parseCertificates(b); return err })))
+	s.Func("SANDBOX_SIGNING_KEY", "signing-key", "", "PEM file: the private key of signing-cert (ECDSA P-256 or RSA ≥ 2048 bits)",
+		into(&c.SigningKey, func(v string) (SecretPEM, error) {
+			return readPEMFile(func(b []byte) error { _, err := parsePrivateKey(b); return err })(v)
+		}))
 	s.Func("SANDBOX_SESSION_SHAPE", "session-shape", string(ShapeModel),
 		"shape of GET session answers: model (statuses, links, expiry) or guide (the guides' example: a plain status per entity, no links)",
 		into(&c.SessionShape, parseShape))
@@ -109,7 +120,7 @@ func parseRate(v string) (float64, error) {
 
 func parseWebhookSecret(v string) (string, error) {
 	if v != "" {
-		if _, err := amlapi.ParseWebhookSecret(v); err != nil {
+		if _, err := amlapi.ParseWebhookSecrets(v); err != nil {
 			return "", err
 		}
 	}

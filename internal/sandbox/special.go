@@ -26,7 +26,20 @@ const (
 	// BehaviourExpires: entities expire ExpiresAtOnceLifetime after they are
 	// READY (the session is still forgotten only Lifetime after that).
 	BehaviourExpires Behaviour = "expires"
+	// BehaviourReportsLate: the reports are READY ReportsLateFactor ×
+	// ReadyAfter after the JSON (within its lifetime), and a guide-shaped
+	// session answer does not list them: the JSON's links.reports does.
+	BehaviourReportsLate Behaviour = "reports-late"
+	// BehaviourReportsNever: the reports never become READY (their links
+	// answer 409 not ready; the session stays IN_PROGRESS until forgotten),
+	// and a guide-shaped session answer does not list them: the JSON's
+	// links.reports does.
+	BehaviourReportsNever Behaviour = "reports-never"
 )
+
+// ReportsLateFactor multiplies ReadyAfter for the delay between the JSON
+// and the first report of a BehaviourReportsLate session.
+const ReportsLateFactor = 10
 
 // ExpiresAtOnceLifetime is the lifetime of the entities of a
 // BehaviourExpires session (or Config.Lifetime, if shorter).
@@ -57,6 +70,14 @@ const (
 	ExpiresNO = "910000047"
 	ExpiresSE = "5599000048"
 	ExpiresFI = "9900005-0"
+
+	ReportsLateNO = "910000055"
+	ReportsLateSE = "5599000055"
+	ReportsLateFI = "9900006-9"
+
+	ReportsNeverNO = "910000063"
+	ReportsNeverSE = "5599000063"
+	ReportsNeverFI = "9900007-7"
 )
 
 // Special is one special identifier.
@@ -75,6 +96,8 @@ func SpecialIdentifiers() []Special {
 		{BehaviourNoOwners, NoOwnersNO, NoOwnersSE, NoOwnersFI, "Sandbox No Owners"},
 		{BehaviourSlow, SlowNO, SlowSE, SlowFI, "Sandbox Slow"},
 		{BehaviourExpires, ExpiresNO, ExpiresSE, ExpiresFI, "Sandbox Expires"},
+		{BehaviourReportsLate, ReportsLateNO, ReportsLateSE, ReportsLateFI, "Sandbox Reports Late"},
+		{BehaviourReportsNever, ReportsNeverNO, ReportsNeverSE, ReportsNeverFI, "Sandbox Reports Never"},
 	})
 }
 
@@ -101,7 +124,7 @@ func identifiersOf(rows []identifierRow) []Special {
 // special returns the special entry of a canonical identifier of country c,
 // if it is one.
 func special(c amlapi.Country, id string) (Special, bool) {
-	for _, s := range append(SpecialIdentifiers(), ChangingIdentifiers()...) {
+	for _, s := range append(append(SpecialIdentifiers(), ChangingIdentifiers()...), ReportIdentifiers()...) {
 		if s.Country == c && s.Identifier == id {
 			return s, true
 		}

@@ -17,7 +17,7 @@ import (
 func TestSpecialIdentifiersAreValid(t *testing.T) {
 	t.Parallel()
 	specials := sandbox.SpecialIdentifiers()
-	if len(specials) != 15 {
+	if len(specials) != 21 {
 		t.Fatalf("%d special identifiers", len(specials))
 	}
 	for _, s := range specials {
@@ -145,11 +145,18 @@ func TestBeneficialOwners(t *testing.T) {
 					}
 				}
 				for _, f := range all {
-					if _, ok := m[f]; ok != slices.Contains(tc.want, f) {
-						t.Errorf("owner has %s: %v, want %v", f, ok, slices.Contains(tc.want, f))
+					field := f
+					if f == "ssn" { // the expand's field has the guide's name
+						field = "identificationNumber"
+					}
+					if _, ok := m[field]; ok != slices.Contains(tc.want, f) {
+						t.Errorf("owner has %s: %v, want %v", field, ok, slices.Contains(tc.want, f))
 					}
 				}
-				if ssn, ok := m["ssn"].(string); ok && !syntheticFNR(ssn) {
+				if _, ok := m["ssn"]; ok {
+					t.Error("the identity number under the older name ssn")
+				}
+				if ssn, ok := m["identificationNumber"].(string); ok && !syntheticFNR(ssn) {
 					t.Errorf("ssn %s is not a valid synthetic (month+80) number", ssn)
 				}
 			}

@@ -28,6 +28,7 @@ type discovery struct {
 	GrantTypes  []string `json:"grant_types_supported"`
 	AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	Scopes      []string `json:"scopes_supported"`
+	JWKSURI     string   `json:"jwks_uri"` // the keys of bearer-jwt webhooks
 }
 
 func (s *Sandbox) handleDiscovery(w http.ResponseWriter, r *http.Request) {
@@ -37,6 +38,7 @@ func (s *Sandbox) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		GrantTypes:  []string{"client_credentials"},
 		AuthMethods: []string{"client_secret_basic", "client_secret_post"},
 		Scopes:      s.cfg.AllowedScopes,
+		JWKSURI:     issuer + JWKSPath,
 	})
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -283,12 +282,8 @@ func (s *Sandbox) post(ctx context.Context, d *delivery) (int, error) {
 	}
 	req.Header.Set("Content-Type", amlapi.ContentTypeJSON)
 	req.Header.Set("User-Agent", "kybflow-aml-sandbox")
-	now := time.Now()
-	if s.cfg.WebhookSecret != "" {
-		amlapi.SetWebhookHeaders(req.Header, s.cfg.WebhookSecret, d.msgID, now, d.body)
-	} else {
-		req.Header.Set(amlapi.HeaderWebhookID, d.msgID)
-		req.Header.Set(amlapi.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+	if err := s.authenticateWebhook(req.Header, d, time.Now()); err != nil {
+		return 0, err
 	}
 	resp, err := s.cfg.WebhookClient.Do(req)
 	if err != nil {

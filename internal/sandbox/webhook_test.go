@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -211,5 +212,71 @@ func TestRunLifecycle(t *testing.T) {
 	}
 	if _, err := sandbox.Start(sandbox.Config{Faults: sandbox.Faults{ErrorRate: 2}}, "127.0.0.1:0"); !errors.Is(err, sandbox.ErrInvalidConfig) {
 		t.Errorf("Start with a bad config = %v", err)
+	}
+}
+
+// How webhooks are authenticated is checked at New: each way needs its
+// setting, and the errors quote no secret.
+func TestWebhookAuthConfig(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  sandbox.Config
+		want string // "" for valid
+	}{
+		{sandbox.Config{}, ""},
+		{sandbox.Config{WebhookSecret: "whsec_YQ== Yg=="}, ""},
+		{sandbox.Config{WebhookAuth: sandbox.WebhookStandard}, "WebhookSecret"},
+		{sandbox.Config{WebhookAuth: sandbox.WebhookBearerToken}, "WebhookBearerToken"},
+		{sandbox.Config{WebhookAuth: sandbox.WebhookBearerToken, WebhookBearerToken: "secret\"token"}, "WebhookBearerToken"},
+		{sandbox.Config{WebhookAuth: sandbox.WebhookBearerToken, WebhookBearerToken: "tok-1, tok-2"}, ""},
+		{sandbox.Config{WebhookAuth: sandbox.WebhookBearerJWT}, "BaseURL"},
+		{sandbox.Config{WebhookAuth: sandbox.WebhookBearerJWT, BaseURL: "http://127.0.0.1:1"}, ""},
+		{sandbox.Config{WebhookAuth: "hmac"}, "WebhookAuth"},
+	} {
+		_, err := sandbox.New(tt.cfg)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%+v: %v", tt.cfg.WebhookAuth, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "secret\"token")):
+			t.Errorf("%q: %v, want an error naming %s", tt.cfg.WebhookAuth, err, tt.want)
+		}
+	}
+}
+
+// The discovery document names the JWKS of bearer-jwt webhooks, and it
+// serves one public ES256 key.
+func TestWebhookJWKS(t *testing.T) {
+	t.Parallel()
+	srv, err := sandbox.Start(sandbox.Config{WebhookAuth: sandbox.WebhookBearerJWT}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	get := func(url string, out any) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", url, resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var disc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	get(srv.IssuerURL()+amlapi.WellKnownPath, &disc)
+	if disc.JWKSURI != srv.IssuerURL()+sandbox.JWKSPath {
+		t.Fatalf("jwks_uri %q", disc.JWKSURI)
+	}
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	get(disc.JWKSURI, &set)
+	if len(set.Keys) != 1 || set.Keys[0]["alg"] != "ES256" || set.Keys[0]["kid"] == "" || set.Keys[0]["d"] != nil {
+		t.Fatalf("JWKS %v, want one public ES256 key with a kid", set.Keys)
 	}
 }

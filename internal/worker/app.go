@@ -195,8 +195,9 @@ func (a *App) EnsureTopology(ctx context.Context) error {
 		Events: res.Events, DuplicateWindow: a.cfg.Duplicates,
 		Subjects: a.topo.Subjects, Keys: kybflow.ObjectKeys{Prefix: a.cfg.KeyPrefix}, Source: a.cfg.EventSource,
 		WebhookURL: a.cfg.WebhookURL, Lease: a.cfg.OpenLease, MaxWait: a.cfg.MaxWait,
-		Poll:   handler.Poll{Initial: a.cfg.PollInitial, Max: a.cfg.PollMax, MaxWithWebhooks: a.cfg.PollMaxWebhook},
-		Logger: a.log, Metrics: handler.NewMetrics(a.registry), Tracer: a.tracing,
+		Reports: handler.Reports{Trust: a.cfg.ReportTrust, FailUnlessValid: a.cfg.ReportSignaturePolicy == PolicyFail},
+		Poll:    handler.Poll{Initial: a.cfg.PollInitial, Max: a.cfg.PollMax, MaxWithWebhooks: a.cfg.PollMaxWebhook},
+		Logger:  a.log, Metrics: handler.NewMetrics(a.registry), Tracer: a.tracing,
 	})
 	if err != nil {
 		return err

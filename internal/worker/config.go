@@ -18,6 +18,7 @@ import (
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/lookups"
 	"github.com/kybflow/kybflow/internal/opshttp"
+	"github.com/kybflow/kybflow/internal/reportsig"
 	"github.com/kybflow/kybflow/natsconn"
 )
 
@@ -76,6 +77,16 @@ type Config struct {
 	// SessionBudget caps the sessions all replicas open together, per
 	// window (SESSION_BUDGET; none: unlimited).
 	SessionBudget []budget.Limit
+
+	// Reports name the CAs a report's signer must chain to
+	// (REPORT_TRUST_CA); ReportTrust is what Validate loaded from them,
+	// or, set in code (development mode, tests), the store itself.
+	Reports     reportsig.Settings
+	ReportTrust *reportsig.Trust
+	// ReportSignaturePolicy is what a report whose signature is not valid
+	// does (REPORT_SIGNATURE_POLICY): flag (stored, its status on the
+	// artifact) or fail (the lookup fails, code report_signature_invalid).
+	ReportSignaturePolicy string
 
 	TopologyMode   string
 	StreamReplicas int
@@ -171,6 +182,9 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Func("SESSION_BUDGET", "session-budget", "", "cap on the paid sessions all workers together open, as <sessions>/<window> limits, e.g. 100/1h,1000/24h (empty: unlimited); a lookup over it waits for the next window, never fails; monitor runs leave a tenth of each window to on-demand lookups",
 		func(v string) (err error) { c.SessionBudget, err = budget.ParseLimits(v); return err })
 
+	c.Reports.Register(s)
+	s.String(&c.ReportSignaturePolicy, "REPORT_SIGNATURE_POLICY", "report-signature-policy", PolicyFlag, "what a report whose signature is not valid does: flag (stored, its signature status on the artifact and the object) or fail (the lookup fails with code report_signature_invalid; needs REPORT_TRUST_CA)")
+
 	s.String(&c.TopologyMode, "TOPOLOGY_MODE", "topology-mode", TopologyManage, "manage: create or update the streams, bucket and consumers at start; verify: only check that they exist (the operator makes them with `worker topology`), so the worker's NATS user needs no rights to manage them")
 	s.Int(&c.StreamReplicas, "STREAM_REPLICAS", "stream-replicas", 1, "replicas of every stream and bucket (3 on a production cluster)")
 	s.Duration(&c.EventsMaxAge, "EVENTS_MAX_AGE", "events-max-age", 7*24*time.Hour, "how long events are kept in the events stream")
@@ -236,7 +250,32 @@ func (c *Config) Validate() error {
 	ck.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT", "must be positive")
 	ck.Check(c.HandlerTimeout > c.OpenLease && c.HandlerTimeout > c.AML.RetryBudget, "HANDLER_TIMEOUT", "must be longer than OPEN_LEASE (%s) and AML_RETRY_MAX_ELAPSED (%s): cutting a create-session call short could open a second session; got %s", c.OpenLease, c.AML.RetryBudget, c.HandlerTimeout)
 	ck.EventSource(c.EventSource)
+	c.checkReports(&ck)
 	return ck.Err()
+}
+
+// The values of REPORT_SIGNATURE_POLICY.
+const (
+	PolicyFlag = "flag"
+	PolicyFail = "fail"
+)
+
+// checkReports loads the trust store (unless set in code) and checks the
+// policy against it.
+func (c *Config) checkReports(ck *envconfig.Checker) {
+	known := c.ReportSignaturePolicy == PolicyFlag || c.ReportSignaturePolicy == PolicyFail
+	ck.Check(known, "REPORT_SIGNATURE_POLICY", "%q is not flag or fail", c.ReportSignaturePolicy)
+	if c.ReportTrust == nil {
+		t, err := c.Reports.Load()
+		if err != nil {
+			ck.Check(false, "REPORT_TRUST_CA", "%v", err)
+			return
+		}
+		c.ReportTrust = t
+	}
+	if c.ReportSignaturePolicy == PolicyFail {
+		ck.Check(c.ReportTrust.Len() > 0, "REPORT_SIGNATURE_POLICY", "fail needs REPORT_TRUST_CA: without a trust store no report is valid")
+	}
 }
 
 // ValidateTopology reports the problems of the settings `worker topology`

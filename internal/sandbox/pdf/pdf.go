@@ -12,13 +12,16 @@
 // Layout of the file: header, catalog (object 1), the two fonts (3, 4), for
 // each page its content stream and page object, then at Close the page tree
 // (object 2, written last because it lists every page), the information
-// dictionary, the cross-reference table and the trailer.
+// dictionary, the cross-reference table and the trailer. A Writer made by
+// NewSignedWriter then appends a signature as an incremental update (see
+// Signature).
 package pdf
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"time"
@@ -73,22 +76,29 @@ type Writer struct {
 	err     error // the first write error; sticky
 	closed  bool
 	scratch []byte
+
+	sig  *Signature // nil: unsigned
+	hash hash.Hash  // SHA-256 of every byte written so far, when signing
 }
 
 // NewWriter starts a document on w: it writes the header, the catalog and
 // the fonts. Errors are reported by AddPage and Close.
 func NewWriter(w io.Writer, info Info) *Writer {
-	pw := &Writer{
-		bw:      bufio.NewWriterSize(w, 64<<10),
-		offsets: make([]int64, firstFree),
-		info:    info,
-	}
-	// The second line marks the file as binary for transfer programs.
-	pw.write([]byte("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"))
-	pw.object(objCatalog, "<< /Type /Catalog /Pages 2 0 R >>")
-	pw.object(objFont, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-	pw.object(objBold, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>")
+	pw := &Writer{}
+	pw.start(w, info)
 	return pw
+}
+
+// start writes the header, the catalog and the fonts to out.
+func (w *Writer) start(out io.Writer, info Info) {
+	w.bw = bufio.NewWriterSize(out, 64<<10)
+	w.offsets = make([]int64, firstFree)
+	w.info = info
+	// The second line marks the file as binary for transfer programs.
+	w.write([]byte("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"))
+	w.object(objCatalog, "<< /Type /Catalog /Pages 2 0 R >>")
+	w.object(objFont, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+	w.object(objBold, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>")
 }
 
 // Size is the number of bytes written so far.
@@ -99,11 +109,15 @@ func (w *Writer) Pages() int { return len(w.pages) }
 
 // TrailerSize estimates how many bytes Close will still write for a
 // document of pages pages: the page tree, the information dictionary, the
-// cross-reference table and the trailer. Callers padding a document to a
-// size use it.
+// cross-reference table and the trailer, and the signature's incremental
+// update when signing. Callers padding a document to a size use it.
 func (w *Writer) TrailerSize(pages int) int64 {
 	objects := int64(firstFree + 2*pages + 1)
-	return 64 + int64(pages)*12 + 512 + 20*objects + 64
+	n := 64 + int64(pages)*12 + 512 + 20*objects + 64
+	if w.sig != nil {
+		n += w.sig.updateSize()
+	}
+	return n
 }
 
 // AddPage writes one page: its content stream and its page object.
@@ -117,10 +131,16 @@ func (w *Writer) AddPage(p *Page) error {
 	w.write(p.buf)
 	w.write([]byte("\nendstream\nendobj\n"))
 	page := w.next()
-	w.object(page, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 "+strconv.Itoa(PageWidth)+" "+strconv.Itoa(PageHeight)+
-		"] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents "+strconv.Itoa(content)+" 0 R >>")
+	w.object(page, pageDict(content, ""))
 	w.pages = append(w.pages, page)
 	return w.err
+}
+
+// pageDict is the dictionary of a page whose content stream is object
+// content, with extra entries (such as /Annots) before its end.
+func pageDict(content int, extra string) string {
+	return "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 " + strconv.Itoa(PageWidth) + " " + strconv.Itoa(PageHeight) +
+		"] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents " + strconv.Itoa(content) + " 0 R" + extra + " >>"
 }
 
 // Close writes the page tree, the information dictionary, the
@@ -172,6 +192,9 @@ func (w *Writer) Close() error {
 	}
 	w.write([]byte("trailer\n<< /Size " + strconv.Itoa(len(w.offsets)) + " /Root 1 0 R /Info " + strconv.Itoa(info) +
 		" 0 R >>\nstartxref\n" + strconv.FormatInt(xref, 10) + "\n%%EOF\n"))
+	if w.sig != nil && w.err == nil {
+		w.appendSignature(xref, info)
+	}
 	if w.err == nil {
 		if err := w.bw.Flush(); err != nil {
 			w.err = fmt.Errorf("pdf: %w", err)
@@ -195,6 +218,9 @@ func (w *Writer) object(num int, body string) {
 func (w *Writer) write(b []byte) {
 	if w.err != nil {
 		return
+	}
+	if w.hash != nil {
+		w.hash.Write(b) // a hash.Hash never fails
 	}
 	n, err := w.bw.Write(b)
 	w.n += int64(n)

@@ -12,7 +12,7 @@ import (
 	"github.com/kybflow/kybflow/internal/sandbox/pdf/pdftest"
 )
 
-func sample(t *testing.T, pages int) []byte {
+func sample(t testing.TB, pages int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := pdf.NewWriter(&buf, pdf.Info{

@@ -79,3 +79,30 @@ func ToolsFile(t testing.TB, path string) int {
 	}
 	return pages
 }
+
+// Signatures runs pdfsig (poppler-utils) on data and returns its report.
+// pdfsig exits non-zero for a file without signatures or with an invalid
+// one, so its exit status is not checked: callers read the report. A
+// missing pdfsig skips t, or fails it when REQUIRE_PDF_TOOLS=1.
+func Signatures(t testing.TB, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "signed.pdf")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return SignaturesFile(t, path)
+}
+
+// SignaturesFile is Signatures for a file already on disk.
+func SignaturesFile(t testing.TB, path string) string {
+	t.Helper()
+	bin, err := exec.LookPath("pdfsig")
+	if err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("pdfsig not found and %s=1: %v", RequireEnv, err)
+		}
+		t.Skipf("pdfsig not installed (poppler-utils); set %s=1 to make this a failure", RequireEnv)
+	}
+	out, _ := exec.CommandContext(context.Background(), bin, path).CombinedOutput() //nolint:gosec // G204: pdfsig from PATH, on a test's file
+	return string(out)
+}
