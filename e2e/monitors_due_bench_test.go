@@ -164,7 +164,7 @@ func BenchmarkMonitorRunsDue(b *testing.B) {
 	lastLookup := watch.waitTerminal(b, ids, e.procs(worker))
 	lookups := lastLookup.Sub(first)
 	lookupsMem := scaleMemory(b, worker.pid())
-	time.Sleep(scaleSettle) // sleep: a window for second endings to show (see scaleSettle): a check that nothing more happens
+	scaleSettleWindow()
 	watch.checkEnded(b, ids, "completed")
 	e.checkExits(b, worker)
 	worker.stop(30 * time.Second)
@@ -196,7 +196,7 @@ func BenchmarkMonitorRunsDue(b *testing.B) {
 	created := time.Now()
 	rounds := monitorRunsWait(b, watch, "mon", n, 2, time.Until(due2)+10*time.Minute, e.procs(worker))
 	mem := scaleMemory(b, pid)
-	time.Sleep(scaleSettle) // sleep: a window for second endings to show (see scaleSettle): a check that nothing more happens
+	scaleSettleWindow()
 	gor, heap, _ := scaleWorkerMetrics(ops)
 	e.checkExits(b, worker)
 	took := make([]time.Duration, len(rounds))

@@ -285,7 +285,7 @@ func BenchmarkWorkerRSSLargeReports(b *testing.B) {
 	last := watch.waitTerminal(b, ids, e.procs(worker))
 	took := last.Sub(first)
 	mem := scaleMemory(b, pid)
-	time.Sleep(scaleSettle) // sleep: a window for second endings to show (see scaleSettle): a check that nothing more happens
+	scaleSettleWindow()
 	watch.checkEnded(b, ids, "completed")
 	e.checkExits(b, worker)
 	sizes := watch.reportSizes()

@@ -135,7 +135,7 @@ func (e *scaleEnv) pipelineRound(prefix string, n int, profile bool) scaleRow {
 			b.Logf("CPU profile: %s (go tool pprof -top %s)", p.path, p.path)
 		}
 	}
-	time.Sleep(scaleSettle) // sleep: a window for second endings to show (see scaleSettle): a check that nothing more happens
+	scaleSettleWindow()
 	watch.checkEnded(b, ids, "completed")
 	e.checkExits(b, worker)
 	took := last.Sub(first)

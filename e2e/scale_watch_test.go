@@ -98,6 +98,13 @@ func scaleRepublish(ctx context.Context, js jetstream.JetStream, subject, id str
 	return err
 }
 
+// scaleSettleWindow waits scaleSettle after the last terminal event, for
+// second endings to show: a check that nothing more happens, which no
+// condition can stand for.
+func scaleSettleWindow() {
+	time.Sleep(scaleSettle) // sleep: a window for second endings to show (see scaleSettle): a check that nothing more happens
+}
+
 // scaleWatch reads a stream of events <prefix>.events.<lookupId>.<kind>
 // with an ordered consumer and counts them by lookup and kind.
 type scaleWatch struct {

@@ -100,7 +100,7 @@ func (e *scaleEnv) runWatermillPeer(prefix string, n int) (scaleRow, bool) {
 	}
 	last := watch.waitTerminal(b, ids, append(e.procs(nil), p))
 	used := scaleSampleCPU(b, cpu).minus(before)
-	time.Sleep(scaleSettle) // sleep: a window for second endings to show (see scaleSettle): a check that nothing more happens
+	scaleSettleWindow()
 	watch.checkEnded(b, ids, "completed")
 	e.checkExits(b, nil)
 	for _, x := range p.unexpectedExits() {
