@@ -55,6 +55,16 @@ func openEnum(enum any) any {
 	return []any{map[string]any{"enum": enum}, map[string]any{"type": "string"}}
 }
 
+// onlyConst is the string of a schema that is {"const": <string>} alone.
+func onlyConst(v any) (string, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return "", false
+	}
+	c, ok := m["const"].(string)
+	return c, ok
+}
+
 // stringsOnly reports whether v is a JSON array of strings.
 func stringsOnly(v any) bool {
 	a, ok := v.([]any)
@@ -96,6 +106,22 @@ func openEdits(text []byte) ([]textEdit, error) {
 				key := kt.(string)
 				keyEnd := int(dec.InputOffset())
 				keyStart := bytes.LastIndexByte(text[:keyEnd-1], '"')
+				if key == "dataschema" {
+					// An event type's dataschema, fixed in the closed
+					// schemas: the open ones take any URI (events of
+					// earlier versions carry other ones).
+					var v any
+					if err := dec.Decode(&v); err != nil {
+						return err
+					}
+					end := int(dec.InputOffset())
+					if c, ok := onlyConst(v); ok {
+						valueStart := keyEnd + bytes.IndexByte(text[keyEnd:], '{')
+						q, _ := json.Marshal(c)
+						edits = append(edits, textEdit{valueStart, end, fmt.Appendf(nil, `{ "anyOf": [{ "const": %s }, { "type": "string" }] }`, q)})
+					}
+					continue
+				}
 				if key == "enum" || key == "pattern" {
 					var v any
 					if err := dec.Decode(&v); err != nil {
@@ -202,6 +228,11 @@ func openValue(v any, inIf bool) any {
 			case k == "enum" && !inIf && stringsOnly(val):
 				out["anyOf"] = openEnum(val)
 				continue
+			case k == "dataschema":
+				if c, ok := onlyConst(val); ok {
+					out[k] = map[string]any{"anyOf": []any{map[string]any{"const": c}, map[string]any{"type": "string"}}}
+					continue
+				}
 			}
 			out[k] = openValue(val, inIf || k == "if")
 		}
@@ -301,6 +332,21 @@ func TestGoldenEventsOpen(t *testing.T) {
 		}
 		if validate(closed.event, grown) == nil {
 			t.Errorf("%s with a field added: the closed event schema accepts it", f)
+		}
+		// An event of an earlier version names its schema otherwise (the
+		// schemas-v1 URIs): read as the same file, accepted by the open
+		// schema only.
+		delete(data, "addedLater")
+		if as, ok := data["artifacts"].([]any); ok {
+			delete(as[0].(map[string]any), "addedLater")
+		}
+		e["dataschema"] = "https://github.com/kybflow/kybflow/blob/schemas-v1/docs/schemas/" + filepath.Base(f)
+		older := mustJSON(t, e)
+		if err := validate(open.event, older); err != nil {
+			t.Errorf("%s with an earlier dataschema: open event schema: %v", f, err)
+		}
+		if validate(closed.event, older) == nil {
+			t.Errorf("%s with an earlier dataschema: the closed event schema accepts it", f)
 		}
 	}
 }

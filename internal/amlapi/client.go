@@ -178,11 +178,11 @@ const maxSessionBody = 1 << 20
 // path (ContentLink), as the guides' example shape lists no links.
 func (s *Session) fillLinks(kind Kind, sessionID string) {
 	if s.JSONData.Status == EntityReady && s.JSONData.Link == "" {
-		s.JSONData.Link = ContentLink(kind, sessionID, "")
+		s.JSONData.Link, s.JSONData.Guessed = ContentLink(kind, sessionID, ""), true
 	}
 	for t, e := range s.Reports {
 		if e.Status == EntityReady && e.Link == "" {
-			e.Link = ContentLink(kind, sessionID, t)
+			e.Link, e.Guessed = ContentLink(kind, sessionID, t), true
 			s.Reports[t] = e
 		}
 	}

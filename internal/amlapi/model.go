@@ -108,6 +108,9 @@ type Entity struct {
 	Status  EntityStatus `json:"status"`
 	Link    string       `json:"link,omitempty"`    // set when READY (model); else see ContentLink
 	Expires *Time        `json:"expires,omitempty"` // set when READY: ready time + Lifetime (model)
+	// Guessed: the answer listed it READY without a link, and Link is our
+	// ContentLink (the model's guess of the path), not the API's.
+	Guessed bool `json:"-"`
 }
 
 // UnmarshalJSON reads an entity in either shape: an object with status,

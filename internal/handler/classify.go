@@ -67,10 +67,6 @@ func classifyStore(err error) (bool, time.Duration, kybflow.FailureCode) {
 	switch {
 	case errors.As(err, &se):
 		return true, 0, ""
-	case errors.Is(err, errNotPDF):
-		// Possibly an error page: downloaded again, until the results'
-		// availability ends (then: expired).
-		return true, notPDFRetry, ""
 	case errors.As(err, &sig):
 		return false, 0, kybflow.CodeReportSignatureInvalid
 	}

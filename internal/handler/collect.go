@@ -79,6 +79,15 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 		switch {
 		case listed && ent.Status == amlapi.EntityReady && ent.Link != "":
 			link = ent.Link
+			if ent.Guessed && want.report != "" {
+				// Listed READY without a link (the guides' example): the
+				// JSON's links.reports, when it names one, over our guess.
+				if l := reportLink(stored.links, want.report); l != "" {
+					link = l
+				} else if l := reportLink(rec.ReportLinks, want.report); l != "" {
+					link = l
+				}
+			}
 		case !listed && want.report != "":
 			// Not in the session answer (the guides' shape may list no
 			// reports): the stored JSON's links.reports may name it.
@@ -96,6 +105,13 @@ func (h *Handlers) progress(ctx context.Context, rec lookups.Record, rev uint64)
 			art, found, err := h.store(sctx, rec, want.name, link)
 			if err != nil && !listed && notThereYet(err) {
 				pending = append(pending, want.name) // linked by the JSON, not made yet
+				continue
+			}
+			if errors.Is(err, errNotPDF) {
+				// Not stored (signature.go); asked for again at the next
+				// poll, until the results can no longer be read: then the
+				// lookup completes with it missing.
+				pending = append(pending, want.name)
 				continue
 			}
 			if err != nil {

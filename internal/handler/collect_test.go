@@ -243,3 +243,52 @@ func (dashedReports) Download(_ context.Context, link string) (*amlapi.Download,
 	}
 	return &amlapi.Download{Body: io.NopCloser(strings.NewReader("%PDF-1.7")), Size: 8, ContentType: amlapi.ContentTypePDF}, nil
 }
+
+// A report the session lists READY without a link (the guides' example)
+// is downloaded from the JSON's links.reports, not from the path the
+// model guesses (which answers 404 here, as an expiry would).
+func TestListedReportWithoutLinkReadsTheJSONsLinks(t *testing.T) {
+	h, store, _ := newHandlersWith(t, func(a API) API { return guideListed{API: a} })
+	ctx := context.Background()
+	rec := openedRecord("listed", 0)
+	rec.Command.Reports = []kybflow.ReportType{kybflow.ReportAML}
+	rev, err := store.Create(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, o := h.progress(ctx, rec, rev); !done || !o.IsAck() {
+		t.Fatalf("progress: done %t, %v", done, o)
+	}
+	got, _, _ := store.Get(ctx, "listed")
+	if _, ok := got.Artifact(kybflow.ReportArtifactName(kybflow.ReportAML)); got.State != lookups.Completed || !ok || len(got.MissingReports) != 0 {
+		t.Errorf("%s, artifacts %v, missing %q; want completed with the aml report", got.State, got.Artifacts, got.MissingReports)
+	}
+}
+
+// guideListed answers the guides' shape: statuses only, so the client
+// guesses the links; the JSON links the report elsewhere.
+type guideListed struct{ API }
+
+func (guideListed) Session(_ context.Context, _ amlapi.Kind, id string) (*amlapi.Session, error) {
+	s, err := amlapi.DecodeSession(strings.NewReader(`{"status": "DONE", "jsonData": "READY", "aml-report": "READY"}`))
+	if err != nil {
+		return nil, err
+	}
+	s.JSONData.Link, s.JSONData.Guessed = "https://aml.example/"+id+"/json", true
+	for t, e := range s.Reports {
+		e.Link, e.Guessed = "https://aml.example/guessed/"+string(t), true
+		s.Reports[t] = e
+	}
+	return s, nil
+}
+
+func (guideListed) Download(_ context.Context, link string) (*amlapi.Download, error) {
+	switch {
+	case strings.HasSuffix(link, "/json"):
+		return &amlapi.Download{Body: io.NopCloser(strings.NewReader(`{"keyInformation": {"status": "ACTIVE"}, "links": {"reports": {"aml": "https://aml.example/real/aml"}}}`)),
+			Size: -1, ContentType: amlapi.ContentTypeJSON}, nil
+	case strings.Contains(link, "/guessed/"):
+		return nil, &amlapi.Error{Op: "download", StatusCode: 404, Class: amlapi.Expired, Err: errors.New("not found")}
+	}
+	return &amlapi.Download{Body: io.NopCloser(strings.NewReader("%PDF-1.7")), Size: 8, ContentType: amlapi.ContentTypePDF}, nil
+}

@@ -30,13 +30,10 @@ type Reports struct {
 }
 
 // errNotPDF: the report link answered with something that is no PDF (an
-// error page with a PDF content type, say). Nothing is stored; the
-// download is tried again later, within the results' availability.
+// error page with a PDF content type, say). Nothing is stored; the report
+// is waited for as one not ready (collect.go): asked for again at each
+// poll, and, once the results can no longer be read, missing.
 var errNotPDF = errors.New("not a PDF")
-
-// notPDFRetry is how long a report that was no PDF waits before it is
-// downloaded again.
-const notPDFRetry = time.Minute
 
 // errSignature is a report stored, whose signature is not valid, under
 // REPORT_SIGNATURE_POLICY=fail: the lookup fails with this code.

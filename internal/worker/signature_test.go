@@ -5,7 +5,7 @@ package worker
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,11 +41,10 @@ func (e *env) reportInfo(lookupID string) (blob.Info, error) {
 
 // TestReportSignatures: a valid, a tampered, an untrusted and an unsigned
 // report are each stored and flagged (the default policy), in the event
-// and in the object's metadata; a report that is not a PDF is not stored.
+// and in the object's metadata.
 func TestReportSignatures(t *testing.T) {
 	e := newEnv(t, envOptions{s3: true})
 	trustSandbox(e, PolicyFlag)
-	e.logs = new(testenv.Buffer)
 	e.start(false, 1)
 	cases := []struct {
 		id, identifier string
@@ -60,7 +59,6 @@ func TestReportSignatures(t *testing.T) {
 	for _, c := range cases {
 		e.publish(cmd{LookupID: c.id, Type: "organization", Identifier: c.identifier, Reports: []string{"aml"}}, c.id)
 	}
-	e.publish(cmd{LookupID: "sig-notpdf", Type: "organization", Identifier: sandbox.ReportNotPDFNO, Reports: []string{"aml"}}, "sig-notpdf")
 	for _, c := range cases {
 		d := completedData(t, e.terminal(c.id, 30*time.Second))
 		var sig *kybflow.ReportSignature
@@ -90,19 +88,29 @@ func TestReportSignatures(t *testing.T) {
 		}
 	}
 
-	// Not a PDF: never stored, tried again later; the lookup waits.
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if !strings.Contains(e.logs.String(), `"lookup_id":"sig-notpdf"`) || !strings.Contains(e.logs.String(), "not a PDF") {
-			return fmt.Errorf("no log of the report not stored")
-		}
-		return nil
-	})
+}
+
+// TestReportNotPDF: a report link that answers something that is not a
+// PDF is never stored; it is asked for again at each poll, and once the
+// results can no longer be read (3 s here) the lookup completes without
+// it, listed missing.
+func TestReportNotPDF(t *testing.T) {
+	e := newEnv(t, envOptions{s3: true, sandbox: sandbox.Config{Lifetime: 3 * time.Second}})
+	trustSandbox(e, PolicyFlag)
+	e.logs = new(testenv.Buffer)
+	e.start(false, 1)
+	e.publish(cmd{LookupID: "sig-notpdf", Type: "organization", Identifier: sandbox.ReportNotPDFNO, Reports: []string{"aml"}}, "sig-notpdf")
+	d := completedData(t, e.terminal("sig-notpdf", 30*time.Second))
+	if len(d.Artifacts) != 1 || d.Artifacts[0].Name != kybflow.ArtifactJSON || !slices.Equal(d.MissingReports, []kybflow.ReportType{kybflow.ReportAML}) {
+		t.Errorf("completed %+v; want the JSON only, report aml missing", d)
+	}
 	if _, err := e.reportInfo("sig-notpdf"); err == nil {
 		t.Error("a report that is not a PDF was stored")
 	}
-	if _, ended := e.ending("sig-notpdf"); ended {
-		t.Error("the lookup with a report that is not a PDF ended; want it waiting for a PDF")
+	if !strings.Contains(e.logs.String(), "report not stored") || !strings.Contains(e.logs.String(), "not a PDF") {
+		t.Error("no log of the report not stored, not a PDF")
 	}
+	e.assertExactlyOnce("sig-notpdf")
 }
 
 // TestReportSignaturePolicyFail: under REPORT_SIGNATURE_POLICY=fail a
