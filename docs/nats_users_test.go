@@ -46,7 +46,7 @@ type grants map[string][]string
 // usersFile reads the shipped users as nats-server does, included in a
 // server's authorization block, with its passwords in the environment.
 func usersFile(t *testing.T) map[string]grants {
-	for _, role := range []string{"WORKER", "BRIDGE", "PLATFORM", "SUBSCRIBER", "OPERATOR"} {
+	for _, role := range []string{"WORKER", "BRIDGE", "PLATFORM", "SUBSCRIBER", "OPERATOR", "CONSOLE"} {
 		t.Setenv("KYBFLOW_"+role+"_PASSWORD", "pw-"+role)
 	}
 	users, err := os.ReadFile("../deploy/nats/kybflow-users.conf")

@@ -23,6 +23,7 @@ import (
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/bridge"
 	"github.com/kybflow/kybflow/internal/cli"
+	"github.com/kybflow/kybflow/internal/console"
 	"github.com/kybflow/kybflow/internal/devmode"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/sandbox"
@@ -51,6 +52,7 @@ func binarySettings(t *testing.T) map[string][]setting {
 	}{
 		{"worker", func(s *envconfig.Set) { new(worker.Config).Settings(s) }},
 		{"webhook-bridge", func(s *envconfig.Set) { new(bridge.Config).Settings(s) }},
+		{"console", func(s *envconfig.Set) { new(console.Config).Settings(s) }},
 		{"kybflow-dev", func(s *envconfig.Set) { new(devmode.Config).Settings(s) }},
 		{"aml-sandbox", func(s *envconfig.Set) {
 			new(sandbox.Config).Settings(s)
@@ -246,7 +248,7 @@ func TestDocsNameOnlyRealVariables(t *testing.T) {
 
 // streamNames matches the names of streams and the bucket, of any prefix.
 func streamNames() *regexp.Regexp {
-	return regexp.MustCompile(`^(KV_)?[A-Z0-9_]*_(COMMANDS|CHECKS|WEBHOOKS|EVENTS|DEADLETTER|LOOKUPS|BUDGET|MONITORS|SCHEDULES)$`)
+	return regexp.MustCompile(`^(KV_)?[A-Z0-9_]*_(COMMANDS|CHECKS|WEBHOOKS|EVENTS|DEADLETTER|LOOKUPS|BUDGET|MONITORS|SCHEDULES|AUDIT)$`)
 }
 
 // apiWords are the upper-case string literals of the AML API's model and

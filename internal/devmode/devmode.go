@@ -35,6 +35,7 @@ import (
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/bridge"
 	"github.com/kybflow/kybflow/internal/cli"
+	"github.com/kybflow/kybflow/internal/console"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/natsembed"
@@ -54,6 +55,7 @@ type Config struct {
 	BridgeListen  string
 	WorkerHTTP    string
 	BridgeHTTP    string
+	ConsoleListen string
 	Sample        bool
 
 	// Sandbox is the sandbox's configuration: SANDBOX_READY_AFTER is read,
@@ -75,6 +77,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.BridgeListen, "DEV_BRIDGE_LISTEN", "bridge-listen", "127.0.0.1:8080", "address of the webhook bridge (port 0: any free port)")
 	s.String(&c.WorkerHTTP, "DEV_WORKER_HTTP_ADDR", "worker-http-addr", "127.0.0.1:9090", "worker's /healthz, /readyz and /metrics")
 	s.String(&c.BridgeHTTP, "DEV_BRIDGE_HTTP_ADDR", "bridge-http-addr", "127.0.0.1:9091", "bridge's /healthz, /readyz and /metrics")
+	s.String(&c.ConsoleListen, "DEV_CONSOLE_LISTEN", "console-listen", console.DefaultListen, "address of the web console, a loopback one: it has no login here (port 0: any free port)")
 	c.Sandbox.RegisterReadyAfter(s)
 	s.Bool(&c.Sample, "DEV_SAMPLE", "sample", true, "run a sample lookup at start")
 	c.Log = logging.Settings{Format: "text", Level: "warn"}
@@ -208,8 +211,26 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("worker: %w", err)
 	}
 
+	// The console, without a login: on loopback only (console.Start
+	// refuses another address).
+	ccfg := console.Config{NATS: natsconn.Settings{URL: natsURL}, SubjectPrefix: kybflow.DefaultPrefix, Log: cfg.Log, Storage: blob.Settings{Dir: blobDir}}
+	if blobDir == "" {
+		st := cfg.Storage
+		ccfg.Storage = blob.Settings{Endpoint: st.Endpoint, AccessKey: st.AccessKey, SecretKey: st.SecretKey, Region: st.Region, Secure: st.Secure}
+	}
+	con, err := listenOr(cfg.ConsoleListen, "CONSOLE_LISTEN", say, "console", func(addr string) (*console.App, error) {
+		ccfg.Listen = addr
+		return console.Start(ctx, ccfg, log.With("component", "console"), console.Options{})
+	})
+	if err != nil {
+		w.Close()
+		br.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return w.Run(gctx) })
+	g.Go(func() error { return con.Run(gctx) })
 	g.Go(func() error { return br.Run(gctx) })
 	g.Go(func() error {
 		defer func() { say("\nStopping: the worker drains, then everything stops. Data stays in %s.", dataDir) }()
@@ -219,6 +240,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		say("  AML API sandbox  %s   (inspect: %s/_sandbox/inspect)", sb.URL(), sb.URL())
 		say("  webhook bridge   http://%s/webhooks", br.Addr())
 		say("  worker metrics   http://%s/metrics", w.OpsAddr())
+		say("  console          %s   (no login: loopback only)", con.URL())
 		if blobDir != "" {
 			say("  results          %s", blobDir)
 		} else {

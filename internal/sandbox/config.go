@@ -60,6 +60,13 @@ type Config struct {
 	// WebhookJWTAudience is the aud of bearer-jwt webhooks (default: the
 	// ClientID). Their iss is the issuer, BaseURL+IssuerPath.
 	WebhookJWTAudience string
+	// OIDCRoleClaim is the claim of the ID tokens of the OIDC login that
+	// lists the user's roles (default DefaultOIDCRoleClaim, kybflow_roles).
+	OIDCRoleClaim string
+	// OIDCRedirectURIs are the redirect URIs the OIDC login accepts for
+	// the client; none: any absolute http(s) URL (a sandbox, not a server
+	// to expose).
+	OIDCRedirectURIs []string
 	// BaseURL is the absolute URL of the API root, used in links and in the
 	// issuer. Empty: taken from each request (http://<Host>). Start sets it.
 	BaseURL string
@@ -246,6 +253,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ClientSecret == "" {
 		c.ClientSecret = DefaultClientSecret
 	}
+	if c.OIDCRoleClaim == "" {
+		c.OIDCRoleClaim = DefaultOIDCRoleClaim
+	}
+	c.OIDCRedirectURIs = slices.Clone(c.OIDCRedirectURIs)
 	orDefault(&c.ReadyAfter, DefaultReadyAfter)
 	orDefault(&c.ReportInterval, c.ReadyAfter/2)
 	orDefault(&c.ReportInterval, 1) // ReadyAfter of 1ns

@@ -54,7 +54,8 @@ type Sandbox struct {
 
 	insp    inspector
 	wh      dispatcher
-	signer  webhookSigner  // bearer-jwt webhooks' key, served at IssuerPath+JWKSPath
+	signer  webhookSigner  // bearer-jwt webhooks' and ID tokens' key, served at IssuerPath+JWKSPath
+	logins  oidcLogins     // the OIDC login's codes (oidc_login.go)
 	signing *reportSigning // the PDF reports' signers (signing.go)
 
 	running atomic.Bool
@@ -104,6 +105,8 @@ func (s *Sandbox) routes() {
 	handle("GET "+IssuerPath+amlapi.WellKnownPath, s.latent(s.handleDiscovery))
 	handle("POST "+IssuerPath+amlapi.TokenPath, s.latent(s.handleToken))
 	handle("GET "+IssuerPath+JWKSPath, s.latent(s.handleJWKS))
+	handle("GET "+IssuerPath+AuthPath, s.latent(s.handleAuthorize))
+	handle("POST "+IssuerPath+AuthPath, s.latent(s.handleAuthorize))
 
 	for _, c := range []amlapi.Country{amlapi.NO, amlapi.SE, amlapi.FI} {
 		handle("POST "+amlapi.CreateOrganizationPath(c), s.api(s.slowCreate(s.handleCreate(amlapi.KindOrganization, c))))

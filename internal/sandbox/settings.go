@@ -28,6 +28,8 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.Func("SANDBOX_WEBHOOK_AUTH", "webhook-auth", "", "how webhooks are authenticated: standard-webhooks (WEBHOOK_SECRET), bearer-token (WEBHOOK_BEARER_TOKEN), bearer-jwt (a JWT signed with the key at the issuer's JWKS) or none; empty: standard-webhooks with WEBHOOK_SECRET, none without",
 		into(&c.WebhookAuth, parseWebhookAuth))
 	s.Secret(&c.WebhookBearerToken, "WEBHOOK_BEARER_TOKEN", "webhook-bearer-token", "bearer-token: the token webhooks carry (the first, when several are given)")
+	s.String(&c.OIDCRoleClaim, "SANDBOX_OIDC_ROLE_CLAIM", "oidc-role-claim", DefaultOIDCRoleClaim, "OIDC login: the ID token claim listing the user's roles")
+	s.List(&c.OIDCRedirectURIs, "SANDBOX_OIDC_REDIRECT_URIS", "oidc-redirect-uris", nil, "OIDC login: the redirect URIs accepted, comma separated; empty: any http(s) URL")
 	s.String(&c.WebhookJWTAudience, "SANDBOX_WEBHOOK_JWT_AUDIENCE", "webhook-jwt-audience", "", "bearer-jwt: the aud of the webhooks' JWTs; empty: the client id")
 	s.Func("SANDBOX_ALLOWED_SCOPES", "allowed-scopes", strings.Join(knownScopes, ","), "scopes a token may have, comma separated",
 		into(&c.AllowedScopes, parseScopes))

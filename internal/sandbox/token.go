@@ -28,17 +28,31 @@ type discovery struct {
 	GrantTypes  []string `json:"grant_types_supported"`
 	AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	Scopes      []string `json:"scopes_supported"`
-	JWKSURI     string   `json:"jwks_uri"` // the keys of bearer-jwt webhooks
+	JWKSURI     string   `json:"jwks_uri"` // the keys of bearer-jwt webhooks and of ID tokens
+	// The login of people (oidc_login.go): authorization code with PKCE.
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	ResponseTypes         []string `json:"response_types_supported"`
+	SubjectTypes          []string `json:"subject_types_supported"`
+	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported"`
+	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+	Claims                []string `json:"claims_supported"`
 }
 
 func (s *Sandbox) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	issuer := s.baseURL(r) + IssuerPath
 	s.writeJSON(w, http.StatusOK, discovery{
 		Discovery:   amlapi.Discovery{Issuer: issuer, TokenEndpoint: issuer + amlapi.TokenPath},
-		GrantTypes:  []string{"client_credentials"},
+		GrantTypes:  []string{"client_credentials", grantAuthorizationCode},
 		AuthMethods: []string{"client_secret_basic", "client_secret_post"},
-		Scopes:      s.cfg.AllowedScopes,
+		Scopes:      append([]string{"openid", "profile"}, s.cfg.AllowedScopes...),
 		JWKSURI:     issuer + JWKSPath,
+
+		AuthorizationEndpoint: issuer + AuthPath,
+		ResponseTypes:         []string{"code"},
+		SubjectTypes:          []string{"public"},
+		IDTokenAlgs:           []string{"ES256"},
+		CodeChallengeMethods:  []string{"S256"},
+		Claims:                []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name", "preferred_username", s.cfg.OIDCRoleClaim},
 	})
 }
 
@@ -55,7 +69,11 @@ type tokenAnswer struct {
 	Scope       string `json:"scope"`
 }
 
-// handleToken is the client-credentials token endpoint.
+// grantAuthorizationCode is the grant of the OIDC login (oidc_login.go).
+const grantAuthorizationCode = "authorization_code"
+
+// handleToken is the token endpoint: client credentials, and the
+// authorization codes of the OIDC login.
 func (s *Sandbox) handleToken(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, code, desc string) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -88,13 +106,14 @@ func (s *Sandbox) handleToken(w http.ResponseWriter, r *http.Request) {
 	} else {
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	switch gt := form.Get("grant_type"); gt {
-	case "client_credentials":
+	gt := form.Get("grant_type")
+	switch gt {
+	case "client_credentials", grantAuthorizationCode:
 	case "":
 		fail(http.StatusBadRequest, "invalid_request", "grant_type is required")
 		return
 	default:
-		fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported, not "+gt)
+		fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported, not "+gt)
 		return
 	}
 	if id == "" {
@@ -105,6 +124,10 @@ func (s *Sandbox) handleToken(w http.ResponseWriter, r *http.Request) {
 	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.ClientSecret)) == 1
 	if !idOK || !secretOK {
 		fail(http.StatusUnauthorized, "invalid_client", "unknown client or wrong secret")
+		return
+	}
+	if gt == grantAuthorizationCode {
+		s.exchangeCode(w, r, form, id)
 		return
 	}
 	scopes := strings.Fields(form.Get("scope"))
