@@ -10,6 +10,7 @@
 #   docker build --target webhook-bridge -t ghcr.io/kybflow/kybflow-webhook-bridge:dev .
 #   docker build --target aml-sandbox    -t ghcr.io/kybflow/kybflow-aml-sandbox:dev .
 #   docker build --target amlctl         -t ghcr.io/kybflow/amlctl:dev .
+#   docker build --target console        -t ghcr.io/kybflow/kybflow-console:dev .
 #
 # Multi-arch: docker buildx build --platform linux/amd64,linux/arm64 --target worker ...
 # (the builder runs natively and cross-compiles; CGO is off).
@@ -35,7 +36,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/ \
-        ./cmd/worker ./cmd/webhook-bridge ./cmd/aml-sandbox ./cmd/amlctl
+        ./cmd/worker ./cmd/webhook-bridge ./cmd/aml-sandbox ./cmd/amlctl ./cmd/console
 
 # ---- amlctl: submit, follow and fetch lookups (e.g. kubectl run -it --rm ... amlctl events) ----
 FROM ${RUNTIME_IMAGE} AS amlctl
@@ -67,6 +68,16 @@ COPY --from=build /out/webhook-bridge /usr/local/bin/webhook-bridge
 EXPOSE 8080 9091
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/webhook-bridge"]
+
+# ---- console: pages, documents, /healthz and /readyz on :8090 ----
+FROM ${RUNTIME_IMAGE} AS console
+LABEL org.opencontainers.image.source="https://github.com/kybflow/kybflow" \
+      org.opencontainers.image.title="kybflow-console" \
+      org.opencontainers.image.description="The web console of kybflow: lookups, their events and documents, dead letters, monitors, audit"
+COPY --from=build /out/console /usr/local/bin/console
+EXPOSE 8090
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/console"]
 
 # ---- worker: ops (/healthz, /readyz, /metrics) on :9090 ----
 # Last, so that a build without --target produces the worker.
