@@ -11,7 +11,7 @@ GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 endif
 
 test: vet fmt-check lint contract-tools
-	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" REQUIRE_PDF_TOOLS=1 REQUIRE_MINIO=1 REQUIRE_NODE_CHECKS=1 \
+	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" REQUIRE_PDF_TOOLS=1 REQUIRE_MINIO=1 REQUIRE_NODE_CHECKS=1 REQUIRE_BROWSER=1 \
 		$(GO) test $(TEST_FLAGS) $(PKGS)
 
 tools:

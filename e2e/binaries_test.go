@@ -111,6 +111,7 @@ func waitHTTP(t *testing.T, url string, p *proc) {
 	err := testenv.Poll(60*time.Second, func() error {
 		select {
 		case err := <-p.done:
+			p.done <- err // for start's cleanup, which waits for the exit
 			t.Fatalf("%s exited: %v\n%s", p.name, err, p.out.String())
 		default:
 		}

@@ -30,11 +30,12 @@ func TestDevModeRunsASampleLookup(t *testing.T) {
 	data := t.TempDir()
 	p := start(t, "kybflow-dev", filepath.Join(bin, "kybflow-dev"), []string{"SANDBOX_READY_AFTER=300ms"},
 		"--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
-		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
+		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0", "--console-listen", "127.0.0.1:0")
 
 	if err := testenv.Poll(90*time.Second, func() error {
 		select {
 		case err := <-p.done:
+			p.done <- err // for the cleanup, which waits for the exit
 			t.Fatalf("dev mode exited: %v\n%s", err, p.out.String())
 		default:
 		}
@@ -112,7 +113,7 @@ func TestDevModeStoresInS3WhenConfigured(t *testing.T) {
 		"SANDBOX_READY_AFTER=300ms", "S3_ENDPOINT=" + s3.Endpoint, "S3_ACCESS_KEY=" + s3.AccessKey,
 		"S3_SECRET_KEY=" + s3.SecretKey, "S3_BUCKET=dev-results", "S3_REGION=us-east-1", "S3_SECURE=false",
 	}, "--data-dir", data, "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0", "--bridge-listen", "127.0.0.1:0",
-		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
+		"--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0", "--console-listen", "127.0.0.1:0")
 	if err := testenv.Poll(90*time.Second, func() error {
 		if !strings.Contains(p.out.String(), "Press Ctrl-C to stop.") {
 			return errors.New("not ready")

@@ -30,11 +30,12 @@ func TestPlatformProgramAgainstDevMode(t *testing.T) {
 
 	p := start(t, "kybflow-dev", filepath.Join(bin, "kybflow-dev"), []string{"SANDBOX_READY_AFTER=300ms"},
 		"--data-dir", t.TempDir(), "--sample=false", "--nats-port", "0", "--sandbox-listen", "127.0.0.1:0",
-		"--bridge-listen", "127.0.0.1:0", "--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0")
+		"--bridge-listen", "127.0.0.1:0", "--worker-http-addr", "127.0.0.1:0", "--bridge-http-addr", "127.0.0.1:0", "--console-listen", "127.0.0.1:0")
 	natsURL := regexp.MustCompile(`NATS_URL=(nats://127\.0\.0\.1:[0-9]+)`)
 	testenv.Eventually(t, 90*time.Second, func() error {
 		select {
 		case err := <-p.done:
+			p.done <- err // for start's cleanup, which waits for the exit
 			t.Fatalf("dev mode exited: %v\n%s", err, p.out.String())
 		default:
 		}

@@ -4,7 +4,10 @@
 #     (outside the repo; about 3-5 minutes on 2 cores, once per machine);
 #   - golangci-lint, built from the Go module proxy at a pinned version, into the same place
 #     (about a minute, once);
-#   - pdfinfo (poppler-utils) and qpdf from Debian, to check the sandbox's PDF reports.
+#   - pdfinfo (poppler-utils) and qpdf from Debian, to check the sandbox's PDF reports;
+#   - Chromium, Debian's package chromium (with its dependencies about 1.5 minutes
+#     and 350 MB, once), for the console's browser tests, unless CHROMIUM_BIN names one or
+#     chromium or chromium-browser is on PATH.
 # It prints the path of the MinIO binary on its last line of output to stdout.
 set -euo pipefail
 
@@ -29,12 +32,19 @@ if ! { [ -x "$lint" ] && go version -m "$lint" 2>/dev/null | grep -q "mod[[:spac
 	GOFLAGS=-buildvcs=false go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${GOLANGCI_LINT_VERSION}" >&2
 fi
 
+debs=()
 if ! command -v pdfinfo >/dev/null 2>&1 || ! command -v qpdf >/dev/null 2>&1; then
+	debs+=(poppler-utils qpdf)
+fi
+if [ -z "${CHROMIUM_BIN:-}" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+	debs+=(chromium)
+fi
+if [ "${#debs[@]}" -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "install-tools: installing poppler-utils and qpdf from Debian" >&2
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils qpdf; } >&2
+		echo "install-tools: installing ${debs[*]} from Debian" >&2
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debs[@]}"; } >&2
 	else
-		echo "install-tools: pdfinfo/qpdf missing and cannot apt-get install them; PDF checks will fail under REQUIRE_PDF_TOOLS=1" >&2
+		echo "install-tools: ${debs[*]} missing and cannot apt-get install them; PDF checks will fail under REQUIRE_PDF_TOOLS=1, browser tests under REQUIRE_BROWSER=1" >&2
 	fi
 fi
 

@@ -53,6 +53,10 @@ type Options struct {
 	Auditor Auditor
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Listener, when set, is where the pages are served, opened by the
+	// caller (whose OIDC_REDIRECT_URL must name its address before Start):
+	// CONSOLE_LISTEN then only says what it is.
+	Listener net.Listener
 }
 
 // Start validates cfg, connects to NATS and opens the listener (ctx bounds
@@ -97,15 +101,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 			return nil, err
 		}
 	}
-	ln, err := opshttp.Listen("CONSOLE_LISTEN", cfg.Listen)
-	if err != nil {
-		conn.Close()
-		return nil, err
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = opshttp.Listen("CONSOLE_LISTEN", cfg.Listen); err != nil {
+			conn.Close()
+			return nil, err
+		}
 	}
 	ix := NewIndex()
 	srv, err := newServer(serverConfig{
 		Index: ix, Documents: docs, Auth: opts.Auth, Auditor: opts.Auditor, Log: log, Now: opts.Now,
-		Ready: map[string]opshttp.Check{"nats": conn.Check, "index": ix.Ready},
+		Ready:      map[string]opshttp.Check{"nats": conn.Check, "index": ix.Ready},
+		Deployment: &deployment{nc: conn.Conn, js: js, subjects: subjects, storage: cfg.Storage, settings: cfg.Actions},
 	})
 	if err != nil {
 		ln.Close()

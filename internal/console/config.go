@@ -34,7 +34,9 @@ type Config struct {
 	Auth auth.Settings
 	// Audit is the audit stream's retention (AUDIT_*).
 	Audit audit.Settings
-	Log   logging.Settings
+	// Actions are the worker's settings the actions read (erasure, budget).
+	Actions ActionSettings
+	Log     logging.Settings
 }
 
 // DefaultListen is CONSOLE_LISTEN's default: loopback, the one address
@@ -50,12 +52,13 @@ func (c *Config) Settings(s *envconfig.Set) {
 		"address the console's pages are served on; without OIDC settings only a loopback address is taken")
 	s.String(&c.PublicURL, "CONSOLE_PUBLIC_URL", "public-url", "", "URL users reach the console at, behind a proxy or an ingress (empty: http://CONSOLE_LISTEN)")
 	c.Storage = blob.DefaultSettings()
-	c.Storage.RegisterParts(s, blob.PartS3|blob.PartDir)
+	c.Storage.RegisterParts(s, blob.PartS3|blob.PartBucket|blob.PartDir) // the bucket: for erasures only
 	s.SubjectPrefix(&c.SubjectPrefix)
 	c.Auth = auth.DefaultSettings()
 	c.Auth.Register(s)
 	c.Audit = audit.DefaultSettings()
 	c.Audit.Register(s)
+	c.Actions.Register(s)
 	c.Log = logging.DefaultSettings()
 	c.Log.Register(s)
 }
@@ -74,6 +77,7 @@ func (c *Config) Validate() error {
 	ck.SubjectPrefix(c.SubjectPrefix)
 	c.Auth.Check(&ck)
 	c.Audit.Check(&ck)
+	c.Actions.Check(&ck)
 	c.Log.Check(&ck)
 	return ck.Err()
 }

@@ -29,15 +29,23 @@ type pipeline struct {
 	natsURL string
 	blobDir string
 	client  *client.Client
+	sandbox *sandbox.Server
 }
 
 func startPipeline(t *testing.T) *pipeline {
 	t.Helper()
+	return startPipelineWith(t, sandbox.Config{ReadyAfter: 150 * time.Millisecond, ReportInterval: 50 * time.Millisecond})
+}
+
+// startPipelineWith is startPipeline with the sandbox's configuration sbcfg.
+func startPipelineWith(t *testing.T, sbcfg sandbox.Config) *pipeline {
+	t.Helper()
 	p := &pipeline{natsURL: testenv.NATS(t), blobDir: t.TempDir()}
-	sb, err := sandbox.Start(sandbox.Config{ReadyAfter: 150 * time.Millisecond, ReportInterval: 50 * time.Millisecond}, "127.0.0.1:0")
+	sb, err := sandbox.Start(sbcfg, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.sandbox = sb
 	t.Cleanup(func() { sb.Close() })
 
 	cfg := worker.Defaults()
@@ -81,12 +89,15 @@ func startPipeline(t *testing.T) *pipeline {
 }
 
 // console starts a console on the pipeline with opts, until the test
-// ends, and returns its URL.
-func (p *pipeline) console(t *testing.T, opts Options) *App {
+// ends, and returns it; each of configure changes its Config first.
+func (p *pipeline) console(t *testing.T, opts Options, configure ...func(*Config)) *App {
 	t.Helper()
 	cfg := Config{NATS: natsconn.Settings{URL: p.natsURL}, Listen: "127.0.0.1:0", Log: logging.DefaultSettings(),
 		Auth: auth.DefaultSettings(), Audit: audit.DefaultSettings()}
 	cfg.Storage.Dir = p.blobDir
+	for _, c := range configure {
+		c(&cfg)
+	}
 	app, err := Start(t.Context(), cfg, testLogger(t), opts)
 	if err != nil {
 		t.Fatal(err)

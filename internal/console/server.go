@@ -43,6 +43,9 @@ type serverConfig struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 	Ready     map[string]opshttp.Check
+	// Deployment is what the actions and the health page reach; nil
+	// serves none of their pages.
+	Deployment *deployment
 }
 
 // server serves the console.
@@ -54,7 +57,7 @@ type server struct {
 }
 
 // The pages, each a template of its own over layout.html.
-var pageNames = []string{"list", "lookup", "document", "error"}
+var pageNames = append([]string{"list", "lookup", "document", "error"}, actionPages...)
 
 func newServer(cfg serverConfig) (*server, error) {
 	s := &server{serverConfig: cfg, pages: map[string]*template.Template{}, stopping: make(chan struct{})}
@@ -83,6 +86,9 @@ func newServer(cfg serverConfig) (*server, error) {
 	app.HandleFunc("GET /lookups/{key}/artifacts/{name}", s.document)
 	app.HandleFunc("GET /lookups/{key}/artifacts/{name}/raw", s.raw)
 	app.HandleFunc("GET /events/stream", s.live)
+	if cfg.Deployment != nil {
+		s.actionRoutes(app)
+	}
 	app.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no such page.")
 	})

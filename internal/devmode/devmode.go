@@ -32,10 +32,12 @@ import (
 	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/client"
 	"github.com/kybflow/kybflow/internal/amlapi"
+	"github.com/kybflow/kybflow/internal/audit"
 	"github.com/kybflow/kybflow/internal/blob"
 	"github.com/kybflow/kybflow/internal/bridge"
 	"github.com/kybflow/kybflow/internal/cli"
 	"github.com/kybflow/kybflow/internal/console"
+	"github.com/kybflow/kybflow/internal/console/auth"
 	"github.com/kybflow/kybflow/internal/envconfig"
 	"github.com/kybflow/kybflow/internal/logging"
 	"github.com/kybflow/kybflow/internal/natsembed"
@@ -77,7 +79,7 @@ func (c *Config) Settings(s *envconfig.Set) {
 	s.String(&c.BridgeListen, "DEV_BRIDGE_LISTEN", "bridge-listen", "127.0.0.1:8080", "address of the webhook bridge (port 0: any free port)")
 	s.String(&c.WorkerHTTP, "DEV_WORKER_HTTP_ADDR", "worker-http-addr", "127.0.0.1:9090", "worker's /healthz, /readyz and /metrics")
 	s.String(&c.BridgeHTTP, "DEV_BRIDGE_HTTP_ADDR", "bridge-http-addr", "127.0.0.1:9091", "bridge's /healthz, /readyz and /metrics")
-	s.String(&c.ConsoleListen, "DEV_CONSOLE_LISTEN", "console-listen", console.DefaultListen, "address of the web console, a loopback one: it has no login here (port 0: any free port)")
+	s.String(&c.ConsoleListen, "DEV_CONSOLE_LISTEN", "console-listen", console.DefaultListen, "address of the web console, a loopback one (port 0: any free port); its login is the sandbox's OIDC provider, with its test users")
 	c.Sandbox.RegisterReadyAfter(s)
 	s.Bool(&c.Sample, "DEV_SAMPLE", "sample", true, "run a sample lookup at start")
 	c.Log = logging.Settings{Format: "text", Level: "warn"}
@@ -211,18 +213,32 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("worker: %w", err)
 	}
 
-	// The console, without a login: on loopback only (console.Start
-	// refuses another address).
-	ccfg := console.Config{NATS: natsconn.Settings{URL: natsURL}, SubjectPrefix: kybflow.DefaultPrefix, Log: cfg.Log, Storage: blob.Settings{Dir: blobDir}}
+	// The console, with a real login: the sandbox's OIDC provider and its
+	// test users (viewer, officer, operator). Its listener is opened
+	// first, so that the redirect URL names its address.
+	ccfg := console.Config{NATS: natsconn.Settings{URL: natsURL}, SubjectPrefix: kybflow.DefaultPrefix, Log: cfg.Log, Storage: blob.Settings{Dir: blobDir},
+		Audit: audit.DefaultSettings(), Actions: console.ActionSettings{KeyPrefix: wcfg.KeyPrefix, EventSource: wcfg.EventSource, Budget: wcfg.SessionBudget}}
 	if blobDir == "" {
 		st := cfg.Storage
 		ccfg.Storage = blob.Settings{Endpoint: st.Endpoint, AccessKey: st.AccessKey, SecretKey: st.SecretKey, Region: st.Region, Secure: st.Secure}
 	}
-	con, err := listenOr(cfg.ConsoleListen, "CONSOLE_LISTEN", say, "console", func(addr string) (*console.App, error) {
-		ccfg.Listen = addr
-		return console.Start(ctx, ccfg, log.With("component", "console"), console.Options{})
+	cln, err := listenOr(cfg.ConsoleListen, "CONSOLE_LISTEN", say, "console", func(addr string) (net.Listener, error) {
+		return opshttp.Listen("CONSOLE_LISTEN", addr)
 	})
 	if err != nil {
+		w.Close()
+		br.Close()
+		return fmt.Errorf("console: %w", err)
+	}
+	ccfg.Listen = cln.Addr().String()
+	sessionKey := make([]byte, 32)
+	rand.Read(sessionKey)
+	ccfg.Auth = auth.DefaultSettings()
+	ccfg.Auth.IssuerURL, ccfg.Auth.ClientID, ccfg.Auth.ClientSecret = sb.IssuerURL(), sandbox.DefaultClientID, sandbox.DefaultClientSecret
+	ccfg.Auth.RedirectURL, ccfg.Auth.SessionKey = "http://"+ccfg.Listen+"/callback", sessionKey
+	con, err := console.Start(ctx, ccfg, log.With("component", "console"), console.Options{Listener: cln})
+	if err != nil {
+		cln.Close()
 		w.Close()
 		br.Close()
 		return fmt.Errorf("console: %w", err)
@@ -240,7 +256,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		say("  AML API sandbox  %s   (inspect: %s/_sandbox/inspect)", sb.URL(), sb.URL())
 		say("  webhook bridge   http://%s/webhooks", br.Addr())
 		say("  worker metrics   http://%s/metrics", w.OpsAddr())
-		say("  console          %s   (no login: loopback only)", con.URL())
+		say("  console          %s   (log in as viewer, officer or operator: the sandbox's test users)", con.URL())
 		if blobDir != "" {
 			say("  results          %s", blobDir)
 		} else {
