@@ -58,8 +58,11 @@ sandbox:
 # ones (faults, e2e/faults_bench_test.go; throughput and memory at scale,
 # e2e/scale_bench_test.go) run each scenario once, with the binaries as
 # processes: about 10 minutes on 2 cores. SCALE_LOOKUPS, SCALE_ROUNDS and
-# SCALE_SESSIONS change the scale scenarios' sizes.
+# SCALE_SESSIONS change the scale scenarios' sizes. The console's run once
+# too (internal/console/scale_bench_test.go: CONSOLE_N lookups, 100,000 by
+# default, in an embedded NATS; under a minute).
 bench: tools
 	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" $(GO) test -run '^$$' -bench . -benchmem -benchtime 200x -timeout 30m \
 		./internal/worker ./internal/blob ./internal/sandbox
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/console
 	MINIO_BIN="$$(./scripts/install-tools.sh | tail -n 1)" $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./e2e

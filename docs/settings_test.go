@@ -204,7 +204,7 @@ var notVariables = map[string]string{
 	"MINIO_BIN": "tests", "REQUIRE_MINIO": "tests", "REQUIRE_PDF_TOOLS": "tests", "REQUIRE_NODE_CHECKS": "tests",
 	"REQUIRE_BROWSER": "tests", "CHROMIUM_BIN": "tests", "SCREENSHOT_DIR": "tests", "UPDATE_SCREENSHOTS": "tests",
 	"KYBFLOW_TEST_LOG": "tests", "TEST_FLAGS": "Makefile", "FUZZTIME": "Makefile", "MINIO_VERSION": "scripts/install-tools.sh",
-	"SCALE_LOOKUPS": "e2e", "SCALE_ROUNDS": "e2e", "SCALE_SESSIONS": "e2e", "SCALE_PHASES": "e2e", "MONITORS_N": "e2e", "MONITOR_RUNS_N": "e2e", "MONITOR_RUNS_GAP_MIN": "e2e",
+	"SCALE_LOOKUPS": "e2e", "SCALE_ROUNDS": "e2e", "SCALE_SESSIONS": "e2e", "SCALE_PHASES": "e2e", "MONITORS_N": "e2e", "MONITOR_RUNS_N": "e2e", "MONITOR_RUNS_GAP_MIN": "e2e", "CONSOLE_N": "internal/console",
 	"SCALE_PPROF_DIR": "e2e", "SCALE_PPROF_SECONDS": "e2e", "E2E_FAULTS_LOG_DIR": "e2e",
 	// The OpenTelemetry SDK's and exporter's, which they read from the
 	// environment themselves (internal/tracing reads the others).

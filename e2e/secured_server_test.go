@@ -40,7 +40,7 @@ type securedNATS struct {
 }
 
 // Users of the server: the shipped ones and a second tenant's platform.
-var securedUsers = []string{"kybflow-worker", "kybflow-bridge", "kybflow-platform", "kybflow-platform-acme", "kybflow-subscriber", "kybflow-operator"}
+var securedUsers = []string{"kybflow-worker", "kybflow-bridge", "kybflow-platform", "kybflow-platform-acme", "kybflow-subscriber", "kybflow-operator", "kybflow-console"}
 
 // startSecuredNATS writes the certificates, the users and the server's
 // configuration, and starts nats-server from bin.
@@ -102,6 +102,7 @@ authorization {
 	testenv.Eventually(t, 20*time.Second, func() error {
 		select {
 		case err := <-s.Log.done:
+			s.Log.done <- err // for start's cleanup, which waits for the exit
 			t.Fatalf("nats-server exited: %v\n%s", err, s.Log.out.String())
 		default:
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/kybflow/kybflow"
 	"github.com/kybflow/kybflow/internal/audit"
 	"github.com/kybflow/kybflow/internal/console/auth"
 	"github.com/kybflow/kybflow/internal/sandbox"
@@ -80,6 +81,7 @@ type browserSuite struct {
 	p       *pipeline
 	app     *App
 	audit   *audit.Auditor
+	js      jetstream.JetStream
 	browser context.Context // the browser; tabs are opened in it
 	shots   string          // the screenshots' directory
 }
@@ -119,6 +121,9 @@ func startBrowserSuite(t *testing.T) *browserSuite {
 			RedirectURL: "http://" + addr + "/callback", RoleClaim: sandbox.DefaultOIDCRoleClaim,
 			SessionKey: key, SessionTTL: time.Hour,
 		}
+		// The worker's settings an erasure needs (startPipelineWith's
+		// worker: EVENT_SOURCE urn:test, the default BLOB_KEY_PREFIX).
+		c.Actions = ActionSettings{EventSource: "urn:test", KeyPrefix: kybflow.DefaultKeyPrefix}
 	})
 	testenv.Eventually(t, 10*time.Second, func() error { return s.app.Index().Ready(t.Context()) })
 
@@ -127,11 +132,10 @@ func startBrowserSuite(t *testing.T) *browserSuite {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
+	if s.js, err = jetstream.New(nc); err != nil {
 		t.Fatal(err)
 	}
-	if s.audit, err = audit.New(js, ""); err != nil {
+	if s.audit, err = audit.New(s.js, ""); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -329,4 +333,44 @@ func (s *browserSuite) auditEntry(t *testing.T, key string, match func(audit.Ent
 		return errors.New("no such entry among " + fmt.Sprint(len(entries)))
 	})
 	return found
+}
+
+// deadLetters are actions_test.go's helpers of dead letters (publish one
+// as the worker does, ask whether it is left) on the suite's pipeline:
+// they need only its JetStream.
+func (s *browserSuite) deadLetters() *actionEnv { return &actionEnv{p: s.p, js: s.js} }
+
+// waitTitle waits until the tab shows the page titled title (a page's
+// own title, before " · kybflow console"): the page a click led to. It
+// asks the tab again while that page loads (chromedp.Poll gives up when
+// the page it polls navigates).
+func waitTitle(t *testing.T, ctx context.Context, title string) {
+	t.Helper()
+	want := title + " · kybflow console"
+	testenv.Eventually(t, 10*time.Second, func() error {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState === "complete" ? document.title : ""`))
+		if err == nil && got != want {
+			err = fmt.Errorf("the page %q, not %q", got, want)
+		}
+		return err
+	})
+}
+
+// reloadUntil loads path in the tab until the text of the first element
+// sel matches there is want, as a person reloads a page to see a change.
+func (s *browserSuite) reloadUntil(t *testing.T, ctx context.Context, path, sel, want string) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.app.URL()+path)); err != nil {
+			return err
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`((document.querySelector(`+jsString(sel)+`) || {}).textContent || "").trim()`))
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("%s at %s is %q, want %q", sel, path, got, want)
+		}
+		return nil
+	})
 }

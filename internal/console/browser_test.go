@@ -2,7 +2,9 @@ package console
 
 // The console tried in a real browser, as its users meet it: logged in
 // through the sandbox's OIDC login as each role, a lookup found and its
-// documents opened, a viewer refused them, a lookup followed live, and
+// documents opened, a viewer refused them, a lookup followed live, a dead
+// letter corrected and replayed, a lookup erased with a reason and its
+// audit record found, a viewer and an officer refused those actions, and
 // the pages used with the keyboard. Each page looked at is kept as a
 // screenshot (browser_harness_test.go).
 
@@ -10,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -196,6 +199,118 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the last event shown: %q", last)
 		}
 		s.shot(t, ctx, "completed")
+	})
+
+	t.Run("replay a dead letter", func(t *testing.T) {
+		ctx := s.tab(t, tabTimeout)
+		const id = "browser-replayed"
+		// A command the worker refused: it lacks its identifier.
+		seq := strconv.FormatUint(s.deadLetters().deadLetter(t, `{"lookupId":"`+id+`","type":"organization","country":"NO"}`), 10)
+		dlRow := `tr[data-seq="` + seq + `"]`
+		s.login(t, ctx, "operator", "/deadletters")
+		do(t, ctx, "the dead letters", chromedp.WaitVisible(chromedp.CSS(dlRow)))
+		if got := text(t, ctx, dlRow); !strings.Contains(got, id) || !strings.Contains(got, "identifier is required") {
+			t.Errorf("the dead letter's row: %q", got)
+		}
+		checkLabels(t, ctx, "the dead letters")
+		s.shot(t, ctx, "deadletters")
+
+		do(t, ctx, "open the dead letter", chromedp.Click(chromedp.CSS(dlRow+" a")), chromedp.WaitVisible(chromedp.ID("body-edit")))
+		checkLabels(t, ctx, "a dead letter")
+		s.shot(t, ctx, "deadletter")
+		// As it is, it is refused: the page says why, and keeps the form.
+		do(t, ctx, "replay it as it is", chromedp.Click(chromedp.CSS(`form:has(#reason-asis) button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.ID("problem")))
+		if got := text(t, ctx, "#problem"); !strings.Contains(got, "identifier") {
+			t.Errorf("the refusal of an invalid command: %q", got)
+		}
+		s.shot(t, ctx, "refused")
+
+		const reason = "identifier added from the CRM"
+		fixed := `{"lookupId":"` + id + `","type":"organization","country":"NO","identifier":"923609016"}`
+		do(t, ctx, "replay it corrected",
+			chromedp.SetValue(chromedp.ID("body-edit"), fixed),
+			chromedp.SendKeys(chromedp.ID("reason-edit"), reason),
+			chromedp.Click(chromedp.CSS(`form:has(#body-edit) button[type="submit"]`)))
+		waitTitle(t, ctx, "Dead letter "+seq+" replayed")
+		if got := text(t, ctx, "main dl.facts"); !strings.Contains(got, "corrected") || !strings.Contains(got, id) || !strings.Contains(got, "deleted") || strings.Contains(got, "not deleted") {
+			t.Errorf("the replay's page: %q", got)
+		}
+		checkLabels(t, ctx, "a replay")
+		s.shot(t, ctx, "replayed")
+
+		// The worker takes the command again: the lookup is listed, and
+		// completes.
+		s.reloadUntil(t, ctx, "/", `#lookups tr[data-key="`+id+`"] [data-state]`, "completed")
+		s.shot(t, ctx, "lookups")
+		do(t, ctx, "the dead letters", chromedp.Navigate(s.app.URL()+"/deadletters"), chromedp.WaitVisible(chromedp.CSS("table.deadletters")))
+		if n := run(t, ctx, "the dead letter's row", chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(dlRow)+`).length`)); n != 0 {
+			t.Errorf("dead letter %s is still listed after its replay", seq)
+		}
+		s.auditEntry(t, id, func(e audit.Entry) bool {
+			return e.Action == audit.ActionReplayDeadLetter && e.Actor.Subject == "sandbox-operator" && e.Reason == reason
+		})
+	})
+
+	t.Run("erase a lookup with a reason", func(t *testing.T) {
+		const id = "browser-erased"
+		l := s.completedLookup(t, kybflow.LookupCommand{LookupID: id, Type: kybflow.TypeOrganization, Country: kybflow.CountryNO,
+			Identifier: "923609016", Reports: []kybflow.ReportType{"aml"}})
+		ctx := s.tab(t, tabTimeout)
+		s.login(t, ctx, "operator", "/lookups/"+id)
+		do(t, ctx, "the lookup", chromedp.WaitVisible(chromedp.CSS(`dl.facts[data-key="`+id+`"]`)))
+		do(t, ctx, "follow Erase this lookup…", chromedp.Click(chromedp.CSS(`a[href="/lookups/`+id+`/erase"]`)), chromedp.WaitVisible(chromedp.ID("reason")))
+		if got := text(t, ctx, "main"); !strings.Contains(got, "cannot be undone") || !strings.Contains(got, "completed") {
+			t.Errorf("the confirmation page: %q", got)
+		}
+		checkLabels(t, ctx, "the erasure's confirmation")
+		s.shot(t, ctx, "confirm")
+
+		const reason = "GDPR erasure request 2024-117"
+		do(t, ctx, "confirm the erasure", chromedp.SendKeys(chromedp.ID("reason"), reason), chromedp.Click(chromedp.CSS(`button.danger[type="submit"]`)))
+		waitTitle(t, ctx, "Lookup "+id+" erased")
+		if got := text(t, ctx, "main"); !strings.Contains(got, "(it was completed)") || !strings.Contains(got, fmt.Sprintf("%d deleted", len(l.Artifacts))) {
+			t.Errorf("the erasure's page, for %d artifacts: %q", len(l.Artifacts), got)
+		}
+		checkLabels(t, ctx, "an erasure")
+		s.shot(t, ctx, "erased")
+
+		do(t, ctx, "its audit record", chromedp.Click(chromedp.CSS(`a[href="/audit?lookup=`+id+`"]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-action="erase"]`)))
+		if v := run(t, ctx, "the filter", chromedp.Value(chromedp.ID("lookup"))); v != id {
+			t.Errorf("the audit page is filtered to %q, want %s", v, id)
+		}
+		entry := `tr[data-action="erase"]`
+		if got, role := text(t, ctx, entry), text(t, ctx, entry+" td:nth-of-type(2)"); !strings.Contains(got, reason) || !strings.Contains(got, "sandbox-operator") || role != "operator" {
+			t.Errorf("the erasure's audit entry: %q (role %q)", got, role)
+		}
+		checkLabels(t, ctx, "the audit")
+		s.shot(t, ctx, "audit")
+
+		s.reloadUntil(t, ctx, "/lookups/"+id, "dl.facts [data-state]", "erased")
+		if n := run(t, ctx, "erase links", chromedp.Evaluate[int](`document.querySelectorAll('a[href$="/erase"]').length`)); n != 0 {
+			t.Error("an erased lookup's page still offers its erasure")
+		}
+		s.shot(t, ctx, "lookup")
+	})
+
+	t.Run("viewer and officer refused the actions", func(t *testing.T) {
+		for _, user := range []string{"viewer", "officer"} {
+			t.Run(user, func(t *testing.T) {
+				ctx := s.tab(t, tabTimeout)
+				s.login(t, ctx, user, "/lookups/"+key)
+				do(t, ctx, "the lookup", chromedp.WaitVisible(chromedp.CSS(`dl.facts[data-key="`+key+`"]`)))
+				if n := run(t, ctx, "action links", chromedp.Evaluate[int](`document.querySelectorAll('a[href="/deadletters"], a[href="/audit"], a[href$="/erase"]').length`)); n != 0 {
+					t.Errorf("a %s's page has %d links to the operators' pages", user, n)
+				}
+				for _, path := range []string{"/deadletters", "/lookups/" + key + "/erase"} {
+					resp := run(t, ctx, "navigate to "+path, chromedp.NavigateResponse(s.app.URL()+path))
+					if got := text(t, ctx, "main"); resp.Status != 403 || !strings.Contains(got, "needs the role operator") {
+						t.Errorf("a %s at %s: %d %q, want 403", user, path, resp.Status, got)
+					}
+					s.shot(t, ctx, screenshotName(path))
+				}
+			})
+		}
 	})
 
 	t.Run("keyboard and labels", func(t *testing.T) {

@@ -85,8 +85,11 @@ type deadLetterView struct {
 	Truncation string
 	Edited     string // the body in the editor: the one posted, or Body
 	Problem    string // why the replay was refused
-	Reason     string
-	CSRF       string
+	// ReplayReason is the reason typed in the form (for the audit), kept
+	// on a refusal; Reason (the row's) is why the command was
+	// dead-lettered.
+	ReplayReason string
+	CSRF         string
 }
 
 // getDeadLetter reads the dead letter of the path's {seq}, or answers the
@@ -185,7 +188,7 @@ func (s *server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	refuse := func(problem string) {
 		v := s.deadLetterView(r, dl, d)
-		v.Problem, v.Reason = problem, reason
+		v.Problem, v.ReplayReason = problem, reason
 		if body != nil {
 			v.Edited = string(body)
 		}

@@ -5,8 +5,10 @@ package console
 // a page never scans the lookups bucket. It holds what the pages show and
 // no more: no event bodies, no metadata, no identifiers; strings that
 // repeat (types, countries, tenants, artifact names, buckets, signers) are
-// interned with package unique, hashes held as bytes. About 1 KB a
-// completed lookup with three artifacts: 100,000 lookups in about 100 MB.
+// interned with package unique, hashes held as bytes. About 0.8 KB a
+// completed lookup with three artifacts in the index (BenchmarkIndexMemory);
+// the whole console's live heap is 1.4-1.5 KB a lookup
+// (BenchmarkConsoleAtScale, docs/performance.md).
 //
 // Events change an entry only through apply, in stream order; readers take
 // a copy under the read lock (Lookup, Query).
@@ -239,9 +241,13 @@ func (e *entry) apply(ev kybflow.Event) {
 	case kybflow.ChangedData:
 		e.artifacts = append(e.artifacts, compact(d.Diff))
 	case kybflow.ErasedData:
-		// The personal data is gone: so are its documents and what
-		// named it here.
+		// The personal data is gone: so are its documents, what named it
+		// here, and the events the erasure deleted from the stream (the
+		// erased one, just appended, stays), as a restarted index would
+		// read it.
 		e.state, e.correlationID, e.artifacts, e.summary = StateErased, "", nil, nil
+		e.sessionID, e.trace = "", [16]byte{}
+		e.events = e.events[len(e.events)-1:]
 		if e.failure != nil {
 			e.failure = &kybflow.FailedData{Code: e.failure.Code, Retryable: e.failure.Retryable}
 		}
