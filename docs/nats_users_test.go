@@ -2,13 +2,12 @@ package docs
 
 import (
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/kybflow/kybflow/internal/testenv"
 )
 
 // TestNscCommandsGrantWhatTheUsersFileDoes keeps operations.md's nsc
@@ -44,29 +43,11 @@ func TestNscCommandsGrantWhatTheUsersFileDoes(t *testing.T) {
 type grants map[string][]string
 
 // usersFile reads the shipped users as nats-server does, included in a
-// server's authorization block, with its passwords in the environment.
+// server's authorization block (testenv.ShippedUsers).
 func usersFile(t *testing.T) map[string]grants {
-	for _, role := range []string{"WORKER", "BRIDGE", "PLATFORM", "SUBSCRIBER", "OPERATOR", "CONSOLE"} {
-		t.Setenv("KYBFLOW_"+role+"_PASSWORD", "pw-"+role)
-	}
-	users, err := os.ReadFile("../deploy/nats/kybflow-users.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "kybflow-users.conf"), users, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "server.conf")
-	if err := os.WriteFile(conf, []byte("authorization {\n  include ./kybflow-users.conf\n}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ProcessConfigFile(conf)
-	if err != nil {
-		t.Fatalf("nats-server cannot read the users file: %v", err)
-	}
+	users := testenv.ShippedUsers(t, "../deploy/nats/kybflow-users.conf")
 	out := map[string]grants{}
-	for _, u := range opts.Users {
+	for _, u := range users {
 		if u.Password != "pw-"+strings.ToUpper(strings.TrimPrefix(u.Username, "kybflow-")) {
 			t.Errorf("%s: password %q is not $KYBFLOW_<ROLE>_PASSWORD", u.Username, u.Password)
 		}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -221,7 +218,7 @@ func TestEnsure(t *testing.T) {
 // deploy/nats/kybflow-users.conf, and finds that it cannot remove or
 // change what it recorded.
 func TestConsoleUser(t *testing.T) {
-	users := shippedUsers(t)
+	users := testenv.ShippedUsers(t, "../../deploy/nats/kybflow-users.conf")
 	srv := testenv.NATSWithUsers(t, users...)
 	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("kybflow-console", "pw-CONSOLE"), nats.CustomInboxPrefix("_INBOX_kybflow_console"),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { t.Logf("NATS: %v", err) }))
@@ -263,32 +260,6 @@ func TestConsoleUser(t *testing.T) {
 	if _, err := audit.Ensure(denied(), js, "", s); !errors.Is(err, audit.ErrStreamDiffers) {
 		t.Errorf("the console shortening the retention: %v, want ErrStreamDiffers", err)
 	}
-}
-
-// shippedUsers are deploy/nats/kybflow-users.conf's users as nats-server
-// reads them, each with the password pw-<ROLE>.
-func shippedUsers(t *testing.T) []*server.User {
-	t.Helper()
-	for _, role := range []string{"WORKER", "BRIDGE", "PLATFORM", "SUBSCRIBER", "OPERATOR", "CONSOLE"} {
-		t.Setenv("KYBFLOW_"+role+"_PASSWORD", "pw-"+role)
-	}
-	users, err := os.ReadFile("../../deploy/nats/kybflow-users.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "kybflow-users.conf"), users, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "server.conf")
-	if err := os.WriteFile(conf, []byte("authorization {\n  include ./kybflow-users.conf\n}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ProcessConfigFile(conf)
-	if err != nil {
-		t.Fatalf("read the users file: %v", err)
-	}
-	return opts.Users
 }
 
 func FuzzEntry(f *testing.F) {

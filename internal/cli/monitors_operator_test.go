@@ -8,9 +8,6 @@ package cli
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,28 +27,8 @@ import (
 // it returns the server's URL and admin's JetStream.
 func shippedUsersNATS(t *testing.T) (string, jetstream.JetStream) {
 	t.Helper()
-	b, err := os.ReadFile("../../deploy/nats/kybflow-users.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The passwords are the server's environment; substituted here so that
-	// the test may run in parallel.
-	users := regexp.MustCompile(`\$KYBFLOW_([A-Z]+)_PASSWORD`).ReplaceAllStringFunc(string(b), func(v string) string {
-		return `"pw-` + strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(v, "$KYBFLOW_"), "_PASSWORD")) + `"`
-	})
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "kybflow-users.conf"), []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "server.conf")
-	if err := os.WriteFile(conf, []byte("authorization {\n  include ./kybflow-users.conf\n}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := server.ProcessConfigFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := testenv.NATSWithUsers(t, append(opts.Users, &server.User{Username: "admin", Password: "admin"})...)
+	users := testenv.ShippedUsers(t, "../../deploy/nats/kybflow-users.conf")
+	srv := testenv.NATSWithUsers(t, append(users, &server.User{Username: "admin", Password: "admin"})...)
 	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("admin", "admin"))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +61,7 @@ func TestMonitorsAsOperator(t *testing.T) {
 	e := newMonitorEnvOn(t, url, admin)
 	ctx := context.Background()
 	dir := blobDir(t)
-	op := map[string]string{"NATS_URL": url, "NATS_USER": "kybflow-operator", "NATS_PASSWORD": "pw-operator", "BLOB_DIR": dir, "EVENT_SOURCE": "urn:test"}
+	op := map[string]string{"NATS_URL": url, "NATS_USER": "kybflow-operator", "NATS_PASSWORD": "pw-OPERATOR", "BLOB_DIR": dir, "EVENT_SOURCE": "urn:test"}
 	e.monitor("acme.kyc-1", kybflow.Schedule{Every: "24h"}, kybflow.MonitorActive)
 	e.monitor("kyc-2", kybflow.Schedule{Cron: "0 0 6 * * MON"}, kybflow.MonitorActive)
 
@@ -104,7 +81,7 @@ func TestMonitorsAsOperator(t *testing.T) {
 	// reply stalls: the operator lists 20,000 monitors' keys (as list
 	// does, without reading each), and a run after 20,000 lookups.
 	fill(t, admin, "$KV.AML_MONITORS.acme.filler-", 20000)
-	opNC, err := nats.Connect(url, nats.UserInfo("kybflow-operator", "pw-operator"), nats.CustomInboxPrefix("_INBOX_kybflow_amlctl"))
+	opNC, err := nats.Connect(url, nats.UserInfo("kybflow-operator", "pw-OPERATOR"), nats.CustomInboxPrefix("_INBOX_kybflow_amlctl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +134,7 @@ func TestMonitorsAsOperator(t *testing.T) {
 	// would find it too, later): the operator may subscribe to it.
 	for _, subject := range []string{"aml.events.acme.kyc-1.monitor", "aml.events.kyc-1.monitor"} {
 		denied := make(chan error, 1)
-		nc, err := nats.Connect(url, nats.UserInfo("kybflow-operator", "pw-operator"), nats.CustomInboxPrefix("_INBOX_kybflow_amlctl"),
+		nc, err := nats.Connect(url, nats.UserInfo("kybflow-operator", "pw-OPERATOR"), nats.CustomInboxPrefix("_INBOX_kybflow_amlctl"),
 			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { denied <- err }))
 		if err != nil {
 			t.Fatal(err)

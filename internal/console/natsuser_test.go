@@ -3,14 +3,10 @@ package console
 import (
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/kybflow/kybflow/internal/audit"
 	"github.com/kybflow/kybflow/internal/budget"
@@ -28,26 +24,8 @@ import (
 // session budget, the lookups list, and the audit (a document view's
 // record is written by the login-less local operator here).
 func TestPagesAsTheShippedConsoleUser(t *testing.T) {
-	for _, role := range []string{"WORKER", "BRIDGE", "PLATFORM", "SUBSCRIBER", "OPERATOR", "CONSOLE"} {
-		t.Setenv("KYBFLOW_"+role+"_PASSWORD", "pw-"+role)
-	}
-	users, err := os.ReadFile("../../deploy/nats/kybflow-users.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "kybflow-users.conf"), users, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "server.conf")
-	if err := os.WriteFile(conf, []byte("authorization {\n  include ./kybflow-users.conf\n}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	opts, err := natsserver.ProcessConfigFile(conf)
-	if err != nil {
-		t.Fatalf("read the users file: %v", err)
-	}
-	srv := testenv.NATSWithUsers(t, opts.Users...)
+	t.Parallel()
+	srv := testenv.NATSWithUsers(t, testenv.ShippedUsers(t, "../../deploy/nats/kybflow-users.conf")...)
 	// The operator makes the streams, as the topology Job does.
 	if err := worker.TopologyMain(t.Context(), nil, envconfig.MapLookup(map[string]string{"NATS_URL": srv.ClientURL(),
 		"NATS_USER": "kybflow-operator", "NATS_PASSWORD": "pw-OPERATOR", "NATS_INBOX_PREFIX": "_INBOX_kybflow_operator"}), io.Discard, io.Discard); err != nil {
