@@ -19,13 +19,13 @@ var passwordVar = regexp.MustCompile(`\$KYBFLOW_([A-Z_]+)_PASSWORD`)
 // than set in the environment, so that tests using it may run in parallel.
 func ShippedUsers(t testing.TB, path string) []*server.User {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // G304: a test names the repository's own file
 	if err != nil {
 		t.Fatal(err)
 	}
 	users := passwordVar.ReplaceAllString(string(b), `"pw-$1"`)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "kybflow-users.conf"), []byte(users), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "kybflow-users.conf"), []byte(users), 0o600); err != nil { //nolint:gosec // G703: a file of the test's temporary directory
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "server.conf")
